@@ -1,0 +1,116 @@
+//! The application: shared state, the router, and the server loop.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::manage::Management;
+use crate::secrets::SecretHasher;
+use crate::signing::{KeyDir, KeyRing};
+use crate::store::{self, Store};
+use crate::{health, oauth};
+
+/// Largest request body accepted; token requests are a few hundred bytes.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// State shared by all handlers. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// argon2id pool.
+    pub hasher: Arc<SecretHasher>,
+    /// Signing keys.
+    pub keys: Arc<KeyRing>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    /// Connects the store, runs migrations, loads (or creates) the signing keys and
+    /// calibrates the hasher: everything `serve` needs before accepting requests.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`Self::build`] with an injected clock.
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let store = store::connect(&config.database_url).await?;
+        store.migrate().await?;
+        let envs: Vec<_> = config
+            .environments
+            .iter()
+            .map(|e| (e.name.clone(), e.alg))
+            .collect();
+        let keys = KeyRing::load_or_create(&KeyDir::new(&config.keys_dir), &envs, clock.now())?;
+        let hasher = Arc::new(SecretHasher::per_core());
+        hasher.calibrate().await?;
+        Ok(Self {
+            config: Arc::new(config),
+            store,
+            hasher,
+            keys: Arc::new(keys),
+            clock,
+        })
+    }
+
+    /// The management use cases over this state's collaborators.
+    pub fn management(&self) -> Management {
+        Management::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.hasher),
+            Arc::clone(&self.clock),
+        )
+    }
+}
+
+/// All routes of the contract served so far.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/{env}/oauth2/token", post(oauth::token))
+        .route("/{env}/.well-known/jwks.json", get(oauth::jwks))
+        .route(
+            "/.well-known/oauth-authorization-server/{env}",
+            get(oauth::metadata),
+        )
+        .route(
+            "/{env}/.well-known/oauth-authorization-server",
+            get(oauth::metadata),
+        )
+        .route(
+            "/{env}/.well-known/openid-configuration",
+            get(oauth::metadata),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> impl IntoResponse {
+    let body = serde_json::json!({"error": "not_found", "error_description": "no such route"});
+    (StatusCode::NOT_FOUND, axum::Json(body))
+}
+
+/// Serves until `shutdown` completes, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,221 @@
+//! `keymint keys create|list|disable|enable|delete|rotate-secret`.
+
+use anyhow::Context;
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{rfc3339, served_environment};
+use crate::config::Config;
+use crate::domain::{ApiKey, ClientId, Permissions, UserId};
+use crate::manage::{CreateKey, Management};
+use crate::store::KeyQuery;
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key holding the owner's current permissions (or a subset).
+    Create {
+        /// Owner's user id.
+        #[arg(long)]
+        user: String,
+        /// Environment of the key.
+        #[arg(long)]
+        env: String,
+        /// Label.
+        #[arg(long)]
+        name: Option<String>,
+        /// Narrow the key to this permission (repeat for several).
+        #[arg(long = "permission", value_name = "P")]
+        permissions: Vec<String>,
+        /// Expiry, RFC 3339 (e.g. 2027-01-31T00:00:00Z).
+        #[arg(long)]
+        expires_at: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the keys of an environment (never their secrets).
+    List {
+        /// Environment.
+        #[arg(long)]
+        env: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a key: it mints no more tokens.
+    Disable {
+        /// Client id.
+        client_id: String,
+    },
+    /// Enable a key (refused while its owner is inactive).
+    Enable {
+        /// Client id.
+        client_id: String,
+    },
+    /// Delete a key.
+    Delete {
+        /// Client id.
+        client_id: String,
+    },
+    /// Replace a key's secret; the old secret stops working at once.
+    RotateSecret {
+        /// Client id.
+        client_id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyhow::Result<()> {
+    match cmd {
+        KeysCommand::Create {
+            user,
+            env,
+            name,
+            permissions,
+            expires_at,
+            json,
+        } => {
+            let expires_at = expires_at
+                .map(|s| {
+                    time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
+                })
+                .transpose()
+                .context(
+                    "--expires-at must be an RFC 3339 date-time such as 2027-01-31T00:00:00Z",
+                )?;
+            let request = CreateKey {
+                owner_id: UserId::parse(&user).context("invalid --user")?,
+                environment: served_environment(config, &env)?,
+                permissions: if permissions.is_empty() {
+                    None
+                } else {
+                    Some(Permissions::parse(&permissions)?)
+                },
+                name,
+                expires_at,
+            };
+            let created = manage.create_key(request).await?;
+            let key = &created.key;
+            if json {
+                let out = json!({
+                    "id": key.id,
+                    "clientId": key.client_id.as_str(),
+                    "clientSecret": created.secret.expose(),
+                    "environment": key.environment.as_str(),
+                    "permissions": key.permissions,
+                });
+                println!("{out}");
+            } else {
+                println!("clientId:     {}", key.client_id);
+                println!("clientSecret: {}", created.secret.expose());
+                println!("environment:  {}", key.environment);
+                println!("permissions:  [{}]", key.permissions);
+                println!("The secret is shown only now; store it safely.");
+            }
+        }
+        KeysCommand::List { env, json } => {
+            let environment = served_environment(config, &env)?;
+            let keys = list_all(manage, environment).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::Value::Array(keys.iter().map(key_json).collect())
+                );
+            } else {
+                for key in &keys {
+                    let state = match key.disabled_reason {
+                        _ if key.enabled => "enabled".to_owned(),
+                        Some(reason) => format!("disabled ({})", reason.as_str()),
+                        None => "disabled".to_owned(),
+                    };
+                    println!(
+                        "{}  owner={}  {}  [{}]  {}",
+                        key.client_id,
+                        key.owner_id,
+                        state,
+                        key.permissions,
+                        key.name.as_deref().unwrap_or("")
+                    );
+                }
+                println!("{} key(s)", keys.len());
+            }
+        }
+        KeysCommand::Disable { client_id } => {
+            manage
+                .set_key_enabled(&ClientId::new(client_id.clone()), false, None)
+                .await?;
+            println!("key {client_id} disabled");
+        }
+        KeysCommand::Enable { client_id } => {
+            manage
+                .set_key_enabled(&ClientId::new(client_id.clone()), true, None)
+                .await?;
+            println!("key {client_id} enabled");
+        }
+        KeysCommand::Delete { client_id } => {
+            manage
+                .delete_key(&ClientId::new(client_id.clone()), None)
+                .await?;
+            println!("key {client_id} deleted");
+        }
+        KeysCommand::RotateSecret { client_id, json } => {
+            let rotated = manage
+                .rotate_secret(&ClientId::new(client_id), None)
+                .await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"clientId": rotated.key.client_id.as_str(), "clientSecret": rotated.secret.expose()})
+                );
+            } else {
+                println!("clientId:     {}", rotated.key.client_id);
+                println!("clientSecret: {}", rotated.secret.expose());
+                println!("The old secret no longer works. The new one is shown only now.");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn list_all(
+    manage: &Management,
+    environment: crate::domain::EnvironmentName,
+) -> anyhow::Result<Vec<ApiKey>> {
+    let mut keys = Vec::new();
+    let mut after = None;
+    loop {
+        let page = manage
+            .store()
+            .list_keys(&KeyQuery {
+                environment: environment.clone(),
+                owner: None,
+                after,
+                limit: 500,
+            })
+            .await?;
+        after = page.entries.last().map(|(cursor, _)| *cursor);
+        keys.extend(page.entries.into_iter().map(|(_, key)| key));
+        if !page.has_next_page {
+            return Ok(keys);
+        }
+    }
+}
+
+fn key_json(key: &ApiKey) -> serde_json::Value {
+    json!({
+        "id": key.id,
+        "clientId": key.client_id.as_str(),
+        "name": key.name,
+        "environment": key.environment.as_str(),
+        "ownerId": key.owner_id.as_str(),
+        "permissions": key.permissions,
+        "enabled": key.enabled,
+        "disabledReason": key.disabled_reason.map(|r| r.as_str()),
+        "expiresAt": key.expires_at.map(rfc3339),
+        "createdAt": rfc3339(key.created_at),
+        "updatedAt": rfc3339(key.updated_at),
+        "_etag": key.etag,
+    })
+}

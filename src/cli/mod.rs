@@ -1,0 +1,87 @@
+//! The `keymint` command line (verbs fixed by the contract).
+
+mod keys;
+mod serve;
+mod signing_keys;
+mod users;
+
+use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::manage::Management;
+use crate::secrets::SecretHasher;
+
+/// Keymint: an OAuth2 client-credentials token issuer.
+#[derive(Debug, Parser)]
+#[command(name = "keymint", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run migrations, create missing signing keys, and serve HTTP.
+    Serve,
+    /// Mirror users from the directory.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Create, list, disable, enable, delete API keys and rotate their secrets.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// List or rotate the signing keys of an environment.
+    #[command(subcommand, name = "signing-keys")]
+    SigningKeys(signing_keys::SigningKeysCommand),
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default level.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    match cli.command {
+        Command::Serve => serve::run(config).await,
+        Command::Users(cmd) => users::run(cmd, &open(&config).await?).await,
+        Command::Keys(cmd) => keys::run(cmd, &config, &open(&config).await?).await,
+        Command::SigningKeys(cmd) => signing_keys::run(cmd, &config),
+    }
+}
+
+/// Opens the store (running migrations, so any command works on a fresh database).
+async fn open(config: &Config) -> anyhow::Result<Management> {
+    let store = crate::store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    Ok(Management::new(
+        store,
+        Arc::new(SecretHasher::per_core()),
+        Arc::new(SystemClock),
+    ))
+}
+
+/// Parses an environment name that must be served.
+fn served_environment(
+    config: &Config,
+    name: &str,
+) -> anyhow::Result<crate::domain::EnvironmentName> {
+    config
+        .environment(name)
+        .map(|e| e.name.clone())
+        .ok_or_else(|| anyhow::anyhow!("environment {name:?} is not in KEYMINT_ENVIRONMENTS"))
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

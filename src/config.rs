@@ -1,0 +1,286 @@
+//! Configuration: one [`Config`], read from defaults overridden by environment variables
+//! (names fixed by the contract). Invalid values refuse start-up with a clear message.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::domain::{EnvironmentName, InvalidEnvironmentName};
+use crate::signing::{SigningAlg, UnknownAlgorithm};
+
+/// Longest access-token lifetime the contract allows.
+pub const MAX_TOKEN_TTL_SECS: u64 = 3600;
+
+/// A configuration value Keymint cannot run with.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable's value is malformed.
+    #[error("{name}: {message}")]
+    Invalid {
+        /// Variable name.
+        name: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(name: &'static str, message: impl ToString) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        message: message.to_string(),
+    }
+}
+
+/// One served environment.
+#[derive(Debug, Clone)]
+pub struct EnvironmentConfig {
+    /// Its name.
+    pub name: EnvironmentName,
+    /// The algorithm its new signing keys use.
+    pub alg: SigningAlg,
+}
+
+/// Everything Keymint reads at start-up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL`: `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// `KEYMINT_LISTEN`.
+    pub listen: SocketAddr,
+    /// `KEYMINT_PUBLIC_URL`, without trailing slash.
+    pub public_url: String,
+    /// `KEYMINT_ENVIRONMENTS` with `KEYMINT_SIGNING_ALG` applied.
+    pub environments: Vec<EnvironmentConfig>,
+    /// `KEYMINT_KEYS_DIR`.
+    pub keys_dir: PathBuf,
+    /// `KEYMINT_TOKEN_TTL`.
+    pub token_ttl: Duration,
+    /// `KEYMINT_AUDIENCE`; `None` means "the issuer of the environment".
+    pub audience: Option<Vec<String>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::from_lookup(|_| None).expect("defaults are valid")
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `var`; empty values count as unset.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://keymint.db".to_owned());
+        let listen: SocketAddr = match var("KEYMINT_LISTEN") {
+            Some(v) => v.parse().map_err(|_| {
+                invalid(
+                    "KEYMINT_LISTEN",
+                    format!("{v:?} is not an address like 127.0.0.1:8080"),
+                )
+            })?,
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+        let public_url = match var("KEYMINT_PUBLIC_URL") {
+            Some(v) if v.starts_with("http://") || v.starts_with("https://") => {
+                v.trim_end_matches('/').to_owned()
+            }
+            Some(v) => {
+                return Err(invalid(
+                    "KEYMINT_PUBLIC_URL",
+                    format!("{v:?} must start with http:// or https://"),
+                ));
+            }
+            None => format!("http://{listen}"),
+        };
+        let environments = parse_environments(
+            var("KEYMINT_ENVIRONMENTS")
+                .as_deref()
+                .unwrap_or("production,sandbox"),
+            var("KEYMINT_SIGNING_ALG").as_deref().unwrap_or("ES256"),
+        )?;
+        let token_ttl = match var("KEYMINT_TOKEN_TTL") {
+            Some(v) => match v.parse::<u64>() {
+                Ok(secs @ 1..=MAX_TOKEN_TTL_SECS) => Duration::from_secs(secs),
+                _ => {
+                    return Err(invalid(
+                        "KEYMINT_TOKEN_TTL",
+                        format!(
+                            "{v:?} must be a whole number of seconds from 1 to {MAX_TOKEN_TTL_SECS}"
+                        ),
+                    ));
+                }
+            },
+            None => Duration::from_secs(600),
+        };
+        let audience = var("KEYMINT_AUDIENCE").map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        });
+        if audience.as_ref().is_some_and(Vec::is_empty) {
+            return Err(invalid("KEYMINT_AUDIENCE", "names no audience"));
+        }
+        Ok(Self {
+            database_url,
+            listen,
+            public_url,
+            environments,
+            keys_dir: var("KEYMINT_KEYS_DIR").map_or_else(|| PathBuf::from("keys"), PathBuf::from),
+            token_ttl,
+            audience,
+        })
+    }
+
+    /// Issuer URL of `env` (`{public_url}/{env}`).
+    pub fn issuer(&self, env: &EnvironmentName) -> String {
+        format!("{}/{}", self.public_url, env)
+    }
+
+    /// Audiences a token of `env` may carry; the first is the default.
+    pub fn audiences(&self, env: &EnvironmentName) -> Vec<String> {
+        self.audience
+            .clone()
+            .unwrap_or_else(|| vec![self.issuer(env)])
+    }
+
+    /// The served environment named `name`.
+    pub fn environment(&self, name: &str) -> Option<&EnvironmentConfig> {
+        self.environments.iter().find(|e| e.name.as_str() == name)
+    }
+
+    /// Names of the served environments.
+    pub fn environment_names(&self) -> Vec<EnvironmentName> {
+        self.environments.iter().map(|e| e.name.clone()).collect()
+    }
+}
+
+/// `KEYMINT_ENVIRONMENTS` is a comma-separated list; `KEYMINT_SIGNING_ALG` is either one
+/// algorithm for all or `env:ALG` pairs (a bare `ALG` among them sets the default).
+fn parse_environments(envs: &str, algs: &str) -> Result<Vec<EnvironmentConfig>, ConfigError> {
+    let alg_err = |e: UnknownAlgorithm| invalid("KEYMINT_SIGNING_ALG", e);
+    let mut default_alg = SigningAlg::Es256;
+    let mut per_env = Vec::new();
+    for entry in algs.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match entry.split_once(':') {
+            Some((env, alg)) => {
+                per_env.push((env.trim().to_owned(), alg.trim().parse().map_err(alg_err)?))
+            }
+            None => default_alg = entry.parse().map_err(alg_err)?,
+        }
+    }
+    let mut out: Vec<EnvironmentConfig> = Vec::new();
+    for name in envs.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let name = EnvironmentName::parse(name)
+            .map_err(|e: InvalidEnvironmentName| invalid("KEYMINT_ENVIRONMENTS", e))?;
+        if out.iter().any(|e| e.name == name) {
+            return Err(invalid(
+                "KEYMINT_ENVIRONMENTS",
+                format!("{name} is listed twice"),
+            ));
+        }
+        let alg = per_env
+            .iter()
+            .find(|(e, _)| e == name.as_str())
+            .map_or(default_alg, |(_, a)| *a);
+        out.push(EnvironmentConfig { name, alg });
+    }
+    if out.is_empty() {
+        return Err(invalid("KEYMINT_ENVIRONMENTS", "names no environment"));
+    }
+    if let Some((env, _)) = per_env
+        .iter()
+        .find(|(e, _)| !out.iter().any(|c| c.name.as_str() == e))
+    {
+        return Err(invalid(
+            "KEYMINT_SIGNING_ALG",
+            format!("{env} is not in KEYMINT_ENVIRONMENTS"),
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://keymint.db");
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert_eq!(c.token_ttl, Duration::from_secs(600));
+        let names: Vec<_> = c
+            .environments
+            .iter()
+            .map(|e| (e.name.as_str(), e.alg))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("production", SigningAlg::Es256),
+                ("sandbox", SigningAlg::Es256)
+            ]
+        );
+        let prod = EnvironmentName::parse("production").unwrap();
+        assert_eq!(c.issuer(&prod), "http://127.0.0.1:8080/production");
+        assert_eq!(c.audiences(&prod), ["http://127.0.0.1:8080/production"]);
+    }
+
+    #[test]
+    fn per_environment_algorithms() {
+        let c = load(&[("KEYMINT_SIGNING_ALG", "production:RS256,sandbox:EdDSA")]).unwrap();
+        assert_eq!(c.environment("production").unwrap().alg, SigningAlg::Rs256);
+        assert_eq!(c.environment("sandbox").unwrap().alg, SigningAlg::EdDsa);
+        assert!(load(&[("KEYMINT_SIGNING_ALG", "staging:RS256")]).is_err());
+        assert!(load(&[("KEYMINT_SIGNING_ALG", "HS256")]).is_err());
+    }
+
+    #[test]
+    fn token_ttl_bounds_are_enforced() {
+        for bad in ["0", "3601", "-5", "ten", "1.5"] {
+            let err = load(&[("KEYMINT_TOKEN_TTL", bad)]).unwrap_err().to_string();
+            assert!(err.starts_with("KEYMINT_TOKEN_TTL"), "{err}");
+        }
+        assert_eq!(
+            load(&[("KEYMINT_TOKEN_TTL", "3600")]).unwrap().token_ttl,
+            Duration::from_secs(3600)
+        );
+    }
+
+    #[test]
+    fn audiences_and_public_url() {
+        let c = load(&[
+            ("KEYMINT_AUDIENCE", "https://api.example, https://b.example"),
+            ("KEYMINT_PUBLIC_URL", "https://id.example/"),
+        ])
+        .unwrap();
+        let prod = EnvironmentName::parse("production").unwrap();
+        assert_eq!(
+            c.audiences(&prod),
+            ["https://api.example", "https://b.example"]
+        );
+        assert_eq!(c.issuer(&prod), "https://id.example/production");
+        assert!(load(&[("KEYMINT_PUBLIC_URL", "id.example")]).is_err());
+        assert!(load(&[("KEYMINT_ENVIRONMENTS", "prod,prod")]).is_err());
+    }
+}

@@ -1,0 +1,23 @@
+//! Keymint: an OAuth2 client-credentials token issuer.
+//!
+//! Map of the crate:
+//! - [`domain`]: plain types (users, API keys, permissions, environments).
+//! - [`store`]: persistence behind one [`store::Store`] trait, SQLite and PostgreSQL.
+//! - [`secrets`]: client id/secret generation and argon2id hashing on a bounded blocking pool.
+//! - [`signing`]: per-environment signing keys on disk, JWKS, JWT signing.
+//! - [`oauth`]: the token endpoint and discovery documents.
+//! - [`manage`]: the use cases ops run (create/disable/rotate keys, deactivate users),
+//!   shared by the CLI and the HTTP APIs.
+//! - [`app`]: router, shared state and the server loop; [`cli`]: the `keymint` command.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod health;
+pub mod manage;
+pub mod oauth;
+pub mod secrets;
+pub mod signing;
+pub mod store;

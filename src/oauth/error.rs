@@ -1,0 +1,83 @@
+//! Token endpoint errors in the shape of RFC 6749 §5.2.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// A refusal of the token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The environment in the path is not served.
+    #[error("unknown environment")]
+    UnknownEnvironment,
+    /// Malformed request (RFC 6749 §5.2 `invalid_request`).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Client authentication failed. Never says why: unknown client, wrong secret,
+    /// disabled or expired key, inactive owner and wrong environment look the same.
+    #[error("client authentication failed")]
+    InvalidClient {
+        /// The realm for `WWW-Authenticate`.
+        realm: String,
+    },
+    /// `grant_type` is not `client_credentials`.
+    #[error("only grant_type=client_credentials is supported")]
+    UnsupportedGrantType,
+    /// Scope malformed or beyond the key's permissions.
+    #[error("{0}")]
+    InvalidScope(String),
+    /// Audience/resource not served (RFC 8707 §2).
+    #[error("{0}")]
+    InvalidTarget(String),
+    /// Overload or a dependency down; retry later.
+    #[error("the service is temporarily unavailable, retry shortly")]
+    TemporarilyUnavailable,
+}
+
+impl TokenError {
+    /// The RFC 6749 §5.2 error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownEnvironment | Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidClient { .. } => "invalid_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::InvalidTarget(_) => "invalid_target",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::UnknownEnvironment => StatusCode::NOT_FOUND,
+            Self::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
+            Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl IntoResponse for TokenError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": self.code(), "error_description": self.to_string()});
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        // RFC 6749 §5.1/§5.2: token responses must not be cached.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        match &self {
+            // RFC 9110 §15.5.2: a 401 MUST carry WWW-Authenticate; RFC 6749 §5.2 names Basic.
+            Self::InvalidClient { realm } => {
+                if let Ok(v) =
+                    HeaderValue::from_str(&format!("Basic realm=\"{realm}\", charset=\"UTF-8\""))
+                {
+                    headers.insert(header::WWW_AUTHENTICATE, v);
+                }
+            }
+            Self::TemporarilyUnavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,206 @@
+//! The client-credentials grant (RFC 6749 §4.4) as a plain async function: authenticate
+//! the key, check its state, narrow the scope, pick the audience, mint an RFC 9068 token.
+
+use serde::Serialize;
+use std::sync::Arc;
+
+use super::{ClientCredentials, TokenError};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::{ClientId, EnvironmentName, KeyCredentials, Permissions};
+use crate::secrets::{SecretHasher, random_token};
+use crate::signing::{EnvironmentKeys, sign_jwt};
+use crate::store::Store;
+
+/// Everything the grant needs, borrowed from the application state.
+pub struct GrantContext<'a> {
+    /// Configuration (issuer, audiences, TTL).
+    pub config: &'a Config,
+    /// Key storage.
+    pub store: &'a dyn Store,
+    /// argon2id verification.
+    pub hasher: &'a Arc<SecretHasher>,
+    /// Keys of the environment.
+    pub keys: &'a EnvironmentKeys,
+    /// Time.
+    pub clock: &'a dyn Clock,
+}
+
+/// A parsed, syntactically valid token request.
+#[derive(Debug)]
+pub struct TokenRequest {
+    /// Environment of the endpoint called.
+    pub environment: EnvironmentName,
+    /// Presented credentials.
+    pub credentials: ClientCredentials,
+    /// Requested scope, `None` for all of the key's permissions.
+    pub scope: Option<Permissions>,
+    /// Requested audience (`audience` or `resource`).
+    pub audience: Option<String>,
+}
+
+/// A minted token.
+#[derive(Debug)]
+pub struct IssuedToken {
+    /// The JWT.
+    pub access_token: String,
+    /// Lifetime in seconds.
+    pub expires_in: u64,
+    /// Granted scope.
+    pub scope: String,
+}
+
+/// Claims of a Keymint access token (RFC 9068 §2.2 plus `permissions` and `env`).
+#[derive(Debug, Serialize)]
+pub struct AccessTokenClaims<'a> {
+    /// Issuer of the environment.
+    pub iss: &'a str,
+    /// Owner of the key.
+    pub sub: &'a str,
+    /// Audience.
+    pub aud: &'a str,
+    /// Expiry (seconds since epoch).
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Unique token id.
+    pub jti: &'a str,
+    /// The key's client id.
+    pub client_id: &'a str,
+    /// Granted scope, space-separated.
+    pub scope: &'a str,
+    /// Granted permissions.
+    pub permissions: Vec<&'a str>,
+    /// Environment name.
+    pub env: &'a str,
+}
+
+/// Why authentication failed; logged, never sent to the client.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    UnknownClient,
+    WrongSecret,
+    WrongEnvironment,
+    KeyDisabled,
+    KeyExpired,
+    OwnerInactive,
+}
+
+/// Runs the grant.
+pub async fn issue_token(
+    ctx: &GrantContext<'_>,
+    req: TokenRequest,
+) -> Result<IssuedToken, TokenError> {
+    let audiences = ctx.config.audiences(&req.environment);
+    let audience = match &req.audience {
+        None => audiences[0].clone(),
+        Some(a) if audiences.contains(a) => a.clone(),
+        // RFC 8707 §2: an unknown resource is invalid_target.
+        Some(_) => {
+            return Err(TokenError::InvalidTarget(
+                "the requested audience is not served".into(),
+            ));
+        }
+    };
+
+    let key = authenticate(ctx, &req).await?;
+
+    let granted = match &req.scope {
+        None => key.permissions.clone(),
+        Some(scope) if scope.is_subset(&key.permissions) => scope.clone(),
+        Some(_) => {
+            return Err(TokenError::InvalidScope(
+                "the requested scope exceeds the key's permissions".into(),
+            ));
+        }
+    };
+
+    let now = ctx.clock.now().unix_timestamp();
+    let ttl = ctx.config.token_ttl.as_secs();
+    let issuer = ctx.config.issuer(&req.environment);
+    let jti = random_token(16);
+    let scope = granted.to_scope();
+    let claims = AccessTokenClaims {
+        iss: &issuer,
+        sub: key.owner_id.as_str(),
+        aud: &audience,
+        exp: now + i64::try_from(ttl).unwrap_or(3600),
+        iat: now,
+        nbf: now,
+        jti: &jti,
+        client_id: key.client_id.as_str(),
+        scope: &scope,
+        permissions: granted.iter().collect(),
+        env: req.environment.as_str(),
+    };
+    let access_token =
+        sign_jwt(&ctx.keys.active, &claims).map_err(|_| TokenError::TemporarilyUnavailable)?;
+    tracing::info!(env = %req.environment, client_id = %key.client_id, sub = %key.owner_id, jti = %jti, "token issued");
+    Ok(IssuedToken {
+        access_token,
+        expires_in: ttl,
+        scope,
+    })
+}
+
+/// Authenticates the client. Every failure answers the same `invalid_client`, and takes
+/// one argon2 verification's time: real for existing client ids, a sleep (no CPU) for
+/// unknown ones, so probing ids neither burns CPU nor learns which ids exist.
+async fn authenticate(
+    ctx: &GrantContext<'_>,
+    req: &TokenRequest,
+) -> Result<crate::domain::ApiKey, TokenError> {
+    let client_id = ClientId::new(req.credentials.client_id.clone());
+    let found = ctx.store.find_credentials(&client_id).await.map_err(|e| {
+        tracing::warn!(error = %e, "credential lookup failed");
+        TokenError::TemporarilyUnavailable
+    })?;
+    let outcome = match found {
+        None => {
+            tokio::time::sleep(ctx.hasher.typical_verify_time()).await;
+            Err(Refusal::UnknownClient)
+        }
+        Some(creds) => {
+            let ok = ctx
+                .hasher
+                .verify(&req.credentials.secret, &creds.secret_hash)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "secret verification failed");
+                    TokenError::TemporarilyUnavailable
+                })?;
+            if ok {
+                check_state(ctx, req, creds)
+            } else {
+                Err(Refusal::WrongSecret)
+            }
+        }
+    };
+    outcome.map_err(|reason| {
+        tracing::info!(env = %req.environment, client_id = %client_id, ?reason, "token refused");
+        TokenError::InvalidClient {
+            realm: req.environment.to_string(),
+        }
+    })
+}
+
+fn check_state(
+    ctx: &GrantContext<'_>,
+    req: &TokenRequest,
+    creds: KeyCredentials,
+) -> Result<crate::domain::ApiKey, Refusal> {
+    let key = creds.key;
+    if key.environment != req.environment {
+        Err(Refusal::WrongEnvironment)
+    } else if !key.enabled {
+        Err(Refusal::KeyDisabled)
+    } else if key.is_expired(ctx.clock.now()) {
+        Err(Refusal::KeyExpired)
+    } else if !creds.owner_active {
+        Err(Refusal::OwnerInactive)
+    } else {
+        Ok(key)
+    }
+}

@@ -1,0 +1,75 @@
+//! Discovery: the JWKS (RFC 7517 §5) and authorization server metadata (RFC 8414 §2).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+
+/// How long gateways may cache the JWKS and metadata.
+const DISCOVERY_MAX_AGE: &str = "public, max-age=300";
+
+/// `GET /{env}/.well-known/jwks.json`.
+pub async fn jwks(State(state): State<AppState>, Path(env): Path<String>) -> Response {
+    let Some(keys) = state
+        .config
+        .environment(&env)
+        .and_then(|e| state.keys.get(&e.name))
+    else {
+        return not_found();
+    };
+    cached_json(keys.jwks_json.clone())
+}
+
+/// RFC 8414 metadata, served at all three contract paths.
+pub async fn metadata(State(state): State<AppState>, Path(env): Path<String>) -> Response {
+    let Some(environment) = state.config.environment(&env) else {
+        return not_found();
+    };
+    let issuer = state.config.issuer(&environment.name);
+    let algs: Vec<&str> = state
+        .keys
+        .get(&environment.name)
+        .map(|k| {
+            let mut algs: Vec<&str> = k.published.iter().map(|key| key.alg().as_str()).collect();
+            algs.dedup();
+            algs
+        })
+        .unwrap_or_default();
+    let doc = serde_json::json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/oauth2/token"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "grant_types_supported": ["client_credentials"],
+        // RFC 8414 §2 makes this REQUIRED; there is no authorization endpoint, so none.
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "access_token_signing_alg_values_supported": algs,
+        // Read by OpenID-Connect-style discovery clients that only look for this name.
+        "id_token_signing_alg_values_supported": algs,
+    });
+    cached_json(doc.to_string())
+}
+
+fn cached_json(body: String) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(DISCOVERY_MAX_AGE),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn not_found() -> Response {
+    let body =
+        serde_json::json!({"error": "not_found", "error_description": "unknown environment"});
+    (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+}

@@ -1,0 +1,112 @@
+//! `POST /{env}/oauth2/token`: extract, parse, run the grant, answer (RFC 6749 §5.1).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use super::client_auth::resolve_credentials;
+use super::{GrantContext, TokenError, TokenRequest, issue_token, parse_token_body};
+use crate::app::AppState;
+use crate::domain::Permissions;
+
+/// The token endpoint handler.
+pub async fn token(
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match handle(&state, &env, &headers, body).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    env: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, TokenError> {
+    let environment = state
+        .config
+        .environment(env)
+        .map(|e| e.name.clone())
+        .ok_or(TokenError::UnknownEnvironment)?;
+    let keys = state
+        .keys
+        .get(&environment)
+        .ok_or(TokenError::TemporarilyUnavailable)?;
+    let body = body.map_err(|e| {
+        TokenError::InvalidRequest(format!(
+            "could not read the request body: {}",
+            e.body_text()
+        ))
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let params = parse_token_body(content_type, &body)?;
+
+    // RFC 6749 §4.4.2: grant_type is REQUIRED and must be client_credentials.
+    match params.grant_type.as_deref() {
+        None => return Err(TokenError::InvalidRequest("grant_type is required".into())),
+        Some("client_credentials") => {}
+        Some(_) => return Err(TokenError::UnsupportedGrantType),
+    }
+    let authorization =
+        match headers.get(header::AUTHORIZATION) {
+            Some(v) => Some(v.to_str().map_err(|_| {
+                TokenError::InvalidRequest("Authorization header is not ASCII".into())
+            })?),
+            None => None,
+        };
+    let credentials = resolve_credentials(authorization, &params, environment.as_str())?;
+    let scope = params
+        .scope
+        .as_deref()
+        .map(Permissions::parse_scope)
+        .transpose()
+        .map_err(|e| TokenError::InvalidScope(e.to_string()))?
+        .filter(|s| !s.is_empty());
+    let audience = match (&params.audience, &params.resource) {
+        (Some(a), Some(r)) if a != r => {
+            return Err(TokenError::InvalidRequest(
+                "audience and resource name different targets".into(),
+            ));
+        }
+        (a, r) => a.clone().or_else(|| r.clone()),
+    };
+
+    let ctx = GrantContext {
+        config: &state.config,
+        store: state.store.as_ref(),
+        hasher: &state.hasher,
+        keys,
+        clock: state.clock.as_ref(),
+    };
+    let request = TokenRequest {
+        environment,
+        credentials,
+        scope,
+        audience,
+    };
+    let issued = issue_token(&ctx, request).await?;
+    let body = serde_json::json!({
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "scope": issued.scope,
+    });
+    let mut response = axum::Json(body).into_response();
+    // RFC 6749 §5.1: responses carrying tokens MUST NOT be cached.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}

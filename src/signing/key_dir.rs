@@ -1,0 +1,238 @@
+//! Signing keys on disk: `<keys dir>/<env>/<created unix seconds>-<kid>.pem`, PKCS#8 PEM,
+//! mode 0600 in a 0700 directory. The newest file is the active key; all are published.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use time::OffsetDateTime;
+
+use super::{SigningAlg, SigningKey};
+use crate::domain::EnvironmentName;
+
+const PEM_BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
+const PEM_END: &str = "-----END PRIVATE KEY-----";
+
+/// Why the key directory could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyDirError {
+    /// Filesystem error.
+    #[error("{path}: {source}")]
+    Io {
+        /// File or directory involved.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// A file that is not a usable PKCS#8 PEM key.
+    #[error("{0}: not a PKCS#8 PEM P-256, RSA or Ed25519 private key")]
+    BadKey(PathBuf),
+    /// A `.pem` whose name does not follow `<unix seconds>-<kid>.pem`.
+    #[error("{0}: signing key files must be named <created unix seconds>-<kid>.pem")]
+    BadName(PathBuf),
+    /// A key readable by group or others.
+    #[error("{0}: private key is readable by group or others; run chmod 600 on it")]
+    TooOpen(PathBuf),
+    /// Key generation failed.
+    #[error("could not generate a {0} key")]
+    Generate(SigningAlg),
+}
+
+/// A key loaded from disk.
+#[derive(Debug)]
+pub struct StoredKey {
+    /// The key.
+    pub key: SigningKey,
+    /// When it was created (from its file name).
+    pub created_at: OffsetDateTime,
+    /// Its file.
+    pub path: PathBuf,
+}
+
+/// The keys directory.
+#[derive(Debug, Clone)]
+pub struct KeyDir {
+    root: PathBuf,
+}
+
+impl KeyDir {
+    /// The directory at `root` (created on first write).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// All keys of `env`, oldest first. A missing directory means no keys.
+    pub fn load(&self, env: &EnvironmentName) -> Result<Vec<StoredKey>, KeyDirError> {
+        let dir = self.root.join(env.as_str());
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(KeyDirError::Io { path: dir, source }),
+        };
+        let mut keys = Vec::new();
+        for entry in entries {
+            let path = entry
+                .map_err(|source| KeyDirError::Io {
+                    path: dir.clone(),
+                    source,
+                })?
+                .path();
+            if path.extension().is_some_and(|ext| ext == "pem") {
+                keys.push(read_key(&path)?);
+            }
+        }
+        keys.sort_by_key(|k| k.created_at);
+        Ok(keys)
+    }
+
+    /// Generates a new `alg` key for `env`, written atomically with mode 0600.
+    pub fn create(
+        &self,
+        env: &EnvironmentName,
+        alg: SigningAlg,
+        now: OffsetDateTime,
+    ) -> Result<StoredKey, KeyDirError> {
+        let dir = self.root.join(env.as_str());
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| KeyDirError::Io { path, source }
+        };
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(io(&dir))?;
+
+        let (key, der) = SigningKey::generate(alg).map_err(|_| KeyDirError::Generate(alg))?;
+        let path = dir.join(format!("{}-{}.pem", now.unix_timestamp(), key.kid()));
+        let tmp = dir.join(format!(".{}.tmp", key.kid()));
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        file.write_all(pem_encode(&der).as_bytes())
+            .map_err(io(&tmp))?;
+        file.sync_all().map_err(io(&tmp))?;
+        fs::rename(&tmp, &path).map_err(io(&path))?;
+        Ok(StoredKey {
+            key,
+            created_at: OffsetDateTime::from_unix_timestamp(now.unix_timestamp()).unwrap_or(now),
+            path,
+        })
+    }
+
+    /// Loads the keys of `env`, creating an `alg` key first when there is none or the
+    /// newest one uses another algorithm (the operator changed `KEYMINT_SIGNING_ALG`).
+    pub fn ensure(
+        &self,
+        env: &EnvironmentName,
+        alg: SigningAlg,
+        now: OffsetDateTime,
+    ) -> Result<Vec<StoredKey>, KeyDirError> {
+        let mut keys = self.load(env)?;
+        if keys.last().is_none_or(|k| k.key.alg() != alg) {
+            keys.push(self.create(env, alg, now)?);
+        }
+        Ok(keys)
+    }
+}
+
+fn read_key(path: &Path) -> Result<StoredKey, KeyDirError> {
+    let io = |source| KeyDirError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let meta = fs::metadata(path).map_err(io)?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(KeyDirError::TooOpen(path.to_owned()));
+    }
+    let created_at = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.split_once('-'))
+        .and_then(|(secs, _)| secs.parse::<i64>().ok())
+        .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())
+        .ok_or_else(|| KeyDirError::BadName(path.to_owned()))?;
+    let text = fs::read_to_string(path).map_err(io)?;
+    let der = pem_decode(&text).ok_or_else(|| KeyDirError::BadKey(path.to_owned()))?;
+    let key = SigningKey::from_pkcs8(&der).map_err(|_| KeyDirError::BadKey(path.to_owned()))?;
+    Ok(StoredKey {
+        key,
+        created_at,
+        path: path.to_owned(),
+    })
+}
+
+fn pem_encode(der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut out = String::from(PEM_BEGIN);
+    out.push('\n');
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(PEM_END);
+    out.push('\n');
+    out
+}
+
+fn pem_decode(text: &str) -> Option<Vec<u8>> {
+    let body = text.trim().strip_prefix(PEM_BEGIN)?.strip_suffix(PEM_END)?;
+    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    STANDARD.decode(b64).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_through_disk_with_private_modes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = KeyDir::new(tmp.path());
+        let env = EnvironmentName::parse("production").unwrap();
+        let now = OffsetDateTime::now_utc();
+        for alg in [SigningAlg::Es256, SigningAlg::Rs256, SigningAlg::EdDsa] {
+            let created = dir.create(&env, alg, now).unwrap();
+            let mode = fs::metadata(&created.path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+            let loaded = read_key(&created.path).unwrap();
+            assert_eq!(loaded.key.kid(), created.key.kid());
+            assert_eq!(loaded.key.alg(), alg);
+        }
+        let env_dir = tmp.path().join("production");
+        assert_eq!(
+            fs::metadata(&env_dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        assert_eq!(dir.load(&env).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn group_readable_keys_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = KeyDir::new(tmp.path());
+        let env = EnvironmentName::parse("sandbox").unwrap();
+        let created = dir
+            .create(&env, SigningAlg::Es256, OffsetDateTime::now_utc())
+            .unwrap();
+        fs::set_permissions(&created.path, fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(matches!(dir.load(&env), Err(KeyDirError::TooOpen(_))));
+    }
+
+    #[test]
+    fn ensure_creates_once_and_on_algorithm_change() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = KeyDir::new(tmp.path());
+        let env = EnvironmentName::parse("production").unwrap();
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(dir.ensure(&env, SigningAlg::Es256, now).unwrap().len(), 1);
+        assert_eq!(dir.ensure(&env, SigningAlg::Es256, now).unwrap().len(), 1);
+        let keys = dir
+            .ensure(&env, SigningAlg::EdDsa, now + time::Duration::seconds(1))
+            .unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys.last().unwrap().key.alg(), SigningAlg::EdDsa);
+    }
+}

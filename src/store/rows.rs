@@ -1,0 +1,120 @@
+//! Private row types shared by both backends, converted to domain types at the edge.
+
+use time::OffsetDateTime;
+
+use super::StoreError;
+use crate::domain::{
+    ApiKey, ClientId, DisabledReason, EnvironmentName, KeyCredentials, Permissions, User, UserId,
+};
+
+/// Columns of `users`, in [`UserRow`] order.
+macro_rules! user_columns {
+    () => {
+        "id, email, service_account, active, permissions, created_at, updated_at"
+    };
+}
+
+/// Columns of `api_keys`, in [`KeyRow`] order.
+macro_rules! key_columns {
+    () => {
+        "seq, id, client_id, environment, owner_id, permissions, enabled, disabled_reason, name, expires_at, etag, created_at, updated_at"
+    };
+}
+
+pub(super) use {key_columns, user_columns};
+
+#[derive(sqlx::FromRow)]
+pub(super) struct UserRow {
+    id: String,
+    email: Option<String>,
+    service_account: bool,
+    active: bool,
+    permissions: String,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(r: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            id: UserId::parse(&r.id).ok_or_else(|| corrupt("users.id"))?,
+            email: r.email,
+            service_account: r.service_account,
+            active: r.active,
+            permissions: Permissions::from_json(&r.permissions)
+                .map_err(|_| corrupt("users.permissions"))?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct KeyRow {
+    pub(super) seq: i64,
+    id: String,
+    client_id: String,
+    environment: String,
+    owner_id: String,
+    permissions: String,
+    enabled: bool,
+    disabled_reason: Option<String>,
+    name: Option<String>,
+    expires_at: Option<OffsetDateTime>,
+    etag: String,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+impl TryFrom<KeyRow> for ApiKey {
+    type Error = StoreError;
+
+    fn try_from(r: KeyRow) -> Result<Self, StoreError> {
+        Ok(ApiKey {
+            id: r.id,
+            client_id: ClientId::new(r.client_id),
+            environment: EnvironmentName::parse(&r.environment)
+                .map_err(|_| corrupt("api_keys.environment"))?,
+            owner_id: UserId::parse(&r.owner_id).ok_or_else(|| corrupt("api_keys.owner_id"))?,
+            permissions: Permissions::from_json(&r.permissions)
+                .map_err(|_| corrupt("api_keys.permissions"))?,
+            enabled: r.enabled,
+            disabled_reason: r
+                .disabled_reason
+                .as_deref()
+                .map(DisabledReason::from_stored),
+            name: r.name,
+            expires_at: r.expires_at,
+            etag: r.etag,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// A key row with its secret hash and owner state.
+#[derive(sqlx::FromRow)]
+pub(super) struct CredentialsRow {
+    #[sqlx(flatten)]
+    key: KeyRow,
+    secret_hash: String,
+    owner_active: bool,
+}
+
+impl TryFrom<CredentialsRow> for KeyCredentials {
+    type Error = StoreError;
+
+    fn try_from(r: CredentialsRow) -> Result<Self, StoreError> {
+        Ok(KeyCredentials {
+            key: r.key.try_into()?,
+            secret_hash: r.secret_hash,
+            owner_active: r.owner_active,
+        })
+    }
+}
+
+fn corrupt(column: &str) -> StoreError {
+    StoreError::Backend(format!("unreadable value in {column}"))
+}
