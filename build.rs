@@ -1,0 +1,10 @@
+//! Enables the PostgreSQL test suite (cfg `keymint_pg`) when `KEYMINT_TEST_POSTGRES_URL`
+//! is set at build time; otherwise those tests show as ignored, with the reason.
+
+fn main() {
+    println!("cargo::rustc-check-cfg=cfg(keymint_pg)");
+    println!("cargo::rerun-if-env-changed=KEYMINT_TEST_POSTGRES_URL");
+    if std::env::var_os("KEYMINT_TEST_POSTGRES_URL").is_some_and(|v| !v.is_empty()) {
+        println!("cargo::rustc-cfg=keymint_pg");
+    }
+}

@@ -1,0 +1,48 @@
+//! One store behaviour suite, stamped for SQLite and PostgreSQL.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod suite;
+
+/// Stamps each suite function as a test on both backends.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = crate::support::TestDb::sqlite();
+                    crate::suite::$name(db.store().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(keymint_pg), ignore = "set KEYMINT_TEST_POSTGRES_URL to run the PostgreSQL suite")]
+                async fn $name() {
+                    let db = crate::support::TestDb::postgres().await;
+                    crate::suite::$name(db.store().await).await;
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    upsert_creates_active_users_and_updates_profiles,
+    unknown_users_and_keys_are_not_found,
+    keys_freeze_the_owners_permissions,
+    keys_narrow_to_held_permissions_only,
+    inactive_owners_cannot_get_keys,
+    every_update_changes_the_etag,
+    stale_etags_conflict_and_change_nothing,
+    concurrent_updates_with_one_etag_have_one_winner,
+    enabling_requires_an_active_owner,
+    delete_removes_the_key,
+    deactivation_disables_all_keys_in_every_environment,
+    deactivation_and_key_creation_never_leave_an_enabled_key_for_an_inactive_user,
+    listing_pages_in_creation_order_with_owner_filter,
+    credentials_carry_hash_and_owner_state,
+);
