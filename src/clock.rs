@@ -29,6 +29,11 @@ impl ManualClock {
         Self(Mutex::new(start))
     }
 
+    /// The current time plus `by`.
+    pub fn now_plus(&self, by: time::Duration) -> OffsetDateTime {
+        self.now() + by
+    }
+
     /// Moves the clock forward.
     pub fn advance(&self, by: time::Duration) {
         let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,0 +1,156 @@
+//! `TestApp`: Keymint served on 127.0.0.1:0 with a fresh database and fresh signing keys.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+
+use keymint::app::AppState;
+use keymint::clock::{Clock, ManualClock};
+use keymint::config::Config;
+use keymint::domain::{EnvironmentName, Permissions, UserId, UserUpsert};
+use keymint::manage::CreateKey;
+
+use crate::support::TestDb;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A running Keymint.
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub http: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    _db: TestDb,
+    _keys: tempfile::TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A key's credentials as its owner received them.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub client_id: String,
+    pub secret: String,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Serves with extra configuration variables.
+    pub async fn spawn_with(backend: Backend, vars: &[(&str, &str)]) -> Self {
+        let db = match backend {
+            Backend::Sqlite => TestDb::sqlite(),
+            Backend::Postgres => TestDb::postgres().await,
+        };
+        let keys = tempfile::tempdir().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut map: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".into(), db.url.clone()),
+            ("KEYMINT_KEYS_DIR".into(), keys.path().display().to_string()),
+            ("KEYMINT_PUBLIC_URL".into(), base.clone()),
+        ]);
+        map.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = Config::from_lookup(|k| map.get(k).cloned()).unwrap();
+        // A manual clock set to now: tokens stay valid for real validators, and tests
+        // that need time to pass advance it instead of sleeping.
+        let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+        let state = AppState::build_with_clock(config, Arc::clone(&clock) as Arc<dyn Clock>)
+            .await
+            .unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let served = state.clone();
+        tokio::spawn(async move {
+            keymint::app::serve(listener, served, async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Self {
+            base,
+            state,
+            http: reqwest::Client::new(),
+            clock,
+            _db: db,
+            _keys: keys,
+            _shutdown: tx,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Creates or updates a user with `permissions`.
+    pub async fn user(&self, id: &str, permissions: &[&str]) {
+        let upsert = UserUpsert {
+            id: UserId::parse(id).unwrap(),
+            email: Some(format!("{id}@example.com")),
+            service_account: false,
+            permissions: Permissions::parse(permissions).unwrap(),
+        };
+        self.state.management().upsert_user(&upsert).await.unwrap();
+    }
+
+    /// Creates a key for `owner` in `env` with all of the owner's permissions.
+    pub async fn key(&self, owner: &str, env: &str) -> Key {
+        self.key_with(owner, env, None, None).await
+    }
+
+    pub async fn key_with(
+        &self,
+        owner: &str,
+        env: &str,
+        permissions: Option<&[&str]>,
+        expires_at: Option<OffsetDateTime>,
+    ) -> Key {
+        let created = self
+            .state
+            .management()
+            .create_key(CreateKey {
+                owner_id: UserId::parse(owner).unwrap(),
+                environment: EnvironmentName::parse(env).unwrap(),
+                permissions: permissions.map(|p| Permissions::parse(p).unwrap()),
+                name: None,
+                expires_at,
+            })
+            .await
+            .unwrap();
+        Key {
+            client_id: created.key.client_id.to_string(),
+            secret: created.secret.expose().to_owned(),
+        }
+    }
+
+    /// POSTs a form to the token endpoint of `env`, authenticating with Basic.
+    pub async fn token_basic(
+        &self,
+        env: &str,
+        key: &Key,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/{env}/oauth2/token")))
+            .basic_auth(&key.client_id, Some(&key.secret))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Mints a token with Basic auth and returns the token response body.
+    pub async fn mint(&self, env: &str, key: &Key) -> serde_json::Value {
+        let response = self
+            .token_basic(env, key, &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(response.status(), 200, "token request failed");
+        response.json().await.unwrap()
+    }
+}

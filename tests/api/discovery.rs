@@ -1,0 +1,94 @@
+//! Discovery documents and health endpoints.
+
+use serde_json::Value;
+
+use crate::app::{Backend, TestApp};
+
+crate::both_backends!(discovery:
+    metadata_is_served_at_all_three_paths,
+    jwks_publishes_public_keys_only,
+    health_and_readiness_answer,
+);
+
+pub async fn metadata_is_served_at_all_three_paths(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut docs = Vec::new();
+    for path in [
+        "/.well-known/oauth-authorization-server/sandbox",
+        "/sandbox/.well-known/oauth-authorization-server",
+        "/sandbox/.well-known/openid-configuration",
+    ] {
+        let response = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        docs.push(response.json::<Value>().await.unwrap());
+    }
+    assert!(docs.iter().all(|d| *d == docs[0]));
+    let doc = &docs[0];
+    let issuer = app.url("/sandbox");
+    assert_eq!(doc["issuer"], issuer);
+    assert_eq!(doc["token_endpoint"], format!("{issuer}/oauth2/token"));
+    assert_eq!(doc["jwks_uri"], format!("{issuer}/.well-known/jwks.json"));
+    assert_eq!(
+        doc["grant_types_supported"],
+        serde_json::json!(["client_credentials"])
+    );
+    assert_eq!(
+        doc["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post"])
+    );
+    assert_eq!(
+        doc["access_token_signing_alg_values_supported"],
+        serde_json::json!(["ES256"])
+    );
+}
+
+pub async fn jwks_publishes_public_keys_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app
+        .http
+        .get(app.url("/production/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
+    let jwks: Value = response.json().await.unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].get("d").is_none(), "private key material published");
+    assert_eq!(keys[0]["use"], "sig");
+    let sandbox: Value = app
+        .http
+        .get(app.url("/sandbox/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(
+        sandbox["keys"][0]["kid"], keys[0]["kid"],
+        "environments share a signing key"
+    );
+}
+
+pub async fn health_and_readiness_answer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.json::<Value>().await.unwrap()["status"], "ready");
+}
