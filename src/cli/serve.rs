@@ -7,12 +7,17 @@ use crate::app::{AppState, serve};
 use crate::config::Config;
 
 /// Builds the state, binds, serves until SIGINT/SIGTERM.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+pub async fn run(mut config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
-    let state = AppState::build(config).await?;
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    // With KEYMINT_LISTEN on port 0 and no KEYMINT_PUBLIC_URL, the default public URL
+    // must name the port actually bound, or issuers would say ":0".
+    if listen.port() == 0 && config.public_url == format!("http://{listen}") {
+        config.public_url = format!("http://{}", listener.local_addr()?);
+    }
+    let state = AppState::build(config).await?;
     let names: Vec<String> = state
         .config
         .environments

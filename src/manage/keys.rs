@@ -38,12 +38,12 @@ impl Management {
     /// Creates a key holding the owner's current permissions (or the narrower set asked for).
     pub async fn create_key(&self, req: CreateKey) -> Result<CreatedKey, ManageError> {
         let now = self.clock.now();
-        if let Some(name) = &req.name {
-            if name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control) {
-                return Err(ManageError::InvalidInput(format!(
-                    "name must be at most {MAX_NAME_LEN} characters without control characters"
-                )));
-            }
+        if let Some(name) = &req.name
+            && (name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control))
+        {
+            return Err(ManageError::InvalidInput(format!(
+                "name must be at most {MAX_NAME_LEN} characters without control characters"
+            )));
         }
         if req.expires_at.is_some_and(|at| at <= now) {
             return Err(ManageError::InvalidInput(

@@ -168,9 +168,8 @@ impl<'de> Deserialize<'de> for UniqueObject {
                     if seen.contains(&name) {
                         return Err(A::Error::custom("repeated member"));
                     }
-                    match map.next_value::<Option<String>>()? {
-                        Some(value) => entries.push((name.clone(), value)),
-                        None => {}
+                    if let Some(value) = map.next_value::<Option<String>>()? {
+                        entries.push((name.clone(), value));
                     }
                     seen.push(name);
                 }

@@ -1,0 +1,323 @@
+//! The README walk-through, run with the real `keymint` binary in an empty folder on the
+//! embedded defaults (SQLite file `keymint.db`, keys generated in `keys/`), ending with a
+//! sweep of every log line for the secrets, hashes and tokens the run produced.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_keymint");
+
+fn keymint(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("RUST_LOG", "debug")
+        .env("KEYMINT_LISTEN", "127.0.0.1:0")
+        .output()
+        .expect("run keymint")
+}
+
+fn ok(dir: &Path, args: &[&str], logs: &Mutex<String>) -> String {
+    let out = keymint(dir, args);
+    logs.lock()
+        .unwrap()
+        .push_str(&String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "keymint {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn start_server(dir: &Path, logs: Arc<Mutex<String>>) -> Server {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir)
+        .env_clear()
+        .env("RUST_LOG", "debug")
+        .env("KEYMINT_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start keymint serve");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line
+                .split("address=")
+                .nth(1)
+                .filter(|_| line.contains("keymint serving"))
+            {
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+            logs.lock().unwrap().push_str(&line);
+            logs.lock().unwrap().push('\n');
+        }
+    });
+    let address = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server announced its address");
+    Server {
+        child,
+        base: format!("http://{address}"),
+    }
+}
+
+fn token(
+    http: &reqwest::blocking::Client,
+    base: &str,
+    id: &str,
+    secret: &str,
+) -> reqwest::blocking::Response {
+    http.post(format!("{base}/production/oauth2/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .unwrap()
+}
+
+#[test]
+fn quick_start_walkthrough_works_and_logs_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let logs = Arc::new(Mutex::new(String::new()));
+    let http = reqwest::blocking::Client::new();
+
+    ok(
+        dir,
+        &[
+            "users",
+            "upsert",
+            "alice",
+            "--email",
+            "alice@example.com",
+            "--permission",
+            "runs:read",
+            "--permission",
+            "runs:write",
+        ],
+        &logs,
+    );
+    let created: Value = serde_json::from_str(&ok(
+        dir,
+        &[
+            "keys",
+            "create",
+            "--user",
+            "alice",
+            "--env",
+            "production",
+            "--json",
+        ],
+        &logs,
+    ))
+    .unwrap();
+    let fields: Vec<&str> = created
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "clientId",
+            "clientSecret",
+            "environment",
+            "id",
+            "permissions"
+        ]
+    );
+    let client_id = created["clientId"].as_str().unwrap().to_owned();
+    let secret = created["clientSecret"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created["permissions"],
+        serde_json::json!(["runs:read", "runs:write"])
+    );
+
+    let escalation = keymint(
+        dir,
+        &[
+            "keys",
+            "create",
+            "--user",
+            "alice",
+            "--env",
+            "production",
+            "--permission",
+            "admin",
+        ],
+    );
+    assert!(!escalation.status.success());
+    assert!(String::from_utf8_lossy(&escalation.stderr).contains("does not hold: admin"));
+
+    let mut server = start_server(dir, Arc::clone(&logs));
+    assert!(
+        dir.join("keymint.db").exists(),
+        "default database is keymint.db in the working directory"
+    );
+    let key_files: Vec<_> = std::fs::read_dir(dir.join("keys/production"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(key_files.len(), 1);
+    assert_eq!(
+        std::fs::metadata(&key_files[0])
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+
+    let response = token(&http, &server.base, &client_id, &secret);
+    assert_eq!(response.status(), 200);
+    let access_token = response.json::<Value>().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Check it against the published JWKS, as the README shows.
+    let jwks: jsonwebtoken::jwk::JwkSet = http
+        .get(format!("{}/production/.well-known/jwks.json", server.base))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let header = jsonwebtoken::decode_header(&access_token).unwrap();
+    let kid = header.kid.clone().unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(&kid).unwrap()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_issuer(&[format!("{}/production", server.base)]);
+    validation.set_audience(&[format!("{}/production", server.base)]);
+    let claims = jsonwebtoken::decode::<Value>(&access_token, &key, &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["sub"], "alice");
+    assert!(ok(dir, &["signing-keys", "list", "--env", "production"], &logs).contains(&kid));
+
+    assert_eq!(
+        token(&http, &server.base, &client_id, "kms_wrong").status(),
+        401
+    );
+
+    let listed: Value = serde_json::from_str(&ok(
+        dir,
+        &["keys", "list", "--env", "production", "--json"],
+        &logs,
+    ))
+    .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["clientId"], client_id);
+    assert!(!listed.to_string().contains(&secret) && !listed.to_string().contains("argon2"));
+
+    let rotated: Value = serde_json::from_str(&ok(
+        dir,
+        &["keys", "rotate-secret", &client_id, "--json"],
+        &logs,
+    ))
+    .unwrap();
+    let new_secret = rotated["clientSecret"].as_str().unwrap().to_owned();
+    assert_eq!(
+        token(&http, &server.base, &client_id, &secret).status(),
+        401,
+        "old secret still works"
+    );
+    assert_eq!(
+        token(&http, &server.base, &client_id, &new_secret).status(),
+        200
+    );
+
+    ok(dir, &["keys", "disable", &client_id], &logs);
+    assert_eq!(
+        token(&http, &server.base, &client_id, &new_secret).status(),
+        401
+    );
+    ok(dir, &["keys", "enable", &client_id], &logs);
+    assert_eq!(
+        token(&http, &server.base, &client_id, &new_secret).status(),
+        200
+    );
+
+    let deactivated = ok(dir, &["users", "deactivate", "alice"], &logs);
+    assert!(deactivated.contains("1 key(s) disabled"), "{deactivated}");
+    assert_eq!(
+        token(&http, &server.base, &client_id, &new_secret).status(),
+        401
+    );
+    ok(dir, &["users", "reactivate", "alice"], &logs);
+    assert_eq!(
+        token(&http, &server.base, &client_id, &new_secret).status(),
+        401,
+        "reactivation must not re-enable keys"
+    );
+
+    // SIGTERM: drain and exit 0.
+    let started = Instant::now();
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "serve exited with {status}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    let hash = read_hash(dir, &client_id);
+    let logs = logs.lock().unwrap();
+    assert!(
+        logs.contains("token issued"),
+        "the log capture is empty or incomplete"
+    );
+    for (what, value) in [
+        ("secret", &secret),
+        ("rotated secret", &new_secret),
+        ("argon2 hash", &hash),
+        ("access token", &access_token),
+    ] {
+        assert!(!logs.contains(value.as_str()), "{what} appears in the logs");
+    }
+    let signature = access_token.rsplit('.').next().unwrap();
+    assert!(
+        !logs.contains(signature),
+        "token signature appears in the logs"
+    );
+}
+
+fn read_hash(dir: &Path, client_id: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", dir.join("keymint.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let hash: String =
+            sqlx::query_scalar("SELECT secret_hash FROM api_keys WHERE client_id = $1")
+                .bind(client_id)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        hash
+    })
+}
