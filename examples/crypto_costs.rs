@@ -1,0 +1,70 @@
+//! Measures the two CPU costs of the token path on this machine: one argon2id
+//! verification (OWASP parameters, through Keymint's hashing pool) and one access-token
+//! signature per algorithm (Keymint's pre-parsed keys). Run via `bench/crypto.sh`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use keymint::oauth::AccessTokenClaims;
+use keymint::secrets::{SecretHasher, new_client_secret};
+use keymint::signing::{SigningAlg, SigningKey, sign_jwt};
+
+fn summary(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    format!(
+        "median {:>9.1?}  p90 {:>9.1?}  ({} runs)",
+        pick(0.5),
+        pick(0.9),
+        samples.len()
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let hasher = Arc::new(SecretHasher::new(1));
+    let secret = new_client_secret();
+    let phc = hasher.hash(&secret).await.expect("hash");
+    let mut verify = Vec::new();
+    for _ in 0..40 {
+        let started = Instant::now();
+        assert!(hasher.verify(&secret, &phc).await.expect("verify"));
+        verify.push(started.elapsed());
+    }
+    println!("argon2id verify (m=19456,t=2,p=1): {}", summary(verify));
+
+    for (alg, runs) in [
+        (SigningAlg::Es256, 5000),
+        (SigningAlg::Rs256, 1000),
+        (SigningAlg::EdDsa, 5000),
+    ] {
+        let (key, _) = SigningKey::generate(alg).expect("generate");
+        let permissions = vec!["runs:read", "runs:write"];
+        let mut samples = Vec::with_capacity(runs);
+        for i in 0..runs {
+            let jti = format!("jti-{i}");
+            let claims = AccessTokenClaims {
+                iss: "https://keymint.example/production",
+                sub: "alice",
+                aud: "https://keymint.example/production",
+                exp: 1_800_000_600,
+                iat: 1_800_000_000,
+                nbf: 1_800_000_000,
+                jti: &jti,
+                client_id: "kmc_AAAAAAAAAAAAAAAAAAAAAA",
+                scope: "runs:read runs:write",
+                permissions: permissions.clone(),
+                env: "production",
+            };
+            let started = Instant::now();
+            let token = sign_jwt(&key, &claims).expect("sign");
+            samples.push(started.elapsed());
+            std::hint::black_box(token);
+        }
+        println!(
+            "JWT sign {:<5} (claims + signature): {}",
+            alg.as_str(),
+            summary(samples)
+        );
+    }
+}
