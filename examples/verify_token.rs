@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if claims["env"] != env {
         return Err(format!("env claim {} does not match {env}", claims["env"]).into());
     }
-    println!("valid {} token, kid {kid}", format!("{:?}", header.alg));
+    println!("valid {:?} token, kid {kid}", header.alg);
     println!("{}", serde_json::to_string_pretty(&claims)?);
     Ok(())
 }
