@@ -10,13 +10,15 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
+use crate::changes::ChangeFeed;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::events::{self, SyncStatus};
 use crate::manage::Management;
 use crate::secrets::SecretHasher;
 use crate::signing::{KeyDir, KeyRing};
 use crate::store::{self, Store};
-use crate::{health, oauth};
+use crate::{health, metrics, oauth};
 
 /// Largest request body accepted; token requests are a few hundred bytes.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -34,6 +36,10 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// Key and user changes, from this process and every other instance.
+    pub changes: Arc<ChangeFeed>,
+    /// The sync task's state.
+    pub sync: Arc<SyncStatus>,
 }
 
 impl AppState {
@@ -55,13 +61,20 @@ impl AppState {
         let keys = KeyRing::load_or_create(&KeyDir::new(&config.keys_dir), &envs, clock.now())?;
         let hasher = Arc::new(SecretHasher::per_core());
         hasher.calibrate().await?;
-        Ok(Self {
+        // Follow the change feed from here on: this instance holds no state from before.
+        let sync = Arc::new(SyncStatus::new(store.latest_change().await?));
+        let state = Self {
             config: Arc::new(config),
             store,
             hasher,
             keys: Arc::new(keys),
             clock,
-        })
+            changes: Arc::new(ChangeFeed::default()),
+            sync,
+        };
+        // Events written while this instance was down take effect before it serves.
+        events::catch_up(&state).await?;
+        Ok(state)
     }
 
     /// The management use cases over this state's collaborators.
@@ -70,6 +83,7 @@ impl AppState {
             Arc::clone(&self.store),
             Arc::clone(&self.hasher),
             Arc::clone(&self.clock),
+            Arc::clone(&self.changes),
         )
     }
 }
@@ -91,6 +105,8 @@ pub fn router(state: AppState) -> Router {
             "/{env}/.well-known/openid-configuration",
             get(oauth::metadata),
         )
+        .route("/hooks/user-events", post(events::user_events))
+        .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)
@@ -104,13 +120,25 @@ async fn not_found() -> impl IntoResponse {
     (StatusCode::NOT_FOUND, axum::Json(body))
 }
 
-/// Serves until `shutdown` completes, then drains in-flight requests.
+/// Serves until `shutdown` completes, then drains in-flight requests. The background
+/// sync task (user events, change feed) runs alongside and stops with it.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sync = tokio::spawn(events::run(state.clone(), stop_rx.clone()));
+    let mut http_stop = stop_rx;
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let result = axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            let _ = http_stop.wait_for(|stop| *stop).await;
+        })
+        .await;
+    let _ = sync.await;
+    result
 }

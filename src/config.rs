@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::domain::{EnvironmentName, InvalidEnvironmentName};
+use crate::events::WebhookSecret;
 use crate::signing::{SigningAlg, UnknownAlgorithm};
 
 /// Longest access-token lifetime the contract allows.
@@ -57,6 +58,8 @@ pub struct Config {
     pub token_ttl: Duration,
     /// `KEYMINT_AUDIENCE`; `None` means "the issuer of the environment".
     pub audience: Option<Vec<String>>,
+    /// `KEYMINT_WEBHOOK_SECRET`; the user-events webhook is off without it.
+    pub webhook_secret: Option<WebhookSecret>,
 }
 
 impl Default for Config {
@@ -131,6 +134,15 @@ impl Config {
         if audience.as_ref().is_some_and(Vec::is_empty) {
             return Err(invalid("KEYMINT_AUDIENCE", "names no audience"));
         }
+        let webhook_secret = match var("KEYMINT_WEBHOOK_SECRET") {
+            Some(v) => Some(WebhookSecret::parse(&v).ok_or_else(|| {
+                invalid(
+                    "KEYMINT_WEBHOOK_SECRET",
+                    "must be whsec_ followed by base64 (Standard Webhooks)",
+                )
+            })?),
+            None => None,
+        };
         Ok(Self {
             database_url,
             listen,
@@ -139,6 +151,7 @@ impl Config {
             keys_dir: var("KEYMINT_KEYS_DIR").map_or_else(|| PathBuf::from("keys"), PathBuf::from),
             token_ttl,
             audience,
+            webhook_secret,
         })
     }
 
@@ -282,5 +295,12 @@ mod tests {
         assert_eq!(c.issuer(&prod), "https://id.example/production");
         assert!(load(&[("KEYMINT_PUBLIC_URL", "id.example")]).is_err());
         assert!(load(&[("KEYMINT_ENVIRONMENTS", "prod,prod")]).is_err());
+        assert!(load(&[("KEYMINT_WEBHOOK_SECRET", "plain")]).is_err());
+        assert!(
+            load(&[("KEYMINT_WEBHOOK_SECRET", "whsec_c2VjcmV0")])
+                .unwrap()
+                .webhook_secret
+                .is_some()
+        );
     }
 }

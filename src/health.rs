@@ -17,10 +17,13 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     let mut problems = Vec::new();
     if let Err(e) = state.store.ping().await {
         tracing::warn!(error = %e, "readiness: database unreachable");
-        problems.push("database unreachable");
+        problems.push("database unreachable".to_owned());
     }
     if !state.keys.is_complete(&state.config.environment_names()) {
-        problems.push("signing keys missing");
+        problems.push("signing keys missing".to_owned());
+    }
+    if let Some(reason) = state.sync.listener_problem() {
+        problems.push(format!("database notifications down: {reason}"));
     }
     if problems.is_empty() {
         (

@@ -6,17 +6,22 @@
 //! - [`secrets`]: client id/secret generation and argon2id hashing on a bounded blocking pool.
 //! - [`signing`]: per-environment signing keys on disk, JWKS, JWT signing.
 //! - [`oauth`]: the token endpoint and discovery documents.
-//! - [`manage`]: the use cases ops run (create/disable/rotate keys, deactivate users),
-//!   shared by the CLI and the HTTP APIs.
+//! - [`manage`]: the use cases that change keys and users, shared by the CLI, the
+//!   webhook, the PostgreSQL event table and the HTTP APIs.
+//! - [`events`]: user-lifecycle events (webhook, table) and the sync task.
+//! - [`changes`]: the change feed every instance follows to invalidate memory.
 //! - [`app`]: router, shared state and the server loop; [`cli`]: the `keymint` command.
 
 pub mod app;
+pub mod changes;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod health;
 pub mod manage;
+pub mod metrics;
 pub mod oauth;
 pub mod secrets;
 pub mod signing;

@@ -63,10 +63,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn open(config: &Config) -> anyhow::Result<Management> {
     let store = crate::store::connect(&config.database_url).await?;
     store.migrate().await?;
+    // Running instances learn of these changes from the change feed in the database.
     Ok(Management::new(
         store,
         Arc::new(SecretHasher::per_core()),
         Arc::new(SystemClock),
+        Arc::new(crate::changes::ChangeFeed::default()),
     ))
 }
 

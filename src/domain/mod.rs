@@ -1,11 +1,15 @@
 //! Plain domain types: no I/O here.
 
 mod api_key;
+mod audit;
 mod environment;
 mod permissions;
 mod user;
+mod user_event;
 
 pub use api_key::{ApiKey, ClientId, DisabledReason, KeyCredentials};
+pub use audit::{Actor, AuditAction, AuditEvent, ChangeSource};
 pub use environment::{EnvironmentName, InvalidEnvironmentName};
 pub use permissions::{InvalidPermission, Permissions};
 pub use user::{User, UserId, UserUpsert};
+pub use user_event::{InvalidEvent, UserEvent};

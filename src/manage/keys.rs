@@ -2,7 +2,8 @@
 
 use time::OffsetDateTime;
 
-use super::{ManageError, Management, new_etag};
+use super::{ManageError, Management};
+use crate::changes::Change;
 use crate::domain::{ApiKey, ClientId, DisabledReason, EnvironmentName, Permissions, UserId};
 use crate::secrets::{ClientSecret, new_client_id, new_client_secret, random_token};
 use crate::store::{KeyChange, KeyUpdate, NewApiKey};
@@ -37,7 +38,8 @@ pub struct CreatedKey {
 impl Management {
     /// Creates a key holding the owner's current permissions (or the narrower set asked for).
     pub async fn create_key(&self, req: CreateKey) -> Result<CreatedKey, ManageError> {
-        let now = self.clock.now();
+        let ctx = self.write_context();
+        let now = ctx.now;
         if let Some(name) = &req.name
             && (name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control))
         {
@@ -64,11 +66,11 @@ impl Management {
                     requested: req.permissions,
                     name: req.name,
                     expires_at: req.expires_at,
-                    etag: new_etag(),
                 },
-                now,
+                &ctx,
             )
             .await?;
+        self.publish(Change::Key(key.client_id.clone()));
         tracing::info!(client_id = %key.client_id, env = %key.environment, owner = %key.owner_id, "api key created");
         Ok(CreatedKey { key, secret })
     }
@@ -111,7 +113,11 @@ impl Management {
         client_id: &ClientId,
         expected_etag: Option<&str>,
     ) -> Result<ApiKey, ManageError> {
-        let key = self.store.delete_key(client_id, expected_etag).await?;
+        let key = self
+            .store
+            .delete_key(client_id, expected_etag, &self.write_context())
+            .await?;
+        self.publish(Change::Key(key.client_id.clone()));
         tracing::info!(client_id = %key.client_id, "api key deleted");
         Ok(key)
     }
@@ -125,11 +131,12 @@ impl Management {
         let update = KeyUpdate {
             change,
             expected_etag,
-            new_etag: new_etag(),
         };
-        Ok(self
+        let key = self
             .store
-            .update_key(client_id, &update, self.clock.now())
-            .await?)
+            .update_key(client_id, &update, &self.write_context())
+            .await?;
+        self.publish(Change::Key(key.client_id.clone()));
+        Ok(key)
     }
 }

@@ -6,9 +6,11 @@ mod users;
 
 use std::sync::Arc;
 
+use crate::changes::{Change, ChangeFeed};
 use crate::clock::Clock;
+use crate::domain::{Actor, ChangeSource};
 use crate::secrets::{HashError, SecretHasher};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, WriteContext};
 
 pub use keys::{CreateKey, CreatedKey};
 
@@ -53,21 +55,41 @@ impl From<HashError> for ManageError {
     }
 }
 
-/// The collaborators every change needs.
+/// The collaborators every change needs, and who is acting.
 #[derive(Clone)]
 pub struct Management {
     store: Arc<dyn Store>,
     hasher: Arc<SecretHasher>,
     clock: Arc<dyn Clock>,
+    changes: Arc<ChangeFeed>,
+    actor: Actor,
+    request_id: Option<String>,
 }
 
 impl Management {
-    /// Bundles the collaborators.
-    pub fn new(store: Arc<dyn Store>, hasher: Arc<SecretHasher>, clock: Arc<dyn Clock>) -> Self {
+    /// Bundles the collaborators; the actor is the CLI until [`Self::acting_as`].
+    pub fn new(
+        store: Arc<dyn Store>,
+        hasher: Arc<SecretHasher>,
+        clock: Arc<dyn Clock>,
+        changes: Arc<ChangeFeed>,
+    ) -> Self {
         Self {
             store,
             hasher,
             clock,
+            changes,
+            actor: Actor::system(ChangeSource::Cli),
+            request_id: None,
+        }
+    }
+
+    /// The same use cases performed by `actor`, recorded with `request_id`.
+    pub fn acting_as(&self, actor: Actor, request_id: Option<String>) -> Self {
+        Self {
+            actor,
+            request_id,
+            ..self.clone()
         }
     }
 
@@ -75,9 +97,17 @@ impl Management {
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
-}
 
-/// A fresh random etag.
-fn new_etag() -> String {
-    crate::secrets::random_token(12)
+    fn write_context(&self) -> WriteContext {
+        WriteContext {
+            now: self.clock.now(),
+            actor: self.actor.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+
+    /// Tells this process at once; other instances learn it from the change feed.
+    fn publish(&self, change: Change) {
+        self.changes.publish(change);
+    }
 }

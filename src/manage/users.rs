@@ -1,34 +1,52 @@
-//! User use cases: mirror the directory's profile, deactivate, reactivate.
+//! User use cases: apply directory events (upsert, deactivate, reactivate). The CLI, the
+//! webhook and the PostgreSQL table all come through here.
 
-use super::{ManageError, Management, new_etag};
-use crate::domain::{User, UserId, UserUpsert};
-use crate::store::UserActivation;
+use super::{ManageError, Management};
+use crate::changes::Change;
+use crate::domain::{User, UserEvent, UserId, UserUpsert};
+use crate::store::{Dedupe, EventOutcome, UserActivation};
 
 impl Management {
+    /// Applies a user event in one transaction (see [`crate::store::Store::apply_user_event`]).
+    pub async fn apply_user_event(
+        &self,
+        event: &UserEvent,
+        dedupe: &Dedupe,
+    ) -> Result<EventOutcome, ManageError> {
+        let outcome = self
+            .store
+            .apply_user_event(event, dedupe, &self.write_context())
+            .await?;
+        if let EventOutcome::Applied(result) = &outcome {
+            for key in &result.disabled_keys {
+                self.publish(Change::Key(key.client_id.clone()));
+            }
+            self.publish(Change::User(result.user.id.clone()));
+            tracing::info!(user = %result.user.id, event = event.type_name(), keys_disabled = result.disabled_keys.len(), source = self.actor.source.as_str(), "user event applied");
+        }
+        Ok(outcome)
+    }
+
     /// Creates or updates a user. Existing keys keep their frozen permissions.
     pub async fn upsert_user(&self, user: &UserUpsert) -> Result<User, ManageError> {
-        let user = self.store.upsert_user(user, self.clock.now()).await?;
-        tracing::info!(user = %user.id, "user upserted");
-        Ok(user)
+        Ok(self.apply(UserEvent::Upserted(user.clone())).await?.user)
     }
 
     /// Deactivates a user and disables all of its keys in one transaction.
     pub async fn deactivate_user(&self, id: &UserId) -> Result<UserActivation, ManageError> {
-        let result = self
-            .store
-            .set_user_active(id, false, &new_etag(), self.clock.now())
-            .await?;
-        tracing::info!(user = %id, keys_disabled = result.disabled_keys.len(), "user deactivated");
-        Ok(result)
+        self.apply(UserEvent::Deactivated(id.clone())).await
     }
 
     /// Reactivates a user; keys disabled by the deactivation stay disabled.
     pub async fn reactivate_user(&self, id: &UserId) -> Result<User, ManageError> {
-        let result = self
-            .store
-            .set_user_active(id, true, &new_etag(), self.clock.now())
-            .await?;
-        tracing::info!(user = %id, "user reactivated");
-        Ok(result.user)
+        Ok(self.apply(UserEvent::Reactivated(id.clone())).await?.user)
+    }
+
+    async fn apply(&self, event: UserEvent) -> Result<UserActivation, ManageError> {
+        match self.apply_user_event(&event, &Dedupe::None).await? {
+            EventOutcome::Applied(result) => Ok(result),
+            // Without a de-duplication id every event applies.
+            EventOutcome::Duplicate => Err(ManageError::Conflict),
+        }
     }
 }

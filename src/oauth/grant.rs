@@ -172,7 +172,19 @@ async fn authenticate(
                     TokenError::TemporarilyUnavailable
                 })?;
             if ok {
-                check_state(ctx, req, creds)
+                // The verification took milliseconds; a deactivation, disable or secret
+                // rotation may have committed meanwhile. Decide on the state as it is now.
+                let fresh = ctx.store.find_credentials(&client_id).await.map_err(|e| {
+                    tracing::warn!(error = %e, "credential lookup failed");
+                    TokenError::TemporarilyUnavailable
+                })?;
+                match fresh {
+                    Some(fresh) if fresh.secret_hash == creds.secret_hash => {
+                        check_state(ctx, req, fresh)
+                    }
+                    Some(_) => Err(Refusal::WrongSecret),
+                    None => Err(Refusal::UnknownClient),
+                }
             } else {
                 Err(Refusal::WrongSecret)
             }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::domain::{
-    ApiKey, ClientId, DisabledReason, EnvironmentName, KeyCredentials, Permissions, User, UserId,
-    UserUpsert,
+    Actor, ApiKey, AuditEvent, ClientId, DisabledReason, EnvironmentName, KeyCredentials,
+    Permissions, User, UserEvent, UserId,
 };
 
 pub use postgres::PgStore;
@@ -48,6 +48,18 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// Who is writing, when, and for which request: recorded in the audit trail written in
+/// the same transaction as the change.
+#[derive(Debug, Clone)]
+pub struct WriteContext {
+    /// The time of the change.
+    pub now: OffsetDateTime,
+    /// Who makes it.
+    pub actor: Actor,
+    /// Request or event id, for correlating logs and audit entries.
+    pub request_id: Option<String>,
+}
+
 /// A key to insert. The store freezes the owner's permissions (narrowed to `requested`)
 /// in the same transaction that checks the owner is active.
 #[derive(Debug, Clone)]
@@ -68,8 +80,6 @@ pub struct NewApiKey {
     pub name: Option<String>,
     /// Expiry.
     pub expires_at: Option<OffsetDateTime>,
-    /// Initial etag.
-    pub etag: String,
 }
 
 /// One change to a key.
@@ -90,8 +100,6 @@ pub struct KeyUpdate {
     pub change: KeyChange,
     /// When given, the change applies only if the key's etag still equals it.
     pub expected_etag: Option<String>,
-    /// The etag the key gets.
-    pub new_etag: String,
 }
 
 /// A page of keys in creation order.
@@ -118,7 +126,23 @@ pub struct KeyQuery {
     pub limit: u32,
 }
 
-/// Result of activating or deactivating a user.
+/// Which audit entries to list, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only entries of this environment (user-level entries have none and are included
+    /// only when no environment is given).
+    pub environment: Option<String>,
+    /// Only entries about this key.
+    pub client_id: Option<String>,
+    /// Only entries about this user.
+    pub user_id: Option<String>,
+    /// Start after this position.
+    pub after: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// Result of applying a user event.
 #[derive(Debug, Clone)]
 pub struct UserActivation {
     /// The user after the change.
@@ -127,7 +151,59 @@ pub struct UserActivation {
     pub disabled_keys: Vec<ApiKey>,
 }
 
-/// Keymint's persistence.
+/// How a user event is protected against being applied twice.
+#[derive(Debug, Clone)]
+pub enum Dedupe {
+    /// Not at all (CLI).
+    None,
+    /// By its Standard Webhooks `webhook-id`.
+    WebhookId(String),
+}
+
+/// What applying a user event did.
+#[derive(Debug, Clone)]
+pub enum EventOutcome {
+    /// The event took effect.
+    Applied(UserActivation),
+    /// The same event was applied before; nothing changed.
+    Duplicate,
+}
+
+/// A row of `keymint_user_events` that was handled.
+#[derive(Debug, Clone)]
+pub struct TableEventOutcome {
+    /// Row id.
+    pub id: i64,
+    /// The effect, or why the row could not be applied (recorded on the row).
+    pub result: Result<UserActivation, String>,
+}
+
+/// An entry of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRecord {
+    /// Position.
+    pub seq: i64,
+    /// `key` or `user`.
+    pub kind: String,
+    /// Client id or user id.
+    pub subject: String,
+}
+
+/// Wake-ups from the database (PostgreSQL LISTEN); SQLite has none and is polled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wakeup {
+    /// The change feed has new rows.
+    Changes,
+    /// `keymint_user_events` has new rows.
+    UserEvents,
+    /// The notification connection is (re)established; anything may have been missed.
+    Connected,
+    /// The notification connection is down (reason), retrying with back-off.
+    Disconnected(String),
+}
+
+/// Keymint's persistence. Every method that changes something runs in one transaction
+/// that also appends the audit entries and change-feed rows of that change.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Applies pending migrations.
@@ -136,28 +212,36 @@ pub trait Store: Send + Sync + 'static {
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Creates the user or replaces its profile and current permissions. New users are
-    /// active; the activity of existing ones is unchanged. Keys are not touched.
-    async fn upsert_user(&self, user: &UserUpsert, now: OffsetDateTime)
-    -> Result<User, StoreError>;
-
     /// The user with `id`.
     async fn get_user(&self, id: &UserId) -> Result<User, StoreError>;
 
-    /// Sets the user's activity. Deactivation disables every enabled key of the user, in
-    /// every environment, with reason `owner_deactivated`, in the same transaction.
-    /// Reactivation enables nothing.
-    async fn set_user_active(
+    /// Applies a user event: upsert (profile and current permissions; keys untouched),
+    /// deactivation (the user and every enabled key of theirs, in every environment, with
+    /// reason `owner_deactivated`) or reactivation (keys stay disabled). Events from the
+    /// directory about unknown users create them; the CLI gets `NotFound` instead.
+    /// With `Dedupe::WebhookId`, an id seen before returns `Duplicate` and changes nothing.
+    async fn apply_user_event(
         &self,
-        id: &UserId,
-        active: bool,
-        new_etag: &str,
+        event: &UserEvent,
+        dedupe: &Dedupe,
+        ctx: &WriteContext,
+    ) -> Result<EventOutcome, StoreError>;
+
+    /// Applies the oldest unprocessed `keymint_user_events` row, if any, and marks it
+    /// processed in the same transaction. Rows are applied one at a time in id order
+    /// across all instances. Always `None` on SQLite.
+    async fn apply_next_table_event(
+        &self,
+        instance: &str,
         now: OffsetDateTime,
-    ) -> Result<UserActivation, StoreError>;
+    ) -> Result<Option<TableEventOutcome>, StoreError>;
+
+    /// Unprocessed `keymint_user_events` rows and the creation time of the oldest.
+    async fn table_event_backlog(&self) -> Result<(i64, Option<OffsetDateTime>), StoreError>;
 
     /// Inserts a key whose permissions are the owner's current ones (or `requested`,
     /// which must be a subset). Fails with `OwnerInactive` or `NotHeld`.
-    async fn create_key(&self, key: &NewApiKey, now: OffsetDateTime) -> Result<ApiKey, StoreError>;
+    async fn create_key(&self, key: &NewApiKey, ctx: &WriteContext) -> Result<ApiKey, StoreError>;
 
     /// The key with `client_id`.
     async fn get_key(&self, client_id: &ClientId) -> Result<ApiKey, StoreError>;
@@ -176,7 +260,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         client_id: &ClientId,
         update: &KeyUpdate,
-        now: OffsetDateTime,
+        ctx: &WriteContext,
     ) -> Result<ApiKey, StoreError>;
 
     /// Deletes the key; `Conflict` when the expected etag is stale.
@@ -184,7 +268,26 @@ pub trait Store: Send + Sync + 'static {
         &self,
         client_id: &ClientId,
         expected_etag: Option<&str>,
+        ctx: &WriteContext,
     ) -> Result<ApiKey, StoreError>;
+
+    /// Audit entries, oldest first, and whether more follow.
+    async fn list_audit(&self, query: &AuditQuery) -> Result<(Vec<AuditEvent>, bool), StoreError>;
+
+    /// Change-feed entries after `after`, oldest first.
+    async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<ChangeRecord>, StoreError>;
+
+    /// The newest change-feed position (0 when empty).
+    async fn latest_change(&self) -> Result<i64, StoreError>;
+
+    /// Forgets change-feed rows and webhook ids older than `before`.
+    async fn prune(&self, before: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// Starts database notifications, if the backend has them.
+    async fn wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<Wakeup>>;
+
+    /// How often to poll when there are no notifications (or as a safety net).
+    fn poll_interval(&self) -> std::time::Duration;
 }
 
 /// Opens the store named by `url`: `sqlite:` (file created when missing) or `postgres:`.

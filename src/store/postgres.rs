@@ -1,12 +1,20 @@
 //! PostgreSQL backend: the production store. Row locks (`FOR SHARE`, `FOR UPDATE`) order
-//! concurrent writers on the rows they touch.
+//! concurrent writers; LISTEN/NOTIFY wakes every instance when the change feed or
+//! `keymint_user_events` gets rows.
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
 
-use super::StoreError;
 use super::sql::impl_sql_store;
+use super::{StoreError, TableEventOutcome, Wakeup, WriteContext};
+use crate::domain::{Actor, ChangeSource, UserEvent};
+
+/// Advisory lock that lets one instance at a time apply `keymint_user_events` rows, so
+/// they take effect in insertion order.
+const USER_EVENTS_LOCK: i64 = 0x6b65_796d_696e_7401;
 
 /// A PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -15,6 +23,9 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// A safety net only: notifications normally wake instances at once.
+    const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
     /// Connects to `url` (`postgres://...`).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
@@ -28,6 +39,118 @@ impl PgStore {
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         self.pool.begin().await
     }
+
+    async fn next_table_event(
+        &self,
+        instance: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<TableEventOutcome>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(USER_EVENTS_LOCK)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !locked {
+            // Another instance is applying rows; it keeps going until none are left.
+            return Ok(None);
+        }
+        let row: Option<(i64, String, String)> = sqlx::query_as(
+            "SELECT id, type, data::text FROM keymint_user_events WHERE processed_at IS NULL ORDER BY id LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id, kind, data)) = row else {
+            return Ok(None);
+        };
+        let ctx = WriteContext {
+            now,
+            actor: Actor::system(ChangeSource::Table),
+            request_id: Some(format!("user-event:{id}")),
+        };
+        let event = serde_json::from_str(&data)
+            .map_err(|e| e.to_string())
+            .and_then(|data| UserEvent::from_parts(&kind, data).map_err(|e| e.0));
+        let result = match event {
+            Ok(event) => Ok(Self::apply_event_tx(&mut tx, &event, &ctx).await?),
+            Err(error) => Err(error),
+        };
+        sqlx::query(
+            "UPDATE keymint_user_events SET processed_at = $2, processed_by = $3, error = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(instance)
+        .bind(result.as_ref().err())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(TableEventOutcome { id, result }))
+    }
+
+    async fn backlog(&self) -> Result<(i64, Option<OffsetDateTime>), StoreError> {
+        let row: (i64, Option<OffsetDateTime>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(created_at) FROM keymint_user_events WHERE processed_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row)
+    }
+
+    fn start_wakeups(&self) -> Option<mpsc::Receiver<Wakeup>> {
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(listen(self.pool.clone(), tx));
+        Some(rx)
+    }
 }
 
-impl_sql_store!(PgStore, migrator: sqlx::migrate!("migrations/postgres"), lock_share: " FOR SHARE", lock_update: " FOR UPDATE");
+/// Keeps a LISTEN connection up, forwarding notifications; reconnects with back-off.
+/// Ends when the receiver is dropped.
+async fn listen(pool: PgPool, tx: mpsc::Sender<Wakeup>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let connected = async {
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener
+                .listen_all(["keymint_changes", "keymint_user_events"])
+                .await?;
+            Ok::<_, sqlx::Error>(listener)
+        }
+        .await;
+        let mut listener = match connected {
+            Ok(listener) => listener,
+            Err(e) => {
+                if tx.send(Wakeup::Disconnected(e.to_string())).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(100);
+        if tx.send(Wakeup::Connected).await.is_err() {
+            return;
+        }
+        let reason = loop {
+            match listener.try_recv().await {
+                Ok(Some(n)) => {
+                    let wakeup = if n.channel() == "keymint_user_events" {
+                        Wakeup::UserEvents
+                    } else {
+                        Wakeup::Changes
+                    };
+                    if tx.send(wakeup).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => break "connection lost".to_owned(),
+                Err(e) => break e.to_string(),
+            }
+        };
+        if tx.send(Wakeup::Disconnected(reason)).await.is_err() {
+            return;
+        }
+    }
+}
+
+impl_sql_store!(PgStore, Postgres, migrator: sqlx::migrate!("migrations/postgres"), lock_share: " FOR SHARE", lock_update: " FOR UPDATE");

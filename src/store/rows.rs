@@ -118,3 +118,52 @@ impl TryFrom<CredentialsRow> for KeyCredentials {
 fn corrupt(column: &str) -> StoreError {
     StoreError::Backend(format!("unreadable value in {column}"))
 }
+
+/// Columns of `audit_events`, in [`AuditRow`] order.
+macro_rules! audit_columns {
+    () => {
+        "seq, at, action, environment, client_id, user_id, actor_user_id, actor_client_id, source, request_id, reason"
+    };
+}
+
+pub(super) use audit_columns;
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AuditRow {
+    seq: i64,
+    at: OffsetDateTime,
+    action: String,
+    environment: Option<String>,
+    client_id: Option<String>,
+    user_id: Option<String>,
+    actor_user_id: Option<String>,
+    actor_client_id: Option<String>,
+    source: String,
+    request_id: Option<String>,
+    reason: Option<String>,
+}
+
+impl From<AuditRow> for crate::domain::AuditEvent {
+    fn from(r: AuditRow) -> Self {
+        Self {
+            seq: r.seq,
+            at: r.at,
+            action: r.action,
+            environment: r.environment,
+            client_id: r.client_id,
+            user_id: r.user_id,
+            actor_user_id: r.actor_user_id,
+            actor_client_id: r.actor_client_id,
+            source: r.source,
+            request_id: r.request_id,
+            reason: r.reason,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ChangeRow {
+    pub(super) seq: i64,
+    pub(super) kind: String,
+    pub(super) subject: String,
+}

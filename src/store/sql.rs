@@ -1,12 +1,143 @@
 //! The SQL both backends share. SQLite and PostgreSQL accept the same `$n` placeholders,
 //! `RETURNING` and `ON CONFLICT`, so one implementation serves both; each backend supplies
-//! how a write transaction begins and its row-locking clauses (empty on SQLite, where
-//! `BEGIN IMMEDIATE` already serialises writers).
+//! how a write transaction begins, its row-locking clauses (empty on SQLite, where
+//! `BEGIN IMMEDIATE` already serialises writers), and its notification mechanism.
+//!
+//! Every write also appends, in the same transaction, its audit entries and its
+//! change-feed rows (`keymint_changes`), which every instance follows to invalidate
+//! in-memory state.
 
-/// Implements [`super::Store`] for `$store`, a type with a `pool` field and an
-/// `async fn begin_write(&self)` returning a transaction.
+/// Implements [`super::Store`] for `$store`, a type with a `pool` field, an
+/// `async fn begin_write(&self)` returning a transaction, and the backend hooks
+/// `next_table_event`, `backlog`, `start_wakeups` and `POLL_INTERVAL`.
 macro_rules! impl_sql_store {
-    ($store:ty, migrator: $migrator:expr, lock_share: $share:literal, lock_update: $update:literal) => {
+    ($store:ty, $db:ty, migrator: $migrator:expr, lock_share: $share:literal, lock_update: $update:literal) => {
+        type Tx = sqlx::Transaction<'static, $db>;
+
+        impl $store {
+            /// Appends one audit entry.
+            async fn audit(
+                tx: &mut Tx,
+                ctx: &super::WriteContext,
+                action: crate::domain::AuditAction,
+                key: Option<&crate::domain::ApiKey>,
+                user: &crate::domain::UserId,
+                reason: Option<&str>,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(concat!(
+                    "INSERT INTO audit_events (at, action, environment, client_id, user_id, actor_user_id, ",
+                    "actor_client_id, source, request_id, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                ))
+                .bind(ctx.now)
+                .bind(action.as_str())
+                .bind(key.map(|k| k.environment.as_str()))
+                .bind(key.map(|k| k.client_id.as_str()))
+                .bind(user.as_str())
+                .bind(ctx.actor.user.as_ref().map(|u| u.as_str()))
+                .bind(ctx.actor.client_id.as_ref().map(|c| c.as_str()))
+                .bind(ctx.actor.source.as_str())
+                .bind(ctx.request_id.as_deref())
+                .bind(reason)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            /// Appends one change-feed row (`kind` is `key` or `user`).
+            async fn changed(tx: &mut Tx, now: time::OffsetDateTime, kind: &str, subject: &str) -> Result<(), sqlx::Error> {
+                sqlx::query("INSERT INTO keymint_changes (at, kind, subject) VALUES ($1, $2, $3)")
+                    .bind(now)
+                    .bind(kind)
+                    .bind(subject)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            /// Applies a user event inside `tx`.
+            async fn apply_event_tx(
+                tx: &mut Tx,
+                event: &crate::domain::UserEvent,
+                ctx: &super::WriteContext,
+            ) -> Result<super::UserActivation, super::StoreError> {
+                use crate::domain::{AuditAction, ChangeSource, UserEvent};
+                let id = event.user_id();
+                let row: Option<super::rows::UserRow> = match event {
+                    UserEvent::Upserted(user) => sqlx::query_as(concat!(
+                        "INSERT INTO users (id, email, service_account, active, permissions, created_at, updated_at) ",
+                        "VALUES ($1, $2, $3, TRUE, $4, $5, $5) ",
+                        "ON CONFLICT (id) DO UPDATE SET email = excluded.email, ",
+                        "service_account = excluded.service_account, permissions = excluded.permissions, ",
+                        "updated_at = excluded.updated_at ",
+                        "RETURNING ", super::rows::user_columns!()
+                    ))
+                    .bind(user.id.as_str())
+                    .bind(user.email.as_deref())
+                    .bind(user.service_account)
+                    .bind(user.permissions.to_json())
+                    .bind(ctx.now)
+                    .fetch_optional(&mut **tx)
+                    .await?,
+                    // The CLI names users that must exist; a typo must not create one.
+                    UserEvent::Deactivated(_) | UserEvent::Reactivated(_) if ctx.actor.source == ChangeSource::Cli => {
+                        sqlx::query_as(concat!(
+                            "UPDATE users SET active = $2, updated_at = $3 WHERE id = $1 RETURNING ",
+                            super::rows::user_columns!()
+                        ))
+                        .bind(id.as_str())
+                        .bind(matches!(event, UserEvent::Reactivated(_)))
+                        .bind(ctx.now)
+                        .fetch_optional(&mut **tx)
+                        .await?
+                    }
+                    // The directory is the source of truth: a deactivation of a user
+                    // Keymint has not seen yet is remembered, so a later upsert cannot
+                    // bring them in active.
+                    UserEvent::Deactivated(_) | UserEvent::Reactivated(_) => sqlx::query_as(concat!(
+                        "INSERT INTO users (id, email, service_account, active, permissions, created_at, updated_at) ",
+                        "VALUES ($1, NULL, FALSE, $2, '[]', $3, $3) ",
+                        "ON CONFLICT (id) DO UPDATE SET active = excluded.active, updated_at = excluded.updated_at ",
+                        "RETURNING ", super::rows::user_columns!()
+                    ))
+                    .bind(id.as_str())
+                    .bind(matches!(event, UserEvent::Reactivated(_)))
+                    .bind(ctx.now)
+                    .fetch_optional(&mut **tx)
+                    .await?,
+                };
+                let user: crate::domain::User = row.ok_or(super::StoreError::NotFound)?.try_into()?;
+
+                let mut disabled_keys = Vec::new();
+                if let UserEvent::Deactivated(_) = event {
+                    let rows: Vec<super::rows::KeyRow> = sqlx::query_as(concat!(
+                        "UPDATE api_keys SET enabled = FALSE, disabled_reason = 'owner_deactivated', ",
+                        "etag = $2, updated_at = $3 WHERE owner_id = $1 AND enabled RETURNING ",
+                        super::rows::key_columns!()
+                    ))
+                    .bind(id.as_str())
+                    .bind(crate::secrets::random_token(12))
+                    .bind(ctx.now)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                    for row in rows {
+                        let key: crate::domain::ApiKey = row.try_into()?;
+                        let reason = crate::domain::DisabledReason::OwnerDeactivated.as_str();
+                        Self::audit(tx, ctx, AuditAction::KeyDisabled, Some(&key), id, Some(reason)).await?;
+                        Self::changed(tx, ctx.now, "key", key.client_id.as_str()).await?;
+                        disabled_keys.push(key);
+                    }
+                }
+                let action = match event {
+                    UserEvent::Upserted(_) => AuditAction::UserUpserted,
+                    UserEvent::Deactivated(_) => AuditAction::UserDeactivated,
+                    UserEvent::Reactivated(_) => AuditAction::UserReactivated,
+                };
+                Self::audit(tx, ctx, action, None, id, None).await?;
+                Self::changed(tx, ctx.now, "user", id.as_str()).await?;
+                Ok(super::UserActivation { user, disabled_keys })
+            }
+        }
+
         #[async_trait::async_trait]
         impl super::Store for $store {
             async fn migrate(&self) -> Result<(), super::StoreError> {
@@ -21,29 +152,6 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
-            async fn upsert_user(
-                &self,
-                user: &crate::domain::UserUpsert,
-                now: time::OffsetDateTime,
-            ) -> Result<crate::domain::User, super::StoreError> {
-                let row: super::rows::UserRow = sqlx::query_as(concat!(
-                    "INSERT INTO users (id, email, service_account, active, permissions, created_at, updated_at) ",
-                    "VALUES ($1, $2, $3, TRUE, $4, $5, $5) ",
-                    "ON CONFLICT (id) DO UPDATE SET email = excluded.email, ",
-                    "service_account = excluded.service_account, permissions = excluded.permissions, ",
-                    "updated_at = excluded.updated_at ",
-                    "RETURNING ", super::rows::user_columns!()
-                ))
-                .bind(user.id.as_str())
-                .bind(user.email.as_deref())
-                .bind(user.service_account)
-                .bind(user.permissions.to_json())
-                .bind(now)
-                .fetch_one(&self.pool)
-                .await?;
-                row.try_into()
-            }
-
             async fn get_user(&self, id: &crate::domain::UserId) -> Result<crate::domain::User, super::StoreError> {
                 let row: super::rows::UserRow =
                     sqlx::query_as(concat!("SELECT ", super::rows::user_columns!(), " FROM users WHERE id = $1"))
@@ -53,47 +161,46 @@ macro_rules! impl_sql_store {
                 row.try_into()
             }
 
-            async fn set_user_active(
+            async fn apply_user_event(
                 &self,
-                id: &crate::domain::UserId,
-                active: bool,
-                new_etag: &str,
-                now: time::OffsetDateTime,
-            ) -> Result<super::UserActivation, super::StoreError> {
+                event: &crate::domain::UserEvent,
+                dedupe: &super::Dedupe,
+                ctx: &super::WriteContext,
+            ) -> Result<super::EventOutcome, super::StoreError> {
                 let mut tx = self.begin_write().await?;
-                let user: super::rows::UserRow = sqlx::query_as(concat!(
-                    "UPDATE users SET active = $2, updated_at = $3 WHERE id = $1 RETURNING ",
-                    super::rows::user_columns!()
-                ))
-                .bind(id.as_str())
-                .bind(active)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                let mut disabled_keys = Vec::new();
-                if !active {
-                    let rows: Vec<super::rows::KeyRow> = sqlx::query_as(concat!(
-                        "UPDATE api_keys SET enabled = FALSE, disabled_reason = 'owner_deactivated', ",
-                        "etag = $2, updated_at = $3 WHERE owner_id = $1 AND enabled RETURNING ",
-                        super::rows::key_columns!()
-                    ))
-                    .bind(id.as_str())
-                    .bind(new_etag)
-                    .bind(now)
-                    .fetch_all(&mut *tx)
+                if let super::Dedupe::WebhookId(id) = dedupe {
+                    let inserted = sqlx::query(
+                        "INSERT INTO processed_webhooks (id, received_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(ctx.now)
+                    .execute(&mut *tx)
                     .await?;
-                    for row in rows {
-                        disabled_keys.push(row.try_into()?);
+                    if inserted.rows_affected() == 0 {
+                        return Ok(super::EventOutcome::Duplicate);
                     }
                 }
+                let applied = Self::apply_event_tx(&mut tx, event, ctx).await?;
                 tx.commit().await?;
-                Ok(super::UserActivation { user: user.try_into()?, disabled_keys })
+                Ok(super::EventOutcome::Applied(applied))
+            }
+
+            async fn apply_next_table_event(
+                &self,
+                instance: &str,
+                now: time::OffsetDateTime,
+            ) -> Result<Option<super::TableEventOutcome>, super::StoreError> {
+                self.next_table_event(instance, now).await
+            }
+
+            async fn table_event_backlog(&self) -> Result<(i64, Option<time::OffsetDateTime>), super::StoreError> {
+                self.backlog().await
             }
 
             async fn create_key(
                 &self,
                 key: &super::NewApiKey,
-                now: time::OffsetDateTime,
+                ctx: &super::WriteContext,
             ) -> Result<crate::domain::ApiKey, super::StoreError> {
                 let mut tx = self.begin_write().await?;
                 // The owner row is locked so a concurrent deactivation or permission
@@ -130,12 +237,15 @@ macro_rules! impl_sql_store {
                 .bind(permissions.to_json())
                 .bind(key.name.as_deref())
                 .bind(key.expires_at)
-                .bind(&key.etag)
-                .bind(now)
+                .bind(crate::secrets::random_token(12))
+                .bind(ctx.now)
                 .fetch_one(&mut *tx)
                 .await?;
+                let created: crate::domain::ApiKey = row.try_into()?;
+                Self::audit(&mut tx, ctx, crate::domain::AuditAction::KeyCreated, Some(&created), &created.owner_id, None).await?;
+                Self::changed(&mut tx, ctx.now, "key", created.client_id.as_str()).await?;
                 tx.commit().await?;
-                row.try_into()
+                Ok(created)
             }
 
             async fn get_key(&self, client_id: &crate::domain::ClientId) -> Result<crate::domain::ApiKey, super::StoreError> {
@@ -195,8 +305,9 @@ macro_rules! impl_sql_store {
                 &self,
                 client_id: &crate::domain::ClientId,
                 update: &super::KeyUpdate,
-                now: time::OffsetDateTime,
+                ctx: &super::WriteContext,
             ) -> Result<crate::domain::ApiKey, super::StoreError> {
+                use crate::domain::AuditAction;
                 let mut tx = self.begin_write().await?;
                 let current: crate::domain::KeyCredentials = sqlx::query_as::<_, super::rows::CredentialsRow>(concat!(
                     "SELECT ", super::rows::key_columns!(), ", secret_hash, ",
@@ -210,14 +321,17 @@ macro_rules! impl_sql_store {
                 if update.expected_etag.as_ref().is_some_and(|e| *e != current.key.etag) {
                     return Err(super::StoreError::Conflict);
                 }
-                let (enabled, reason, hash) = match &update.change {
+                let (enabled, reason, hash, action) = match &update.change {
                     super::KeyChange::Enable if !current.owner_active => return Err(super::StoreError::OwnerInactive),
-                    super::KeyChange::Enable => (true, None, current.secret_hash.clone()),
-                    super::KeyChange::Disable(reason) => (false, Some(reason.as_str()), current.secret_hash.clone()),
+                    super::KeyChange::Enable => (true, None, current.secret_hash.clone(), AuditAction::KeyEnabled),
+                    super::KeyChange::Disable(reason) => {
+                        (false, Some(reason.as_str()), current.secret_hash.clone(), AuditAction::KeyDisabled)
+                    }
                     super::KeyChange::ReplaceSecret(hash) => (
                         current.key.enabled,
                         current.key.disabled_reason.map(|r| r.as_str()),
                         hash.clone(),
+                        AuditAction::KeySecretRegenerated,
                     ),
                 };
                 // The etag condition makes a concurrent writer that read the same etag lose.
@@ -230,20 +344,24 @@ macro_rules! impl_sql_store {
                 .bind(enabled)
                 .bind(reason)
                 .bind(hash)
-                .bind(&update.new_etag)
-                .bind(now)
+                .bind(crate::secrets::random_token(12))
+                .bind(ctx.now)
                 .bind(&current.key.etag)
                 .fetch_optional(&mut *tx)
                 .await?;
-                let row = row.ok_or(super::StoreError::Conflict)?;
+                let key: crate::domain::ApiKey = row.ok_or(super::StoreError::Conflict)?.try_into()?;
+                let audit_reason = if matches!(update.change, super::KeyChange::Disable(_)) { reason } else { None };
+                Self::audit(&mut tx, ctx, action, Some(&key), &key.owner_id, audit_reason).await?;
+                Self::changed(&mut tx, ctx.now, "key", key.client_id.as_str()).await?;
                 tx.commit().await?;
-                row.try_into()
+                Ok(key)
             }
 
             async fn delete_key(
                 &self,
                 client_id: &crate::domain::ClientId,
                 expected_etag: Option<&str>,
+                ctx: &super::WriteContext,
             ) -> Result<crate::domain::ApiKey, super::StoreError> {
                 let mut tx = self.begin_write().await?;
                 let etag: String = sqlx::query_scalar(concat!("SELECT etag FROM api_keys WHERE client_id = $1", $update))
@@ -261,9 +379,63 @@ macro_rules! impl_sql_store {
                 .bind(&etag)
                 .fetch_optional(&mut *tx)
                 .await?;
-                let row = row.ok_or(super::StoreError::Conflict)?;
+                let key: crate::domain::ApiKey = row.ok_or(super::StoreError::Conflict)?.try_into()?;
+                Self::audit(&mut tx, ctx, crate::domain::AuditAction::KeyDeleted, Some(&key), &key.owner_id, None).await?;
+                Self::changed(&mut tx, ctx.now, "key", key.client_id.as_str()).await?;
                 tx.commit().await?;
-                row.try_into()
+                Ok(key)
+            }
+
+            async fn list_audit(&self, query: &super::AuditQuery) -> Result<(Vec<crate::domain::AuditEvent>, bool), super::StoreError> {
+                let rows: Vec<super::rows::AuditRow> = sqlx::query_as(concat!(
+                    "SELECT ", super::rows::audit_columns!(), " FROM audit_events WHERE seq > $1 ",
+                    "AND (CAST($2 AS TEXT) IS NULL OR environment = CAST($2 AS TEXT)) ",
+                    "AND (CAST($3 AS TEXT) IS NULL OR client_id = CAST($3 AS TEXT)) ",
+                    "AND (CAST($4 AS TEXT) IS NULL OR user_id = CAST($4 AS TEXT)) ",
+                    "ORDER BY seq LIMIT $5"
+                ))
+                .bind(query.after.unwrap_or(0))
+                .bind(query.environment.as_deref())
+                .bind(query.client_id.as_deref())
+                .bind(query.user_id.as_deref())
+                .bind(i64::from(query.limit) + 1)
+                .fetch_all(&self.pool)
+                .await?;
+                let more = rows.len() > query.limit as usize;
+                Ok((rows.into_iter().take(query.limit as usize).map(Into::into).collect(), more))
+            }
+
+            async fn changes_since(&self, after: i64, limit: u32) -> Result<Vec<super::ChangeRecord>, super::StoreError> {
+                let rows: Vec<super::rows::ChangeRow> =
+                    sqlx::query_as("SELECT seq, kind, subject FROM keymint_changes WHERE seq > $1 ORDER BY seq LIMIT $2")
+                        .bind(after)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows.into_iter().map(|r| super::ChangeRecord { seq: r.seq, kind: r.kind, subject: r.subject }).collect())
+            }
+
+            async fn latest_change(&self) -> Result<i64, super::StoreError> {
+                let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM keymint_changes").fetch_one(&self.pool).await?;
+                Ok(seq.unwrap_or(0))
+            }
+
+            async fn prune(&self, before: time::OffsetDateTime) -> Result<(), super::StoreError> {
+                // Keep the newest change row so positions never go backwards.
+                sqlx::query("DELETE FROM keymint_changes WHERE at < $1 AND seq < (SELECT MAX(seq) FROM keymint_changes)")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?;
+                sqlx::query("DELETE FROM processed_webhooks WHERE received_at < $1").bind(before).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<super::Wakeup>> {
+                self.start_wakeups()
+            }
+
+            fn poll_interval(&self) -> std::time::Duration {
+                Self::POLL_INTERVAL
             }
         }
     };

@@ -45,4 +45,7 @@ both_backends!(
     deactivation_and_key_creation_never_leave_an_enabled_key_for_an_inactive_user,
     listing_pages_in_creation_order_with_owner_filter,
     credentials_carry_hash_and_owner_state,
+    webhook_ids_apply_once,
+    directory_events_about_unknown_users_are_remembered,
+    every_change_appends_to_the_change_feed,
 );

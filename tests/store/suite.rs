@@ -3,12 +3,30 @@
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
-use keymint::domain::{ClientId, DisabledReason, EnvironmentName, Permissions, UserId, UserUpsert};
-use keymint::store::{KeyChange, KeyQuery, KeyUpdate, NewApiKey, Store, StoreError};
+use keymint::domain::{
+    Actor, ChangeSource, ClientId, DisabledReason, EnvironmentName, Permissions, User, UserEvent,
+    UserId, UserUpsert,
+};
+use keymint::store::{
+    AuditQuery, Dedupe, EventOutcome, KeyChange, KeyQuery, KeyUpdate, NewApiKey, Store, StoreError,
+    UserActivation, WriteContext,
+};
 
 fn now() -> OffsetDateTime {
     // Whole seconds, so values read back compare equal on every backend.
     OffsetDateTime::from_unix_timestamp(OffsetDateTime::now_utc().unix_timestamp()).unwrap()
+}
+
+fn ctx_as(source: ChangeSource, at: OffsetDateTime) -> WriteContext {
+    WriteContext {
+        now: at,
+        actor: Actor::system(source),
+        request_id: Some("req-1".into()),
+    }
+}
+
+fn ctx() -> WriteContext {
+    ctx_as(ChangeSource::Cli, now())
 }
 
 fn env(name: &str) -> EnvironmentName {
@@ -23,14 +41,45 @@ fn uid(id: &str) -> UserId {
     UserId::parse(id).unwrap()
 }
 
-async fn user(store: &Arc<dyn Store>, id: &str, permissions: &[&str]) {
+async fn apply(store: &Arc<dyn Store>, event: UserEvent) -> Result<UserActivation, StoreError> {
+    match store
+        .apply_user_event(&event, &Dedupe::None, &ctx())
+        .await?
+    {
+        EventOutcome::Applied(result) => Ok(result),
+        EventOutcome::Duplicate => panic!("no de-duplication id, yet a duplicate"),
+    }
+}
+
+async fn upsert(
+    store: &Arc<dyn Store>,
+    id: &str,
+    email: Option<&str>,
+    service_account: bool,
+    permissions: &[&str],
+) -> User {
     let upsert = UserUpsert {
         id: uid(id),
-        email: None,
-        service_account: false,
+        email: email.map(str::to_owned),
+        service_account,
         permissions: perms(permissions),
     };
-    store.upsert_user(&upsert, now()).await.unwrap();
+    apply(store, UserEvent::Upserted(upsert))
+        .await
+        .unwrap()
+        .user
+}
+
+async fn user(store: &Arc<dyn Store>, id: &str, permissions: &[&str]) {
+    upsert(store, id, None, false, permissions).await;
+}
+
+async fn deactivate(store: &Arc<dyn Store>, id: &str) -> Result<UserActivation, StoreError> {
+    apply(store, UserEvent::Deactivated(uid(id))).await
+}
+
+async fn reactivate(store: &Arc<dyn Store>, id: &str) -> Result<UserActivation, StoreError> {
+    apply(store, UserEvent::Reactivated(uid(id))).await
 }
 
 fn new_key(owner: &str, environment: &str, requested: Option<&[&str]>) -> NewApiKey {
@@ -44,50 +93,48 @@ fn new_key(owner: &str, environment: &str, requested: Option<&[&str]>) -> NewApi
         requested: requested.map(perms),
         name: Some(format!("key of {owner}")),
         expires_at: None,
-        etag: keymint::secrets::random_token(12),
     }
+}
+
+async fn create(store: &Arc<dyn Store>, owner: &str, environment: &str) -> keymint::domain::ApiKey {
+    store
+        .create_key(&new_key(owner, environment, None), &ctx())
+        .await
+        .unwrap()
 }
 
 fn update(change: KeyChange, expected: Option<&str>) -> KeyUpdate {
     KeyUpdate {
         change,
         expected_etag: expected.map(str::to_owned),
-        new_etag: keymint::secrets::random_token(12),
     }
 }
 
-pub async fn upsert_creates_active_users_and_updates_profiles(store: Arc<dyn Store>) {
-    let created = store
-        .upsert_user(
-            &UserUpsert {
-                id: uid("alice"),
-                email: Some("a@example.com".into()),
-                service_account: false,
-                permissions: perms(&["runs:read"]),
-            },
-            now(),
-        )
+async fn audit_actions(store: &Arc<dyn Store>, query: AuditQuery) -> Vec<String> {
+    let (events, _) = store
+        .list_audit(&AuditQuery {
+            limit: 100,
+            ..query
+        })
         .await
         .unwrap();
+    events.into_iter().map(|e| e.action).collect()
+}
+
+pub async fn upsert_creates_active_users_and_updates_profiles(store: Arc<dyn Store>) {
+    let created = upsert(
+        &store,
+        "alice",
+        Some("a@example.com"),
+        false,
+        &["runs:read"],
+    )
+    .await;
     assert!(created.active);
     assert_eq!(created.email.as_deref(), Some("a@example.com"));
 
-    store
-        .set_user_active(&uid("alice"), false, "e", now())
-        .await
-        .unwrap();
-    let updated = store
-        .upsert_user(
-            &UserUpsert {
-                id: uid("alice"),
-                email: None,
-                service_account: true,
-                permissions: perms(&["runs:write"]),
-            },
-            now(),
-        )
-        .await
-        .unwrap();
+    deactivate(&store, "alice").await.unwrap();
+    let updated = upsert(&store, "alice", None, true, &["runs:write"]).await;
     assert_eq!(updated.permissions, perms(&["runs:write"]));
     assert!(updated.service_account);
     assert_eq!(updated.email, None);
@@ -111,34 +158,32 @@ pub async fn unknown_users_and_keys_are_not_found(store: Arc<dyn Store>) {
     assert!(store.find_credentials(&missing).await.unwrap().is_none());
     assert!(matches!(
         store
-            .create_key(&new_key("nobody", "production", None), now())
+            .create_key(&new_key("nobody", "production", None), &ctx())
             .await,
         Err(StoreError::NotFound)
     ));
+    assert!(
+        matches!(
+            deactivate(&store, "nobody").await,
+            Err(StoreError::NotFound)
+        ),
+        "the CLI must not create users by typo"
+    );
     assert!(matches!(
         store
-            .set_user_active(&uid("nobody"), false, "e", now())
+            .update_key(&missing, &update(KeyChange::Enable, None), &ctx())
             .await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store
-            .update_key(&missing, &update(KeyChange::Enable, None), now())
-            .await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        store.delete_key(&missing, None).await,
+        store.delete_key(&missing, None, &ctx()).await,
         Err(StoreError::NotFound)
     ));
 }
 
 pub async fn keys_freeze_the_owners_permissions(store: Arc<dyn Store>) {
     user(&store, "alice", &["runs:read", "runs:write"]).await;
-    let old = store
-        .create_key(&new_key("alice", "production", None), now())
-        .await
-        .unwrap();
+    let old = create(&store, "alice", "production").await;
     assert_eq!(old.permissions, perms(&["runs:read", "runs:write"]));
     assert!(old.enabled);
 
@@ -147,10 +192,7 @@ pub async fn keys_freeze_the_owners_permissions(store: Arc<dyn Store>) {
         store.get_key(&old.client_id).await.unwrap().permissions,
         perms(&["runs:read", "runs:write"])
     );
-    let new = store
-        .create_key(&new_key("alice", "production", None), now())
-        .await
-        .unwrap();
+    let new = create(&store, "alice", "production").await;
     assert_eq!(new.permissions, perms(&["admin", "runs:read"]));
     assert_eq!(
         store.get_key(&old.client_id).await.unwrap(),
@@ -162,14 +204,17 @@ pub async fn keys_freeze_the_owners_permissions(store: Arc<dyn Store>) {
 pub async fn keys_narrow_to_held_permissions_only(store: Arc<dyn Store>) {
     user(&store, "alice", &["runs:read", "runs:write"]).await;
     let narrow = store
-        .create_key(&new_key("alice", "production", Some(&["runs:read"])), now())
+        .create_key(
+            &new_key("alice", "production", Some(&["runs:read"])),
+            &ctx(),
+        )
         .await
         .unwrap();
     assert_eq!(narrow.permissions, perms(&["runs:read"]));
     match store
         .create_key(
             &new_key("alice", "production", Some(&["runs:read", "admin"])),
-            now(),
+            &ctx(),
         )
         .await
     {
@@ -180,13 +225,10 @@ pub async fn keys_narrow_to_held_permissions_only(store: Arc<dyn Store>) {
 
 pub async fn inactive_owners_cannot_get_keys(store: Arc<dyn Store>) {
     user(&store, "bob", &["x"]).await;
-    store
-        .set_user_active(&uid("bob"), false, "e", now())
-        .await
-        .unwrap();
+    deactivate(&store, "bob").await.unwrap();
     assert!(matches!(
         store
-            .create_key(&new_key("bob", "production", None), now())
+            .create_key(&new_key("bob", "production", None), &ctx())
             .await,
         Err(StoreError::OwnerInactive)
     ));
@@ -194,10 +236,7 @@ pub async fn inactive_owners_cannot_get_keys(store: Arc<dyn Store>) {
 
 pub async fn every_update_changes_the_etag(store: Arc<dyn Store>) {
     user(&store, "alice", &["x"]).await;
-    let key = store
-        .create_key(&new_key("alice", "production", None), now())
-        .await
-        .unwrap();
+    let key = create(&store, "alice", "production").await;
     let mut seen = vec![key.etag.clone()];
     let later = now() + Duration::seconds(5);
     for change in [
@@ -206,7 +245,11 @@ pub async fn every_update_changes_the_etag(store: Arc<dyn Store>) {
         KeyChange::ReplaceSecret("$argon2id$new".into()),
     ] {
         let updated = store
-            .update_key(&key.client_id, &update(change, None), later)
+            .update_key(
+                &key.client_id,
+                &update(change, None),
+                &ctx_as(ChangeSource::Cli, later),
+            )
             .await
             .unwrap();
         assert!(!seen.contains(&updated.etag), "etag did not change");
@@ -227,15 +270,12 @@ pub async fn every_update_changes_the_etag(store: Arc<dyn Store>) {
 
 pub async fn stale_etags_conflict_and_change_nothing(store: Arc<dyn Store>) {
     user(&store, "alice", &["x"]).await;
-    let key = store
-        .create_key(&new_key("alice", "production", None), now())
-        .await
-        .unwrap();
+    let key = create(&store, "alice", "production").await;
     let disabled = store
         .update_key(
             &key.client_id,
             &update(KeyChange::Disable(DisabledReason::Manual), Some(&key.etag)),
-            now(),
+            &ctx(),
         )
         .await
         .unwrap();
@@ -243,30 +283,41 @@ pub async fn stale_etags_conflict_and_change_nothing(store: Arc<dyn Store>) {
         .update_key(
             &key.client_id,
             &update(KeyChange::Enable, Some(&key.etag)),
-            now(),
+            &ctx(),
         )
         .await;
     assert!(matches!(stale, Err(StoreError::Conflict)));
     assert!(matches!(
-        store.delete_key(&key.client_id, Some(&key.etag)).await,
+        store
+            .delete_key(&key.client_id, Some(&key.etag), &ctx())
+            .await,
         Err(StoreError::Conflict)
     ));
     assert_eq!(store.get_key(&key.client_id).await.unwrap(), disabled);
+    let client = Some(key.client_id.to_string());
+    assert_eq!(
+        audit_actions(
+            &store,
+            AuditQuery {
+                client_id: client,
+                ..Default::default()
+            }
+        )
+        .await,
+        ["key.created", "key.disabled"]
+    );
 }
 
 pub async fn concurrent_updates_with_one_etag_have_one_winner(store: Arc<dyn Store>) {
     user(&store, "alice", &["x"]).await;
-    let key = store
-        .create_key(&new_key("alice", "production", None), now())
-        .await
-        .unwrap();
+    let key = create(&store, "alice", "production").await;
     let attempts = (0..8).map(|i| {
         let store = Arc::clone(&store);
         let key = key.clone();
         tokio::spawn(async move {
             let change = KeyChange::ReplaceSecret(format!("$argon2id$hash{i}"));
             store
-                .update_key(&key.client_id, &update(change, Some(&key.etag)), now())
+                .update_key(&key.client_id, &update(change, Some(&key.etag)), &ctx())
                 .await
         })
     });
@@ -283,26 +334,17 @@ pub async fn concurrent_updates_with_one_etag_have_one_winner(store: Arc<dyn Sto
 
 pub async fn enabling_requires_an_active_owner(store: Arc<dyn Store>) {
     user(&store, "alice", &["x"]).await;
-    let key = store
-        .create_key(&new_key("alice", "production", None), now())
-        .await
-        .unwrap();
-    store
-        .set_user_active(&uid("alice"), false, "e", now())
-        .await
-        .unwrap();
+    let key = create(&store, "alice", "production").await;
+    deactivate(&store, "alice").await.unwrap();
     assert!(matches!(
         store
-            .update_key(&key.client_id, &update(KeyChange::Enable, None), now())
+            .update_key(&key.client_id, &update(KeyChange::Enable, None), &ctx())
             .await,
         Err(StoreError::OwnerInactive)
     ));
-    store
-        .set_user_active(&uid("alice"), true, "e2", now())
-        .await
-        .unwrap();
+    reactivate(&store, "alice").await.unwrap();
     let enabled = store
-        .update_key(&key.client_id, &update(KeyChange::Enable, None), now())
+        .update_key(&key.client_id, &update(KeyChange::Enable, None), &ctx())
         .await
         .unwrap();
     assert!(enabled.enabled);
@@ -311,12 +353,9 @@ pub async fn enabling_requires_an_active_owner(store: Arc<dyn Store>) {
 
 pub async fn delete_removes_the_key(store: Arc<dyn Store>) {
     user(&store, "alice", &["x"]).await;
-    let key = store
-        .create_key(&new_key("alice", "production", None), now())
-        .await
-        .unwrap();
+    let key = create(&store, "alice", "production").await;
     let deleted = store
-        .delete_key(&key.client_id, Some(&key.etag))
+        .delete_key(&key.client_id, Some(&key.etag), &ctx())
         .await
         .unwrap();
     assert_eq!(deleted.client_id, key.client_id);
@@ -336,44 +375,29 @@ pub async fn delete_removes_the_key(store: Arc<dyn Store>) {
 pub async fn deactivation_disables_all_keys_in_every_environment(store: Arc<dyn Store>) {
     user(&store, "alice", &["x"]).await;
     user(&store, "bob", &["x"]).await;
-    let prod = store
-        .create_key(&new_key("alice", "production", None), now())
-        .await
-        .unwrap();
-    let sandbox = store
-        .create_key(&new_key("alice", "sandbox", None), now())
-        .await
-        .unwrap();
-    let manual = store
-        .create_key(&new_key("alice", "sandbox", None), now())
-        .await
-        .unwrap();
+    let prod = create(&store, "alice", "production").await;
+    let sandbox = create(&store, "alice", "sandbox").await;
+    let manual = create(&store, "alice", "sandbox").await;
     store
         .update_key(
             &manual.client_id,
             &update(KeyChange::Disable(DisabledReason::Manual), None),
-            now(),
+            &ctx(),
         )
         .await
         .unwrap();
-    let bobs = store
-        .create_key(&new_key("bob", "production", None), now())
-        .await
-        .unwrap();
+    let bobs = create(&store, "bob", "production").await;
 
-    let result = store
-        .set_user_active(&uid("alice"), false, "etag-d", now())
-        .await
-        .unwrap();
+    let result = deactivate(&store, "alice").await.unwrap();
     assert!(!result.user.active);
-    let mut disabled: Vec<_> = result
+    let mut disabled: Vec<String> = result
         .disabled_keys
         .iter()
-        .map(|k| k.client_id.clone())
+        .map(|k| k.client_id.to_string())
         .collect();
-    disabled.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    let mut expected = vec![prod.client_id.clone(), sandbox.client_id.clone()];
-    expected.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    disabled.sort();
+    let mut expected = vec![prod.client_id.to_string(), sandbox.client_id.to_string()];
+    expected.sort();
     assert_eq!(disabled, expected);
     for id in [&prod.client_id, &sandbox.client_id] {
         let key = store.get_key(id).await.unwrap();
@@ -393,10 +417,26 @@ pub async fn deactivation_disables_all_keys_in_every_environment(store: Arc<dyn 
         "other users' keys are untouched"
     );
 
-    let reactivated = store
-        .set_user_active(&uid("alice"), true, "etag-r", now())
+    // One audit entry per disabled key, plus the deactivation itself.
+    let (entries, _) = store
+        .list_audit(&AuditQuery {
+            user_id: Some("alice".into()),
+            limit: 100,
+            ..Default::default()
+        })
         .await
         .unwrap();
+    let deactivation: Vec<_> = entries
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("owner_deactivated"))
+        .collect();
+    assert_eq!(deactivation.len(), 2);
+    assert!(deactivation.iter().all(|e| e.action == "key.disabled"
+        && e.source == "cli"
+        && e.request_id.as_deref() == Some("req-1")));
+    assert_eq!(entries.last().unwrap().action, "user.deactivated");
+
+    let reactivated = reactivate(&store, "alice").await.unwrap();
     assert!(reactivated.user.active && reactivated.disabled_keys.is_empty());
     assert!(
         !store.get_key(&prod.client_id).await.unwrap().enabled,
@@ -414,13 +454,10 @@ pub async fn deactivation_and_key_creation_never_leave_an_enabled_key_for_an_ina
             .map(|_| {
                 let store = Arc::clone(&store);
                 let key = new_key(&owner, "production", None);
-                tokio::spawn(async move { store.create_key(&key, now()).await })
+                tokio::spawn(async move { store.create_key(&key, &ctx()).await })
             })
             .collect();
-        store
-            .set_user_active(&uid(&owner), false, "etag", now())
-            .await
-            .unwrap();
+        deactivate(&store, &owner).await.unwrap();
         for creator in creators {
             match creator.await.unwrap() {
                 Ok(_) | Err(StoreError::OwnerInactive) => {}
@@ -448,24 +485,12 @@ pub async fn listing_pages_in_creation_order_with_owner_filter(store: Arc<dyn St
     user(&store, "bob", &["x"]).await;
     let mut alices = Vec::new();
     for i in 0..5 {
-        alices.push(
-            store
-                .create_key(&new_key("alice", "production", None), now())
-                .await
-                .unwrap()
-                .client_id,
-        );
+        alices.push(create(&store, "alice", "production").await.client_id);
         if i % 2 == 0 {
-            store
-                .create_key(&new_key("bob", "production", None), now())
-                .await
-                .unwrap();
+            create(&store, "bob", "production").await;
         }
     }
-    store
-        .create_key(&new_key("alice", "sandbox", None), now())
-        .await
-        .unwrap();
+    create(&store, "alice", "sandbox").await;
 
     let query = |after| KeyQuery {
         environment: env("production"),
@@ -502,10 +527,7 @@ pub async fn listing_pages_in_creation_order_with_owner_filter(store: Arc<dyn St
 
 pub async fn credentials_carry_hash_and_owner_state(store: Arc<dyn Store>) {
     user(&store, "alice", &["x"]).await;
-    let key = store
-        .create_key(&new_key("alice", "production", None), now())
-        .await
-        .unwrap();
+    let key = create(&store, "alice", "production").await;
     let creds = store
         .find_credentials(&key.client_id)
         .await
@@ -518,10 +540,7 @@ pub async fn credentials_carry_hash_and_owner_state(store: Arc<dyn Store>) {
         !format!("{creds:?}").contains("argon2id"),
         "Debug must redact the hash"
     );
-    store
-        .set_user_active(&uid("alice"), false, "e", now())
-        .await
-        .unwrap();
+    deactivate(&store, "alice").await.unwrap();
     assert!(
         !store
             .find_credentials(&key.client_id)
@@ -530,4 +549,101 @@ pub async fn credentials_carry_hash_and_owner_state(store: Arc<dyn Store>) {
             .unwrap()
             .owner_active
     );
+}
+
+pub async fn webhook_ids_apply_once(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    create(&store, "alice", "production").await;
+    let event = UserEvent::Deactivated(uid("alice"));
+    let dedupe = Dedupe::WebhookId("msg_1".into());
+    let webhook = ctx_as(ChangeSource::Webhook, now());
+    assert!(matches!(
+        store
+            .apply_user_event(&event, &dedupe, &webhook)
+            .await
+            .unwrap(),
+        EventOutcome::Applied(_)
+    ));
+    assert!(matches!(
+        store
+            .apply_user_event(&event, &dedupe, &webhook)
+            .await
+            .unwrap(),
+        EventOutcome::Duplicate
+    ));
+    let actions = audit_actions(
+        &store,
+        AuditQuery {
+            user_id: Some("alice".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        actions.iter().filter(|a| *a == "user.deactivated").count(),
+        1,
+        "{actions:?}"
+    );
+}
+
+pub async fn directory_events_about_unknown_users_are_remembered(store: Arc<dyn Store>) {
+    let directory = ctx_as(ChangeSource::Webhook, now());
+    let event = UserEvent::Deactivated(uid("carol"));
+    store
+        .apply_user_event(&event, &Dedupe::None, &directory)
+        .await
+        .unwrap();
+    assert!(!store.get_user(&uid("carol")).await.unwrap().active);
+    // A later upsert keeps the user inactive, so no key can be made for them.
+    upsert(&store, "carol", None, false, &["x"]).await;
+    assert!(matches!(
+        store
+            .create_key(&new_key("carol", "production", None), &ctx())
+            .await,
+        Err(StoreError::OwnerInactive)
+    ));
+}
+
+pub async fn every_change_appends_to_the_change_feed(store: Arc<dyn Store>) {
+    let start = store.latest_change().await.unwrap();
+    user(&store, "alice", &["x"]).await;
+    let key = create(&store, "alice", "production").await;
+    store
+        .update_key(
+            &key.client_id,
+            &update(KeyChange::Disable(DisabledReason::Manual), None),
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    deactivate(&store, "alice").await.unwrap();
+    store
+        .delete_key(&key.client_id, None, &ctx())
+        .await
+        .unwrap();
+    let changes: Vec<(String, String)> = store
+        .changes_since(start, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.kind, c.subject))
+        .collect();
+    let key_id = key.client_id.to_string();
+    let expected = [
+        ("user", "alice"),
+        ("key", &key_id),
+        ("key", &key_id),
+        ("user", "alice"),
+        ("key", &key_id),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(k, s)| (k.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(changes, expected);
+    assert!(store.latest_change().await.unwrap() > start);
+    // Pruning keeps the newest position.
+    let latest = store.latest_change().await.unwrap();
+    store.prune(now() + Duration::hours(2)).await.unwrap();
+    assert_eq!(store.latest_change().await.unwrap(), latest);
 }

@@ -1,0 +1,69 @@
+//! The change feed: the one way every instance learns that a key or user changed, so
+//! whatever it keeps in memory can be dropped.
+//!
+//! Every store write appends `keymint_changes` rows in its own transaction. Each
+//! instance follows that table (woken by NOTIFY on PostgreSQL, polled every 100 ms on
+//! SQLite) and publishes here; changes made in this process are also published at once.
+//! Subscribers must treat `Change::All` — and a lagged receiver — as "forget everything".
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::broadcast;
+
+use crate::domain::{ClientId, UserId};
+
+/// What changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A key (any field, including deletion).
+    Key(ClientId),
+    /// A user (profile, permissions, activity).
+    User(UserId),
+    /// Unknown: something may have been missed (e.g. after a reconnect).
+    All,
+}
+
+impl Change {
+    /// Reads a change-feed row back.
+    pub fn from_record(kind: &str, subject: &str) -> Self {
+        match kind {
+            "key" => Self::Key(ClientId::new(subject.to_owned())),
+            "user" => UserId::parse(subject).map_or(Self::All, Self::User),
+            _ => Self::All,
+        }
+    }
+}
+
+/// In-process fan-out of [`Change`]s.
+#[derive(Debug)]
+pub struct ChangeFeed {
+    sender: broadcast::Sender<Change>,
+    generation: AtomicU64,
+}
+
+impl Default for ChangeFeed {
+    fn default() -> Self {
+        Self {
+            sender: broadcast::channel(4096).0,
+            generation: AtomicU64::new(0),
+        }
+    }
+}
+
+impl ChangeFeed {
+    /// Publishes a change to every subscriber of this process.
+    pub fn publish(&self, change: Change) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let _ = self.sender.send(change);
+    }
+
+    /// A receiver of every change published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.sender.subscribe()
+    }
+
+    /// Increases with every published change: compare before and after a slow step to
+    /// learn whether anything changed meanwhile.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+}
