@@ -49,6 +49,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         if sync.connected() { 1.0 } else { 0.0 },
     );
     gauge(
+        "keymint_listener_connects_total",
+        "Times the database notification connection was established (reconnects included).",
+        "counter",
+        sync.connects.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
         "keymint_changes_published_total",
         "Key and user changes published to this instance's in-memory subscribers.",
         "counter",

@@ -32,6 +32,8 @@ pub struct SyncStatus {
     pub backlog: AtomicI64,
     /// Age in milliseconds of the oldest unprocessed row at the last look.
     pub lag_ms: AtomicU64,
+    /// Times the notification connection was (re)established.
+    pub connects: AtomicU64,
 }
 
 impl SyncStatus {
@@ -50,6 +52,7 @@ impl SyncStatus {
             events_rejected: AtomicU64::new(0),
             backlog: AtomicI64::new(0),
             lag_ms: AtomicU64::new(0),
+            connects: AtomicU64::new(0),
         }
     }
 
@@ -104,6 +107,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             Some(Wakeup::Connected) => {
                 // Anything may have happened while we were not listening.
                 state.sync.set_connected(true, None);
+                state.sync.connects.fetch_add(1, Ordering::SeqCst);
                 state.changes.publish(Change::All);
                 tracing::info!("database notifications connected");
             }

@@ -25,9 +25,11 @@ pub struct TestApp {
     pub state: AppState,
     pub http: reqwest::Client,
     pub clock: Arc<ManualClock>,
-    _db: TestDb,
+    pub db_url: String,
+    _db: Option<TestDb>,
     _keys: tempfile::TempDir,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// A key's credentials as its owner received them.
@@ -48,11 +50,18 @@ impl TestApp {
             Backend::Sqlite => TestDb::sqlite(),
             Backend::Postgres => TestDb::postgres().await,
         };
+        let mut app = Self::spawn_on(&db.url, vars).await;
+        app._db = Some(db);
+        app
+    }
+
+    /// Another instance on the database of `url` (which outlives this instance).
+    pub async fn spawn_on(url: &str, vars: &[(&str, &str)]) -> Self {
         let keys = tempfile::tempdir().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut map: HashMap<String, String> = HashMap::from([
-            ("DATABASE_URL".into(), db.url.clone()),
+            ("DATABASE_URL".into(), url.to_owned()),
             ("KEYMINT_KEYS_DIR".into(), keys.path().display().to_string()),
             ("KEYMINT_PUBLIC_URL".into(), base.clone()),
         ]);
@@ -66,7 +75,7 @@ impl TestApp {
             .unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = state.clone();
-        tokio::spawn(async move {
+        let server = tokio::spawn(async move {
             keymint::app::serve(listener, served, async move {
                 let _ = rx.await;
             })
@@ -78,9 +87,21 @@ impl TestApp {
             state,
             http: reqwest::Client::new(),
             clock,
-            _db: db,
+            db_url: url.to_owned(),
+            _db: None,
             _keys: keys,
-            _shutdown: tx,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Stops serving (and the background sync) as SIGTERM would; the database stays.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap();
         }
     }
 
@@ -152,5 +173,35 @@ impl TestApp {
             .await;
         assert_eq!(response.status(), 200, "token request failed");
         response.json().await.unwrap()
+    }
+}
+
+impl TestApp {
+    /// Polls `check` every 20 ms until it holds or `within` has passed; returns the time
+    /// it took, or `None`.
+    pub async fn eventually<F, Fut>(
+        within: std::time::Duration,
+        mut check: F,
+    ) -> Option<std::time::Duration>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let started = std::time::Instant::now();
+        while started.elapsed() <= within {
+            if check().await {
+                return Some(started.elapsed());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    /// Status of a token request with `key` (Basic auth).
+    pub async fn token_status(&self, env: &str, key: &Key) -> u16 {
+        self.token_basic(env, key, &[("grant_type", "client_credentials")])
+            .await
+            .status()
+            .as_u16()
     }
 }

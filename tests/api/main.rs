@@ -5,6 +5,8 @@ mod support;
 
 mod app;
 mod discovery;
+mod events;
+mod events_postgres;
 mod gateway;
 mod token;
 mod token_errors;
