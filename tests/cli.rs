@@ -42,12 +42,17 @@ struct Server {
 }
 
 fn start_server(dir: &Path, logs: Arc<Mutex<String>>) -> Server {
+    start_server_with(dir, logs, &[])
+}
+
+fn start_server_with(dir: &Path, logs: Arc<Mutex<String>>, vars: &[(&str, &str)]) -> Server {
     let mut child = Command::new(BIN)
         .arg("serve")
         .current_dir(dir)
         .env_clear()
         .env("RUST_LOG", "debug")
         .env("KEYMINT_LISTEN", "127.0.0.1:0")
+        .envs(vars.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -320,4 +325,77 @@ fn read_hash(dir: &Path, client_id: &str) -> String {
         assert!(hash.starts_with("$argon2id$"));
         hash
     })
+}
+
+/// The README's Python sender (standard library only) is a real Standard Webhooks client.
+#[test]
+fn the_python_webhook_example_deactivates_a_user() {
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let logs = Arc::new(Mutex::new(String::new()));
+    let http = reqwest::blocking::Client::new();
+    let mut server = start_server_with(
+        dir,
+        Arc::clone(&logs),
+        &[("KEYMINT_WEBHOOK_SECRET", SECRET)],
+    );
+    let url = format!("{}/hooks/user-events", server.base);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/webhook_sender.py");
+    let python = |args: &[&str]| {
+        let out = Command::new("python3")
+            .arg(&script)
+            .arg(&url)
+            .arg(SECRET)
+            .args(args)
+            .output()
+            .expect("python3 is installed");
+        assert!(
+            out.status.success(),
+            "sender failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(python(&["user.upserted", "frank", "runs:read"]).contains("applied"));
+    let created: Value = serde_json::from_str(&ok(
+        dir,
+        &[
+            "keys",
+            "create",
+            "--user",
+            "frank",
+            "--env",
+            "production",
+            "--json",
+        ],
+        &logs,
+    ))
+    .unwrap();
+    let (id, secret) = (
+        created["clientId"].as_str().unwrap(),
+        created["clientSecret"].as_str().unwrap(),
+    );
+    assert_eq!(created["permissions"], serde_json::json!(["runs:read"]));
+    assert_eq!(token(&http, &server.base, id, secret).status(), 200);
+    assert!(python(&["user.deactivated", "frank"]).contains("applied"));
+    assert_eq!(token(&http, &server.base, id, secret).status(), 401);
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(server.child.wait().unwrap().success());
+    assert!(
+        !logs.lock().unwrap().contains(SECRET),
+        "webhook secret in the logs"
+    );
+    assert!(
+        !logs
+            .lock()
+            .unwrap()
+            .contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        "webhook secret in the logs"
+    );
 }

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Propagation benchmark (issue: deactivation listener): two Keymint instances on one
+# PostgreSQL database; 200 deactivations, half through instance A's webhook, half as rows
+# in keymint_user_events; time from the sender's commit to the first refusal of the
+# user's key by instance B. Prints p50, p99 and max.
+#
+# Usage: bench/propagation.sh [N]      (PostgreSQL 15 on 127.0.0.1:5432, as in .ci/run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-200}
+export PGPASSWORD=${KEYMINT_CI_PG_PASSWORD:-postgres}
+pg_isready -h 127.0.0.1 -q || pg_ctlcluster --skip-systemctl-redirect 15 main start
+
+cargo build --release --quiet --bin keymint --example propagation
+DB="keymint_bench_$$"
+psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $DB"
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+export DATABASE_URL="postgres://postgres:$PGPASSWORD@127.0.0.1:5432/$DB"
+export KEYMINT_WEBHOOK_SECRET="whsec_$(head -c 32 /dev/urandom | base64)"
+export KEYMINT_LISTEN=127.0.0.1:0 RUST_LOG=warn,keymint::cli::serve=info
+BIN="$(pwd)/target/release/keymint"
+start() { # name: starts an instance in its own folder (its own signing keys)
+  mkdir -p "$WORK/$1"
+  (cd "$WORK/$1" && exec "$BIN" serve) 2> "$WORK/$1.log" &
+  PIDS+=($!)
+}
+address() { # name -> prints the base URL once the instance listens
+  for _ in $(seq 1 100); do
+    addr=$(grep -o 'address=[0-9.:]*' "$WORK/$1.log" | head -1 | cut -d= -f2 || true)
+    [ -n "$addr" ] && { echo "http://$addr"; return; }
+    sleep 0.1
+  done
+  echo "instance $1 did not start" >&2; cat "$WORK/$1.log" >&2; exit 1
+}
+start a
+start b
+A=$(address a)
+B=$(address b)
+echo "instance A $A, instance B $B, $N deactivations"
+target/release/examples/propagation "$A" "$B" "$DATABASE_URL" "$KEYMINT_WEBHOOK_SECRET" "$N"
