@@ -14,10 +14,12 @@ use crate::changes::ChangeFeed;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::events::{self, SyncStatus};
+use crate::graphql::{self, KeymintSchema, UserTokenVerifier};
 use crate::manage::Management;
 use crate::secrets::SecretHasher;
 use crate::signing::{KeyDir, KeyRing};
 use crate::store::{self, Store};
+use crate::usage::UsageTracker;
 use crate::{health, metrics, oauth};
 
 /// Largest request body accepted; token requests are a few hundred bytes.
@@ -40,6 +42,12 @@ pub struct AppState {
     pub changes: Arc<ChangeFeed>,
     /// The sync task's state.
     pub sync: Arc<SyncStatus>,
+    /// Last-use times waiting to be written.
+    pub usage: Arc<UsageTracker>,
+    /// The GraphQL schema (built once).
+    pub graphql: KeymintSchema,
+    /// Identity-provider session tokens, when configured.
+    pub user_tokens: Option<Arc<UserTokenVerifier>>,
 }
 
 impl AppState {
@@ -61,6 +69,13 @@ impl AppState {
         let keys = KeyRing::load_or_create(&KeyDir::new(&config.keys_dir), &envs, clock.now())?;
         let hasher = Arc::new(SecretHasher::per_core());
         hasher.calibrate().await?;
+        let user_tokens = config.user_tokens.as_ref().map(|u| {
+            Arc::new(UserTokenVerifier::new(
+                u.issuer.clone(),
+                u.jwks_url.clone(),
+                u.audience.clone(),
+            ))
+        });
         // Follow the change feed from here on: this instance holds no state from before.
         let sync = Arc::new(SyncStatus::new(store.latest_change().await?));
         let state = Self {
@@ -71,6 +86,9 @@ impl AppState {
             clock,
             changes: Arc::new(ChangeFeed::default()),
             sync,
+            usage: Arc::new(UsageTracker::default()),
+            graphql: graphql::schema(),
+            user_tokens,
         };
         // Events written while this instance was down take effect before it serves.
         events::catch_up(&state).await?;
@@ -104,6 +122,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/{env}/.well-known/openid-configuration",
             get(oauth::metadata),
+        )
+        .route(
+            "/{env}/graphql",
+            get(graphql::explorer).post(graphql::execute),
         )
         .route("/hooks/user-events", post(events::user_events))
         .route("/metrics", get(metrics::metrics))

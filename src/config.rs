@@ -60,6 +60,20 @@ pub struct Config {
     pub audience: Option<Vec<String>>,
     /// `KEYMINT_WEBHOOK_SECRET`; the user-events webhook is off without it.
     pub webhook_secret: Option<WebhookSecret>,
+    /// `KEYMINT_USER_TOKEN_ISSUER` + `KEYMINT_USER_TOKEN_JWKS_URL` (+ optional
+    /// `KEYMINT_USER_TOKEN_AUDIENCE`): identity-provider session tokens for GraphQL.
+    pub user_tokens: Option<UserTokenConfig>,
+}
+
+/// Where identity-provider session tokens come from.
+#[derive(Debug, Clone)]
+pub struct UserTokenConfig {
+    /// Expected `iss`.
+    pub issuer: String,
+    /// The IdP's JWKS.
+    pub jwks_url: String,
+    /// Expected `aud`, when set.
+    pub audience: Option<String>,
 }
 
 impl Default for Config {
@@ -143,6 +157,31 @@ impl Config {
             })?),
             None => None,
         };
+        let user_tokens = match (
+            var("KEYMINT_USER_TOKEN_ISSUER"),
+            var("KEYMINT_USER_TOKEN_JWKS_URL"),
+        ) {
+            (Some(issuer), Some(jwks_url)) => {
+                if !(jwks_url.starts_with("https://") || jwks_url.starts_with("http://")) {
+                    return Err(invalid(
+                        "KEYMINT_USER_TOKEN_JWKS_URL",
+                        "must be an http(s) URL",
+                    ));
+                }
+                Some(UserTokenConfig {
+                    issuer,
+                    jwks_url,
+                    audience: var("KEYMINT_USER_TOKEN_AUDIENCE"),
+                })
+            }
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "KEYMINT_USER_TOKEN_ISSUER",
+                    "set both KEYMINT_USER_TOKEN_ISSUER and KEYMINT_USER_TOKEN_JWKS_URL, or neither",
+                ));
+            }
+        };
         Ok(Self {
             database_url,
             listen,
@@ -152,6 +191,7 @@ impl Config {
             token_ttl,
             audience,
             webhook_secret,
+            user_tokens,
         })
     }
 

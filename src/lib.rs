@@ -10,6 +10,7 @@
 //!   webhook, the PostgreSQL event table and the HTTP APIs.
 //! - [`events`]: user-lifecycle events (webhook, table) and the sync task.
 //! - [`changes`]: the change feed every instance follows to invalidate memory.
+//! - [`graphql`]: the management API (contract operations, auth, audit trail).
 //! - [`app`]: router, shared state and the server loop; [`cli`]: the `keymint` command.
 
 pub mod app;
@@ -19,6 +20,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod events;
+pub mod graphql;
 pub mod health;
 pub mod manage;
 pub mod metrics;
@@ -26,3 +28,4 @@ pub mod oauth;
 pub mod secrets;
 pub mod signing;
 pub mod store;
+pub mod usage;

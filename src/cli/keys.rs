@@ -57,10 +57,13 @@ pub enum KeysCommand {
         /// Client id.
         client_id: String,
     },
-    /// Replace a key's secret; the old secret stops working at once.
+    /// Replace a key's secret; the old secret stops working at once, or after --grace-seconds.
     RotateSecret {
         /// Client id.
         client_id: String,
+        /// Keep accepting the old secret this many seconds (at most 86400).
+        #[arg(long = "grace-seconds", value_name = "SECONDS")]
+        grace_seconds: Option<i64>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -160,9 +163,14 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
                 .await?;
             println!("key {client_id} deleted");
         }
-        KeysCommand::RotateSecret { client_id, json } => {
+        KeysCommand::RotateSecret {
+            client_id,
+            grace_seconds,
+            json,
+        } => {
+            let grace = grace_seconds.map(time::Duration::seconds);
             let rotated = manage
-                .rotate_secret(&ClientId::new(client_id), None)
+                .rotate_secret(&ClientId::new(client_id), None, grace)
                 .await?;
             if json {
                 println!(
@@ -172,7 +180,14 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
             } else {
                 println!("clientId:     {}", rotated.key.client_id);
                 println!("clientSecret: {}", rotated.secret.expose());
-                println!("The old secret no longer works. The new one is shown only now.");
+                match grace_seconds.filter(|g| *g > 0) {
+                    Some(g) => println!(
+                        "The old secret keeps working for {g} s. The new one is shown only now."
+                    ),
+                    None => {
+                        println!("The old secret no longer works. The new one is shown only now.")
+                    }
+                }
             }
         }
     }

@@ -33,6 +33,8 @@ pub enum DisabledReason {
     Manual,
     /// The owner was deactivated in the directory.
     OwnerDeactivated,
+    /// The key reached its `expires_at`.
+    Expired,
 }
 
 impl DisabledReason {
@@ -41,6 +43,7 @@ impl DisabledReason {
         match self {
             Self::Manual => "manual",
             Self::OwnerDeactivated => "owner_deactivated",
+            Self::Expired => "expired",
         }
     }
 
@@ -48,6 +51,7 @@ impl DisabledReason {
     pub fn from_stored(s: &str) -> Self {
         match s {
             "owner_deactivated" => Self::OwnerDeactivated,
+            "expired" => Self::Expired,
             _ => Self::Manual,
         }
     }
@@ -74,6 +78,8 @@ pub struct ApiKey {
     pub name: Option<String>,
     /// After this instant the key mints no tokens.
     pub expires_at: Option<OffsetDateTime>,
+    /// Last successful token request, to the minute.
+    pub last_used_at: Option<OffsetDateTime>,
     /// Changes on every update; used for optimistic concurrency.
     pub etag: String,
     /// Created.
@@ -97,8 +103,23 @@ pub struct KeyCredentials {
     pub key: ApiKey,
     /// argon2id PHC string of the secret.
     pub secret_hash: String,
+    /// The secret before the last rotation and until when it is still accepted.
+    pub previous_secret: Option<(String, OffsetDateTime)>,
     /// Whether the owner is active now.
     pub owner_active: bool,
+}
+
+impl KeyCredentials {
+    /// The hashes a presented secret may match at `now`: current first, then the
+    /// previous one while its grace period lasts.
+    pub fn accepted_hashes(&self, now: OffsetDateTime) -> impl Iterator<Item = &str> {
+        let previous = self
+            .previous_secret
+            .as_ref()
+            .filter(|(_, until)| now < *until)
+            .map(|(h, _)| h.as_str());
+        std::iter::once(self.secret_hash.as_str()).chain(previous)
+    }
 }
 
 impl fmt::Debug for KeyCredentials {
@@ -107,6 +128,13 @@ impl fmt::Debug for KeyCredentials {
         f.debug_struct("KeyCredentials")
             .field("key", &self.key)
             .field("secret_hash", &"<redacted>")
+            .field(
+                "previous_secret",
+                &self
+                    .previous_secret
+                    .as_ref()
+                    .map(|(_, until)| ("<redacted>", until)),
+            )
             .field("owner_active", &self.owner_active)
             .finish()
     }

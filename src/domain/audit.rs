@@ -15,6 +15,8 @@ pub enum ChangeSource {
     Table,
     /// The GraphQL management API.
     GraphQl,
+    /// Keymint itself, when a key reaches its expiry.
+    Expiry,
 }
 
 impl ChangeSource {
@@ -25,6 +27,7 @@ impl ChangeSource {
             Self::Webhook => "webhook",
             Self::Table => "table",
             Self::GraphQl => "graphql",
+            Self::Expiry => "expiry",
         }
     }
 }
@@ -64,6 +67,8 @@ pub enum AuditAction {
     KeySecretRegenerated,
     /// A key was deleted.
     KeyDeleted,
+    /// A key reached its expiry and was disabled.
+    KeyExpired,
     /// A user was created or updated.
     UserUpserted,
     /// A user was deactivated.
@@ -81,6 +86,7 @@ impl AuditAction {
             Self::KeyDisabled => "key.disabled",
             Self::KeySecretRegenerated => "key.secret_regenerated",
             Self::KeyDeleted => "key.deleted",
+            Self::KeyExpired => "key.expired",
             Self::UserUpserted => "user.upserted",
             Self::UserDeactivated => "user.deactivated",
             Self::UserReactivated => "user.reactivated",

@@ -13,6 +13,8 @@ use crate::store::{Store, StoreError, Wakeup};
 
 /// How long the listener may be down before `/readyz` reports it.
 const READY_GRACE: Duration = Duration::from_secs(5);
+/// How often last-use times are written (keeps `lastUsedAt` current to the minute).
+const USAGE_FLUSH: Duration = Duration::from_secs(30);
 /// How long change-feed rows and webhook ids are kept.
 const RETENTION: time::Duration = time::Duration::hours(1);
 
@@ -92,9 +94,10 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let store = &state.store;
     let mut wakeups = store.wakeups().await;
     let mut last_prune = Instant::now();
+    let mut last_flush = Instant::now();
     loop {
         let wakeup = tokio::select! {
-            _ = shutdown.wait_for(|stop| *stop) => return,
+            _ = shutdown.wait_for(|stop| *stop) => break,
             w = async {
                 match wakeups.as_mut() {
                     Some(rx) => rx.recv().await,
@@ -125,6 +128,13 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
         if let Err(e) = follow_changes(&state).await {
             tracing::warn!(error = %e, "reading the change feed failed; will retry");
         }
+        if let Err(e) = expire_keys(&state).await {
+            tracing::warn!(error = %e, "expiring keys failed; will retry");
+        }
+        if last_flush.elapsed() > USAGE_FLUSH {
+            last_flush = Instant::now();
+            flush_usage(&state).await;
+        }
         if last_prune.elapsed() > Duration::from_secs(600) {
             last_prune = Instant::now();
             if let Err(e) = store.prune(state.clock.now() - RETENTION).await {
@@ -132,6 +142,8 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             }
         }
     }
+    // Shutting down: write what is batched.
+    flush_usage(&state).await;
 }
 
 async fn apply_table_events(state: &AppState) -> Result<(), StoreError> {
@@ -177,5 +189,26 @@ async fn follow_changes(state: &AppState) -> Result<(), StoreError> {
         if records.len() < 500 {
             return Ok(());
         }
+    }
+}
+
+/// Disables keys that reached their expiry, so listings and the audit trail show it.
+async fn expire_keys(state: &AppState) -> Result<(), StoreError> {
+    for key in state.store.expire_keys(state.clock.now()).await? {
+        tracing::info!(client_id = %key.client_id, env = %key.environment, "api key expired");
+        state.changes.publish(Change::Key(key.client_id));
+    }
+    Ok(())
+}
+
+/// Writes pending last-use times; keeps them for the next try if the write fails.
+pub async fn flush_usage(state: &AppState) {
+    let uses = state.usage.drain();
+    if uses.is_empty() {
+        return;
+    }
+    if let Err(e) = state.store.record_last_used(&uses).await {
+        tracing::warn!(error = %e, "writing last-use times failed; will retry");
+        state.usage.restore(uses);
     }
 }

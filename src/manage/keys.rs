@@ -6,7 +6,10 @@ use super::{ManageError, Management};
 use crate::changes::Change;
 use crate::domain::{ApiKey, ClientId, DisabledReason, EnvironmentName, Permissions, UserId};
 use crate::secrets::{ClientSecret, new_client_id, new_client_secret, random_token};
-use crate::store::{KeyChange, KeyUpdate, NewApiKey};
+use crate::store::{Activation, KeyUpdate, NewApiKey, NewSecret};
+
+/// Longest grace period for the previous secret after a rotation (one day).
+pub const MAX_GRACE_SECS: i64 = 86_400;
 
 /// Longest key name accepted.
 const MAX_NAME_LEN: usize = 200;
@@ -24,6 +27,28 @@ pub struct CreateKey {
     pub name: Option<String>,
     /// Expiry, which must be in the future.
     pub expires_at: Option<OffsetDateTime>,
+}
+
+/// Changes asked for in one update.
+#[derive(Debug, Clone, Default)]
+pub struct KeyChangeRequest {
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// Generate a new secret. Without a grace period the old one stops working at once;
+    /// with one (at most [`MAX_GRACE_SECS`]) it keeps working until the period ends, so
+    /// clients can switch without downtime.
+    pub regenerate_secret: bool,
+    /// Grace period of the old secret.
+    pub grace: Option<time::Duration>,
+}
+
+/// A key after an update, with its new secret if one was generated (shown once).
+#[derive(Debug)]
+pub struct UpdatedKey {
+    /// The key.
+    pub key: ApiKey,
+    /// The new secret, when regenerated.
+    pub secret: Option<ClientSecret>,
 }
 
 /// A new key with its secret, shown once.
@@ -82,29 +107,93 @@ impl Management {
         enabled: bool,
         expected_etag: Option<String>,
     ) -> Result<ApiKey, ManageError> {
-        let change = if enabled {
-            KeyChange::Enable
-        } else {
-            KeyChange::Disable(DisabledReason::Manual)
+        let change = KeyChangeRequest {
+            enabled: Some(enabled),
+            ..Default::default()
         };
-        let key = self.update(client_id, change, expected_etag).await?;
-        tracing::info!(client_id = %key.client_id, enabled, "api key updated");
-        Ok(key)
+        Ok(self.update_key(client_id, change, expected_etag).await?.key)
     }
 
-    /// Replaces the key's secret; the old one stops working at once.
+    /// Replaces the key's secret (see [`KeyChangeRequest::regenerate_secret`]).
     pub async fn rotate_secret(
         &self,
         client_id: &ClientId,
         expected_etag: Option<String>,
+        grace: Option<time::Duration>,
     ) -> Result<CreatedKey, ManageError> {
-        let secret = new_client_secret();
-        let hash = self.hasher.hash(&secret).await?;
+        let change = KeyChangeRequest {
+            regenerate_secret: true,
+            grace,
+            ..Default::default()
+        };
+        let updated = self.update_key(client_id, change, expected_etag).await?;
+        let secret = updated
+            .secret
+            .ok_or_else(|| ManageError::Unavailable("no secret generated".into()))?;
+        Ok(CreatedKey {
+            key: updated.key,
+            secret,
+        })
+    }
+
+    /// Applies the requested changes to a key in one transaction.
+    pub async fn update_key(
+        &self,
+        client_id: &ClientId,
+        change: KeyChangeRequest,
+        expected_etag: Option<String>,
+    ) -> Result<UpdatedKey, ManageError> {
+        if change.grace.is_some() && !change.regenerate_secret {
+            return Err(ManageError::InvalidInput(
+                "secretGracePeriodSeconds needs regenerateSecret".into(),
+            ));
+        }
+        if change
+            .grace
+            .is_some_and(|g| g.is_negative() || g > time::Duration::seconds(MAX_GRACE_SECS))
+        {
+            return Err(ManageError::InvalidInput(format!(
+                "secretGracePeriodSeconds must be between 0 and {MAX_GRACE_SECS}"
+            )));
+        }
+        let activation = change.enabled.map(|enabled| {
+            if enabled {
+                Activation::Enable
+            } else {
+                Activation::Disable(DisabledReason::Manual)
+            }
+        });
+        let mut secret = None;
+        let mut new_secret = None;
+        if change.regenerate_secret {
+            let fresh = new_client_secret();
+            let hash = self.hasher.hash(&fresh).await?;
+            let grace_until = change
+                .grace
+                .filter(|g| g.is_positive())
+                .map(|g| self.clock.now() + g);
+            new_secret = Some(NewSecret { hash, grace_until });
+            secret = Some(fresh);
+        }
+        let update = KeyUpdate {
+            activation,
+            secret: new_secret,
+            expected_etag,
+        };
         let key = self
-            .update(client_id, KeyChange::ReplaceSecret(hash), expected_etag)
+            .store
+            .update_key(client_id, &update, &self.write_context())
             .await?;
-        tracing::info!(client_id = %key.client_id, "api key secret regenerated");
-        Ok(CreatedKey { key, secret })
+        self.publish(Change::Key(key.client_id.clone()));
+        tracing::info!(
+            client_id = %key.client_id,
+            enabled = ?change.enabled,
+            secret_regenerated = change.regenerate_secret,
+            grace_seconds = change.grace.map_or(0, |g| g.whole_seconds()),
+            source = self.actor.source.as_str(),
+            "api key updated"
+        );
+        Ok(UpdatedKey { key, secret })
     }
 
     /// Deletes a key.
@@ -119,24 +208,6 @@ impl Management {
             .await?;
         self.publish(Change::Key(key.client_id.clone()));
         tracing::info!(client_id = %key.client_id, "api key deleted");
-        Ok(key)
-    }
-
-    async fn update(
-        &self,
-        client_id: &ClientId,
-        change: KeyChange,
-        expected_etag: Option<String>,
-    ) -> Result<ApiKey, ManageError> {
-        let update = KeyUpdate {
-            change,
-            expected_etag,
-        };
-        let key = self
-            .store
-            .update_key(client_id, &update, &self.write_context())
-            .await?;
-        self.publish(Change::Key(key.client_id.clone()));
         Ok(key)
     }
 }

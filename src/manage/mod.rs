@@ -12,7 +12,7 @@ use crate::domain::{Actor, ChangeSource};
 use crate::secrets::{HashError, SecretHasher};
 use crate::store::{Store, StoreError, WriteContext};
 
-pub use keys::{CreateKey, CreatedKey};
+pub use keys::{CreateKey, CreatedKey, KeyChangeRequest, MAX_GRACE_SECS, UpdatedKey};
 
 /// Why a change was refused.
 #[derive(Debug, thiserror::Error)]

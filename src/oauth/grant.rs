@@ -11,6 +11,7 @@ use crate::domain::{ClientId, EnvironmentName, KeyCredentials, Permissions};
 use crate::secrets::{SecretHasher, random_token};
 use crate::signing::{EnvironmentKeys, sign_jwt};
 use crate::store::Store;
+use crate::usage::UsageTracker;
 
 /// Everything the grant needs, borrowed from the application state.
 pub struct GrantContext<'a> {
@@ -24,6 +25,8 @@ pub struct GrantContext<'a> {
     pub keys: &'a EnvironmentKeys,
     /// Time.
     pub clock: &'a dyn Clock,
+    /// Where successful uses are noted for `lastUsedAt`.
+    pub usage: &'a UsageTracker,
 }
 
 /// A parsed, syntactically valid token request.
@@ -137,6 +140,7 @@ pub async fn issue_token(
     };
     let access_token =
         sign_jwt(&ctx.keys.active, &claims).map_err(|_| TokenError::TemporarilyUnavailable)?;
+    ctx.usage.touch(&key.client_id, ctx.clock.now());
     tracing::info!(env = %req.environment, client_id = %key.client_id, sub = %key.owner_id, jti = %jti, "token issued");
     Ok(IssuedToken {
         access_token,
@@ -153,42 +157,39 @@ async fn authenticate(
     req: &TokenRequest,
 ) -> Result<crate::domain::ApiKey, TokenError> {
     let client_id = ClientId::new(req.credentials.client_id.clone());
-    let found = ctx.store.find_credentials(&client_id).await.map_err(|e| {
+    let lookup = |e: crate::store::StoreError| {
         tracing::warn!(error = %e, "credential lookup failed");
         TokenError::TemporarilyUnavailable
-    })?;
-    let outcome = match found {
+    };
+    let outcome = match ctx
+        .store
+        .find_credentials(&client_id)
+        .await
+        .map_err(lookup)?
+    {
         None => {
             tokio::time::sleep(ctx.hasher.typical_verify_time()).await;
             Err(Refusal::UnknownClient)
         }
-        Some(creds) => {
-            let ok = ctx
-                .hasher
-                .verify(&req.credentials.secret, &creds.secret_hash)
-                .await
-                .map_err(|e| {
-                    tracing::warn!(error = %e, "secret verification failed");
-                    TokenError::TemporarilyUnavailable
-                })?;
-            if ok {
+        Some(creds) => match matching_hash(ctx, req, &creds).await? {
+            None => Err(Refusal::WrongSecret),
+            Some(hash) => {
                 // The verification took milliseconds; a deactivation, disable or secret
                 // rotation may have committed meanwhile. Decide on the state as it is now.
-                let fresh = ctx.store.find_credentials(&client_id).await.map_err(|e| {
-                    tracing::warn!(error = %e, "credential lookup failed");
-                    TokenError::TemporarilyUnavailable
-                })?;
-                match fresh {
-                    Some(fresh) if fresh.secret_hash == creds.secret_hash => {
+                match ctx
+                    .store
+                    .find_credentials(&client_id)
+                    .await
+                    .map_err(lookup)?
+                {
+                    Some(fresh) if fresh.accepted_hashes(ctx.clock.now()).any(|h| h == hash) => {
                         check_state(ctx, req, fresh)
                     }
                     Some(_) => Err(Refusal::WrongSecret),
                     None => Err(Refusal::UnknownClient),
                 }
-            } else {
-                Err(Refusal::WrongSecret)
             }
-        }
+        },
     };
     outcome.map_err(|reason| {
         tracing::info!(env = %req.environment, client_id = %client_id, ?reason, "token refused");
@@ -196,6 +197,29 @@ async fn authenticate(
             realm: req.environment.to_string(),
         }
     })
+}
+
+/// The stored hash the presented secret matches: the current secret, or the previous
+/// one during its grace period after a rotation.
+async fn matching_hash(
+    ctx: &GrantContext<'_>,
+    req: &TokenRequest,
+    creds: &KeyCredentials,
+) -> Result<Option<String>, TokenError> {
+    for hash in creds.accepted_hashes(ctx.clock.now()) {
+        let ok = ctx
+            .hasher
+            .verify(&req.credentials.secret, hash)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "secret verification failed");
+                TokenError::TemporarilyUnavailable
+            })?;
+        if ok {
+            return Ok(Some(hash.to_owned()));
+        }
+    }
+    Ok(None)
 }
 
 fn check_state(

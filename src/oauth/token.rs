@@ -86,6 +86,7 @@ async fn handle(
         hasher: &state.hasher,
         keys,
         clock: state.clock.as_ref(),
+        usage: &state.usage,
     };
     let request = TokenRequest {
         environment,

@@ -82,23 +82,32 @@ pub struct NewApiKey {
     pub expires_at: Option<OffsetDateTime>,
 }
 
-/// One change to a key.
-#[derive(Debug, Clone)]
-pub enum KeyChange {
+/// Enabling or disabling a key.
+#[derive(Debug, Clone, Copy)]
+pub enum Activation {
     /// Enable (refused while the owner is inactive).
     Enable,
-    /// Disable for `reason`.
+    /// Disable for a reason.
     Disable(DisabledReason),
-    /// Replace the secret hash.
-    ReplaceSecret(String),
 }
 
-/// A change with its concurrency guard.
+/// A replacement secret.
 #[derive(Debug, Clone)]
+pub struct NewSecret {
+    /// argon2id PHC string of the new secret.
+    pub hash: String,
+    /// The old secret stays valid until then, if given (zero-downtime rotation).
+    pub grace_until: Option<OffsetDateTime>,
+}
+
+/// Changes to one key, applied together in one transaction, with a concurrency guard.
+#[derive(Debug, Clone, Default)]
 pub struct KeyUpdate {
-    /// What to change.
-    pub change: KeyChange,
-    /// When given, the change applies only if the key's etag still equals it.
+    /// Enable or disable.
+    pub activation: Option<Activation>,
+    /// Replace the secret.
+    pub secret: Option<NewSecret>,
+    /// When given, the update applies only if the key's etag still equals it.
     pub expected_etag: Option<String>,
 }
 
@@ -129,8 +138,7 @@ pub struct KeyQuery {
 /// Which audit entries to list, oldest first.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
-    /// Only entries of this environment (user-level entries have none and are included
-    /// only when no environment is given).
+    /// Only entries of this environment, plus user-level entries (which have none).
     pub environment: Option<String>,
     /// Only entries about this key.
     pub client_id: Option<String>,
@@ -270,6 +278,13 @@ pub trait Store: Send + Sync + 'static {
         expected_etag: Option<&str>,
         ctx: &WriteContext,
     ) -> Result<ApiKey, StoreError>;
+
+    /// Disables every enabled key past its expiry (reason `expired`, audit `key.expired`).
+    async fn expire_keys(&self, now: OffsetDateTime) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Records when keys were last used (batched; never earlier than what is stored).
+    async fn record_last_used(&self, uses: &[(ClientId, OffsetDateTime)])
+    -> Result<(), StoreError>;
 
     /// Audit entries, oldest first, and whether more follow.
     async fn list_audit(&self, query: &AuditQuery) -> Result<(Vec<AuditEvent>, bool), StoreError>;

@@ -17,11 +17,24 @@ macro_rules! user_columns {
 /// Columns of `api_keys`, in [`KeyRow`] order.
 macro_rules! key_columns {
     () => {
-        "seq, id, client_id, environment, owner_id, permissions, enabled, disabled_reason, name, expires_at, etag, created_at, updated_at"
+        "seq, id, client_id, environment, owner_id, permissions, enabled, disabled_reason, name, expires_at, last_used_at, etag, created_at, updated_at"
     };
 }
 
-pub(super) use {key_columns, user_columns};
+/// A key with its secrets and its owner's state, by `client_id = $1`.
+macro_rules! credentials_select {
+    () => {
+        concat!(
+            "SELECT ",
+            super::rows::key_columns!(),
+            ", secret_hash, previous_secret_hash, previous_secret_expires_at, ",
+            "(SELECT active FROM users WHERE users.id = api_keys.owner_id) AS owner_active ",
+            "FROM api_keys WHERE client_id = $1"
+        )
+    };
+}
+
+pub(super) use {credentials_select, key_columns, user_columns};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct UserRow {
@@ -63,6 +76,7 @@ pub(super) struct KeyRow {
     disabled_reason: Option<String>,
     name: Option<String>,
     expires_at: Option<OffsetDateTime>,
+    last_used_at: Option<OffsetDateTime>,
     etag: String,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
@@ -87,6 +101,7 @@ impl TryFrom<KeyRow> for ApiKey {
                 .map(DisabledReason::from_stored),
             name: r.name,
             expires_at: r.expires_at,
+            last_used_at: r.last_used_at,
             etag: r.etag,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -100,6 +115,8 @@ pub(super) struct CredentialsRow {
     #[sqlx(flatten)]
     key: KeyRow,
     secret_hash: String,
+    previous_secret_hash: Option<String>,
+    previous_secret_expires_at: Option<OffsetDateTime>,
     owner_active: bool,
 }
 
@@ -110,6 +127,7 @@ impl TryFrom<CredentialsRow> for KeyCredentials {
         Ok(KeyCredentials {
             key: r.key.try_into()?,
             secret_hash: r.secret_hash,
+            previous_secret: r.previous_secret_hash.zip(r.previous_secret_expires_at),
             owner_active: r.owner_active,
         })
     }

@@ -263,9 +263,7 @@ macro_rules! impl_sql_store {
                 client_id: &crate::domain::ClientId,
             ) -> Result<Option<crate::domain::KeyCredentials>, super::StoreError> {
                 let row: Option<super::rows::CredentialsRow> = sqlx::query_as(concat!(
-                    "SELECT ", super::rows::key_columns!(), ", secret_hash, ",
-                    "(SELECT active FROM users WHERE users.id = api_keys.owner_id) AS owner_active ",
-                    "FROM api_keys WHERE client_id = $1"
+                    super::rows::credentials_select!()
                 ))
                 .bind(client_id.as_str())
                 .fetch_optional(&self.pool)
@@ -310,9 +308,7 @@ macro_rules! impl_sql_store {
                 use crate::domain::AuditAction;
                 let mut tx = self.begin_write().await?;
                 let current: crate::domain::KeyCredentials = sqlx::query_as::<_, super::rows::CredentialsRow>(concat!(
-                    "SELECT ", super::rows::key_columns!(), ", secret_hash, ",
-                    "(SELECT active FROM users WHERE users.id = api_keys.owner_id) AS owner_active ",
-                    "FROM api_keys WHERE client_id = $1", $update
+                    super::rows::credentials_select!(), $update
                 ))
                 .bind(client_id.as_str())
                 .fetch_one(&mut *tx)
@@ -321,37 +317,49 @@ macro_rules! impl_sql_store {
                 if update.expected_etag.as_ref().is_some_and(|e| *e != current.key.etag) {
                     return Err(super::StoreError::Conflict);
                 }
-                let (enabled, reason, hash, action) = match &update.change {
-                    super::KeyChange::Enable if !current.owner_active => return Err(super::StoreError::OwnerInactive),
-                    super::KeyChange::Enable => (true, None, current.secret_hash.clone(), AuditAction::KeyEnabled),
-                    super::KeyChange::Disable(reason) => {
-                        (false, Some(reason.as_str()), current.secret_hash.clone(), AuditAction::KeyDisabled)
+                let mut actions = Vec::new();
+                let (enabled, reason) = match update.activation {
+                    None => (current.key.enabled, current.key.disabled_reason),
+                    Some(super::Activation::Enable) if !current.owner_active => return Err(super::StoreError::OwnerInactive),
+                    Some(super::Activation::Enable) => {
+                        actions.push((AuditAction::KeyEnabled, None));
+                        (true, None)
                     }
-                    super::KeyChange::ReplaceSecret(hash) => (
-                        current.key.enabled,
-                        current.key.disabled_reason.map(|r| r.as_str()),
-                        hash.clone(),
-                        AuditAction::KeySecretRegenerated,
-                    ),
+                    Some(super::Activation::Disable(reason)) => {
+                        actions.push((AuditAction::KeyDisabled, Some(reason.as_str())));
+                        (false, Some(reason))
+                    }
+                };
+                let (hash, previous) = match &update.secret {
+                    None => (current.secret_hash.clone(), current.previous_secret.clone()),
+                    Some(new) => {
+                        actions.push((AuditAction::KeySecretRegenerated, None));
+                        // With a grace period the old secret keeps working until then.
+                        (new.hash.clone(), new.grace_until.map(|until| (current.secret_hash.clone(), until)))
+                    }
                 };
                 // The etag condition makes a concurrent writer that read the same etag lose.
                 let row: Option<super::rows::KeyRow> = sqlx::query_as(concat!(
                     "UPDATE api_keys SET enabled = $2, disabled_reason = $3, secret_hash = $4, ",
-                    "etag = $5, updated_at = $6 WHERE client_id = $1 AND etag = $7 RETURNING ",
+                    "etag = $5, updated_at = $6, previous_secret_hash = $8, previous_secret_expires_at = $9 ",
+                    "WHERE client_id = $1 AND etag = $7 RETURNING ",
                     super::rows::key_columns!()
                 ))
                 .bind(client_id.as_str())
                 .bind(enabled)
-                .bind(reason)
+                .bind(reason.map(|r| r.as_str()))
                 .bind(hash)
                 .bind(crate::secrets::random_token(12))
                 .bind(ctx.now)
                 .bind(&current.key.etag)
+                .bind(previous.as_ref().map(|(h, _)| h.as_str()))
+                .bind(previous.as_ref().map(|(_, until)| *until))
                 .fetch_optional(&mut *tx)
                 .await?;
                 let key: crate::domain::ApiKey = row.ok_or(super::StoreError::Conflict)?.try_into()?;
-                let audit_reason = if matches!(update.change, super::KeyChange::Disable(_)) { reason } else { None };
-                Self::audit(&mut tx, ctx, action, Some(&key), &key.owner_id, audit_reason).await?;
+                for (action, reason) in actions {
+                    Self::audit(&mut tx, ctx, action, Some(&key), &key.owner_id, reason).await?;
+                }
                 Self::changed(&mut tx, ctx.now, "key", key.client_id.as_str()).await?;
                 tx.commit().await?;
                 Ok(key)
@@ -386,10 +394,56 @@ macro_rules! impl_sql_store {
                 Ok(key)
             }
 
+            async fn expire_keys(&self, now: time::OffsetDateTime) -> Result<Vec<crate::domain::ApiKey>, super::StoreError> {
+                let mut tx = self.begin_write().await?;
+                let rows: Vec<super::rows::KeyRow> = sqlx::query_as(concat!(
+                    "UPDATE api_keys SET enabled = FALSE, disabled_reason = 'expired', etag = $2, updated_at = $1 ",
+                    "WHERE enabled AND expires_at IS NOT NULL AND expires_at <= $1 RETURNING ",
+                    super::rows::key_columns!()
+                ))
+                .bind(now)
+                .bind(crate::secrets::random_token(12))
+                .fetch_all(&mut *tx)
+                .await?;
+                let ctx = super::WriteContext {
+                    now,
+                    actor: crate::domain::Actor::system(crate::domain::ChangeSource::Expiry),
+                    request_id: None,
+                };
+                let mut expired = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let key: crate::domain::ApiKey = row.try_into()?;
+                    Self::audit(&mut tx, &ctx, crate::domain::AuditAction::KeyExpired, Some(&key), &key.owner_id, Some("expired")).await?;
+                    Self::changed(&mut tx, now, "key", key.client_id.as_str()).await?;
+                    expired.push(key);
+                }
+                tx.commit().await?;
+                Ok(expired)
+            }
+
+            async fn record_last_used(&self, uses: &[(crate::domain::ClientId, time::OffsetDateTime)]) -> Result<(), super::StoreError> {
+                if uses.is_empty() {
+                    return Ok(());
+                }
+                // Not a change of the key: no etag, audit or change-feed entry.
+                let mut tx = self.begin_write().await?;
+                for (client_id, at) in uses {
+                    sqlx::query(
+                        "UPDATE api_keys SET last_used_at = $2 WHERE client_id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
+                    )
+                    .bind(client_id.as_str())
+                    .bind(*at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn list_audit(&self, query: &super::AuditQuery) -> Result<(Vec<crate::domain::AuditEvent>, bool), super::StoreError> {
                 let rows: Vec<super::rows::AuditRow> = sqlx::query_as(concat!(
                     "SELECT ", super::rows::audit_columns!(), " FROM audit_events WHERE seq > $1 ",
-                    "AND (CAST($2 AS TEXT) IS NULL OR environment = CAST($2 AS TEXT)) ",
+                    "AND (CAST($2 AS TEXT) IS NULL OR environment = CAST($2 AS TEXT) OR environment IS NULL) ",
                     "AND (CAST($3 AS TEXT) IS NULL OR client_id = CAST($3 AS TEXT)) ",
                     "AND (CAST($4 AS TEXT) IS NULL OR user_id = CAST($4 AS TEXT)) ",
                     "ORDER BY seq LIMIT $5"

@@ -48,4 +48,8 @@ both_backends!(
     webhook_ids_apply_once,
     directory_events_about_unknown_users_are_remembered,
     every_change_appends_to_the_change_feed,
+    a_grace_period_keeps_the_previous_secret_until_it_ends,
+    one_update_can_disable_and_regenerate_atomically,
+    expired_keys_are_disabled_and_audited,
+    last_use_is_recorded_without_changing_the_key,
 );

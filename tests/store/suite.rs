@@ -8,8 +8,8 @@ use keymint::domain::{
     UserId, UserUpsert,
 };
 use keymint::store::{
-    AuditQuery, Dedupe, EventOutcome, KeyChange, KeyQuery, KeyUpdate, NewApiKey, Store, StoreError,
-    UserActivation, WriteContext,
+    Activation, AuditQuery, Dedupe, EventOutcome, KeyQuery, KeyUpdate, NewApiKey, NewSecret, Store,
+    StoreError, UserActivation, WriteContext,
 };
 
 fn now() -> OffsetDateTime {
@@ -103,10 +103,34 @@ async fn create(store: &Arc<dyn Store>, owner: &str, environment: &str) -> keymi
         .unwrap()
 }
 
+/// One kind of change, for tests that apply them one at a time.
+enum KeyChange {
+    Enable,
+    Disable(DisabledReason),
+    ReplaceSecret(String),
+}
+
 fn update(change: KeyChange, expected: Option<&str>) -> KeyUpdate {
-    KeyUpdate {
-        change,
-        expected_etag: expected.map(str::to_owned),
+    let expected_etag = expected.map(str::to_owned);
+    match change {
+        KeyChange::Enable => KeyUpdate {
+            activation: Some(Activation::Enable),
+            secret: None,
+            expected_etag,
+        },
+        KeyChange::Disable(reason) => KeyUpdate {
+            activation: Some(Activation::Disable(reason)),
+            secret: None,
+            expected_etag,
+        },
+        KeyChange::ReplaceSecret(hash) => KeyUpdate {
+            activation: None,
+            secret: Some(NewSecret {
+                hash,
+                grace_until: None,
+            }),
+            expected_etag,
+        },
     }
 }
 
@@ -646,4 +670,147 @@ pub async fn every_change_appends_to_the_change_feed(store: Arc<dyn Store>) {
     let latest = store.latest_change().await.unwrap();
     store.prune(now() + Duration::hours(2)).await.unwrap();
     assert_eq!(store.latest_change().await.unwrap(), latest);
+}
+
+pub async fn a_grace_period_keeps_the_previous_secret_until_it_ends(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let key = create(&store, "alice", "production").await;
+    let old_hash = store
+        .find_credentials(&key.client_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .secret_hash;
+    let until = now() + Duration::minutes(10);
+    let with_grace = KeyUpdate {
+        secret: Some(NewSecret {
+            hash: "$argon2id$second".into(),
+            grace_until: Some(until),
+        }),
+        ..Default::default()
+    };
+    store
+        .update_key(&key.client_id, &with_grace, &ctx())
+        .await
+        .unwrap();
+    let creds = store
+        .find_credentials(&key.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        creds.accepted_hashes(now()).collect::<Vec<_>>(),
+        ["$argon2id$second", old_hash.as_str()]
+    );
+    assert_eq!(
+        creds.accepted_hashes(until).collect::<Vec<_>>(),
+        ["$argon2id$second"],
+        "grace ends at `until`"
+    );
+
+    // A rotation without grace drops the previous secret at once.
+    store
+        .update_key(
+            &key.client_id,
+            &update(KeyChange::ReplaceSecret("$argon2id$third".into()), None),
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    let creds = store
+        .find_credentials(&key.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        creds.accepted_hashes(now()).collect::<Vec<_>>(),
+        ["$argon2id$third"]
+    );
+}
+
+pub async fn one_update_can_disable_and_regenerate_atomically(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let key = create(&store, "alice", "production").await;
+    let both = KeyUpdate {
+        activation: Some(Activation::Disable(DisabledReason::Manual)),
+        secret: Some(NewSecret {
+            hash: "$argon2id$new".into(),
+            grace_until: None,
+        }),
+        expected_etag: Some(key.etag.clone()),
+    };
+    let updated = store
+        .update_key(&key.client_id, &both, &ctx())
+        .await
+        .unwrap();
+    assert!(!updated.enabled);
+    let actions = audit_actions(
+        &store,
+        AuditQuery {
+            client_id: Some(key.client_id.to_string()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        actions,
+        ["key.created", "key.disabled", "key.secret_regenerated"]
+    );
+}
+
+pub async fn expired_keys_are_disabled_and_audited(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let mut expiring = new_key("alice", "production", None);
+    expiring.expires_at = Some(now() + Duration::minutes(5));
+    let expiring = store.create_key(&expiring, &ctx()).await.unwrap();
+    let lasting = create(&store, "alice", "production").await;
+    assert!(store.expire_keys(now()).await.unwrap().is_empty());
+    let expired = store
+        .expire_keys(now() + Duration::minutes(6))
+        .await
+        .unwrap();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].client_id, expiring.client_id);
+    assert_eq!(expired[0].disabled_reason, Some(DisabledReason::Expired));
+    assert!(store.get_key(&lasting.client_id).await.unwrap().enabled);
+    let actions = audit_actions(
+        &store,
+        AuditQuery {
+            client_id: Some(expiring.client_id.to_string()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(actions, ["key.created", "key.expired"]);
+    assert!(
+        store
+            .expire_keys(now() + Duration::minutes(7))
+            .await
+            .unwrap()
+            .is_empty(),
+        "expires once"
+    );
+}
+
+pub async fn last_use_is_recorded_without_changing_the_key(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let key = create(&store, "alice", "production").await;
+    let feed_before = store.latest_change().await.unwrap();
+    let used = now() + Duration::minutes(3);
+    store
+        .record_last_used(&[(key.client_id.clone(), used)])
+        .await
+        .unwrap();
+    store
+        .record_last_used(&[(key.client_id.clone(), used - Duration::minutes(2))])
+        .await
+        .unwrap();
+    let read = store.get_key(&key.client_id).await.unwrap();
+    assert_eq!(
+        read.last_used_at,
+        Some(used),
+        "an older time must not overwrite a newer one"
+    );
+    assert_eq!(read.etag, key.etag, "last use is not a change of the key");
+    assert_eq!(store.latest_change().await.unwrap(), feed_before);
 }

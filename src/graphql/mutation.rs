@@ -1,0 +1,166 @@
+//! Mutations: `createApiKey`, `updateApiKey`, `deleteApiKey`. Permissions `CreateAPIKey`,
+//! `UpdateAPIKey`, `DeleteAPIKey` govern them; callers manage their own keys, `admin`
+//! every key of the environment. No key can mint a key stronger than itself.
+
+use async_graphql::{Context, Object, Result};
+
+use super::errors::{bad_input, forbidden, from_manage, not_found, unauthenticated};
+use super::types::{ApiKeyInput, ApiKeyNode, ApiKeyPayload, CreateApiKeyInput};
+use super::{Caller, RequestContext};
+use crate::domain::{Actor, ApiKey, ChangeSource, ClientId, Permissions};
+use crate::manage::{CreateKey, KeyChangeRequest, Management};
+
+pub struct MutationRoot;
+
+fn caller<'a>(rc: &'a RequestContext, needs: &str) -> Result<&'a Caller> {
+    let caller = rc
+        .caller
+        .as_ref()
+        .map_err(|e| unauthenticated(e.0.clone()))?;
+    if !caller.permissions.contains(needs) {
+        return Err(forbidden(format!(
+            "this operation requires the {needs} permission"
+        )));
+    }
+    Ok(caller)
+}
+
+fn management(rc: &RequestContext, caller: &Caller) -> Management {
+    let actor = Actor {
+        source: ChangeSource::GraphQl,
+        user: Some(caller.user.clone()),
+        client_id: caller.client_id.clone(),
+    };
+    rc.state
+        .management()
+        .acting_as(actor, Some(rc.request_id.clone()))
+}
+
+/// The key named by the input, if the caller may manage it. Keys of other users and
+/// other environments answer `NOT_FOUND`, so their existence does not leak.
+async fn managed_key(rc: &RequestContext, caller: &Caller, client_id: &str) -> Result<ApiKey> {
+    let key = rc
+        .state
+        .store
+        .get_key(&ClientId::new(client_id.to_owned()))
+        .await
+        .map_err(|e| from_manage(e.into()))?;
+    if key.environment != rc.environment || (key.owner_id != caller.user && !caller.is_admin()) {
+        return Err(not_found("no such API key"));
+    }
+    Ok(key)
+}
+
+fn etag(input: &ApiKeyInput) -> Result<Option<String>> {
+    match (&input.underscore_etag, &input.etag) {
+        (Some(a), Some(b)) if a != b => Err(bad_input("_etag and etag differ")),
+        (a, b) => Ok(a.clone().or_else(|| b.clone())),
+    }
+}
+
+#[Object]
+impl MutationRoot {
+    /// Creates a key for the caller. Its permissions are the caller's current ones, narrowed
+    /// to the calling token's permissions when the caller is a key, or the subset asked for.
+    async fn create_api_key(
+        &self,
+        ctx: &Context<'_>,
+        input: Option<CreateApiKeyInput>,
+    ) -> Result<ApiKeyPayload> {
+        let rc = ctx.data::<RequestContext>()?;
+        let caller = caller(rc, "CreateAPIKey")?;
+        let input = input.unwrap_or_default();
+        // No escalation: the ceiling is what the owner holds now, and, for a key caller,
+        // only what that key itself holds.
+        let ceiling: Vec<&str> = caller
+            .user_permissions
+            .iter()
+            .filter(|p| caller.client_id.is_none() || caller.permissions.contains(p))
+            .collect();
+        let ceiling = Permissions::parse(ceiling).map_err(|e| bad_input(e.to_string()))?;
+        let permissions = match &input.permissions {
+            None => ceiling,
+            Some(asked) => {
+                let asked = Permissions::parse(asked).map_err(|e| bad_input(e.to_string()))?;
+                let beyond: Vec<&str> = asked.missing_from(&ceiling).collect();
+                if !beyond.is_empty() {
+                    return Err(forbidden(format!(
+                        "cannot grant permissions the caller does not hold: {}",
+                        beyond.join(", ")
+                    )));
+                }
+                asked
+            }
+        };
+        let expires_at = input
+            .expires_at
+            .as_deref()
+            .map(|s| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339))
+            .transpose()
+            .map_err(|_| bad_input("expiresAt must be an RFC 3339 date-time"))?;
+        let created = management(rc, caller)
+            .create_key(CreateKey {
+                owner_id: caller.user.clone(),
+                environment: rc.environment.clone(),
+                permissions: Some(permissions),
+                name: input.name,
+                expires_at,
+            })
+            .await
+            .map_err(from_manage)?;
+        let secret = created.secret.expose().to_owned();
+        Ok(ApiKeyPayload {
+            apikey: ApiKeyNode::from_key(created.key, Some(secret)),
+        })
+    }
+
+    /// Enables or disables a key and/or regenerates its secret, in one transaction.
+    async fn update_api_key(&self, ctx: &Context<'_>, input: ApiKeyInput) -> Result<ApiKeyPayload> {
+        let rc = ctx.data::<RequestContext>()?;
+        let caller = caller(rc, "UpdateAPIKey")?;
+        let etag = etag(&input)?;
+        let key = managed_key(rc, caller, &input.client_id).await?;
+        let regenerate = input.regenerate_secret.unwrap_or(false);
+        if input.enabled.is_none() && !regenerate {
+            if input.secret_grace_period_seconds.is_some() {
+                return Err(bad_input("secretGracePeriodSeconds needs regenerateSecret"));
+            }
+            if etag.as_ref().is_some_and(|e| *e != key.etag) {
+                return Err(from_manage(crate::manage::ManageError::Conflict));
+            }
+            return Ok(ApiKeyPayload {
+                apikey: ApiKeyNode::from_key(key, None),
+            });
+        }
+        let change = KeyChangeRequest {
+            enabled: input.enabled,
+            regenerate_secret: regenerate,
+            grace: input
+                .secret_grace_period_seconds
+                .map(|s| time::Duration::seconds(i64::from(s))),
+        };
+        let updated = management(rc, caller)
+            .update_key(&key.client_id, change, etag)
+            .await
+            .map_err(from_manage)?;
+        let secret = updated.secret.map(|s| s.expose().to_owned());
+        Ok(ApiKeyPayload {
+            apikey: ApiKeyNode::from_key(updated.key, secret),
+        })
+    }
+
+    /// Deletes a key; `_etag` (or `etag`) is required.
+    async fn delete_api_key(&self, ctx: &Context<'_>, input: ApiKeyInput) -> Result<ApiKeyPayload> {
+        let rc = ctx.data::<RequestContext>()?;
+        let caller = caller(rc, "DeleteAPIKey")?;
+        let etag = etag(&input)?.ok_or_else(|| bad_input("_etag is required to delete a key"))?;
+        let key = managed_key(rc, caller, &input.client_id).await?;
+        let deleted = management(rc, caller)
+            .delete_key(&key.client_id, Some(&etag))
+            .await
+            .map_err(from_manage)?;
+        Ok(ApiKeyPayload {
+            apikey: ApiKeyNode::from_key(deleted, None),
+        })
+    }
+}

@@ -1,0 +1,131 @@
+//! Queries: `apiKeys` (any authenticated caller; own keys, or all for `admin`) and
+//! `auditEvents` (admin only).
+
+use async_graphql::{Context, Object, Result};
+
+use super::RequestContext;
+use super::errors::{bad_input, forbidden, unauthenticated};
+use super::types::{
+    ApiKeyConnection, ApiKeyEdge, ApiKeyNode, AuditEventConnection, AuditEventEdge, PageInfo,
+    cursor, parse_cursor,
+};
+use crate::store::{AuditQuery, KeyQuery};
+
+/// Largest page.
+const MAX_PAGE: i32 = 100;
+
+pub struct QueryRoot;
+
+fn page_size(first: Option<i32>) -> Result<u32> {
+    match first {
+        None => Ok(50),
+        Some(n) if (0..=MAX_PAGE).contains(&n) => Ok(n as u32),
+        Some(_) => Err(bad_input(format!("first must be between 0 and {MAX_PAGE}"))),
+    }
+}
+
+fn parse_after(kind: &str, after: Option<String>) -> Result<Option<i64>> {
+    after
+        .map(|c| {
+            parse_cursor(kind, &c).ok_or_else(|| bad_input("after is not a cursor of this list"))
+        })
+        .transpose()
+}
+
+#[Object]
+impl QueryRoot {
+    /// API keys of this environment: the caller's own, or every key for `admin`.
+    #[graphql(complexity = "first.unwrap_or(50).max(0) as usize * child_complexity + 1")]
+    async fn api_keys(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<ApiKeyConnection> {
+        let rc = ctx.data::<RequestContext>()?;
+        let caller = rc
+            .caller
+            .as_ref()
+            .map_err(|e| unauthenticated(e.0.clone()))?;
+        let limit = page_size(first)?;
+        let query = KeyQuery {
+            environment: rc.environment.clone(),
+            owner: (!caller.is_admin()).then(|| caller.user.clone()),
+            after: parse_after("key", after)?,
+            limit,
+        };
+        let page = rc
+            .state
+            .store
+            .list_keys(&query)
+            .await
+            .map_err(|e| super::errors::from_manage(e.into()))?;
+        let edges: Vec<ApiKeyEdge> = page
+            .entries
+            .into_iter()
+            .map(|(seq, key)| ApiKeyEdge {
+                cursor: cursor("key", seq),
+                node: ApiKeyNode::from_key(key, None),
+            })
+            .collect();
+        let page_info = PageInfo {
+            has_next_page: page.has_next_page,
+            has_previous_page: false,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        };
+        Ok(ApiKeyConnection {
+            edges,
+            page_info,
+            total_count: page.total_count,
+        })
+    }
+
+    /// The audit trail of this environment (and user-level entries), oldest first.
+    /// Requires `admin`.
+    #[graphql(complexity = "first.unwrap_or(50).max(0) as usize * child_complexity + 1")]
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        client_id: Option<String>,
+        user_id: Option<String>,
+    ) -> Result<AuditEventConnection> {
+        let rc = ctx.data::<RequestContext>()?;
+        let caller = rc
+            .caller
+            .as_ref()
+            .map_err(|e| unauthenticated(e.0.clone()))?;
+        if !caller.is_admin() {
+            return Err(forbidden("auditEvents requires the admin permission"));
+        }
+        let query = AuditQuery {
+            environment: Some(rc.environment.to_string()),
+            client_id,
+            user_id,
+            after: parse_after("audit", after)?,
+            limit: page_size(first)?,
+        };
+        let (events, more) = rc
+            .state
+            .store
+            .list_audit(&query)
+            .await
+            .map_err(|e| super::errors::from_manage(e.into()))?;
+        let edges: Vec<AuditEventEdge> = events
+            .into_iter()
+            .map(|e| AuditEventEdge {
+                cursor: cursor("audit", e.seq),
+                node: e.into(),
+            })
+            .collect();
+        let page_info = PageInfo {
+            has_next_page: more,
+            has_previous_page: false,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        };
+        Ok(AuditEventConnection { edges, page_info })
+    }
+}

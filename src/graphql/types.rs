@@ -1,0 +1,216 @@
+//! GraphQL object and input types.
+
+use async_graphql::{InputObject, SimpleObject};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::domain::{ApiKey, AuditEvent};
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// An API key. `clientSecret` is set only in the answer to a create or a regeneration.
+#[derive(SimpleObject)]
+#[graphql(name = "APIKey")]
+pub struct ApiKeyNode {
+    /// Stable opaque id.
+    pub id: String,
+    /// Public client id.
+    pub client_id: String,
+    /// The secret, shown once; `null` in listings.
+    pub client_secret: Option<String>,
+    /// Disabled keys mint no tokens.
+    pub enabled: bool,
+    /// Changes on every update; send it back to update or delete (optimistic concurrency).
+    #[graphql(name = "_etag")]
+    pub etag: String,
+    /// Label.
+    pub name: Option<String>,
+    /// Environment of the key.
+    pub environment: String,
+    /// Permissions frozen at creation.
+    pub permissions: Vec<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// Last successful token request, to the minute (RFC 3339).
+    pub last_used_at: Option<String>,
+    /// Expiry (RFC 3339).
+    pub expires_at: Option<String>,
+    /// `manual`, `owner_deactivated` or `expired` while disabled.
+    pub disabled_reason: Option<String>,
+    /// The owner's user id.
+    pub owner_id: String,
+}
+
+impl ApiKeyNode {
+    /// A node without its secret.
+    pub fn from_key(key: ApiKey, secret: Option<String>) -> Self {
+        Self {
+            id: key.id,
+            client_id: key.client_id.to_string(),
+            client_secret: secret,
+            enabled: key.enabled,
+            etag: key.etag,
+            name: key.name,
+            environment: key.environment.to_string(),
+            permissions: key.permissions.iter().map(str::to_owned).collect(),
+            created_at: rfc3339(key.created_at),
+            updated_at: rfc3339(key.updated_at),
+            last_used_at: key.last_used_at.map(rfc3339),
+            expires_at: key.expires_at.map(rfc3339),
+            disabled_reason: key.disabled_reason.map(|r| r.as_str().to_owned()),
+            owner_id: key.owner_id.to_string(),
+        }
+    }
+}
+
+/// The answer to the three mutations.
+#[derive(SimpleObject)]
+#[graphql(name = "APIKeyPayload")]
+pub struct ApiKeyPayload {
+    /// The key (after the change; as it was, for a delete).
+    pub apikey: ApiKeyNode,
+}
+
+/// Relay page information.
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    /// More items follow.
+    pub has_next_page: bool,
+    /// Always false: pages only go forward.
+    pub has_previous_page: bool,
+    /// Cursor of the first edge.
+    pub start_cursor: Option<String>,
+    /// Cursor of the last edge; pass as `after` for the next page.
+    pub end_cursor: Option<String>,
+}
+
+/// An edge of [`ApiKeyConnection`].
+#[derive(SimpleObject)]
+#[graphql(name = "APIKeyEdge")]
+pub struct ApiKeyEdge {
+    /// Opaque position.
+    pub cursor: String,
+    /// The key.
+    pub node: ApiKeyNode,
+}
+
+/// A page of API keys.
+#[derive(SimpleObject)]
+#[graphql(name = "APIKeyConnection")]
+pub struct ApiKeyConnection {
+    /// Keys of this page.
+    pub edges: Vec<ApiKeyEdge>,
+    /// Paging.
+    pub page_info: PageInfo,
+    /// Keys visible to the caller in total.
+    pub total_count: i64,
+}
+
+/// One audit entry.
+#[derive(SimpleObject)]
+#[graphql(name = "AuditEvent")]
+pub struct AuditEventNode {
+    /// RFC 3339.
+    pub at: String,
+    /// `key.created`, `key.disabled`, `user.deactivated`, ...
+    pub action: String,
+    /// Environment of the key, for key actions.
+    pub environment: Option<String>,
+    /// The key, for key actions.
+    pub client_id: Option<String>,
+    /// The user concerned.
+    pub user_id: Option<String>,
+    /// The acting user.
+    pub actor_user_id: Option<String>,
+    /// The key the actor used.
+    pub actor_client_id: Option<String>,
+    /// `cli`, `graphql`, `webhook`, `table` or `expiry`.
+    pub source: String,
+    /// Request or event id.
+    pub request_id: Option<String>,
+    /// Why, e.g. `owner_deactivated`.
+    pub reason: Option<String>,
+}
+
+impl From<AuditEvent> for AuditEventNode {
+    fn from(e: AuditEvent) -> Self {
+        Self {
+            at: rfc3339(e.at),
+            action: e.action,
+            environment: e.environment,
+            client_id: e.client_id,
+            user_id: e.user_id,
+            actor_user_id: e.actor_user_id,
+            actor_client_id: e.actor_client_id,
+            source: e.source,
+            request_id: e.request_id,
+            reason: e.reason,
+        }
+    }
+}
+
+/// An edge of [`AuditEventConnection`].
+#[derive(SimpleObject)]
+pub struct AuditEventEdge {
+    /// Opaque position.
+    pub cursor: String,
+    /// The entry.
+    pub node: AuditEventNode,
+}
+
+/// A page of audit entries, oldest first.
+#[derive(SimpleObject)]
+pub struct AuditEventConnection {
+    /// Entries of this page.
+    pub edges: Vec<AuditEventEdge>,
+    /// Paging.
+    pub page_info: PageInfo,
+}
+
+/// Which key to change and how (contract input).
+#[derive(InputObject)]
+#[graphql(name = "APIKeyInput")]
+pub struct ApiKeyInput {
+    /// The key.
+    pub client_id: String,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// Generate a new secret (returned once in `clientSecret`).
+    pub regenerate_secret: Option<bool>,
+    /// The `_etag` read; a stale one is `CONFLICT`. Required for delete.
+    #[graphql(name = "_etag")]
+    pub underscore_etag: Option<String>,
+    /// Same as `_etag`.
+    pub etag: Option<String>,
+    /// With `regenerateSecret`: the previous secret keeps working this long (0 to 86400).
+    pub secret_grace_period_seconds: Option<i32>,
+}
+
+/// Optional settings of a new key.
+#[derive(InputObject, Default)]
+#[graphql(name = "CreateAPIKeyInput")]
+pub struct CreateApiKeyInput {
+    /// Label.
+    pub name: Option<String>,
+    /// A subset of the permissions the caller could give it; more is `FORBIDDEN`.
+    pub permissions: Option<Vec<String>>,
+    /// Expiry, RFC 3339, in the future.
+    pub expires_at: Option<String>,
+}
+
+/// Encodes a position as an opaque cursor.
+pub fn cursor(kind: &str, seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{kind}:{seq}"))
+}
+
+/// Decodes a cursor of `kind`.
+pub fn parse_cursor(kind: &str, cursor: &str) -> Option<i64> {
+    let raw = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    text.strip_prefix(kind)?.strip_prefix(':')?.parse().ok()
+}
