@@ -74,6 +74,7 @@ impl AppState {
                 u.issuer.clone(),
                 u.jwks_url.clone(),
                 u.audience.clone(),
+                Arc::clone(&clock),
             ))
         });
         // Follow the change feed from here on: this instance holds no state from before.

@@ -5,20 +5,24 @@
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
 use tokio::sync::{Mutex, RwLock};
 
-const MIN_REFETCH: Duration = Duration::from_secs(10);
+use crate::clock::Clock;
+
+const MIN_REFETCH: time::Duration = time::Duration::seconds(10);
 
 /// Verifies session tokens against the IdP's published keys.
-#[derive(Debug)]
 pub struct UserTokenVerifier {
     issuer: String,
     jwks_url: String,
     audience: Option<String>,
     http: reqwest::Client,
     jwks: RwLock<JwkSet>,
-    last_fetch: Mutex<Option<Instant>>,
+    last_fetch: Mutex<Option<OffsetDateTime>>,
+    clock: Arc<dyn Clock>,
 }
 
 #[derive(Deserialize)]
@@ -29,7 +33,12 @@ struct SessionClaims {
 impl UserTokenVerifier {
     /// A verifier for tokens of `issuer` signed with keys at `jwks_url`; when `audience`
     /// is given the token's `aud` must contain it.
-    pub fn new(issuer: String, jwks_url: String, audience: Option<String>) -> Self {
+    pub fn new(
+        issuer: String,
+        jwks_url: String,
+        audience: Option<String>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -41,6 +50,7 @@ impl UserTokenVerifier {
             http,
             jwks: RwLock::new(JwkSet { keys: Vec::new() }),
             last_fetch: Mutex::new(None),
+            clock,
         }
     }
 
@@ -83,10 +93,11 @@ impl UserTokenVerifier {
 
     async fn refresh(&self) -> Result<(), String> {
         let mut last = self.last_fetch.lock().await;
-        if last.is_some_and(|at| at.elapsed() < MIN_REFETCH) {
+        let now = self.clock.now();
+        if last.is_some_and(|at| now - at < MIN_REFETCH) {
             return Err("unknown signing key".into());
         }
-        *last = Some(Instant::now());
+        *last = Some(now);
         let fetched: JwkSet = async {
             self.http.get(&self.jwks_url).send().await?.error_for_status()?.json().await
         }

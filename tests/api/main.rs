@@ -8,6 +8,8 @@ mod discovery;
 mod events;
 mod events_postgres;
 mod gateway;
+mod graphql;
+mod idp;
 mod token;
 mod token_errors;
 
