@@ -275,6 +275,43 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
         "reactivation must not re-enable keys"
     );
 
+    let audit: Value =
+        serde_json::from_str(&ok(dir, &["audit", "--env", "production", "--json"], &logs)).unwrap();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "user.upserted",
+            "key.created",
+            "key.secret_regenerated",
+            "key.disabled",
+            "key.enabled",
+            "key.disabled",
+            "user.deactivated",
+            "user.reactivated"
+        ]
+    );
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["source"] == "cli")
+    );
+    assert!(
+        ok(
+            dir,
+            &["audit", "--env", "production", "--client-id", &client_id],
+            &logs
+        )
+        .contains("reason=owner_deactivated")
+    );
+
     // SIGTERM: drain and exit 0.
     let started = Instant::now();
     Command::new("kill")

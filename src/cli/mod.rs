@@ -1,5 +1,6 @@
 //! The `keymint` command line (verbs fixed by the contract).
 
+mod audit;
 mod keys;
 mod serve;
 mod signing_keys;
@@ -32,6 +33,8 @@ enum Command {
     /// Create, list, disable, enable, delete API keys and rotate their secrets.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Show the audit trail of an environment.
+    Audit(audit::AuditArgs),
     /// List or rotate the signing keys of an environment.
     #[command(subcommand, name = "signing-keys")]
     SigningKeys(signing_keys::SigningKeysCommand),
@@ -55,6 +58,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve::run(config).await,
         Command::Users(cmd) => users::run(cmd, &open(&config).await?).await,
         Command::Keys(cmd) => keys::run(cmd, &config, &open(&config).await?).await,
+        Command::Audit(args) => audit::run(args, &config, &open(&config).await?).await,
         Command::SigningKeys(cmd) => signing_keys::run(cmd, &config),
     }
 }

@@ -1,0 +1,90 @@
+//! `keymint audit --env E [--json]`: the audit trail, oldest first.
+
+use clap::Args;
+use serde_json::json;
+
+use super::{rfc3339, served_environment};
+use crate::config::Config;
+use crate::manage::Management;
+use crate::store::AuditQuery;
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Environment (user-level entries, such as deactivations, are included).
+    #[arg(long)]
+    env: String,
+    /// Only entries about this key.
+    #[arg(long)]
+    client_id: Option<String>,
+    /// Only entries about this user.
+    #[arg(long)]
+    user: Option<String>,
+    /// At most this many entries (the newest are not cut: the oldest come first).
+    #[arg(long, default_value_t = 1000)]
+    limit: u32,
+    /// Print JSON (an array).
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(args: AuditArgs, config: &Config, manage: &Management) -> anyhow::Result<()> {
+    let environment = served_environment(config, &args.env)?;
+    let mut entries = Vec::new();
+    let mut after = None;
+    while entries.len() < args.limit as usize {
+        let query = AuditQuery {
+            environment: Some(environment.to_string()),
+            client_id: args.client_id.clone(),
+            user_id: args.user.clone(),
+            after,
+            limit: (args.limit as usize - entries.len()).min(500) as u32,
+        };
+        let (page, more) = manage.store().list_audit(&query).await?;
+        after = page.last().map(|e| e.seq);
+        entries.extend(page);
+        if !more {
+            break;
+        }
+    }
+    if args.json {
+        let out: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                json!({
+                    "at": rfc3339(e.at), "action": e.action, "environment": e.environment,
+                    "clientId": e.client_id, "userId": e.user_id, "actorUserId": e.actor_user_id,
+                    "actorClientId": e.actor_client_id, "source": e.source, "requestId": e.request_id,
+                    "reason": e.reason,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(out));
+    } else {
+        for e in &entries {
+            let actor = match (&e.actor_user_id, &e.actor_client_id) {
+                (Some(u), Some(c)) => format!("{u} via {c}"),
+                (Some(u), None) => u.clone(),
+                _ => "-".to_owned(),
+            };
+            println!(
+                "{}  {:<22} key={} user={} by={} ({}){}",
+                rfc3339(e.at),
+                e.action,
+                e.client_id.as_deref().unwrap_or("-"),
+                e.user_id.as_deref().unwrap_or("-"),
+                actor,
+                e.source,
+                e.reason
+                    .as_deref()
+                    .map(|r| format!(" reason={r}"))
+                    .unwrap_or_default()
+            );
+        }
+        println!(
+            "{} entr{}",
+            entries.len(),
+            if entries.len() == 1 { "y" } else { "ies" }
+        );
+    }
+    Ok(())
+}
