@@ -22,7 +22,7 @@ fn summary(mut samples: Vec<Duration>) -> String {
 
 #[tokio::main]
 async fn main() {
-    let hasher = Arc::new(SecretHasher::new(1));
+    let hasher = Arc::new(SecretHasher::new(1, Duration::from_secs(60)));
     let secret = new_client_secret();
     let phc = hasher.hash(&secret).await.expect("hash");
     let mut verify = Vec::new();

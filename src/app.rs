@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::events::{self, SyncStatus};
 use crate::graphql::{self, KeymintSchema, UserTokenVerifier};
 use crate::manage::Management;
+use crate::oauth::VerifiedCache;
 use crate::secrets::SecretHasher;
 use crate::signing::{KeyDir, KeyRing};
 use crate::store::{self, Store};
@@ -40,6 +41,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Key and user changes, from this process and every other instance.
     pub changes: Arc<ChangeFeed>,
+    /// Verified secrets and key states of the token fast path.
+    pub cache: Arc<VerifiedCache>,
     /// The sync task's state.
     pub sync: Arc<SyncStatus>,
     /// Last-use times waiting to be written.
@@ -67,7 +70,12 @@ impl AppState {
             .map(|e| (e.name.clone(), e.alg))
             .collect();
         let keys = KeyRing::load_or_create(&KeyDir::new(&config.keys_dir), &envs, clock.now())?;
-        let hasher = Arc::new(SecretHasher::per_core());
+        let perf = &config.performance;
+        let hasher = Arc::new(SecretHasher::new(perf.hash_threads, perf.hash_max_wait));
+        let cache = Arc::new(VerifiedCache::new(perf.cache_capacity, perf.cache_ttl));
+        let changes = Arc::new(ChangeFeed::default());
+        let invalidated = Arc::clone(&cache);
+        changes.on_change(move |change| invalidated.invalidate(change));
         hasher.calibrate().await?;
         let user_tokens = config.user_tokens.as_ref().map(|u| {
             Arc::new(UserTokenVerifier::new(
@@ -85,7 +93,8 @@ impl AppState {
             hasher,
             keys: Arc::new(keys),
             clock,
-            changes: Arc::new(ChangeFeed::default()),
+            changes,
+            cache,
             sync,
             usage: Arc::new(UsageTracker::default()),
             graphql: graphql::schema(),

@@ -6,6 +6,8 @@
 //! SQLite) and publishes here; changes made in this process are also published at once.
 //! Subscribers must treat `Change::All` — and a lagged receiver — as "forget everything".
 
+use std::fmt;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::broadcast;
 
@@ -33,11 +35,14 @@ impl Change {
     }
 }
 
-/// In-process fan-out of [`Change`]s.
-#[derive(Debug)]
+type Listener = Box<dyn Fn(&Change) + Send + Sync>;
+
+/// In-process fan-out of [`Change`]s: synchronous listeners (caches) and a broadcast
+/// channel (anything that prefers to await).
 pub struct ChangeFeed {
     sender: broadcast::Sender<Change>,
     generation: AtomicU64,
+    listeners: RwLock<Vec<Listener>>,
 }
 
 impl Default for ChangeFeed {
@@ -45,15 +50,41 @@ impl Default for ChangeFeed {
         Self {
             sender: broadcast::channel(4096).0,
             generation: AtomicU64::new(0),
+            listeners: RwLock::new(Vec::new()),
         }
     }
 }
 
+impl fmt::Debug for ChangeFeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChangeFeed")
+            .field("generation", &self.generation())
+            .finish_non_exhaustive()
+    }
+}
+
 impl ChangeFeed {
-    /// Publishes a change to every subscriber of this process.
+    /// Publishes a change to every subscriber of this process. The generation moves
+    /// first, then listeners run, so a cache can refuse inserts of state read before it.
     pub fn publish(&self, change: Change) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+        for listener in self
+            .listeners
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            listener(&change);
+        }
         let _ = self.sender.send(change);
+    }
+
+    /// Calls `listener` synchronously for every change published from now on.
+    pub fn on_change(&self, listener: impl Fn(&Change) + Send + Sync + 'static) {
+        self.listeners
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(listener));
     }
 
     /// A receiver of every change published from now on.

@@ -60,9 +60,24 @@ pub struct Config {
     pub audience: Option<Vec<String>>,
     /// `KEYMINT_WEBHOOK_SECRET`; the user-events webhook is off without it.
     pub webhook_secret: Option<WebhookSecret>,
+    /// Token fast path and argon2 admission (`KEYMINT_CACHE_*`, `KEYMINT_HASH_*`).
+    pub performance: PerformanceConfig,
     /// `KEYMINT_USER_TOKEN_ISSUER` + `KEYMINT_USER_TOKEN_JWKS_URL` (+ optional
     /// `KEYMINT_USER_TOKEN_AUDIENCE`): identity-provider session tokens for GraphQL.
     pub user_tokens: Option<UserTokenConfig>,
+}
+
+/// Sizes of the token fast path (Keymint's own settings, beyond the contract).
+#[derive(Debug, Clone)]
+pub struct PerformanceConfig {
+    /// `KEYMINT_CACHE_CAPACITY`: verified-secret cache entries (default 100000).
+    pub cache_capacity: usize,
+    /// `KEYMINT_CACHE_TTL`: seconds an entry is trusted without re-verification (default 900).
+    pub cache_ttl: Duration,
+    /// `KEYMINT_HASH_THREADS`: argon2 threads (default: one per core).
+    pub hash_threads: usize,
+    /// `KEYMINT_HASH_MAX_WAIT_MS`: longest queueing before answering 503 (default 250).
+    pub hash_max_wait: Duration,
 }
 
 /// Where identity-provider session tokens come from.
@@ -182,6 +197,33 @@ impl Config {
                 ));
             }
         };
+        let number = |name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| {
+            match var(name) {
+                None => Ok(default),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if range.contains(&n) => Ok(n),
+                    _ => Err(invalid(
+                        name,
+                        format!(
+                            "{v:?} must be a whole number from {} to {}",
+                            range.start(),
+                            range.end()
+                        ),
+                    )),
+                },
+            }
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+        let performance = PerformanceConfig {
+            cache_capacity: number("KEYMINT_CACHE_CAPACITY", 100_000, 0..=10_000_000)? as usize,
+            cache_ttl: Duration::from_secs(number("KEYMINT_CACHE_TTL", 900, 1..=86_400)?),
+            hash_threads: number("KEYMINT_HASH_THREADS", cores, 1..=256)? as usize,
+            hash_max_wait: Duration::from_millis(number(
+                "KEYMINT_HASH_MAX_WAIT_MS",
+                250,
+                1..=60_000,
+            )?),
+        };
         Ok(Self {
             database_url,
             listen,
@@ -191,6 +233,7 @@ impl Config {
             token_ttl,
             audience,
             webhook_secret,
+            performance,
             user_tokens,
         })
     }

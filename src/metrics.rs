@@ -60,5 +60,61 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "counter",
         state.changes.generation() as f64,
     );
+    let cache = state.cache.stats();
+    gauge(
+        "keymint_token_cache_hits_total",
+        "Token requests answered from the verified-secret cache.",
+        "counter",
+        cache.hits.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "keymint_token_cache_misses_total",
+        "Token requests that needed a full argon2id verification.",
+        "counter",
+        cache.misses.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "keymint_token_cache_invalidations_total",
+        "Cache entries dropped because their key or owner changed.",
+        "counter",
+        cache.invalidations.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "keymint_token_cache_entries",
+        "Entries in the verified-secret cache.",
+        "gauge",
+        state.cache.len() as f64,
+    );
+    let hasher = state.hasher.stats();
+    gauge(
+        "keymint_argon2_queue_depth",
+        "argon2id jobs waiting for a thread.",
+        "gauge",
+        hasher.queued.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "keymint_argon2_jobs_total",
+        "argon2id hashes and verifications run.",
+        "counter",
+        hasher.completed.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "keymint_argon2_rejected_total",
+        "argon2id jobs refused because of overload (answered 503).",
+        "counter",
+        hasher.rejected.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "keymint_argon2_wait_seconds_total",
+        "Total time argon2id jobs waited in the queue.",
+        "counter",
+        hasher.wait_micros.load(Ordering::Relaxed) as f64 / 1e6,
+    );
+    gauge(
+        "keymint_argon2_threads",
+        "argon2id worker threads.",
+        "gauge",
+        state.hasher.threads() as f64,
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

@@ -4,11 +4,13 @@
 use serde::Serialize;
 use std::sync::Arc;
 
+use super::VerifiedCache;
 use super::{ClientCredentials, TokenError};
+use crate::changes::ChangeFeed;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{ClientId, EnvironmentName, KeyCredentials, Permissions};
-use crate::secrets::{SecretHasher, random_token};
+use crate::domain::{ApiKey, ClientId, EnvironmentName, KeyCredentials, Permissions};
+use crate::secrets::{HashError, SecretHasher, random_token};
 use crate::signing::{EnvironmentKeys, sign_jwt};
 use crate::store::Store;
 use crate::usage::UsageTracker;
@@ -27,6 +29,10 @@ pub struct GrantContext<'a> {
     pub clock: &'a dyn Clock,
     /// Where successful uses are noted for `lastUsedAt`.
     pub usage: &'a UsageTracker,
+    /// Verified secrets and key states.
+    pub cache: &'a VerifiedCache,
+    /// Key and user changes (for the cache's insert guard).
+    pub changes: &'a ChangeFeed,
 }
 
 /// A parsed, syntactically valid token request.
@@ -149,47 +155,21 @@ pub async fn issue_token(
     })
 }
 
-/// Authenticates the client. Every failure answers the same `invalid_client`, and takes
-/// one argon2 verification's time: real for existing client ids, a sleep (no CPU) for
-/// unknown ones, so probing ids neither burns CPU nor learns which ids exist.
-async fn authenticate(
-    ctx: &GrantContext<'_>,
-    req: &TokenRequest,
-) -> Result<crate::domain::ApiKey, TokenError> {
+/// Authenticates the client. Every failure answers the same `invalid_client`.
+///
+/// Warm path: a cached verification of this exact secret answers without argon2 or the
+/// database. Cold path: argon2id on the bounded pool; unknown client ids take the same
+/// time (a sleep, no CPU) and get the same overload answers, so probing ids neither burns
+/// CPU nor learns which exist.
+async fn authenticate(ctx: &GrantContext<'_>, req: &TokenRequest) -> Result<ApiKey, TokenError> {
     let client_id = ClientId::new(req.credentials.client_id.clone());
-    let lookup = |e: crate::store::StoreError| {
-        tracing::warn!(error = %e, "credential lookup failed");
-        TokenError::TemporarilyUnavailable
-    };
+    let now = ctx.clock.now();
     let outcome = match ctx
-        .store
-        .find_credentials(&client_id)
-        .await
-        .map_err(lookup)?
+        .cache
+        .lookup(client_id.as_str(), &req.credentials.secret, now)
     {
-        None => {
-            tokio::time::sleep(ctx.hasher.typical_verify_time()).await;
-            Err(Refusal::UnknownClient)
-        }
-        Some(creds) => match matching_hash(ctx, req, &creds).await? {
-            None => Err(Refusal::WrongSecret),
-            Some(hash) => {
-                // The verification took milliseconds; a deactivation, disable or secret
-                // rotation may have committed meanwhile. Decide on the state as it is now.
-                match ctx
-                    .store
-                    .find_credentials(&client_id)
-                    .await
-                    .map_err(lookup)?
-                {
-                    Some(fresh) if fresh.accepted_hashes(ctx.clock.now()).any(|h| h == hash) => {
-                        check_state(ctx, req, fresh)
-                    }
-                    Some(_) => Err(Refusal::WrongSecret),
-                    None => Err(Refusal::UnknownClient),
-                }
-            }
-        },
+        Some(hit) => check_state(ctx, req, hit.key, hit.owner_active),
+        None => authenticate_cold(ctx, req, &client_id).await?,
     };
     outcome.map_err(|reason| {
         tracing::info!(env = %req.environment, client_id = %client_id, ?reason, "token refused");
@@ -197,6 +177,70 @@ async fn authenticate(
             realm: req.environment.to_string(),
         }
     })
+}
+
+async fn authenticate_cold(
+    ctx: &GrantContext<'_>,
+    req: &TokenRequest,
+    client_id: &ClientId,
+) -> Result<Result<ApiKey, Refusal>, TokenError> {
+    let lookup = |e: crate::store::StoreError| {
+        tracing::warn!(error = %e, "credential lookup failed");
+        TokenError::TemporarilyUnavailable
+    };
+    let Some(creds) = ctx
+        .store
+        .find_credentials(client_id)
+        .await
+        .map_err(lookup)?
+    else {
+        let delay = ctx.hasher.estimate().map_err(overloaded)?;
+        tokio::time::sleep(delay).await;
+        return Ok(Err(Refusal::UnknownClient));
+    };
+    let Some(hash) = matching_hash(ctx, req, &creds).await? else {
+        return Ok(Err(Refusal::WrongSecret));
+    };
+    // The verification took milliseconds; a deactivation, disable or secret rotation may
+    // have committed meanwhile. Decide on the state as it is now, and cache that state
+    // only if no change was published since it was read.
+    let generation = ctx.changes.generation();
+    let Some(fresh) = ctx
+        .store
+        .find_credentials(client_id)
+        .await
+        .map_err(lookup)?
+    else {
+        return Ok(Err(Refusal::UnknownClient));
+    };
+    let valid_until = if fresh.secret_hash == hash {
+        None
+    } else {
+        match &fresh.previous_secret {
+            Some((previous, until)) if *previous == hash && ctx.clock.now() < *until => {
+                Some(*until)
+            }
+            _ => return Ok(Err(Refusal::WrongSecret)),
+        }
+    };
+    let outcome = check_state(ctx, req, fresh.key.clone(), fresh.owner_active);
+    if outcome.is_ok() {
+        ctx.cache.insert(
+            &req.credentials.secret,
+            &fresh,
+            valid_until,
+            generation,
+            || ctx.changes.generation(),
+        );
+    }
+    Ok(outcome)
+}
+
+fn overloaded(e: HashError) -> TokenError {
+    if !matches!(e, HashError::Overloaded) {
+        tracing::warn!(error = %e, "secret verification failed");
+    }
+    TokenError::TemporarilyUnavailable
 }
 
 /// The stored hash the presented secret matches: the current secret, or the previous
@@ -207,15 +251,12 @@ async fn matching_hash(
     creds: &KeyCredentials,
 ) -> Result<Option<String>, TokenError> {
     for hash in creds.accepted_hashes(ctx.clock.now()) {
-        let ok = ctx
+        if ctx
             .hasher
             .verify(&req.credentials.secret, hash)
             .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "secret verification failed");
-                TokenError::TemporarilyUnavailable
-            })?;
-        if ok {
+            .map_err(overloaded)?
+        {
             return Ok(Some(hash.to_owned()));
         }
     }
@@ -225,16 +266,16 @@ async fn matching_hash(
 fn check_state(
     ctx: &GrantContext<'_>,
     req: &TokenRequest,
-    creds: KeyCredentials,
-) -> Result<crate::domain::ApiKey, Refusal> {
-    let key = creds.key;
+    key: ApiKey,
+    owner_active: bool,
+) -> Result<ApiKey, Refusal> {
     if key.environment != req.environment {
         Err(Refusal::WrongEnvironment)
     } else if !key.enabled {
         Err(Refusal::KeyDisabled)
     } else if key.is_expired(ctx.clock.now()) {
         Err(Refusal::KeyExpired)
-    } else if !creds.owner_active {
+    } else if !owner_active {
         Err(Refusal::OwnerInactive)
     } else {
         Ok(key)

@@ -7,6 +7,7 @@ mod grant;
 mod metadata;
 mod request;
 mod token;
+mod verified_cache;
 
 pub use client_auth::{ClientCredentials, parse_basic};
 pub use error::TokenError;
@@ -14,3 +15,4 @@ pub use grant::{AccessTokenClaims, GrantContext, IssuedToken, TokenRequest, issu
 pub use metadata::{jwks, metadata};
 pub use request::{TokenParams, parse_token_body};
 pub use token::token;
+pub use verified_cache::{CacheStats, CachedKey, VerifiedCache};

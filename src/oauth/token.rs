@@ -87,6 +87,8 @@ async fn handle(
         keys,
         clock: state.clock.as_ref(),
         usage: &state.usage,
+        cache: &state.cache,
+        changes: &state.changes,
     };
     let request = TokenRequest {
         environment,

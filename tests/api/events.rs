@@ -341,7 +341,10 @@ pub async fn cli_changes_reach_a_running_instance(backend: Backend) {
     let other = keymint::store::connect(&app.db_url).await.unwrap();
     let cli = keymint::manage::Management::new(
         other,
-        std::sync::Arc::new(keymint::secrets::SecretHasher::new(1)),
+        std::sync::Arc::new(keymint::secrets::SecretHasher::new(
+            1,
+            std::time::Duration::from_secs(5),
+        )),
         std::sync::Arc::new(keymint::clock::SystemClock),
         std::sync::Arc::new(keymint::changes::ChangeFeed::default()),
     );

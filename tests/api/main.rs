@@ -7,6 +7,7 @@ mod app;
 mod discovery;
 mod events;
 mod events_postgres;
+mod fast_path;
 mod gateway;
 mod graphql;
 mod idp;
