@@ -64,14 +64,14 @@ pub struct VerifiedCache {
 }
 
 impl VerifiedCache {
-    /// A cache of at most `capacity` entries, each trusted for at most `ttl`.
+    /// A cache of at most `capacity` entries (0 turns it off), each trusted for at most `ttl`.
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         let mut key = [0u8; 32];
         aws_lc_rs::rand::fill(&mut key).expect("OS random number generator unavailable");
         Self {
             mac_key: hmac::Key::new(hmac::HMAC_SHA256, &key),
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            per_shard: capacity.div_ceil(SHARDS).max(1),
+            per_shard: capacity.div_ceil(SHARDS),
             ttl,
             stats: CacheStats::default(),
         }
@@ -133,6 +133,9 @@ impl VerifiedCache {
             secret_valid_until,
             inserted: Instant::now(),
         };
+        if self.per_shard == 0 {
+            return; // capacity 0: the cache is off
+        }
         let mut shard = self
             .shard(client_id)
             .lock()

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Token-path benchmark (fast path issue): one release build, Keymint on SQLite and on
+# PostgreSQL, wrk over loopback, runs interleaved A B A B so drift cancels. Prints one
+# table. Takes about 10 minutes on 2 cores (mostly warming 10,000 keys: one argon2id
+# verification each).
+#
+# Usage: bench/tokens.sh            (PostgreSQL 15 on 127.0.0.1:5432, as in .ci/run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DUR=${DUR:-10}
+KEYS=10000
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+export PGPASSWORD=${KEYMINT_CI_PG_PASSWORD:-postgres}
+pg_isready -h 127.0.0.1 -q || pg_ctlcluster --skip-systemctl-redirect 15 main start
+
+cargo build --release --quiet --bin keymint --example bench_tool
+BIN="$ROOT/target/release/keymint"
+TOOL="$ROOT/target/release/examples/bench_tool"
+WORK=$(mktemp -d)
+DB="keymint_tokens_$$"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $DB"
+
+start() { # name database_url [VAR=value...]: starts an instance, sets URL_<name> and PID_<name>
+  local name=$1 url=$2; shift 2
+  mkdir -p "$WORK/$name"
+  (cd "$WORK/$name" && exec env DATABASE_URL="$url" KEYMINT_LISTEN=127.0.0.1:0 RUST_LOG=warn,keymint::cli::serve=info "$@" "$BIN" serve) 2> "$WORK/$name.log" &
+  local pid=$!
+  PIDS+=("$pid")
+  for _ in $(seq 1 300); do
+    addr=$(grep -o 'address=[0-9.:]*' "$WORK/$name.log" | head -1 | cut -d= -f2 || true)
+    [ -n "$addr" ] && break
+    sleep 0.1
+  done
+  [ -n "$addr" ] || { cat "$WORK/$name.log" >&2; exit 1; }
+  printf -v "URL_$name" 'http://%s' "$addr"
+  printf -v "PID_$name" '%s' "$pid"
+}
+rss_mib() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+reset_peak() { echo 5 > "/proc/$1/clear_refs"; }
+peak_mib() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+wrk_run() { # url script keys secret connections -> "rps p50 p99 requests errors"
+  KEYS=$3 SECRET=$4 wrk -t2 -c"$5" -d"${DUR}s" --timeout 5s -s "$ROOT/bench/$2" "$1" 2>&1 |
+    awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); printf "%s ", kv[2] } print "" }'
+}
+mean() { awk '{ s += $1 } END { printf "%.0f", s / NR }'; }
+
+echo "seeding $KEYS keys in SQLite and PostgreSQL..." >&2
+SECRET_sqlite=$("$TOOL" seed "sqlite://$WORK/sqlite.db" $KEYS)
+SECRET_pg=$("$TOOL" seed "postgres://postgres:$PGPASSWORD@127.0.0.1:5432/$DB" $KEYS)
+SECRET_cold=$("$TOOL" seed "sqlite://$WORK/cold.db" 1)
+start sqlite "sqlite://$WORK/sqlite.db"
+start pg "postgres://postgres:$PGPASSWORD@127.0.0.1:5432/$DB"
+start cold "sqlite://$WORK/cold.db" KEYMINT_CACHE_CAPACITY=0
+IDLE_sqlite=$(rss_mib "$PID_sqlite"); IDLE_pg=$(rss_mib "$PID_pg")
+
+echo "argon2 ceiling..." >&2
+CEILING=$("$TOOL" ceiling 5)
+echo "warming $KEYS keys on each instance (one verification each)..." >&2
+reset_peak "$PID_sqlite"; reset_peak "$PID_pg"
+"$TOOL" warm "$URL_sqlite" "$SECRET_sqlite" $KEYS
+"$TOOL" warm "$URL_pg" "$SECRET_pg" $KEYS
+WARMUP_PEAK_sqlite=$(peak_mib "$PID_sqlite"); WARMUP_PEAK_pg=$(peak_mib "$PID_pg")
+
+declare -A R PEAK
+for round in 1 2; do
+  for b in sqlite pg; do
+    url_var="URL_$b"; pid_var="PID_$b"; secret_var="SECRET_$b"
+    reset_peak "${!pid_var}"
+    R[$b,healthz,$round]=$(wrk_run "${!url_var}/healthz" healthz.lua 1 x 64)
+    R[$b,warm1,$round]=$(wrk_run "${!url_var}" token.lua 1 "${!secret_var}" 64)
+    R[$b,warm10k,$round]=$(wrk_run "${!url_var}" token.lua $KEYS "${!secret_var}" 64)
+    PEAK[$b,$round]=$(peak_mib "${!pid_var}")
+    echo "round $round $b: healthz ${R[$b,healthz,$round]}| warm1 ${R[$b,warm1,$round]}| warm10k ${R[$b,warm10k,$round]}" >&2
+  done
+done
+
+echo "cold (cache off: every request verifies)..." >&2
+reset_peak "$PID_cold"
+COLD=$(wrk_run "$URL_cold" token.lua 1 "$SECRET_cold" 8)
+COLD_PEAK=$(peak_mib "$PID_cold")
+
+echo "mixed: wrong-secret flood at 4x the argon2 ceiling + honest warm clients (SQLite)..." >&2
+FLOOD_RATE=$(awk -v c="$CEILING" 'BEGIN { printf "%.0f", 4 * c }')
+reset_peak "$PID_sqlite"
+"$TOOL" flood "$URL_sqlite" "$FLOOD_RATE" "$DUR" > "$WORK/flood.txt" &
+FLOOD_PID=$!
+MIXED=$(wrk_run "$URL_sqlite" token.lua 1 "$SECRET_sqlite" 8)
+wait $FLOOD_PID
+FLOOD=$(cat "$WORK/flood.txt")
+MIXED_PEAK=$(peak_mib "$PID_sqlite")
+
+echo "scale: 990,000 more keys in PostgreSQL..." >&2
+"$TOOL" seed "postgres://postgres:$PGPASSWORD@127.0.0.1:5432/$DB" 990000 $KEYS >/dev/null
+reset_peak "$PID_pg"
+SCALE_A=$(wrk_run "$URL_pg" token.lua $KEYS "$SECRET_pg" 64)
+SCALE_B=$(wrk_run "$URL_pg" token.lua $KEYS "$SECRET_pg" 64)
+SCALE_PEAK=$(peak_mib "$PID_pg")
+TOTAL_KEYS=$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc "SELECT COUNT(*) FROM api_keys")
+
+field() { echo "$1" | awk -v n="$2" '{ print $n }'; }
+avg() { for r in 1 2; do field "${R[$1,$2,$r]}" "$3"; done | mean; }
+echo
+echo "| phase | SQLite | PostgreSQL |"
+echo "|---|---|---|"
+echo "| /healthz requests/s (HTTP ceiling) | $(avg sqlite healthz 1) | $(avg pg healthz 1) |"
+echo "| warm tokens/s, 1 key | $(avg sqlite warm1 1) | $(avg pg warm1 1) |"
+echo "| warm p50 / p99 ms, 1 key | $(avg sqlite warm1 2) / $(avg sqlite warm1 3) | $(avg pg warm1 2) / $(avg pg warm1 3) |"
+echo "| warm tokens/s, $KEYS keys round-robin | $(avg sqlite warm10k 1) | $(avg pg warm10k 1) |"
+echo "| warm p50 / p99 ms, $KEYS keys | $(avg sqlite warm10k 2) / $(avg sqlite warm10k 3) | $(avg pg warm10k 2) / $(avg pg warm10k 3) |"
+echo "| warm / healthz | $(awk -v a="$(avg sqlite warm10k 1)" -v b="$(avg sqlite healthz 1)" 'BEGIN{printf "%.2f", a/b}') | $(awk -v a="$(avg pg warm10k 1)" -v b="$(avg pg healthz 1)" 'BEGIN{printf "%.2f", a/b}') |"
+echo "| errors in warm runs | $(for r in 1 2; do field "${R[sqlite,warm1,$r]}" 5; field "${R[sqlite,warm10k,$r]}" 5; done | paste -sd+ | bc) | $(for r in 1 2; do field "${R[pg,warm1,$r]}" 5; field "${R[pg,warm10k,$r]}" 5; done | paste -sd+ | bc) |"
+echo "| idle RSS MiB (after start) | $IDLE_sqlite | $IDLE_pg |"
+echo "| peak RSS MiB: warm-up / warm runs | $WARMUP_PEAK_sqlite / $(printf '%s\n' "${PEAK[sqlite,1]}" "${PEAK[sqlite,2]}" | sort -n | tail -1) | $WARMUP_PEAK_pg / $(printf '%s\n' "${PEAK[pg,1]}" "${PEAK[pg,2]}" | sort -n | tail -1) |"
+echo
+echo "| phase | figure |"
+echo "|---|---|"
+echo "| argon2id ceiling (verifications/s, all cores) | $CEILING |"
+echo "| cold tokens/s (cache off, SQLite) | $(field "$COLD" 1) (p99 $(field "$COLD" 3) ms, peak RSS $COLD_PEAK MiB) |"
+echo "| cold / ceiling | $(awk -v a="$(field "$COLD" 1)" -v b="$CEILING" 'BEGIN{printf "%.2f", a/b}') |"
+echo "| mixed: flood of wrong secrets at ${FLOOD_RATE}/s (4x ceiling), answers | $FLOOD |"
+echo "| mixed: honest warm clients tokens/s, p99 ms, success | $(field "$MIXED" 1), $(field "$MIXED" 3), $(awk -v r="$(field "$MIXED" 4)" -v e="$(field "$MIXED" 5)" 'BEGIN{printf "%.2f%%", 100*(r-e)/r}') |"
+echo "| mixed: peak RSS MiB | $MIXED_PEAK |"
+echo "| scale: warm tokens/s, $KEYS keys of $TOTAL_KEYS in PostgreSQL (2 runs) | $(field "$SCALE_A" 1), $(field "$SCALE_B" 1) (peak RSS $SCALE_PEAK MiB) |"
