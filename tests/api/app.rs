@@ -204,4 +204,33 @@ impl TestApp {
             .status()
             .as_u16()
     }
+
+    /// Audit entries about `user` with `action`.
+    pub async fn audit_count(&self, user: &str, action: &str) -> usize {
+        let query = keymint::store::AuditQuery {
+            user_id: Some(user.into()),
+            limit: 1000,
+            ..Default::default()
+        };
+        let (entries, _) = self.state.store.list_audit(&query).await.unwrap();
+        entries.iter().filter(|e| e.action == action).count()
+    }
+
+    /// The value of a metric on `/metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+            .parse()
+            .unwrap()
+    }
 }

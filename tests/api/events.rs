@@ -8,7 +8,6 @@ use keymint::changes::Change;
 use keymint::clock::Clock;
 use keymint::domain::UserId;
 use keymint::events::{WebhookSecret, sign};
-use keymint::store::AuditQuery;
 
 use crate::app::{Backend, TestApp};
 
@@ -67,16 +66,6 @@ fn deactivated(id: &str) -> Value {
     json!({"type": "user.deactivated", "data": {"id": id}})
 }
 
-async fn audit_count(app: &TestApp, user: &str, action: &str) -> usize {
-    let query = AuditQuery {
-        user_id: Some(user.into()),
-        limit: 1000,
-        ..Default::default()
-    };
-    let (entries, _) = app.state.store.list_audit(&query).await.unwrap();
-    entries.iter().filter(|e| e.action == action).count()
-}
-
 pub async fn webhook_applies_signed_events(backend: Backend) {
     let app = spawn(backend).await;
     let upsert = json!({"type": "user.upserted", "data": {"id": "alice", "email": "a@example.com", "serviceAccount": false, "permissions": ["runs:read"]}});
@@ -101,7 +90,7 @@ pub async fn webhook_applies_signed_events(backend: Backend) {
     );
     assert_eq!(app.token_status("production", &prod).await, 401);
     assert_eq!(app.token_status("sandbox", &sandbox).await, 401);
-    assert_eq!(audit_count(&app, "alice", "key.disabled").await, 2);
+    assert_eq!(app.audit_count("alice", "key.disabled").await, 2);
 
     assert_eq!(
         send(
@@ -226,7 +215,7 @@ pub async fn webhook_refuses_bad_signatures_stale_timestamps_and_bad_bodies(back
 
     // None of the refused deliveries had an effect.
     assert_eq!(app.token_status("production", &key).await, 200);
-    assert_eq!(audit_count(&app, "alice", "user.deactivated").await, 0);
+    assert_eq!(app.audit_count("alice", "user.deactivated").await, 0);
 
     // Several signatures in one header: any valid v1 one is enough.
     let valid = sign(&secret, "m9", now, body.as_bytes());
@@ -254,8 +243,8 @@ pub async fn webhook_replays_are_applied_once(backend: Backend) {
         "a replay is acknowledged so the sender stops retrying"
     );
     assert_eq!(replay.json::<Value>().await.unwrap()["status"], "duplicate");
-    assert_eq!(audit_count(&app, "alice", "user.deactivated").await, 1);
-    assert_eq!(audit_count(&app, "alice", "key.disabled").await, 1);
+    assert_eq!(app.audit_count("alice", "user.deactivated").await, 1);
+    assert_eq!(app.audit_count("alice", "key.disabled").await, 1);
 }
 
 pub async fn webhook_is_off_without_a_secret(backend: Backend) {

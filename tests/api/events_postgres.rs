@@ -8,7 +8,6 @@ use std::time::Duration;
 use keymint::changes::Change;
 use keymint::clock::Clock;
 use keymint::events::{WebhookSecret, sign};
-use keymint::store::AuditQuery;
 
 use crate::app::{Backend, Key, TestApp};
 
@@ -29,16 +28,6 @@ async fn insert_event(app: &TestApp, kind: &str, data: Value) {
         &format!("INSERT INTO keymint_user_events (type, data) VALUES ('{kind}', '{data}')"),
     )
     .await;
-}
-
-async fn audit_count(app: &TestApp, user: &str, action: &str) -> usize {
-    let query = AuditQuery {
-        user_id: Some(user.into()),
-        limit: 1000,
-        ..Default::default()
-    };
-    let (entries, _) = app.state.store.list_audit(&query).await.unwrap();
-    entries.iter().filter(|e| e.action == action).count()
 }
 
 /// Waits until `key` is refused by `app`; returns how long that took.
@@ -135,8 +124,8 @@ mod postgres {
 
         // Applied exactly once across both instances.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(audit_count(&a, "bob", "user.deactivated").await, 1);
-        assert_eq!(audit_count(&a, "bob", "key.disabled").await, 1);
+        assert_eq!(a.audit_count("bob", "user.deactivated").await, 1);
+        assert_eq!(a.audit_count("bob", "key.disabled").await, 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,8 +164,8 @@ mod postgres {
         })
         .await;
         assert!(done.is_some(), "rows were not all processed");
-        assert_eq!(audit_count(&a, "carol", "user.deactivated").await, 6);
-        assert_eq!(audit_count(&a, "carol", "user.reactivated").await, 5);
+        assert_eq!(a.audit_count("carol", "user.deactivated").await, 6);
+        assert_eq!(a.audit_count("carol", "user.reactivated").await, 5);
         let user = a
             .state
             .store
@@ -302,6 +291,6 @@ mod postgres {
             200
         );
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        assert_eq!(audit_count(&app, "erin", "user.deactivated").await, 1);
+        assert_eq!(app.audit_count("erin", "user.deactivated").await, 1);
     }
 }

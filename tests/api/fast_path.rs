@@ -16,30 +16,21 @@ crate::both_backends!(fast_path:
     a_flood_of_wrong_secrets_is_shed_while_warm_clients_succeed,
 );
 
-async fn metric(app: &TestApp, name: &str) -> f64 {
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
-        .parse()
-        .unwrap()
-}
-
 pub async fn a_second_request_skips_argon2(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.user("alice", &["runs:read"]).await;
     let key = app.key("alice", "production").await;
-    assert_eq!(app.token_status("production", &key).await, 200);
-    let jobs = metric(&app, "keymint_argon2_jobs_total").await;
-    let hits = metric(&app, "keymint_token_cache_hits_total").await;
+    // Warm up. An insert is skipped if any change is published meanwhile (here: the key's
+    // own creation coming back through the database's change feed), so retry until a hit.
+    let warmed = TestApp::eventually(Duration::from_secs(5), || async {
+        let before = app.metric("keymint_token_cache_hits_total").await;
+        assert_eq!(app.token_status("production", &key).await, 200);
+        app.metric("keymint_token_cache_hits_total").await > before
+    })
+    .await;
+    assert!(warmed.is_some(), "the key never became warm");
+    let jobs = app.metric("keymint_argon2_jobs_total").await;
+    let hits = app.metric("keymint_token_cache_hits_total").await;
     for _ in 0..5 {
         let body = app.mint("production", &key).await;
         crate::gateway::verify(&app, "production", body["access_token"].as_str().unwrap())
@@ -47,12 +38,12 @@ pub async fn a_second_request_skips_argon2(backend: Backend) {
             .unwrap();
     }
     assert_eq!(
-        metric(&app, "keymint_argon2_jobs_total").await,
+        app.metric("keymint_argon2_jobs_total").await,
         jobs,
         "warm requests ran argon2"
     );
     assert_eq!(
-        metric(&app, "keymint_token_cache_hits_total").await,
+        app.metric("keymint_token_cache_hits_total").await,
         hits + 5.0
     );
 }
@@ -62,14 +53,14 @@ pub async fn wrong_secrets_fall_back_to_a_full_verification(backend: Backend) {
     app.user("alice", &["runs:read"]).await;
     let key = app.key("alice", "production").await;
     assert_eq!(app.token_status("production", &key).await, 200);
-    let jobs = metric(&app, "keymint_argon2_jobs_total").await;
+    let jobs = app.metric("keymint_argon2_jobs_total").await;
     let wrong = Key {
         secret: format!("{}x", key.secret),
         ..key.clone()
     };
     assert_eq!(app.token_status("production", &wrong).await, 401);
     assert_eq!(
-        metric(&app, "keymint_argon2_jobs_total").await,
+        app.metric("keymint_argon2_jobs_total").await,
         jobs + 1.0,
         "a mismatch must be verified, not rejected from the cache"
     );
@@ -89,22 +80,20 @@ pub async fn changes_invalidate_the_cache_at_once(backend: Backend) {
     let disabled = app.key("alice", "production").await;
     let rotated = app.key("alice", "production").await;
     let owned = app.key("alice", "sandbox").await;
-    for (env, key) in [
-        ("production", &disabled),
-        ("production", &rotated),
-        ("sandbox", &owned),
-    ] {
-        assert_eq!(app.token_status(env, key).await, 200);
-        assert_eq!(
-            app.token_status(env, key).await,
-            200,
-            "second request (warm)"
-        );
-    }
-    assert_eq!(
-        app.state.cache.cached_for(&UserId::parse("alice").unwrap()),
-        3
-    );
+    let alice = UserId::parse("alice").unwrap();
+    // Warm all three (an insert is skipped while changes are still arriving; retry).
+    let warmed = TestApp::eventually(Duration::from_secs(5), || async {
+        for (env, key) in [
+            ("production", &disabled),
+            ("production", &rotated),
+            ("sandbox", &owned),
+        ] {
+            assert_eq!(app.token_status(env, key).await, 200);
+        }
+        app.state.cache.cached_for(&alice) == 3
+    })
+    .await;
+    assert!(warmed.is_some(), "keys never became warm");
 
     manage
         .set_key_enabled(&ClientId::new(disabled.client_id.clone()), false, None)
@@ -159,7 +148,13 @@ pub async fn a_flood_of_wrong_secrets_is_shed_while_warm_clients_succeed(backend
     );
     app.user("alice", &["runs:read"]).await;
     let honest = app.key("alice", "production").await;
-    assert_eq!(app.token_status("production", &honest).await, 200);
+    let alice = UserId::parse("alice").unwrap();
+    let warmed = TestApp::eventually(Duration::from_secs(5), || async {
+        assert_eq!(app.token_status("production", &honest).await, 200);
+        app.state.cache.cached_for(&alice) == 1
+    })
+    .await;
+    assert!(warmed.is_some(), "the honest key never became warm");
     let wrong = Key {
         secret: "kms_wrong".into(),
         ..honest.clone()
@@ -227,5 +222,5 @@ pub async fn a_flood_of_wrong_secrets_is_shed_while_warm_clients_succeed(backend
             "a warm client waited {took:?}"
         );
     }
-    assert!(metric(&app, "keymint_argon2_rejected_total").await >= shed as f64);
+    assert!(app.metric("keymint_argon2_rejected_total").await >= shed as f64);
 }
