@@ -67,6 +67,11 @@ impl SyncStatus {
         }
     }
 
+    /// The change-feed position this instance has published up to.
+    pub fn last_change(&self) -> i64 {
+        self.last_change.load(Ordering::SeqCst)
+    }
+
     /// 1 while the notification connection is up (always 1 on SQLite).
     pub fn connected(&self) -> bool {
         self.connected.load(Ordering::Relaxed)

@@ -233,4 +233,15 @@ impl TestApp {
             .parse()
             .unwrap()
     }
+
+    /// Waits until this instance has followed the change feed up to its newest row, so
+    /// no change made so far can still arrive (and invalidate caches) later.
+    pub async fn settle(&self) {
+        let latest = self.state.store.latest_change().await.unwrap();
+        let settled = Self::eventually(std::time::Duration::from_secs(5), || async {
+            self.state.sync.last_change() >= latest
+        })
+        .await;
+        assert!(settled.is_some(), "the change feed did not catch up");
+    }
 }

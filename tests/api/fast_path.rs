@@ -20,15 +20,13 @@ pub async fn a_second_request_skips_argon2(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.user("alice", &["runs:read"]).await;
     let key = app.key("alice", "production").await;
-    // Warm up. An insert is skipped if any change is published meanwhile (here: the key's
-    // own creation coming back through the database's change feed), so retry until a hit.
-    let warmed = TestApp::eventually(Duration::from_secs(5), || async {
-        let before = app.metric("keymint_token_cache_hits_total").await;
-        assert_eq!(app.token_status("production", &key).await, 200);
-        app.metric("keymint_token_cache_hits_total").await > before
-    })
-    .await;
-    assert!(warmed.is_some(), "the key never became warm");
+    app.settle().await;
+    assert_eq!(app.token_status("production", &key).await, 200);
+    assert_eq!(
+        app.state.cache.cached_for(&UserId::parse("alice").unwrap()),
+        1,
+        "not cached after a verification"
+    );
     let jobs = app.metric("keymint_argon2_jobs_total").await;
     let hits = app.metric("keymint_token_cache_hits_total").await;
     for _ in 0..5 {
@@ -81,19 +79,19 @@ pub async fn changes_invalidate_the_cache_at_once(backend: Backend) {
     let rotated = app.key("alice", "production").await;
     let owned = app.key("alice", "sandbox").await;
     let alice = UserId::parse("alice").unwrap();
-    // Warm all three (an insert is skipped while changes are still arriving; retry).
-    let warmed = TestApp::eventually(Duration::from_secs(5), || async {
-        for (env, key) in [
-            ("production", &disabled),
-            ("production", &rotated),
-            ("sandbox", &owned),
-        ] {
-            assert_eq!(app.token_status(env, key).await, 200);
-        }
-        app.state.cache.cached_for(&alice) == 3
-    })
-    .await;
-    assert!(warmed.is_some(), "keys never became warm");
+    app.settle().await;
+    for (env, key) in [
+        ("production", &disabled),
+        ("production", &rotated),
+        ("sandbox", &owned),
+    ] {
+        assert_eq!(app.token_status(env, key).await, 200);
+    }
+    assert_eq!(
+        app.state.cache.cached_for(&alice),
+        3,
+        "not cached after verification"
+    );
 
     manage
         .set_key_enabled(&ClientId::new(disabled.client_id.clone()), false, None)
@@ -149,12 +147,13 @@ pub async fn a_flood_of_wrong_secrets_is_shed_while_warm_clients_succeed(backend
     app.user("alice", &["runs:read"]).await;
     let honest = app.key("alice", "production").await;
     let alice = UserId::parse("alice").unwrap();
-    let warmed = TestApp::eventually(Duration::from_secs(5), || async {
-        assert_eq!(app.token_status("production", &honest).await, 200);
-        app.state.cache.cached_for(&alice) == 1
-    })
-    .await;
-    assert!(warmed.is_some(), "the honest key never became warm");
+    app.settle().await;
+    assert_eq!(app.token_status("production", &honest).await, 200);
+    assert_eq!(
+        app.state.cache.cached_for(&alice),
+        1,
+        "the honest key is not warm"
+    );
     let wrong = Key {
         secret: "kms_wrong".into(),
         ..honest.clone()
