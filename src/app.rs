@@ -120,6 +120,8 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/{env}/oauth2/token", post(oauth::token))
+        .route("/{env}/oauth2/introspect", post(oauth::introspect))
+        .route("/{env}/oauth2/revoke", post(oauth::revoke))
         .route("/{env}/.well-known/jwks.json", get(oauth::jwks))
         .route(
             "/.well-known/oauth-authorization-server/{env}",

@@ -235,6 +235,16 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
         .claims;
     assert_eq!(claims["sub"], "alice");
     assert!(ok(dir, &["signing-keys", "list", "--env", "production"], &logs).contains(&kid));
+    let jti = claims["jti"].as_str().unwrap().to_owned();
+    assert!(
+        ok(
+            dir,
+            &["tokens", "revoke", "--env", "production", &jti],
+            &logs
+        )
+        .contains("revoked")
+    );
+    assert!(read_revoked(dir, &jti), "the CLI revocation was not stored");
 
     assert_eq!(
         token(&http, &server.base, &client_id, "kms_wrong").status(),
@@ -458,4 +468,22 @@ fn the_python_webhook_example_deactivates_a_user() {
             .contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
         "webhook secret in the logs"
     );
+}
+
+fn read_revoked(dir: &Path, jti: &str) -> bool {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", dir.join("keymint.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM revoked_tokens WHERE jti = $1")
+            .bind(jti)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        n == 1
+    })
 }

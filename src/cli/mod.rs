@@ -4,6 +4,7 @@ mod audit;
 mod keys;
 mod serve;
 mod signing_keys;
+mod tokens;
 mod users;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,9 @@ enum Command {
     /// Create, list, disable, enable, delete API keys and rotate their secrets.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Revoke access tokens.
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
     /// Show the audit trail of an environment.
     Audit(audit::AuditArgs),
     /// List or rotate the signing keys of an environment.
@@ -58,6 +62,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve::run(config).await,
         Command::Users(cmd) => users::run(cmd, &open(&config).await?).await,
         Command::Keys(cmd) => keys::run(cmd, &config, &open(&config).await?).await,
+        Command::Tokens(cmd) => tokens::run(cmd, &config, &open(&config).await?).await,
         Command::Audit(args) => audit::run(args, &config, &open(&config).await?).await,
         Command::SigningKeys(cmd) => signing_keys::run(cmd, &config),
     }

@@ -109,7 +109,21 @@ pub struct KeyCredentials {
     pub owner_active: bool,
 }
 
+/// A short fingerprint of a stored secret hash. Tokens carry it (`sv`) so introspection
+/// can refuse tokens minted with a secret that has since been replaced.
+pub fn secret_version(hash: &str) -> String {
+    use base64::Engine;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, hash.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..8])
+}
+
 impl KeyCredentials {
+    /// True when a token carrying secret version `sv` was minted with a secret that is
+    /// still accepted at `now` (the current one, or the previous one during its grace).
+    pub fn accepts_secret_version(&self, sv: &str, now: OffsetDateTime) -> bool {
+        self.accepted_hashes(now).any(|h| secret_version(h) == sv)
+    }
+
     /// The hashes a presented secret may match at `now`: current first, then the
     /// previous one while its grace period lasts.
     pub fn accepted_hashes(&self, now: OffsetDateTime) -> impl Iterator<Item = &str> {

@@ -3,12 +3,11 @@
 //! current state) or, when configured, a user session token of the identity provider.
 
 use axum::http::{HeaderMap, header};
-use jsonwebtoken::jwk::Jwk;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
-use serde::Deserialize;
+use jsonwebtoken::decode_header;
 
 use crate::app::AppState;
 use crate::domain::{ClientId, EnvironmentName, Permissions, UserId};
+use crate::oauth::{check_current, verify_claims};
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -34,15 +33,6 @@ impl Caller {
 /// Why a caller is not authenticated (sent as `UNAUTHENTICATED`).
 #[derive(Debug, Clone)]
 pub struct AuthFailure(pub String);
-
-#[derive(Deserialize)]
-struct AccessClaims {
-    sub: String,
-    client_id: String,
-    env: String,
-    #[serde(default)]
-    permissions: Vec<String>,
-}
 
 /// Resolves the caller of a request; never fails the request itself.
 pub async fn authenticate(
@@ -71,7 +61,7 @@ pub async fn authenticate(
         .as_deref()
         .and_then(|kid| keys.published.iter().find(|k| k.kid() == kid));
     match (ours, &state.user_tokens) {
-        (Some(key), _) => access_token(state, env, token, &header, key.public_jwk()).await,
+        (Some(_), _) => access_token(state, env, token).await,
         (None, Some(verifier)) => {
             let sub = verifier
                 .verify(token)
@@ -102,65 +92,25 @@ async fn access_token(
     state: &AppState,
     env: &EnvironmentName,
     token: &str,
-    header: &jsonwebtoken::Header,
-    jwk: &serde_json::Value,
 ) -> Result<Caller, AuthFailure> {
-    let fail = |m: &str| AuthFailure(m.to_owned());
-    // RFC 9068 §4: the typ header MUST be checked to tell access tokens from other JWTs.
-    if header.typ.as_deref() != Some("at+jwt") {
-        return Err(fail("not an access token (typ must be at+jwt)"));
-    }
-    let jwk: Jwk = serde_json::from_value(jwk.clone()).map_err(|_| fail("signing key unusable"))?;
-    let key = DecodingKey::from_jwk(&jwk).map_err(|_| fail("signing key unusable"))?;
-    let alg: Algorithm = jwk
-        .common
-        .key_algorithm
-        .and_then(|a| a.to_string().parse().ok())
-        .ok_or_else(|| fail("signing key unusable"))?;
-    let mut validation = Validation::new(alg);
-    validation.set_issuer(&[state.config.issuer(env)]);
-    validation.set_audience(&state.config.audiences(env));
-    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    validation.validate_nbf = true;
-    let claims = decode::<AccessClaims>(token, &key, &validation)
-        .map_err(|e| AuthFailure(format!("invalid token: {e}")))?
-        .claims;
-    if claims.env != env.as_str() {
-        return Err(fail("token of another environment"));
-    }
-    // The token may outlive the key's state: refuse tokens of keys since disabled,
-    // deleted or expired, and of owners since deactivated.
-    let client_id = ClientId::new(claims.client_id);
-    let creds = state
-        .store
-        .find_credentials(&client_id)
+    // Verified as a gateway would, then against the key's current state: tokens of keys
+    // since disabled, deleted or expired, of owners since deactivated, revoked, or minted
+    // with a replaced secret are refused.
+    let claims = verify_claims(state, env, token).map_err(|e| AuthFailure(e.0))?;
+    let creds = check_current(state, env, &claims)
         .await
-        .map_err(|_| fail("temporarily unable to check the token's key"))?
-        .ok_or_else(|| fail("the token's key was deleted"))?;
-    let now = state.clock.now();
-    if !creds.key.enabled
-        || creds.key.is_expired(now)
-        || !creds.owner_active
-        || creds.key.environment != *env
-    {
-        return Err(fail(
-            "the token's key is disabled, expired or its owner inactive",
-        ));
-    }
-    if creds.key.owner_id.as_str() != claims.sub {
-        return Err(fail("token subject does not own its key"));
-    }
-    let permissions =
-        Permissions::parse(&claims.permissions).map_err(|_| fail("invalid permissions claim"))?;
+        .map_err(|e| AuthFailure(e.0))?;
+    let permissions = Permissions::parse(&claims.permissions)
+        .map_err(|_| AuthFailure("invalid permissions claim".into()))?;
     let user = state
         .store
         .get_user(&creds.key.owner_id)
         .await
-        .map_err(|_| fail("unknown user"))?;
+        .map_err(|_| AuthFailure("unknown user".into()))?;
     Ok(Caller {
         user: user.id,
         permissions,
         user_permissions: user.permissions,
-        client_id: Some(client_id),
+        client_id: Some(creds.key.client_id),
     })
 }

@@ -28,6 +28,9 @@ pub enum TokenError {
     /// Audience/resource not served (RFC 8707 §2).
     #[error("{0}")]
     InvalidTarget(String),
+    /// A refresh token was named (RFC 7009 §2.2.1); Keymint issues none.
+    #[error("Keymint issues no refresh tokens")]
+    UnsupportedTokenType,
     /// Overload or a dependency down; retry later.
     #[error("the service is temporarily unavailable, retry shortly")]
     TemporarilyUnavailable,
@@ -42,6 +45,7 @@ impl TokenError {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
             Self::InvalidTarget(_) => "invalid_target",
+            Self::UnsupportedTokenType => "unsupported_token_type",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }

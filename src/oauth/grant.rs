@@ -9,7 +9,9 @@ use super::{ClientCredentials, TokenError};
 use crate::changes::ChangeFeed;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{ApiKey, ClientId, EnvironmentName, KeyCredentials, Permissions};
+use crate::domain::{
+    ApiKey, ClientId, EnvironmentName, KeyCredentials, Permissions, secret_version,
+};
 use crate::secrets::{HashError, SecretHasher, random_token};
 use crate::signing::{EnvironmentKeys, sign_jwt};
 use crate::store::Store;
@@ -84,6 +86,9 @@ pub struct AccessTokenClaims<'a> {
     pub permissions: Vec<&'a str>,
     /// Environment name.
     pub env: &'a str,
+    /// Fingerprint of the key's secret that minted the token: introspection refuses
+    /// tokens minted with a secret since replaced (Keymint's claim).
+    pub sv: &'a str,
 }
 
 /// Why authentication failed; logged, never sent to the client.
@@ -114,7 +119,10 @@ pub async fn issue_token(
         }
     };
 
-    let key = authenticate(ctx, &req).await?;
+    let Authenticated {
+        key,
+        secret_version,
+    } = authenticate(ctx, &req.environment, &req.credentials).await?;
 
     let granted = match &req.scope {
         None => key.permissions.clone(),
@@ -143,6 +151,7 @@ pub async fn issue_token(
         scope: &scope,
         permissions: granted.iter().collect(),
         env: req.environment.as_str(),
+        sv: &secret_version,
     };
     let access_token =
         sign_jwt(&ctx.keys.active, &claims).map_err(|_| TokenError::TemporarilyUnavailable)?;
@@ -157,35 +166,53 @@ pub async fn issue_token(
     })
 }
 
-/// Authenticates the client. Every failure answers the same `invalid_client`.
+/// A client that proved it holds a key's secret.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The key, in its current state.
+    pub key: ApiKey,
+    /// Fingerprint of the stored secret that matched (the `sv` claim).
+    pub secret_version: String,
+}
+
+/// Authenticates a client of `environment`. Every failure answers the same
+/// `invalid_client`.
 ///
 /// Warm path: a cached verification of this exact secret answers without argon2 or the
 /// database. Cold path: argon2id on the bounded pool; unknown client ids take the same
 /// time (a sleep, no CPU) and get the same overload answers, so probing ids neither burns
 /// CPU nor learns which exist.
-async fn authenticate(ctx: &GrantContext<'_>, req: &TokenRequest) -> Result<ApiKey, TokenError> {
-    let client_id = ClientId::new(req.credentials.client_id.clone());
+pub async fn authenticate(
+    ctx: &GrantContext<'_>,
+    environment: &EnvironmentName,
+    credentials: &ClientCredentials,
+) -> Result<Authenticated, TokenError> {
+    let client_id = ClientId::new(credentials.client_id.clone());
     let now = ctx.clock.now();
     let outcome = match ctx
         .cache
-        .lookup(client_id.as_str(), &req.credentials.secret, now)
+        .lookup(client_id.as_str(), &credentials.secret, now)
     {
-        Some(hit) => check_state(ctx, req, hit.key, hit.owner_active),
-        None => authenticate_cold(ctx, req, &client_id).await?,
+        Some(hit) => {
+            check_state(ctx, environment, hit.key, hit.owner_active).map(|key| Authenticated {
+                key,
+                secret_version: hit.secret_version,
+            })
+        }
+        None => authenticate_cold(ctx, environment, credentials, &client_id).await?,
     };
     outcome.map_err(|reason| {
-        tracing::info!(env = %req.environment, client_id = %client_id, ?reason, "token refused");
-        TokenError::InvalidClient {
-            realm: req.environment.to_string(),
-        }
+        tracing::info!(env = %environment, client_id = %client_id, ?reason, "client authentication refused");
+        TokenError::InvalidClient { realm: environment.to_string() }
     })
 }
 
 async fn authenticate_cold(
     ctx: &GrantContext<'_>,
-    req: &TokenRequest,
+    environment: &EnvironmentName,
+    credentials: &ClientCredentials,
     client_id: &ClientId,
-) -> Result<Result<ApiKey, Refusal>, TokenError> {
+) -> Result<Result<Authenticated, Refusal>, TokenError> {
     let lookup = |e: crate::store::StoreError| {
         tracing::warn!(error = %e, "credential lookup failed");
         TokenError::TemporarilyUnavailable
@@ -200,7 +227,7 @@ async fn authenticate_cold(
         tokio::time::sleep(delay).await;
         return Ok(Err(Refusal::UnknownClient));
     };
-    let Some(hash) = matching_hash(ctx, req, &creds).await? else {
+    let Some(hash) = matching_hash(ctx, &credentials.secret, &creds).await? else {
         return Ok(Err(Refusal::WrongSecret));
     };
     // The verification took milliseconds; a deactivation, disable or secret rotation may
@@ -225,17 +252,22 @@ async fn authenticate_cold(
             _ => return Ok(Err(Refusal::WrongSecret)),
         }
     };
-    let outcome = check_state(ctx, req, fresh.key.clone(), fresh.owner_active);
+    let secret_version = secret_version(&hash);
+    let outcome = check_state(ctx, environment, fresh.key.clone(), fresh.owner_active);
     if outcome.is_ok() {
         ctx.cache.insert(
-            &req.credentials.secret,
+            &credentials.secret,
             &fresh,
+            &secret_version,
             valid_until,
             generation,
             || ctx.changes.generation(),
         );
     }
-    Ok(outcome)
+    Ok(outcome.map(|key| Authenticated {
+        key,
+        secret_version,
+    }))
 }
 
 fn overloaded(e: HashError) -> TokenError {
@@ -249,16 +281,11 @@ fn overloaded(e: HashError) -> TokenError {
 /// one during its grace period after a rotation.
 async fn matching_hash(
     ctx: &GrantContext<'_>,
-    req: &TokenRequest,
+    secret: &crate::secrets::ClientSecret,
     creds: &KeyCredentials,
 ) -> Result<Option<String>, TokenError> {
     for hash in creds.accepted_hashes(ctx.clock.now()) {
-        if ctx
-            .hasher
-            .verify(&req.credentials.secret, hash)
-            .await
-            .map_err(overloaded)?
-        {
+        if ctx.hasher.verify(secret, hash).await.map_err(overloaded)? {
             return Ok(Some(hash.to_owned()));
         }
     }
@@ -267,11 +294,11 @@ async fn matching_hash(
 
 fn check_state(
     ctx: &GrantContext<'_>,
-    req: &TokenRequest,
+    environment: &EnvironmentName,
     key: ApiKey,
     owner_active: bool,
 ) -> Result<ApiKey, Refusal> {
-    if key.environment != req.environment {
+    if key.environment != *environment {
         Err(Refusal::WrongEnvironment)
     } else if !key.enabled {
         Err(Refusal::KeyDisabled)

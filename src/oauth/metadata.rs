@@ -44,6 +44,10 @@ pub async fn metadata(State(state): State<AppState>, Path(env): Path<String>) ->
         // RFC 8414 §2 makes this REQUIRED; there is no authorization endpoint, so none.
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "access_token_signing_alg_values_supported": algs,
         // Read by OpenID-Connect-style discovery clients that only look for this name.
         "id_token_signing_alg_values_supported": algs,

@@ -8,7 +8,7 @@ use std::fmt;
 use super::TokenError;
 
 /// Longest value accepted for any parameter; real values are far shorter.
-const MAX_VALUE_LEN: usize = 4096;
+const MAX_VALUE_LEN: usize = 8192;
 
 /// The parameters the token endpoint reads. Unknown parameters are ignored
 /// (RFC 6749 §3.2) and empty ones count as absent (RFC 6749 §3.1).
@@ -26,6 +26,10 @@ pub struct TokenParams {
     pub client_id: Option<String>,
     /// `client_secret` (client_secret_post).
     pub client_secret: Option<String>,
+    /// `token` (introspection, revocation).
+    pub token: Option<String>,
+    /// `token_type_hint` (introspection, revocation).
+    pub token_type_hint: Option<String>,
 }
 
 impl fmt::Debug for TokenParams {
@@ -40,6 +44,8 @@ impl fmt::Debug for TokenParams {
                 "client_secret",
                 &self.client_secret.as_ref().map(|_| "<redacted>"),
             )
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_type_hint", &self.token_type_hint)
             .finish()
     }
 }
@@ -53,6 +59,8 @@ impl TokenParams {
             "resource" => &mut self.resource,
             "client_id" => &mut self.client_id,
             "client_secret" => &mut self.client_secret,
+            "token" => &mut self.token,
+            "token_type_hint" => &mut self.token_type_hint,
             _ => return Ok(()),
         };
         if value.len() > MAX_VALUE_LEN {

@@ -7,9 +7,12 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::client_auth::resolve_credentials;
-use super::{GrantContext, TokenError, TokenRequest, issue_token, parse_token_body};
+use super::{
+    ClientCredentials, GrantContext, TokenError, TokenParams, TokenRequest, issue_token,
+    parse_token_body,
+};
 use crate::app::AppState;
-use crate::domain::Permissions;
+use crate::domain::{EnvironmentName, Permissions};
 
 /// The token endpoint handler.
 pub async fn token(
@@ -30,40 +33,15 @@ async fn handle(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, TokenError> {
-    let environment = state
-        .config
-        .environment(env)
-        .map(|e| e.name.clone())
-        .ok_or(TokenError::UnknownEnvironment)?;
-    let keys = state
-        .keys
-        .get(&environment)
-        .ok_or(TokenError::TemporarilyUnavailable)?;
-    let body = body.map_err(|e| {
-        TokenError::InvalidRequest(format!(
-            "could not read the request body: {}",
-            e.body_text()
-        ))
+    let request = client_request(state, env, headers, body, |params| {
+        // RFC 6749 §4.4.2: grant_type is REQUIRED and must be client_credentials.
+        match params.grant_type.as_deref() {
+            None => Err(TokenError::InvalidRequest("grant_type is required".into())),
+            Some("client_credentials") => Ok(()),
+            Some(_) => Err(TokenError::UnsupportedGrantType),
+        }
     })?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let params = parse_token_body(content_type, &body)?;
-
-    // RFC 6749 §4.4.2: grant_type is REQUIRED and must be client_credentials.
-    match params.grant_type.as_deref() {
-        None => return Err(TokenError::InvalidRequest("grant_type is required".into())),
-        Some("client_credentials") => {}
-        Some(_) => return Err(TokenError::UnsupportedGrantType),
-    }
-    let authorization =
-        match headers.get(header::AUTHORIZATION) {
-            Some(v) => Some(v.to_str().map_err(|_| {
-                TokenError::InvalidRequest("Authorization header is not ASCII".into())
-            })?),
-            None => None,
-        };
-    let credentials = resolve_credentials(authorization, &params, environment.as_str())?;
+    let params = &request.params;
     let scope = params
         .scope
         .as_deref()
@@ -79,24 +57,14 @@ async fn handle(
         }
         (a, r) => a.clone().or_else(|| r.clone()),
     };
-
-    let ctx = GrantContext {
-        config: &state.config,
-        store: state.store.as_ref(),
-        hasher: &state.hasher,
-        keys,
-        clock: state.clock.as_ref(),
-        usage: &state.usage,
-        cache: &state.cache,
-        changes: &state.changes,
-    };
-    let request = TokenRequest {
-        environment,
-        credentials,
+    let ctx = grant_context(state, &request.environment)?;
+    let token_request = TokenRequest {
+        environment: request.environment,
+        credentials: request.credentials,
         scope,
         audience,
     };
-    let issued = issue_token(&ctx, request).await?;
+    let issued = issue_token(&ctx, token_request).await?;
     let body = serde_json::json!({
         "access_token": issued.access_token,
         "token_type": "Bearer",
@@ -112,4 +80,73 @@ async fn handle(
         .headers_mut()
         .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(response)
+}
+
+/// A request to one of the client-authenticated OAuth endpoints (token, introspection,
+/// revocation), parsed but not yet authenticated.
+pub(super) struct ClientRequest {
+    pub environment: EnvironmentName,
+    pub params: TokenParams,
+    pub credentials: ClientCredentials,
+}
+
+/// Resolves the environment, parses the body, runs `check` on the parameters (before any
+/// authentication work), and picks the client's credentials.
+pub(super) fn client_request(
+    state: &AppState,
+    env: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    check: impl FnOnce(&TokenParams) -> Result<(), TokenError>,
+) -> Result<ClientRequest, TokenError> {
+    let environment = state
+        .config
+        .environment(env)
+        .map(|e| e.name.clone())
+        .ok_or(TokenError::UnknownEnvironment)?;
+    let body = body.map_err(|e| {
+        TokenError::InvalidRequest(format!(
+            "could not read the request body: {}",
+            e.body_text()
+        ))
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let params = parse_token_body(content_type, &body)?;
+    check(&params)?;
+    let authorization =
+        match headers.get(header::AUTHORIZATION) {
+            Some(v) => Some(v.to_str().map_err(|_| {
+                TokenError::InvalidRequest("Authorization header is not ASCII".into())
+            })?),
+            None => None,
+        };
+    let credentials = resolve_credentials(authorization, &params, environment.as_str())?;
+    Ok(ClientRequest {
+        environment,
+        params,
+        credentials,
+    })
+}
+
+/// The grant's collaborators for `environment`.
+pub(super) fn grant_context<'a>(
+    state: &'a AppState,
+    environment: &EnvironmentName,
+) -> Result<GrantContext<'a>, TokenError> {
+    let keys = state
+        .keys
+        .get(environment)
+        .ok_or(TokenError::TemporarilyUnavailable)?;
+    Ok(GrantContext {
+        config: &state.config,
+        store: state.store.as_ref(),
+        hasher: &state.hasher,
+        keys,
+        clock: state.clock.as_ref(),
+        usage: &state.usage,
+        cache: &state.cache,
+        changes: &state.changes,
+    })
 }

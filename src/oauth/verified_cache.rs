@@ -29,6 +29,7 @@ struct Entry {
     mac: [u8; 32],
     key: ApiKey,
     owner_active: bool,
+    secret_version: String,
     /// Set when the secret is the previous one, accepted only during its grace period.
     secret_valid_until: Option<OffsetDateTime>,
     inserted: Instant,
@@ -41,6 +42,8 @@ pub struct CachedKey {
     pub key: ApiKey,
     /// Whether the owner was active.
     pub owner_active: bool,
+    /// Fingerprint of the stored secret that was verified.
+    pub secret_version: String,
 }
 
 /// Counters for `/metrics`.
@@ -105,6 +108,7 @@ impl VerifiedCache {
                 Some(CachedKey {
                     key: e.key.clone(),
                     owner_active: e.owner_active,
+                    secret_version: e.secret_version.clone(),
                 })
             }
             None => {
@@ -121,6 +125,7 @@ impl VerifiedCache {
         &self,
         secret: &ClientSecret,
         creds: &KeyCredentials,
+        secret_version: &str,
         secret_valid_until: Option<OffsetDateTime>,
         generation_read: u64,
         current_generation: impl Fn() -> u64,
@@ -130,6 +135,7 @@ impl VerifiedCache {
             mac: self.mac(client_id, secret),
             key: creds.key.clone(),
             owner_active: creds.owner_active,
+            secret_version: secret_version.to_owned(),
             secret_valid_until,
             inserted: Instant::now(),
         };

@@ -286,6 +286,20 @@ pub trait Store: Send + Sync + 'static {
     async fn record_last_used(&self, uses: &[(ClientId, OffsetDateTime)])
     -> Result<(), StoreError>;
 
+    /// Remembers that the token `jti` is revoked until `expires_at` (then forgotten).
+    /// Revoking twice is not an error.
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        environment: &EnvironmentName,
+        client_id: Option<&ClientId>,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// True when the token `jti` was revoked.
+    async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+
     /// Audit entries, oldest first, and whether more follow.
     async fn list_audit(&self, query: &AuditQuery) -> Result<(Vec<AuditEvent>, bool), StoreError>;
 

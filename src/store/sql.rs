@@ -440,6 +440,36 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            async fn revoke_token(
+                &self,
+                jti: &str,
+                environment: &crate::domain::EnvironmentName,
+                client_id: Option<&crate::domain::ClientId>,
+                now: time::OffsetDateTime,
+                expires_at: time::OffsetDateTime,
+            ) -> Result<(), super::StoreError> {
+                sqlx::query(concat!(
+                    "INSERT INTO revoked_tokens (jti, environment, client_id, revoked_at, expires_at) ",
+                    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (jti) DO NOTHING"
+                ))
+                .bind(jti)
+                .bind(environment.as_str())
+                .bind(client_id.map(|c| c.as_str()))
+                .bind(now)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn is_revoked(&self, jti: &str) -> Result<bool, super::StoreError> {
+                let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM revoked_tokens WHERE jti = $1")
+                    .bind(jti)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(found > 0)
+            }
+
             async fn list_audit(&self, query: &super::AuditQuery) -> Result<(Vec<crate::domain::AuditEvent>, bool), super::StoreError> {
                 let rows: Vec<super::rows::AuditRow> = sqlx::query_as(concat!(
                     "SELECT ", super::rows::audit_columns!(), " FROM audit_events WHERE seq > $1 ",
@@ -481,6 +511,8 @@ macro_rules! impl_sql_store {
                     .execute(&self.pool)
                     .await?;
                 sqlx::query("DELETE FROM processed_webhooks WHERE received_at < $1").bind(before).execute(&self.pool).await?;
+                // Revocations are needed only until the token would have expired anyway.
+                sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1").bind(before).execute(&self.pool).await?;
                 Ok(())
             }
 

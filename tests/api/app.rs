@@ -55,6 +55,20 @@ impl TestApp {
         app
     }
 
+    /// Another instance of the same deployment: same database, same signing keys and the
+    /// same public URL (as behind one load balancer), so tokens of one are valid at the other.
+    pub async fn spawn_peer(&self) -> Self {
+        let keys = self._keys.path().display().to_string();
+        Self::spawn_on(
+            &self.db_url,
+            &[
+                ("KEYMINT_KEYS_DIR", &keys),
+                ("KEYMINT_PUBLIC_URL", &self.base),
+            ],
+        )
+        .await
+    }
+
     /// Another instance on the database of `url` (which outlives this instance).
     pub async fn spawn_on(url: &str, vars: &[(&str, &str)]) -> Self {
         let keys = tempfile::tempdir().unwrap();

@@ -11,6 +11,7 @@ mod fast_path;
 mod gateway;
 mod graphql;
 mod idp;
+mod introspection;
 mod token;
 mod token_errors;
 

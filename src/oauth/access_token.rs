@@ -1,0 +1,145 @@
+//! Checking Keymint's own access tokens, as the management API and introspection need:
+//! first as a gateway would (signature through the environment's published keys, `typ`,
+//! `iss`, `aud`, `exp`/`nbf` on Keymint's clock, `env`), then against current state
+//! (revoked, key disabled, deleted or expired, owner inactive, secret since replaced).
+
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::domain::{ClientId, EnvironmentName, KeyCredentials};
+
+/// Claims of a Keymint access token, as read back.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TokenClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Owner of the key.
+    pub sub: String,
+    /// Audience (a string, or an array per RFC 7519).
+    pub aud: serde_json::Value,
+    /// Expiry.
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Token id.
+    pub jti: String,
+    /// The key.
+    pub client_id: String,
+    /// Granted scope.
+    #[serde(default)]
+    pub scope: String,
+    /// Granted permissions.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// Environment.
+    pub env: String,
+    /// Secret version (absent on tokens minted before Keymint added it).
+    #[serde(default)]
+    pub sv: Option<String>,
+}
+
+/// Why a token is not (or no longer) good; for logs and `UNAUTHENTICATED` messages.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct Inactive(pub String);
+
+fn inactive(m: &str) -> Inactive {
+    Inactive(m.to_owned())
+}
+
+/// Verifies signature and claims as a gateway would, on Keymint's clock.
+pub fn verify_claims(
+    state: &AppState,
+    env: &EnvironmentName,
+    token: &str,
+) -> Result<TokenClaims, Inactive> {
+    let header = decode_header(token).map_err(|_| inactive("malformed token"))?;
+    // RFC 9068 §4: the typ header MUST be checked to tell access tokens from other JWTs.
+    if header.typ.as_deref() != Some("at+jwt") {
+        return Err(inactive("not an access token (typ must be at+jwt)"));
+    }
+    let keys = state
+        .keys
+        .get(env)
+        .ok_or_else(|| inactive("unknown environment"))?;
+    let kid = header.kid.ok_or_else(|| inactive("token has no kid"))?;
+    let key = keys
+        .published
+        .iter()
+        .find(|k| k.kid() == kid)
+        .ok_or_else(|| inactive("token not signed by this environment"))?;
+    let jwk: Jwk = serde_json::from_value(key.public_jwk().clone())
+        .map_err(|_| inactive("signing key unusable"))?;
+    let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| inactive("signing key unusable"))?;
+    let alg: Algorithm = key
+        .alg()
+        .as_str()
+        .parse()
+        .map_err(|_| inactive("signing key unusable"))?;
+    let mut validation = Validation::new(alg);
+    validation.set_issuer(&[state.config.issuer(env)]);
+    validation.set_audience(&state.config.audiences(env));
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    // Time is checked below against Keymint's clock, with no leeway.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    let claims = decode::<TokenClaims>(token, &decoding, &validation)
+        .map_err(|e| Inactive(format!("invalid token: {e}")))?
+        .claims;
+    let now = state.clock.now().unix_timestamp();
+    if now >= claims.exp {
+        return Err(inactive("token expired"));
+    }
+    if now < claims.nbf {
+        return Err(inactive("token not yet valid"));
+    }
+    if claims.env != env.as_str() {
+        return Err(inactive("token of another environment"));
+    }
+    Ok(claims)
+}
+
+/// Checks that a verified token is still good now; returns its key's credentials.
+pub async fn check_current(
+    state: &AppState,
+    env: &EnvironmentName,
+    claims: &TokenClaims,
+) -> Result<KeyCredentials, Inactive> {
+    let unavailable = |_| inactive("temporarily unable to check the token");
+    if state
+        .store
+        .is_revoked(&claims.jti)
+        .await
+        .map_err(unavailable)?
+    {
+        return Err(inactive("token revoked"));
+    }
+    let creds = state
+        .store
+        .find_credentials(&ClientId::new(claims.client_id.clone()))
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| inactive("the token's key was deleted"))?;
+    let now = state.clock.now();
+    if !creds.key.enabled || creds.key.is_expired(now) || creds.key.environment != *env {
+        return Err(inactive("the token's key is disabled or expired"));
+    }
+    if !creds.owner_active {
+        return Err(inactive("the token's owner is inactive"));
+    }
+    if creds.key.owner_id.as_str() != claims.sub {
+        return Err(inactive("token subject does not own its key"));
+    }
+    if let Some(sv) = &claims.sv
+        && !creds.accepts_secret_version(sv, now)
+    {
+        return Err(inactive(
+            "minted with a secret that has since been replaced",
+        ));
+    }
+    Ok(creds)
+}

@@ -1,0 +1,369 @@
+//! Introspection (RFC 7662) and revocation (RFC 7009).
+
+use serde_json::{Value, json};
+
+use keymint::clock::Clock;
+use keymint::domain::{ClientId, EnvironmentName, UserId};
+
+use crate::app::{Backend, Key, TestApp};
+
+crate::both_backends!(introspection:
+    active_tokens_show_their_claims,
+    every_inactive_case_answers_active_false,
+    only_introspectors_may_introspect,
+    clients_revoke_their_own_tokens_only,
+);
+
+/// alice's key, and a gateway's key holding IntrospectToken.
+async fn setup(app: &TestApp) -> (Key, Key) {
+    app.user("alice", &["runs:read", "runs:write"]).await;
+    app.user("gateway", &["IntrospectToken"]).await;
+    (
+        app.key("alice", "production").await,
+        app.key("gateway", "production").await,
+    )
+}
+
+pub async fn introspect(app: &TestApp, env: &str, caller: &Key, token: &str) -> (u16, Value) {
+    let response = app
+        .http
+        .post(app.url(&format!("/{env}/oauth2/introspect")))
+        .basic_auth(&caller.client_id, Some(&caller.secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    (status, response.json().await.unwrap())
+}
+
+async fn active(app: &TestApp, gateway: &Key, token: &str) -> bool {
+    let (status, body) = introspect(app, "production", gateway, token).await;
+    assert_eq!(status, 200, "{body}");
+    if body["active"] == false {
+        assert_eq!(
+            body,
+            json!({"active": false}),
+            "inactive answers carry nothing else"
+        );
+    }
+    body["active"] == true
+}
+
+async fn revoke(app: &TestApp, caller: &Key, token: &str, hint: Option<&str>) -> reqwest::Response {
+    let mut form = vec![("token", token)];
+    if let Some(h) = hint {
+        form.push(("token_type_hint", h));
+    }
+    app.http
+        .post(app.url("/production/oauth2/revoke"))
+        .basic_auth(&caller.client_id, Some(&caller.secret))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn token_of(body: &Value) -> String {
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Signs arbitrary claims with the environment's active key (to build tokens a client
+/// could not get from the token endpoint: not yet valid, wrong env claim).
+fn forge(app: &TestApp, env: &str, claims: Value) -> String {
+    let keys = app
+        .state
+        .keys
+        .get(&EnvironmentName::parse(env).unwrap())
+        .unwrap();
+    keymint::signing::sign_jwt(&keys.active, &claims).unwrap()
+}
+
+pub async fn active_tokens_show_their_claims(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (alice, gateway) = setup(&app).await;
+    let token = token_of(&app.mint("production", &alice).await);
+    let (status, body) = introspect(&app, "production", &gateway, &token).await;
+    assert_eq!(status, 200);
+    let claims = crate::gateway::verify(&app, "production", &token)
+        .await
+        .unwrap();
+    assert_eq!(body["active"], true);
+    for field in [
+        "scope",
+        "client_id",
+        "sub",
+        "aud",
+        "iss",
+        "exp",
+        "iat",
+        "nbf",
+        "jti",
+        "env",
+        "permissions",
+    ] {
+        assert_eq!(body[field], claims[field], "{field}");
+    }
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["client_id"], alice.client_id);
+}
+
+pub async fn every_inactive_case_answers_active_false(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (alice, gateway) = setup(&app).await;
+    let manage = app.state.management();
+    let mint = |key: Key| {
+        let app = &app;
+        async move { token_of(&app.mint("production", &key).await) }
+    };
+
+    // Malformed, badly signed, of another environment, not yet valid.
+    assert!(!active(&app, &gateway, "not-a-jwt").await);
+    let good = mint(alice.clone()).await;
+    // Change one character in the middle of the signature.
+    let at = good.rfind('.').unwrap() + 20;
+    let replacement = if &good[at..=at] == "A" { "B" } else { "A" };
+    let tampered = format!("{}{}{}", &good[..at], replacement, &good[at + 1..]);
+    assert!(!active(&app, &gateway, &tampered).await, "bad signature");
+    app.user("sandy", &["runs:read"]).await;
+    let sandbox_key = app.key("sandy", "sandbox").await;
+    assert!(
+        !active(
+            &app,
+            &gateway,
+            &token_of(&app.mint("sandbox", &sandbox_key).await)
+        )
+        .await,
+        "other environment"
+    );
+    let mut claims = crate::gateway::verify(&app, "production", &good)
+        .await
+        .unwrap();
+    let now = app.clock.now().unix_timestamp();
+    claims["nbf"] = json!(now + 60);
+    claims["jti"] = json!("forged-nbf");
+    assert!(
+        !active(&app, &gateway, &forge(&app, "production", claims.clone())).await,
+        "not yet valid"
+    );
+    claims["nbf"] = json!(now);
+    claims["env"] = json!("sandbox");
+    assert!(
+        !active(&app, &gateway, &forge(&app, "production", claims)).await,
+        "env claim of another environment"
+    );
+    assert!(active(&app, &gateway, &good).await);
+
+    // Revoked.
+    let revoked = mint(alice.clone()).await;
+    assert_eq!(revoke(&app, &alice, &revoked, None).await.status(), 200);
+    assert!(!active(&app, &gateway, &revoked).await, "revoked");
+
+    // Key disabled, deleted, expired.
+    let disabled = app.key("alice", "production").await;
+    let t_disabled = mint(disabled.clone()).await;
+    manage
+        .set_key_enabled(&ClientId::new(disabled.client_id.clone()), false, None)
+        .await
+        .unwrap();
+    assert!(!active(&app, &gateway, &t_disabled).await, "key disabled");
+    let deleted = app.key("alice", "production").await;
+    let t_deleted = mint(deleted.clone()).await;
+    manage
+        .delete_key(&ClientId::new(deleted.client_id.clone()), None)
+        .await
+        .unwrap();
+    assert!(!active(&app, &gateway, &t_deleted).await, "key deleted");
+
+    // Secret regenerated: without grace at once; with grace when the grace ends.
+    let rotated = app.key("alice", "production").await;
+    let t_rotated = mint(rotated.clone()).await;
+    manage
+        .rotate_secret(&ClientId::new(rotated.client_id.clone()), None, None)
+        .await
+        .unwrap();
+    assert!(
+        !active(&app, &gateway, &t_rotated).await,
+        "secret regenerated"
+    );
+    let graced = app.key("alice", "production").await;
+    let t_graced = mint(graced.clone()).await;
+    let renewed = manage
+        .rotate_secret(
+            &ClientId::new(graced.client_id.clone()),
+            None,
+            Some(time::Duration::seconds(120)),
+        )
+        .await
+        .unwrap();
+    let renewed = Key {
+        client_id: graced.client_id.clone(),
+        secret: renewed.secret.expose().to_owned(),
+    };
+    let t_renewed = mint(renewed).await;
+    assert!(
+        active(&app, &gateway, &t_graced).await,
+        "old secret's token inactive during the grace period"
+    );
+
+    let expiring = app
+        .key_with(
+            "alice",
+            "production",
+            None,
+            Some(app.clock.now_plus(time::Duration::seconds(200))),
+        )
+        .await;
+    let t_expiring = mint(expiring).await;
+    app.clock.advance(time::Duration::seconds(121));
+    assert!(
+        !active(&app, &gateway, &t_graced).await,
+        "old secret's token active after the grace period"
+    );
+    assert!(
+        active(&app, &gateway, &t_renewed).await,
+        "new secret's token inactive"
+    );
+    app.clock.advance(time::Duration::seconds(80));
+    assert!(!active(&app, &gateway, &t_expiring).await, "key expired");
+
+    // Owner inactive.
+    let t_alice = mint(alice.clone()).await;
+    assert!(active(&app, &gateway, &t_alice).await);
+    manage
+        .deactivate_user(&UserId::parse("alice").unwrap())
+        .await
+        .unwrap();
+    assert!(!active(&app, &gateway, &t_alice).await, "owner inactive");
+
+    // Token expired.
+    let t_gw = mint(gateway.clone()).await;
+    assert!(active(&app, &gateway, &t_gw).await);
+    app.clock.advance(time::Duration::seconds(601));
+    assert!(!active(&app, &gateway, &t_gw).await, "expired");
+}
+
+pub async fn only_introspectors_may_introspect(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (alice, gateway) = setup(&app).await;
+    let token = token_of(&app.mint("production", &alice).await);
+    let (status, body) = introspect(&app, "production", &alice, &token).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+    let wrong = Key {
+        secret: "kms_wrong".into(),
+        ..gateway.clone()
+    };
+    let (status, body) = introspect(&app, "production", &wrong, &token).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let no_token = app
+        .http
+        .post(app.url("/production/oauth2/introspect"))
+        .basic_auth(&gateway.client_id, Some(&gateway.secret))
+        .form(&[("x", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_token.status(), 400);
+    // The gateway's key is of production: sandbox introspection refuses it.
+    let (status, _) = introspect(&app, "sandbox", &gateway, &token).await;
+    assert_eq!(status, 401);
+}
+
+pub async fn clients_revoke_their_own_tokens_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (alice, gateway) = setup(&app).await;
+    app.user("bob", &["runs:read"]).await;
+    let bob = app.key("bob", "production").await;
+    let token = token_of(&app.mint("production", &alice).await);
+
+    let foreign = revoke(&app, &bob, &token, None).await;
+    assert_eq!(
+        foreign.status(),
+        400,
+        "RFC 7009 §2.1: another client's token"
+    );
+    assert_eq!(
+        foreign.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
+    );
+    assert!(
+        active(&app, &gateway, &token).await,
+        "a foreign revocation had an effect"
+    );
+
+    assert_eq!(
+        revoke(&app, &alice, "garbage", None).await.status(),
+        200,
+        "unknown tokens answer 200"
+    );
+    let refresh = revoke(&app, &alice, &token, Some("refresh_token")).await;
+    assert_eq!(refresh.status(), 400);
+    assert_eq!(
+        refresh.json::<Value>().await.unwrap()["error"],
+        "unsupported_token_type"
+    );
+    assert!(active(&app, &gateway, &token).await);
+
+    assert_eq!(
+        revoke(&app, &alice, &token, Some("access_token"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        revoke(&app, &alice, &token, None).await.status(),
+        200,
+        "already revoked answers 200"
+    );
+    assert!(!active(&app, &gateway, &token).await);
+    // A revoked token no longer opens the management API either.
+    let (_, body) = crate::graphql::gql(
+        &app,
+        "production",
+        Some(&token),
+        crate::graphql::LIST,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+}
+
+mod postgres_two_instances {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(keymint_pg),
+        ignore = "set KEYMINT_TEST_POSTGRES_URL to run the PostgreSQL suite"
+    )]
+    async fn disable_and_revoke_at_one_instance_show_at_the_other() {
+        let a = TestApp::spawn(Backend::Postgres).await;
+        let b = a.spawn_peer().await;
+        let (alice, gateway) = setup(&a).await;
+        let spare = a.key("alice", "production").await;
+        let t_revoked = token_of(&a.mint("production", &alice).await);
+        let t_disabled = token_of(&a.mint("production", &spare).await);
+        assert!(active(&b, &gateway, &t_revoked).await && active(&b, &gateway, &t_disabled).await);
+        assert_eq!(revoke(&a, &alice, &t_revoked, None).await.status(), 200);
+        a.state
+            .management()
+            .set_key_enabled(&ClientId::new(spare.client_id.clone()), false, None)
+            .await
+            .unwrap();
+        assert!(
+            !active(&b, &gateway, &t_revoked).await,
+            "revocation at A not seen by B"
+        );
+        assert!(
+            !active(&b, &gateway, &t_disabled).await,
+            "disable at A not seen by B"
+        );
+    }
+}
