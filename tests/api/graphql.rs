@@ -440,7 +440,7 @@ async fn regenerate(app: &TestApp, bearer: &str, key: &Key, grace: Option<i64>) 
 
 pub async fn regenerating_with_and_without_a_grace_period(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (_, bearer) = manager(&app).await;
+    let (bootstrap, bearer) = manager(&app).await;
     let key = app.key("alice", "production").await;
     let second = regenerate(&app, &bearer, &key, Some(600)).await;
     assert_eq!(
@@ -457,6 +457,8 @@ pub async fn regenerating_with_and_without_a_grace_period(backend: Backend) {
     );
     assert_eq!(app.token_status("production", &second).await, 200);
 
+    // Ten minutes passed on Keymint's clock: the first bearer token expired.
+    let bearer = token(&app, "production", &bootstrap).await;
     let third = regenerate(&app, &bearer, &key, None).await;
     assert_eq!(
         app.token_status("production", &second).await,
