@@ -18,7 +18,7 @@ use crate::graphql::{self, KeymintSchema, UserTokenVerifier};
 use crate::manage::Management;
 use crate::oauth::VerifiedCache;
 use crate::secrets::SecretHasher;
-use crate::signing::{KeyDir, KeyRing};
+use crate::signing::{KeyDir, KeyRing, Schedule};
 use crate::store::{self, Store};
 use crate::usage::UsageTracker;
 use crate::{health, metrics, oauth};
@@ -69,7 +69,12 @@ impl AppState {
             .iter()
             .map(|e| (e.name.clone(), e.alg))
             .collect();
-        let keys = KeyRing::load_or_create(&KeyDir::new(&config.keys_dir), &envs, clock.now())?;
+        let schedule = Schedule {
+            publish_delay: config.signing_publish_delay,
+            token_ttl: config.token_ttl,
+        };
+        let keys =
+            KeyRing::load_or_create(KeyDir::new(&config.keys_dir), envs, schedule, clock.now())?;
         let perf = &config.performance;
         let hasher = Arc::new(SecretHasher::new(perf.hash_threads, perf.hash_max_wait));
         let cache = Arc::new(VerifiedCache::new(perf.cache_capacity, perf.cache_ttl));

@@ -60,6 +60,11 @@ pub struct Config {
     pub audience: Option<Vec<String>>,
     /// `KEYMINT_WEBHOOK_SECRET`; the user-events webhook is off without it.
     pub webhook_secret: Option<WebhookSecret>,
+    /// `KEYMINT_SIGNING_KEY_PUBLISH_DELAY`: seconds a new signing key is published before it
+    /// signs; also the JWKS cache lifetime advertised (default 300).
+    pub signing_publish_delay: Duration,
+    /// `KEYMINT_SIGNING_KEY_ROTATE_DAYS`: rotate signing keys automatically this often.
+    pub signing_rotate_days: Option<u64>,
     /// Token fast path and argon2 admission (`KEYMINT_CACHE_*`, `KEYMINT_HASH_*`).
     pub performance: PerformanceConfig,
     /// `KEYMINT_USER_TOKEN_ISSUER` + `KEYMINT_USER_TOKEN_JWKS_URL` (+ optional
@@ -224,6 +229,15 @@ impl Config {
                 1..=60_000,
             )?),
         };
+        let signing_publish_delay = Duration::from_secs(number(
+            "KEYMINT_SIGNING_KEY_PUBLISH_DELAY",
+            300,
+            0..=86_400,
+        )?);
+        let signing_rotate_days = match var("KEYMINT_SIGNING_KEY_ROTATE_DAYS") {
+            None => None,
+            Some(_) => Some(number("KEYMINT_SIGNING_KEY_ROTATE_DAYS", 0, 1..=3650)?),
+        };
         Ok(Self {
             database_url,
             listen,
@@ -233,6 +247,8 @@ impl Config {
             token_ttl,
             audience,
             webhook_secret,
+            signing_publish_delay,
+            signing_rotate_days,
             performance,
             user_tokens,
         })

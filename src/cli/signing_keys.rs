@@ -4,17 +4,17 @@ use clap::Subcommand;
 
 use super::{rfc3339, served_environment};
 use crate::config::Config;
-use crate::signing::KeyDir;
+use crate::signing::{KeyDir, Schedule};
 
 #[derive(Debug, Subcommand)]
 pub enum SigningKeysCommand {
-    /// Show the environment's signing keys, newest (active) last.
+    /// Show the environment's signing keys with their state (next, active, retiring, retired) and dates.
     List {
         /// Environment.
         #[arg(long)]
         env: String,
     },
-    /// Create a new signing key; it becomes the active key when instances (re)start.
+    /// Publish a new signing key now; it signs after the publish delay.
     Rotate {
         /// Environment.
         #[arg(long)]
@@ -24,6 +24,11 @@ pub enum SigningKeysCommand {
 
 pub fn run(cmd: SigningKeysCommand, config: &Config) -> anyhow::Result<()> {
     let dir = KeyDir::new(&config.keys_dir);
+    let schedule = Schedule {
+        publish_delay: config.signing_publish_delay,
+        token_ttl: config.token_ttl,
+    };
+    let now = time::OffsetDateTime::now_utc();
     match cmd {
         SigningKeysCommand::List { env } => {
             let env = served_environment(config, &env)?;
@@ -31,31 +36,42 @@ pub fn run(cmd: SigningKeysCommand, config: &Config) -> anyhow::Result<()> {
             if keys.is_empty() {
                 println!("no signing keys for {env} yet; `keymint serve` creates one");
             }
-            let last = keys.len().saturating_sub(1);
-            for (i, stored) in keys.iter().enumerate() {
-                let state = if i == last { "active" } else { "published" };
+            let timelines =
+                schedule.classify(&keys.iter().map(|k| k.created_at).collect::<Vec<_>>(), now);
+            for (stored, t) in keys.iter().zip(timelines) {
+                let retires = t
+                    .retires_at
+                    .map(|r| format!("  unpublished from {}", rfc3339(r)))
+                    .unwrap_or_default();
                 println!(
-                    "{}  {}  {}  created {}",
+                    "{}  {:<5}  {:<8}  created {}  signs from {}{}",
                     stored.key.kid(),
                     stored.key.alg(),
-                    state,
-                    rfc3339(stored.created_at)
+                    t.state,
+                    rfc3339(stored.created_at),
+                    rfc3339(t.activates_at),
+                    retires
                 );
             }
         }
         SigningKeysCommand::Rotate { env } => {
-            let env_config = config.environment(&env).ok_or_else(|| {
+            let alg = config.environment(&env).map(|e| e.alg).ok_or_else(|| {
                 anyhow::anyhow!("environment {env:?} is not in KEYMINT_ENVIRONMENTS")
             })?;
             let env = served_environment(config, &env)?;
-            let created = dir.create(&env, env_config.alg, time::OffsetDateTime::now_utc())?;
+            let created = dir.create(&env, alg, now)?;
+            let signs_from = now
+                + time::Duration::try_from(schedule.publish_delay).unwrap_or(time::Duration::ZERO);
             println!(
-                "new {} signing key {} for {}",
+                "new {} signing key {} for {}: published now, signs from {}",
                 created.key.alg(),
                 created.key.kid(),
-                env
+                env,
+                rfc3339(signs_from)
             );
-            println!("Restart running instances to sign with it; earlier keys stay published.");
+            println!(
+                "Running instances pick it up within a second; the previous key stays published until its tokens have expired."
+            );
         }
     }
     Ok(())

@@ -6,5 +6,5 @@ mod sync;
 mod webhook;
 
 pub use signature::{SignatureError, WebhookSecret, sign, verify};
-pub use sync::{SyncStatus, catch_up, flush_usage, run};
+pub use sync::{SyncStatus, catch_up, flush_usage, refresh_signing_keys, run};
 pub use webhook::user_events;

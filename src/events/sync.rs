@@ -13,6 +13,8 @@ use crate::store::{Store, StoreError, Wakeup};
 
 /// How long the listener may be down before `/readyz` reports it.
 const READY_GRACE: Duration = Duration::from_secs(5);
+/// How often the signing keys are re-read (new files, publish delays passing).
+const KEY_REFRESH: Duration = Duration::from_secs(1);
 /// How often last-use times are written (keeps `lastUsedAt` current to the minute).
 const USAGE_FLUSH: Duration = Duration::from_secs(30);
 /// How long change-feed rows and webhook ids are kept.
@@ -100,6 +102,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut wakeups = store.wakeups().await;
     let mut last_prune = Instant::now();
     let mut last_flush = Instant::now();
+    let mut last_keys = Instant::now();
     loop {
         let wakeup = tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => break,
@@ -132,6 +135,10 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
         }
         if let Err(e) = follow_changes(&state).await {
             tracing::warn!(error = %e, "reading the change feed failed; will retry");
+        }
+        if last_keys.elapsed() >= KEY_REFRESH {
+            last_keys = Instant::now();
+            refresh_signing_keys(&state);
         }
         if let Err(e) = expire_keys(&state).await {
             tracing::warn!(error = %e, "expiring keys failed; will retry");
@@ -216,4 +223,38 @@ pub async fn flush_usage(state: &AppState) {
         tracing::warn!(error = %e, "writing last-use times failed; will retry");
         state.usage.restore(uses);
     }
+}
+
+/// Re-reads the signing keys and, with `KEYMINT_SIGNING_KEY_ROTATE_DAYS`, starts a
+/// rotation when the newest key of an environment is that old.
+pub fn refresh_signing_keys(state: &AppState) {
+    let now = state.clock.now();
+    if let Some(days) = state.config.signing_rotate_days {
+        for env in &state.config.environments {
+            if let Err(e) = rotate_if_due(state, &env.name, env.alg, days, now) {
+                tracing::warn!(env = %env.name, error = %e, "scheduled signing-key rotation failed");
+            }
+        }
+    }
+    if let Err(e) = state.keys.refresh(now) {
+        tracing::warn!(error = %e, "re-reading signing keys failed; keeping the current ones");
+    }
+}
+
+fn rotate_if_due(
+    state: &AppState,
+    env: &crate::domain::EnvironmentName,
+    alg: crate::signing::SigningAlg,
+    days: u64,
+    now: time::OffsetDateTime,
+) -> Result<(), crate::signing::KeyDirError> {
+    let dir = state.keys.dir();
+    let newest = dir.load(env)?.last().map(|k| k.created_at);
+    let due = newest.is_none_or(|created| now - created >= time::Duration::days(days as i64));
+    // Instances sharing the keys directory race here; the per-day lock lets one win.
+    if due && dir.claim_rotation(env, now)? {
+        let created = dir.create(env, alg, now)?;
+        tracing::info!(env = %env, kid = %created.key.kid(), "scheduled signing-key rotation: new key published");
+    }
+    Ok(())
 }

@@ -25,8 +25,8 @@ pub struct GrantContext<'a> {
     pub store: &'a dyn Store,
     /// argon2id verification.
     pub hasher: &'a Arc<SecretHasher>,
-    /// Keys of the environment.
-    pub keys: &'a EnvironmentKeys,
+    /// Keys of the environment (as of this request).
+    pub keys: Arc<EnvironmentKeys>,
     /// Time.
     pub clock: &'a dyn Clock,
     /// Where successful uses are noted for `lastUsedAt`.

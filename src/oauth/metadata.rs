@@ -6,8 +6,15 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 
-/// How long gateways may cache the JWKS and metadata.
-const DISCOVERY_MAX_AGE: &str = "public, max-age=300";
+/// How long gateways may cache the JWKS and metadata: the signing-key publish delay, so a
+/// validator that honours it has seen a new key before it signs anything.
+fn max_age(state: &AppState) -> HeaderValue {
+    let value = format!(
+        "public, max-age={}",
+        state.config.signing_publish_delay.as_secs()
+    );
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("public, max-age=300"))
+}
 
 /// `GET /{env}/.well-known/jwks.json`.
 pub async fn jwks(State(state): State<AppState>, Path(env): Path<String>) -> Response {
@@ -18,7 +25,7 @@ pub async fn jwks(State(state): State<AppState>, Path(env): Path<String>) -> Res
     else {
         return not_found();
     };
-    cached_json(keys.jwks_json.clone())
+    cached_json(&state, keys.jwks_json.clone())
 }
 
 /// RFC 8414 metadata, served at all three contract paths.
@@ -52,20 +59,17 @@ pub async fn metadata(State(state): State<AppState>, Path(env): Path<String>) ->
         // Read by OpenID-Connect-style discovery clients that only look for this name.
         "id_token_signing_alg_values_supported": algs,
     });
-    cached_json(doc.to_string())
+    cached_json(&state, doc.to_string())
 }
 
-fn cached_json(body: String) -> Response {
+fn cached_json(state: &AppState, body: String) -> Response {
     (
         [
             (
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static(DISCOVERY_MAX_AGE),
-            ),
+            (header::CACHE_CONTROL, max_age(state)),
         ],
         body,
     )

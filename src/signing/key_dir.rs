@@ -87,6 +87,39 @@ impl KeyDir {
         Ok(keys)
     }
 
+    /// (kid, state) of the keys of `env` at `now`, from file names only (no parsing).
+    pub fn timeline(
+        &self,
+        env: &EnvironmentName,
+        schedule: &super::Schedule,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(String, super::KeyState)>, KeyDirError> {
+        let dir = self.root.join(env.as_str());
+        let mut named = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|source| KeyDirError::Io {
+            path: dir.clone(),
+            source,
+        })? {
+            let path = entry
+                .map_err(|source| KeyDirError::Io {
+                    path: dir.clone(),
+                    source,
+                })?
+                .path();
+            if path.extension().is_some_and(|ext| ext == "pem") {
+                let (created, kid) = parse_name(&path)?;
+                named.push((created, kid));
+            }
+        }
+        named.sort();
+        let states = schedule.classify(&named.iter().map(|(c, _)| *c).collect::<Vec<_>>(), now);
+        Ok(named
+            .into_iter()
+            .zip(states)
+            .map(|((_, kid), t)| (kid, t.state))
+            .collect())
+    }
+
     /// Generates a new `alg` key for `env`, written atomically with mode 0600.
     pub fn create(
         &self,
@@ -122,6 +155,29 @@ impl KeyDir {
         })
     }
 
+    /// Claims the scheduled rotation of `env` for the day of `now`; true for exactly one
+    /// caller (instances sharing the directory race on an exclusive file creation).
+    pub fn claim_rotation(
+        &self,
+        env: &EnvironmentName,
+        now: OffsetDateTime,
+    ) -> Result<bool, KeyDirError> {
+        let path = self
+            .root
+            .join(env.as_str())
+            .join(format!(".rotation-{}", now.unix_timestamp() / 86_400));
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(source) => Err(KeyDirError::Io { path, source }),
+        }
+    }
+
     /// Loads the keys of `env`, creating an `alg` key first when there is none or the
     /// newest one uses another algorithm (the operator changed `KEYMINT_SIGNING_ALG`).
     pub fn ensure(
@@ -147,13 +203,7 @@ fn read_key(path: &Path) -> Result<StoredKey, KeyDirError> {
     if meta.permissions().mode() & 0o077 != 0 {
         return Err(KeyDirError::TooOpen(path.to_owned()));
     }
-    let created_at = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .and_then(|s| s.split_once('-'))
-        .and_then(|(secs, _)| secs.parse::<i64>().ok())
-        .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())
-        .ok_or_else(|| KeyDirError::BadName(path.to_owned()))?;
+    let (created_at, _) = parse_name(path)?;
     let text = fs::read_to_string(path).map_err(io)?;
     let der = pem_decode(&text).ok_or_else(|| KeyDirError::BadKey(path.to_owned()))?;
     let key = SigningKey::from_pkcs8(&der).map_err(|_| KeyDirError::BadKey(path.to_owned()))?;
@@ -162,6 +212,18 @@ fn read_key(path: &Path) -> Result<StoredKey, KeyDirError> {
         created_at,
         path: path.to_owned(),
     })
+}
+
+/// `<unix seconds>-<kid>.pem` -> (created, kid).
+fn parse_name(path: &Path) -> Result<(OffsetDateTime, String), KeyDirError> {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.split_once('-'))
+        .and_then(|(secs, kid)| {
+            let created = OffsetDateTime::from_unix_timestamp(secs.parse::<i64>().ok()?).ok()?;
+            Some((created, kid.to_owned()))
+        })
+        .ok_or_else(|| KeyDirError::BadName(path.to_owned()))
 }
 
 fn pem_encode(der: &[u8]) -> String {

@@ -7,9 +7,11 @@ mod jwt;
 mod key;
 mod key_dir;
 mod ring;
+mod schedule;
 
 pub use algorithm::{SigningAlg, UnknownAlgorithm};
 pub use jwt::sign_jwt;
 pub use key::SigningKey;
 pub use key_dir::{KeyDir, KeyDirError, StoredKey};
 pub use ring::{EnvironmentKeys, KeyRing};
+pub use schedule::{KeyState, Schedule, Timeline};

@@ -12,6 +12,7 @@ mod gateway;
 mod graphql;
 mod idp;
 mod introspection;
+mod rotation;
 mod token;
 mod token_errors;
 
