@@ -11,6 +11,7 @@
 //! - [`events`]: user-lifecycle events (webhook, table) and the sync task.
 //! - [`changes`]: the change feed every instance follows to invalidate memory.
 //! - [`graphql`]: the management API (contract operations, auth, audit trail).
+//! - [`verifier`]: token verification and an axum layer for Rust resource servers.
 //! - [`app`]: router, shared state and the server loop; [`cli`]: the `keymint` command.
 
 pub mod app;
@@ -29,3 +30,4 @@ pub mod secrets;
 pub mod signing;
 pub mod store;
 pub mod usage;
+pub mod verifier;

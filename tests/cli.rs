@@ -235,6 +235,31 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
         .claims;
     assert_eq!(claims["sub"], "alice");
     assert!(ok(dir, &["signing-keys", "list", "--env", "production"], &logs).contains(&kid));
+    let issuer = format!("{}/production", server.base);
+    let verified = ok(
+        dir,
+        &["tokens", "verify", "--issuer", &issuer, &access_token],
+        &logs,
+    );
+    assert!(
+        verified.contains("valid for") && verified.contains("\"sub\": \"alice\""),
+        "{verified}"
+    );
+    let foreign = keymint(
+        dir,
+        &[
+            "tokens",
+            "verify",
+            "--issuer",
+            &format!("{}/sandbox", server.base),
+            &access_token,
+        ],
+    );
+    assert!(
+        !foreign.status.success(),
+        "a production token verified for sandbox"
+    );
+    assert!(String::from_utf8_lossy(&foreign.stderr).contains("NOT valid"));
     let jti = claims["jti"].as_str().unwrap().to_owned();
     assert!(
         ok(

@@ -62,6 +62,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve::run(config).await,
         Command::Users(cmd) => users::run(cmd, &open(&config).await?).await,
         Command::Keys(cmd) => keys::run(cmd, &config, &open(&config).await?).await,
+        Command::Tokens(cmd) if !tokens::needs_store(&cmd) => tokens::verify(cmd).await,
         Command::Tokens(cmd) => tokens::run(cmd, &config, &open(&config).await?).await,
         Command::Audit(args) => audit::run(args, &config, &open(&config).await?).await,
         Command::SigningKeys(cmd) => signing_keys::run(cmd, &config),

@@ -5,6 +5,7 @@ use clap::Subcommand;
 use super::served_environment;
 use crate::config::{Config, MAX_TOKEN_TTL_SECS};
 use crate::manage::Management;
+use crate::verifier::Verifier;
 
 #[derive(Debug, Subcommand)]
 pub enum TokensCommand {
@@ -17,10 +18,61 @@ pub enum TokensCommand {
         /// The token's `jti` claim.
         jti: String,
     },
+    /// Print a token's claims and whether it is valid for an issuer (as a gateway checks).
+    Verify {
+        /// Issuer URL, e.g. https://keymint.example/production.
+        #[arg(long)]
+        issuer: String,
+        /// Expected audience (default: the issuer).
+        #[arg(long)]
+        audience: Option<String>,
+        /// The access token.
+        token: String,
+    },
+}
+
+/// `tokens verify` needs no database; the other verbs do.
+pub fn needs_store(cmd: &TokensCommand) -> bool {
+    !matches!(cmd, TokensCommand::Verify { .. })
+}
+
+/// Checks a token against an issuer; exits non-zero when it is not valid.
+pub async fn verify(cmd: TokensCommand) -> anyhow::Result<()> {
+    let TokensCommand::Verify {
+        issuer,
+        audience,
+        token,
+    } = cmd
+    else {
+        anyhow::bail!("not a verify command")
+    };
+    // Show the claims whatever the verdict: that is what an on-call engineer needs.
+    let payload = token.split('.').nth(1).unwrap_or_default();
+    let claims = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    match &claims {
+        Some(claims) => println!("{}", serde_json::to_string_pretty(claims)?),
+        None => println!("(the token's payload is not readable JSON)"),
+    }
+    let verifier = Verifier::discover(&issuer, audience.as_deref()).await?;
+    match verifier.verify(&token).await {
+        Ok(token) => {
+            println!(
+                "valid for {issuer} (sub {}, client {}, permissions [{}])",
+                token.sub,
+                token.client_id,
+                token.permissions()
+            );
+            Ok(())
+        }
+        Err(e) => anyhow::bail!("NOT valid for {issuer}: {e}"),
+    }
 }
 
 pub async fn run(cmd: TokensCommand, config: &Config, manage: &Management) -> anyhow::Result<()> {
     match cmd {
+        TokensCommand::Verify { .. } => verify(cmd).await?,
         TokensCommand::Revoke { env, jti } => {
             let environment = served_environment(config, &env)?;
             if jti.is_empty() || jti.len() > 128 || jti.chars().any(char::is_control) {

@@ -83,7 +83,7 @@ impl KeyDir {
                 keys.push(read_key(&path)?);
             }
         }
-        keys.sort_by_key(|k| k.created_at);
+        keys.sort_by(|a, b| (a.created_at, a.key.kid()).cmp(&(b.created_at, b.key.kid())));
         Ok(keys)
     }
 
@@ -136,7 +136,14 @@ impl KeyDir {
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(io(&dir))?;
 
         let (key, der) = SigningKey::generate(alg).map_err(|_| KeyDirError::Generate(alg))?;
-        let path = dir.join(format!("{}-{}.pem", now.unix_timestamp(), key.kid()));
+        // Creation times order the keys (the newest signs), so they must be distinct: a
+        // key made within the same second as the newest existing one is dated a second later.
+        let newest = self
+            .load(env)?
+            .last()
+            .map_or(i64::MIN, |k| k.created_at.unix_timestamp());
+        let created = now.unix_timestamp().max(newest.saturating_add(1));
+        let path = dir.join(format!("{created}-{}.pem", key.kid()));
         let tmp = dir.join(format!(".{}.tmp", key.kid()));
         let mut file = fs::OpenOptions::new()
             .write(true)
@@ -150,7 +157,7 @@ impl KeyDir {
         fs::rename(&tmp, &path).map_err(io(&path))?;
         Ok(StoredKey {
             key,
-            created_at: OffsetDateTime::from_unix_timestamp(now.unix_timestamp()).unwrap_or(now),
+            created_at: OffsetDateTime::from_unix_timestamp(created).unwrap_or(now),
             path,
         })
     }

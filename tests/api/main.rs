@@ -15,6 +15,7 @@ mod introspection;
 mod rotation;
 mod token;
 mod token_errors;
+mod verifier;
 
 /// Stamps each `async fn(Backend)` as a test on SQLite and on PostgreSQL.
 macro_rules! both_backends {

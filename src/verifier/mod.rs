@@ -1,0 +1,208 @@
+//! A verifier for Rust resource servers: give it an issuer URL
+//! (`https://keymint.example/production`), it discovers the metadata, fetches and caches
+//! the JWKS (refetching on an unknown `kid`, at most every 10 s), and validates Keymint
+//! access tokens as a gateway should: `typ`, signature, `iss`, `aud`, `exp`/`nbf` with a
+//! small leeway, and `env`. [`layer`] turns it into an axum middleware that requires a
+//! permission on a route.
+
+pub mod layer;
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde::Deserialize;
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, RwLock};
+
+use crate::domain::Permissions;
+
+/// Clock skew tolerated on `exp` and `nbf`.
+const LEEWAY_SECS: u64 = 30;
+/// Least time between two JWKS fetches caused by unknown `kid`s.
+const MIN_REFETCH: Duration = Duration::from_secs(10);
+
+/// Why a token (or the verifier's set-up) was refused.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum VerifyError {
+    /// The issuer's metadata or keys could not be fetched.
+    #[error("issuer unavailable: {0}")]
+    Unavailable(String),
+    /// The token is not valid; the message says why.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+}
+
+/// The claims of a valid token.
+#[derive(Debug, Clone, Deserialize)]
+pub struct VerifiedToken {
+    /// The user on whose behalf the token acts.
+    pub sub: String,
+    /// The API key that obtained it.
+    pub client_id: String,
+    /// Environment.
+    pub env: String,
+    /// Token id.
+    pub jti: String,
+    /// Expiry (seconds since the epoch).
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Granted scope (space-separated).
+    #[serde(default)]
+    pub scope: String,
+    /// Granted permissions.
+    #[serde(default)]
+    permissions: Vec<String>,
+}
+
+impl VerifiedToken {
+    /// The granted permissions as a set.
+    pub fn permissions(&self) -> Permissions {
+        Permissions::parse(&self.permissions).unwrap_or_default()
+    }
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    issuer: String,
+    jwks_uri: String,
+}
+
+/// See the module documentation.
+pub struct Verifier {
+    issuer: String,
+    env: String,
+    audience: String,
+    jwks_uri: String,
+    http: reqwest::Client,
+    jwks: RwLock<JwkSet>,
+    last_fetch: Mutex<Instant>,
+}
+
+impl Verifier {
+    /// Discovers `issuer` (`{public URL}/{env}`) and fetches its keys. Tokens must carry
+    /// `audience` (by default Keymint's default audience, the issuer itself).
+    pub async fn discover(issuer: &str, audience: Option<&str>) -> Result<Self, VerifyError> {
+        let issuer = issuer.trim_end_matches('/').to_owned();
+        let (base, env) = issuer.rsplit_once('/').ok_or_else(|| {
+            VerifyError::Unavailable("issuer must end with /<environment>".into())
+        })?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_default();
+        let unavailable = |e: reqwest::Error| VerifyError::Unavailable(e.to_string());
+        let metadata: Metadata = http
+            .get(format!(
+                "{base}/.well-known/oauth-authorization-server/{env}"
+            ))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(unavailable)?
+            .json()
+            .await
+            .map_err(unavailable)?;
+        // RFC 8414 §3.3: the issuer in the metadata MUST be identical to the one asked for.
+        if metadata.issuer != issuer {
+            return Err(VerifyError::Unavailable(format!(
+                "metadata names issuer {}",
+                metadata.issuer
+            )));
+        }
+        let verifier = Self {
+            audience: audience.unwrap_or(&issuer).to_owned(),
+            env: env.to_owned(),
+            issuer,
+            jwks_uri: metadata.jwks_uri,
+            http,
+            jwks: RwLock::new(JwkSet { keys: Vec::new() }),
+            // The first unknown kid may refetch at once; later ones wait MIN_REFETCH.
+            last_fetch: Mutex::new(
+                Instant::now()
+                    .checked_sub(MIN_REFETCH)
+                    .unwrap_or_else(Instant::now),
+            ),
+        };
+        verifier.fetch().await?;
+        Ok(verifier)
+    }
+
+    /// The issuer this verifier trusts.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Validates `token` and returns its claims.
+    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
+        let invalid = |m: &str| VerifyError::Invalid(m.to_owned());
+        let header = decode_header(token).map_err(|_| invalid("malformed"))?;
+        // RFC 9068 §4: reject JWTs that are not access tokens.
+        if header.typ.as_deref() != Some("at+jwt") {
+            return Err(invalid("typ is not at+jwt"));
+        }
+        if matches!(
+            header.alg,
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+        ) {
+            return Err(invalid("symmetric algorithms are not accepted"));
+        }
+        let kid = header.kid.ok_or_else(|| invalid("no kid"))?;
+        let key = match self.key(&kid).await {
+            Some(key) => key,
+            None => {
+                self.refetch().await?;
+                self.key(&kid)
+                    .await
+                    .ok_or_else(|| invalid("signed with a key the issuer does not publish"))?
+            }
+        };
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
+        let claims = decode::<VerifiedToken>(token, &key, &validation)
+            .map_err(|e| VerifyError::Invalid(e.to_string()))?
+            .claims;
+        if claims.env != self.env {
+            return Err(invalid("token of another environment"));
+        }
+        Ok(claims)
+    }
+
+    async fn key(&self, kid: &str) -> Option<DecodingKey> {
+        self.jwks
+            .read()
+            .await
+            .find(kid)
+            .and_then(|jwk| DecodingKey::from_jwk(jwk).ok())
+    }
+
+    async fn refetch(&self) -> Result<(), VerifyError> {
+        {
+            let mut last = self.last_fetch.lock().await;
+            if last.elapsed() < MIN_REFETCH {
+                return Ok(());
+            }
+            *last = Instant::now();
+        }
+        self.fetch().await
+    }
+
+    async fn fetch(&self) -> Result<(), VerifyError> {
+        let unavailable = |e: reqwest::Error| VerifyError::Unavailable(e.to_string());
+        let jwks: JwkSet = self
+            .http
+            .get(&self.jwks_uri)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(unavailable)?
+            .json()
+            .await
+            .map_err(unavailable)?;
+        *self.jwks.write().await = jwks;
+        Ok(())
+    }
+}
