@@ -1,8 +1,14 @@
 //! Enables the PostgreSQL test suite (cfg `keymint_pg`) when `KEYMINT_TEST_POSTGRES_URL`
-//! is set at build time; otherwise those tests show as ignored, with the reason.
+//! is set at build time, and the gateway test (cfg `keymint_gateway`) when
+//! `KEYMINT_TEST_GATEWAY` is; otherwise those tests show as ignored, with the reason.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(keymint_pg)");
+    println!("cargo::rustc-check-cfg=cfg(keymint_gateway)");
+    println!("cargo::rerun-if-env-changed=KEYMINT_TEST_GATEWAY");
+    if std::env::var_os("KEYMINT_TEST_GATEWAY").is_some_and(|v| !v.is_empty()) {
+        println!("cargo::rustc-cfg=keymint_gateway");
+    }
     println!("cargo::rerun-if-env-changed=KEYMINT_TEST_POSTGRES_URL");
     if std::env::var_os("KEYMINT_TEST_POSTGRES_URL").is_some_and(|v| !v.is_empty()) {
         println!("cargo::rustc-cfg=keymint_pg");
