@@ -183,19 +183,7 @@ mod postgres {
                 .unwrap();
         assert_eq!(rejected.0, "user.exploded");
         assert!(rejected.1.unwrap().contains("unknown event type"));
-        let metrics = a
-            .http
-            .get(a.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(
-            metrics.contains("keymint_user_events_pending 0"),
-            "{metrics}"
-        );
+        assert_eq!(a.metric("keymint_user_events_pending").await, 0.0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -268,19 +256,7 @@ mod postgres {
                 .await
                 .is_some()
         );
-        let metrics = app
-            .http
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(
-            metrics.contains("keymint_listener_connected 1"),
-            "{metrics}"
-        );
+        assert_eq!(app.metric("keymint_listener_connected").await, 1.0);
         assert_eq!(
             app.http
                 .get(app.url("/readyz"))
