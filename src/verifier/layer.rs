@@ -2,11 +2,20 @@
 //! (RFC 6750 §3) for a missing or invalid token, 403 `insufficient_scope` without the
 //! permission. The verified claims are put in the request extensions.
 //!
-//! ```ignore
+//! ```no_run
+//! use axum::{Router, middleware, routing::get};
+//! use keymint::verifier::Verifier;
+//! use keymint::verifier::layer::{RequirePermission, require_permission};
+//! use std::sync::Arc;
+//!
+//! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
 //! let verifier = Arc::new(Verifier::discover("https://keymint.example/production", None).await?);
-//! let app = Router::new()
-//!     .route("/runs", get(list_runs))
-//!     .layer(axum::middleware::from_fn_with_state(RequirePermission::new(verifier, "runs:read"), require_permission));
+//! let required = RequirePermission::new(verifier, "runs:read");
+//! let app: Router = Router::new()
+//!     .route("/runs", get(|| async { "runs" }))
+//!     .layer(middleware::from_fn_with_state(required, require_permission));
+//! # Ok(())
+//! # }
 //! ```
 
 use axum::extract::{Request, State};
