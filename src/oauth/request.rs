@@ -7,6 +7,18 @@ use std::fmt;
 
 use super::TokenError;
 
+/// The parameters Keymint reads.
+const KNOWN: [&str; 8] = [
+    "grant_type",
+    "scope",
+    "audience",
+    "resource",
+    "client_id",
+    "client_secret",
+    "token",
+    "token_type_hint",
+];
+
 /// Longest value accepted for any parameter; real values are far shorter.
 const MAX_VALUE_LEN: usize = 8192;
 
@@ -132,13 +144,26 @@ pub(super) fn form_decode(raw: &[u8]) -> Option<String> {
 fn parse_json(body: &[u8]) -> Result<TokenParams, TokenError> {
     let UniqueObject(entries) = serde_json::from_slice(body).map_err(|e| {
         invalid(format!(
-            "request body is not a JSON object of strings: {}",
+            "request body is not a JSON object: {}",
             json_reason(&e)
         ))
     })?;
     let mut params = TokenParams::default();
     for (name, value) in entries {
-        params.set(&name, value)?;
+        match value {
+            serde_json::Value::String(value) => params.set(&name, value)?,
+            // Absent, as an empty value would be (RFC 6749 §3.1).
+            serde_json::Value::Null => {}
+            // Unknown members are ignored whatever their type (RFC 6749 §3.2); known
+            // ones must be strings.
+            _ if !KNOWN.contains(&name.as_str()) => {}
+            _ => {
+                return Err(invalid(format!(
+                    "parameter {} must be a string",
+                    printable(&name)
+                )));
+            }
+        }
     }
     Ok(params)
 }
@@ -158,7 +183,7 @@ fn printable(name: &str) -> String {
 }
 
 /// A JSON object whose values are strings or null, refusing repeated names.
-struct UniqueObject(Vec<(String, String)>);
+struct UniqueObject(Vec<(String, serde_json::Value)>);
 
 impl<'de> Deserialize<'de> for UniqueObject {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -170,15 +195,14 @@ impl<'de> Deserialize<'de> for UniqueObject {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueObject, A::Error> {
                 use serde::de::Error;
-                let mut entries: Vec<(String, String)> = Vec::new();
+                let mut entries: Vec<(String, serde_json::Value)> = Vec::new();
                 let mut seen: Vec<String> = Vec::new();
                 while let Some(name) = map.next_key::<String>()? {
                     if seen.contains(&name) {
                         return Err(A::Error::custom("repeated member"));
                     }
-                    if let Some(value) = map.next_value::<Option<String>>()? {
-                        entries.push((name.clone(), value));
-                    }
+                    let value = map.next_value::<serde_json::Value>()?;
+                    entries.push((name.clone(), value));
                     seen.push(name);
                 }
                 Ok(UniqueObject(entries))
