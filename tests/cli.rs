@@ -402,6 +402,20 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
 }
 
 fn read_hash(dir: &Path, client_id: &str) -> String {
+    let hash: String = sqlite_query(
+        dir,
+        "SELECT secret_hash FROM api_keys WHERE client_id = $1",
+        client_id,
+    );
+    assert!(hash.starts_with("$argon2id$"));
+    hash
+}
+
+/// One value from the walk-through's SQLite file.
+fn sqlite_query<T>(dir: &Path, sql: &'static str, bind: &str) -> T
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send + Unpin,
+{
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -410,14 +424,11 @@ fn read_hash(dir: &Path, client_id: &str) -> String {
         use sqlx::Connection;
         let url = format!("sqlite://{}", dir.join("keymint.db").display());
         let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        let hash: String =
-            sqlx::query_scalar("SELECT secret_hash FROM api_keys WHERE client_id = $1")
-                .bind(client_id)
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
-        assert!(hash.starts_with("$argon2id$"));
-        hash
+        sqlx::query_scalar(sql)
+            .bind(bind)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
     })
 }
 
@@ -496,19 +507,9 @@ fn the_python_webhook_example_deactivates_a_user() {
 }
 
 fn read_revoked(dir: &Path, jti: &str) -> bool {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        use sqlx::Connection;
-        let url = format!("sqlite://{}", dir.join("keymint.db").display());
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM revoked_tokens WHERE jti = $1")
-            .bind(jti)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-        n == 1
-    })
+    sqlite_query::<i64>(
+        dir,
+        "SELECT COUNT(*) FROM revoked_tokens WHERE jti = $1",
+        jti,
+    ) == 1
 }
