@@ -108,12 +108,6 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             "argon2id worker threads.",
             state.hasher.threads() as f64,
         ),
-        (
-            "keymint_info",
-            "gauge",
-            "Always 1; the version label names the running build.",
-            1.0,
-        ),
     ];
     let mut out = String::new();
     for (name, kind, help, value) in metrics {
