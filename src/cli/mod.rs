@@ -97,3 +97,42 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `jti` or token is base64url and one in 64 starts with `-`; pasted as is, it must parse.
+    #[test]
+    fn values_that_start_with_a_hyphen_are_values() {
+        let cli = Cli::try_parse_from([
+            "keymint",
+            "tokens",
+            "revoke",
+            "--env",
+            "production",
+            "-v3W1",
+        ])
+        .expect("a jti starting with '-' parses");
+        match cli.command {
+            Command::Tokens(tokens::TokensCommand::Revoke { env, jti }) => {
+                assert_eq!(env, "production");
+                assert_eq!(jti, "-v3W1");
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        let cli = Cli::try_parse_from([
+            "keymint",
+            "tokens",
+            "verify",
+            "--issuer",
+            "http://x/p",
+            "-eyJ",
+        ])
+        .expect("a token starting with '-' parses");
+        assert!(matches!(
+            cli.command,
+            Command::Tokens(tokens::TokensCommand::Verify { token, .. }) if token == "-eyJ"
+        ));
+    }
+}

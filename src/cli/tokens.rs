@@ -15,7 +15,9 @@ pub enum TokensCommand {
         /// Environment of the token.
         #[arg(long)]
         env: String,
-        /// The token's `jti` claim.
+        /// The token's `jti` claim. A base64url `jti` may start with `-`, so hyphens are
+        /// taken as part of the value.
+        #[arg(allow_hyphen_values = true)]
         jti: String,
     },
     /// Print a token's claims and whether it is valid for an issuer (as a gateway checks).
@@ -27,6 +29,7 @@ pub enum TokensCommand {
         #[arg(long)]
         audience: Option<String>,
         /// The access token.
+        #[arg(allow_hyphen_values = true)]
         token: String,
     },
 }
