@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::events::{self, SyncStatus};
 use crate::graphql::{self, KeymintSchema, UserTokenVerifier};
 use crate::manage::Management;
-use crate::oauth::VerifiedCache;
+use crate::oauth::{AuthLimiter, TokenQuota, VerifiedCache};
 use crate::secrets::SecretHasher;
 use crate::signing::{KeyDir, KeyRing, Schedule};
 use crate::store::{self, Store};
@@ -47,6 +47,10 @@ pub struct AppState {
     pub sync: Arc<SyncStatus>,
     /// Last-use times waiting to be written.
     pub usage: Arc<UsageTracker>,
+    /// Failed-authentication counters (brute-force back-off).
+    pub limiter: Arc<AuthLimiter>,
+    /// Per-key token quotas.
+    pub quota: Arc<TokenQuota>,
     /// The GraphQL schema (built once).
     pub graphql: KeymintSchema,
     /// Identity-provider session tokens, when configured.
@@ -92,6 +96,7 @@ impl AppState {
         });
         // Follow the change feed from here on: this instance holds no state from before.
         let sync = Arc::new(SyncStatus::new(store.latest_change().await?));
+        let quota = Arc::new(TokenQuota::new(config.performance.token_rate_limit));
         let state = Self {
             config: Arc::new(config),
             store,
@@ -102,6 +107,8 @@ impl AppState {
             cache,
             sync,
             usage: Arc::new(UsageTracker::default()),
+            limiter: Arc::new(AuthLimiter::default()),
+            quota,
             graphql: graphql::schema(),
             user_tokens,
         };
@@ -173,7 +180,8 @@ pub async fn serve(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let result = axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = http_stop.wait_for(|stop| *stop).await;
         })

@@ -70,6 +70,9 @@ pub struct Config {
     /// `KEYMINT_USER_TOKEN_ISSUER` + `KEYMINT_USER_TOKEN_JWKS_URL` (+ optional
     /// `KEYMINT_USER_TOKEN_AUDIENCE`): identity-provider session tokens for GraphQL.
     pub user_tokens: Option<UserTokenConfig>,
+    /// `KEYMINT_BEHIND_TLS_PROXY`: a TLS-terminating proxy is in front. The client's address
+    /// is then the last entry of `X-Forwarded-For`, which the proxy must append.
+    pub behind_tls_proxy: bool,
 }
 
 /// Sizes of the token fast path (Keymint's own settings, beyond the contract).
@@ -83,6 +86,9 @@ pub struct PerformanceConfig {
     pub hash_threads: usize,
     /// `KEYMINT_HASH_MAX_WAIT_MS`: longest queueing before answering 503 (default 250).
     pub hash_max_wait: Duration,
+    /// `KEYMINT_TOKEN_RATE_LIMIT`: tokens per minute one key may mint on one instance
+    /// (default: no limit). For clients that forget to cache their tokens.
+    pub token_rate_limit: Option<u32>,
 }
 
 /// Where identity-provider session tokens come from.
@@ -228,6 +234,10 @@ impl Config {
                 250,
                 1..=60_000,
             )?),
+            token_rate_limit: match var("KEYMINT_TOKEN_RATE_LIMIT") {
+                None => None,
+                Some(_) => Some(number("KEYMINT_TOKEN_RATE_LIMIT", 0, 1..=1_000_000)? as u32),
+            },
         };
         let signing_publish_delay = Duration::from_secs(number(
             "KEYMINT_SIGNING_KEY_PUBLISH_DELAY",
@@ -251,6 +261,7 @@ impl Config {
             signing_rotate_days,
             performance,
             user_tokens,
+            behind_tls_proxy: flag(var, "KEYMINT_BEHIND_TLS_PROXY")?,
         })
     }
 
@@ -274,6 +285,15 @@ impl Config {
     /// Names of the served environments.
     pub fn environment_names(&self) -> Vec<EnvironmentName> {
         self.environments.iter().map(|e| e.name.clone()).collect()
+    }
+}
+
+/// A boolean variable: `1`/`true`/`yes` or `0`/`false`/`no`, unset is false.
+fn flag(var: impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
+    match var(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None | Some("0" | "false" | "no") => Ok(false),
+        Some("1" | "true" | "yes") => Ok(true),
+        Some(v) => Err(invalid(name, format!("{v:?} must be 1 or 0"))),
     }
 }
 

@@ -11,7 +11,8 @@ use crate::app::AppState;
 /// Renders the metrics.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let (sync, cache, hasher) = (&state.sync, state.cache.stats(), state.hasher.stats());
-    let metrics: [(&str, &str, &str, f64); 16] = [
+    let limiter = state.limiter.stats();
+    let mut families: Vec<Family> = [
         (
             "keymint_user_events_applied_total",
             "counter",
@@ -108,13 +109,82 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             "argon2id worker threads.",
             state.hasher.threads() as f64,
         ),
-    ];
+    ]
+    .into_iter()
+    .map(|(name, kind, help, value)| Family::single(name, kind, help, value))
+    .collect();
+    families.push(Family {
+        name: "keymint_auth_refused_total",
+        kind: "counter",
+        help: "Cold client authentications refused unverified by a brute-force lock.",
+        samples: vec![
+            ("{lock=\"address\"}".into(), limiter.address_refusals as f64),
+            (
+                "{lock=\"client_from_address\"}".into(),
+                limiter.pair_refusals as f64,
+            ),
+        ],
+    });
+    families.extend([
+        Family::single(
+            "keymint_auth_failures_total",
+            "counter",
+            "Failed client authentications (unknown client id or wrong secret).",
+            limiter.failures as f64,
+        ),
+        Family::single(
+            "keymint_auth_limiter_entries",
+            "gauge",
+            "Addresses, client ids and pairs with recent failures being tracked.",
+            limiter.tracked as f64,
+        ),
+        Family::single(
+            "keymint_token_quota_refused_total",
+            "counter",
+            "Token requests refused because the key was over KEYMINT_TOKEN_RATE_LIMIT.",
+            state.quota.refused() as f64,
+        ),
+    ]);
     let mut out = String::new();
-    for (name, kind, help, value) in metrics {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-        );
+    for family in &families {
+        family.render(&mut out);
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+/// One metric family: a name, its type and help, and its samples. A sample's key is what
+/// follows the name: labels (`{env="production"}`), or a suffix and labels for histograms
+/// (`_bucket{le="0.005"}`), or nothing.
+pub struct Family {
+    /// Metric name.
+    pub name: &'static str,
+    /// `counter`, `gauge` or `histogram`.
+    pub kind: &'static str,
+    /// One line of help.
+    pub help: &'static str,
+    /// Samples.
+    pub samples: Vec<(String, f64)>,
+}
+
+impl Family {
+    /// A family of one unlabelled sample.
+    pub fn single(name: &'static str, kind: &'static str, help: &'static str, value: f64) -> Self {
+        Self {
+            name,
+            kind,
+            help,
+            samples: vec![(String::new(), value)],
+        }
+    }
+
+    /// Appends the family in Prometheus text format 0.0.4.
+    pub fn render(&self, out: &mut String) {
+        let Self {
+            name, kind, help, ..
+        } = self;
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (key, value) in &self.samples {
+            let _ = writeln!(out, "{name}{key} {value}");
+        }
+    }
 }

@@ -23,14 +23,32 @@ fn process_cpu() -> Duration {
     Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux.
 }
 
-async fn probe(app: &TestApp, key: &Key, n: usize) -> (Duration, Duration) {
+/// `n` failing token requests, each with a secret never tried before and from an address
+/// of its own (127.0.0.`first`, ...), so that neither known-bad memory nor brute-force
+/// locks answer in place of a verification.
+async fn probe(app: &TestApp, key: &Key, n: usize, first: u8) -> (Duration, Duration) {
+    // Clients are built before measuring: building one costs CPU of its own.
+    let clients: Vec<(u8, reqwest::Client)> = (0..n)
+        .map(|i| {
+            let last = first + u8::try_from(i).unwrap();
+            let client = reqwest::Client::builder()
+                .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+                .build()
+                .unwrap();
+            (last, client)
+        })
+        .collect();
     let cpu = process_cpu();
     let mut times = Vec::new();
-    for _ in 0..n {
+    for (last, from) in clients {
         let started = Instant::now();
-        let status = app
-            .token_basic("production", key, &[("grant_type", "client_credentials")])
+        let status = from
+            .post(app.url("/production/oauth2/token"))
+            .basic_auth(&key.client_id, Some(format!("{}{last}", key.secret)))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
             .await
+            .unwrap()
             .status();
         times.push(started.elapsed());
         assert_eq!(status, 401);
@@ -53,9 +71,9 @@ async fn unknown_client_ids_take_a_verification_time_but_no_argon2_cpu() {
         ..key
     };
 
-    probe(&app, &wrong_secret, 3).await; // warm up
-    let (wrong_median, wrong_cpu) = probe(&app, &wrong_secret, 15).await;
-    let (unknown_median, unknown_cpu) = probe(&app, &unknown_id, 15).await;
+    probe(&app, &wrong_secret, 3, 10).await; // warm up
+    let (wrong_median, wrong_cpu) = probe(&app, &wrong_secret, 15, 20).await;
+    let (unknown_median, unknown_cpu) = probe(&app, &unknown_id, 15, 40).await;
 
     eprintln!(
         "wrong secret: median {wrong_median:?}, cpu {wrong_cpu:?}; unknown id: median {unknown_median:?}, cpu {unknown_cpu:?}"

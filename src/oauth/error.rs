@@ -34,6 +34,15 @@ pub enum TokenError {
     /// Overload or a dependency down; retry later.
     #[error("the service is temporarily unavailable, retry shortly")]
     TemporarilyUnavailable,
+    /// Too many requests (RFC 6585 §4): a locked source address or a key over its token
+    /// quota. `retry_after` is whole seconds.
+    #[error("{reason}; retry after {} s", retry_after.as_secs())]
+    TooManyRequests {
+        /// What was exceeded (names no client and no secret).
+        reason: &'static str,
+        /// When to retry.
+        retry_after: std::time::Duration,
+    },
 }
 
 impl TokenError {
@@ -46,7 +55,9 @@ impl TokenError {
             Self::InvalidScope(_) => "invalid_scope",
             Self::InvalidTarget(_) => "invalid_target",
             Self::UnsupportedTokenType => "unsupported_token_type",
-            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::TemporarilyUnavailable | Self::TooManyRequests { .. } => {
+                "temporarily_unavailable"
+            }
         }
     }
 
@@ -55,6 +66,7 @@ impl TokenError {
             Self::UnknownEnvironment => StatusCode::NOT_FOUND,
             Self::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
             Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -79,6 +91,12 @@ impl IntoResponse for TokenError {
             }
             Self::TemporarilyUnavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::TooManyRequests { retry_after, .. } => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after.as_secs().max(1)),
+                );
             }
             _ => {}
         }

@@ -2,9 +2,12 @@
 //! the key, check its state, narrow the scope, pick the audience, mint an RFC 9068 token.
 
 use serde::Serialize;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::VerifiedCache;
+use super::limits::{Admission, AuthLimiter};
+use super::quota::TokenQuota;
 use super::{ClientCredentials, TokenError};
 use crate::changes::ChangeFeed;
 use crate::clock::Clock;
@@ -35,6 +38,12 @@ pub struct GrantContext<'a> {
     pub cache: &'a VerifiedCache,
     /// Key and user changes (for the cache's insert guard).
     pub changes: &'a ChangeFeed,
+    /// Failed-authentication counters.
+    pub limiter: &'a AuthLimiter,
+    /// Per-key token quotas.
+    pub quota: &'a TokenQuota,
+    /// The client's address, when known.
+    pub source: Option<IpAddr>,
 }
 
 /// A parsed, syntactically valid token request.
@@ -100,6 +109,10 @@ enum Refusal {
     KeyDisabled,
     KeyExpired,
     OwnerInactive,
+    /// Too many failures of this client id from this address: refused unverified.
+    Locked,
+    /// These exact credentials failed moments ago.
+    KnownBad,
 }
 
 /// Runs the grant.
@@ -123,6 +136,14 @@ pub async fn issue_token(
         key,
         secret_version,
     } = authenticate(ctx, &req.environment, &req.credentials).await?;
+
+    if let Err(retry_after) = ctx.quota.take(key.client_id.as_str(), ctx.clock.now()) {
+        tracing::info!(env = %req.environment, client_id = %key.client_id, "token quota exceeded");
+        return Err(TokenError::TooManyRequests {
+            reason: "this key is over its token quota",
+            retry_after,
+        });
+    }
 
     let granted = match &req.scope {
         None => key.permissions.clone(),
@@ -189,22 +210,80 @@ pub async fn authenticate(
 ) -> Result<Authenticated, TokenError> {
     let client_id = ClientId::new(credentials.client_id.clone());
     let now = ctx.clock.now();
-    let outcome = match ctx
+    // A warm hit proves the right secret without argon2, so it passes every lock: no one
+    // else's failures can lock out a client that holds its secret.
+    if let Some(hit) = ctx
         .cache
         .lookup(client_id.as_str(), &credentials.secret, now)
     {
-        Some(hit) => {
-            check_state(ctx, environment, hit.key, hit.owner_active).map(|key| Authenticated {
+        return check_state(ctx, environment, hit.key, hit.owner_active)
+            .map(|key| Authenticated {
                 key,
                 secret_version: hit.secret_version,
             })
+            .map_err(|reason| refused(environment, &client_id, reason));
+    }
+    let limiter = ctx.limiter;
+    let fingerprint = limiter.fingerprint(client_id.as_str(), credentials.secret.expose());
+    let outcome = if limiter.known_bad(fingerprint, now) {
+        // Failed moments ago with exactly these credentials: same answer and timing class
+        // as a wrong secret, without the CPU, and not counted again.
+        let delay = ctx.hasher.estimate().map_err(overloaded)?;
+        tokio::time::sleep(delay).await;
+        Err(Refusal::KnownBad)
+    } else {
+        match limiter.admit(client_id.as_str(), ctx.source, now) {
+            Admission::Open => authenticate_cold(ctx, environment, credentials, &client_id).await?,
+            Admission::PairLocked => {
+                let delay = ctx.hasher.estimate().map_err(overloaded)?;
+                tokio::time::sleep(delay).await;
+                Err(Refusal::Locked)
+            }
+            Admission::AddressLocked(retry_after) => {
+                tracing::info!(env = %environment, source = ?ctx.source, "address locked after failed authentications");
+                return Err(TokenError::TooManyRequests {
+                    reason: "too many failed authentications from this address",
+                    retry_after,
+                });
+            }
         }
-        None => authenticate_cold(ctx, environment, credentials, &client_id).await?,
     };
-    outcome.map_err(|reason| {
-        tracing::info!(env = %environment, client_id = %client_id, ?reason, "client authentication refused");
-        TokenError::InvalidClient { realm: environment.to_string() }
-    })
+    match outcome {
+        Ok(authenticated) => {
+            limiter.succeeded(client_id.as_str(), ctx.source);
+            Ok(authenticated)
+        }
+        Err(reason) => {
+            if matches!(
+                reason,
+                Refusal::UnknownClient | Refusal::WrongSecret | Refusal::Locked
+            ) {
+                // New wrong credentials. Past the per-client-id threshold the answer comes
+                // late; the right secret's never does.
+                // Only verified-wrong credentials become known-bad: a locked request went
+                // unverified and may carry the right secret.
+                let verified_wrong = (!matches!(reason, Refusal::Locked)).then_some(fingerprint);
+                let delay = limiter.failed(
+                    client_id.as_str(),
+                    verified_wrong,
+                    ctx.source,
+                    ctx.clock.now(),
+                );
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+            }
+            Err(refused(environment, &client_id, reason))
+        }
+    }
+}
+
+/// Logs why (never sent) and answers the one `invalid_client` of every failure.
+fn refused(environment: &EnvironmentName, client_id: &ClientId, reason: Refusal) -> TokenError {
+    tracing::info!(env = %environment, client_id = %client_id, ?reason, "client authentication refused");
+    TokenError::InvalidClient {
+        realm: environment.to_string(),
+    }
 }
 
 async fn authenticate_cold(

@@ -20,10 +20,11 @@ pub const INTROSPECT_PERMISSION: &str = "IntrospectToken";
 pub async fn introspect(
     State(state): State<AppState>,
     Path(env): Path<String>,
+    source: super::SourceAddress,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match handle(&state, &env, &headers, body).await {
+    match handle(&state, &env, source, &headers, body).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
@@ -32,12 +33,13 @@ pub async fn introspect(
 async fn handle(
     state: &AppState,
     env: &str,
+    source: super::SourceAddress,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, TokenError> {
     let request = super::token::client_request(state, env, headers, body, |_| Ok(()))?;
     let (environment, params) = (&request.environment, request.params);
-    let ctx = super::token::grant_context(state, environment)?;
+    let ctx = super::token::grant_context(state, environment, source)?;
     let caller = authenticate(&ctx, environment, &request.credentials).await?;
     if !caller.key.permissions.contains(INTROSPECT_PERMISSION) {
         let body = json!({"error": "insufficient_scope", "error_description": "introspection needs the IntrospectToken permission"});

@@ -6,9 +6,12 @@ mod client_auth;
 mod error;
 mod grant;
 mod introspect;
+mod limits;
 mod metadata;
+mod quota;
 mod request;
 mod revoke;
+mod source;
 mod token;
 mod verified_cache;
 
@@ -20,8 +23,11 @@ pub use grant::{
     issue_token,
 };
 pub use introspect::{INTROSPECT_PERMISSION, introspect};
+pub use limits::{AuthLimiter, LimiterStats};
 pub use metadata::{jwks, metadata};
+pub use quota::TokenQuota;
 pub use request::{TokenParams, parse_token_body};
 pub use revoke::revoke;
+pub use source::SourceAddress;
 pub use token::token;
 pub use verified_cache::{CacheStats, CachedKey, VerifiedCache};

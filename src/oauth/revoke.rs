@@ -18,10 +18,11 @@ use crate::domain::ClientId;
 pub async fn revoke(
     State(state): State<AppState>,
     Path(env): Path<String>,
+    source: super::SourceAddress,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match handle(&state, &env, &headers, body).await {
+    match handle(&state, &env, source, &headers, body).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
@@ -30,6 +31,7 @@ pub async fn revoke(
 async fn handle(
     state: &AppState,
     env: &str,
+    source: super::SourceAddress,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, TokenError> {
@@ -41,7 +43,7 @@ async fn handle(
         }
     })?;
     let environment = &request.environment;
-    let ctx = super::token::grant_context(state, environment)?;
+    let ctx = super::token::grant_context(state, environment, source)?;
     let caller = authenticate(&ctx, environment, &request.credentials).await?;
     let token = request
         .params

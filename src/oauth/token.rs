@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::client_auth::resolve_credentials;
 use super::{
-    ClientCredentials, GrantContext, TokenError, TokenParams, TokenRequest, issue_token,
-    parse_token_body,
+    ClientCredentials, GrantContext, SourceAddress, TokenError, TokenParams, TokenRequest,
+    issue_token, parse_token_body,
 };
 use crate::app::AppState;
 use crate::domain::{EnvironmentName, Permissions};
@@ -18,10 +18,11 @@ use crate::domain::{EnvironmentName, Permissions};
 pub async fn token(
     State(state): State<AppState>,
     Path(env): Path<String>,
+    source: SourceAddress,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match handle(&state, &env, &headers, body).await {
+    match handle(&state, &env, source, &headers, body).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
@@ -30,6 +31,7 @@ pub async fn token(
 async fn handle(
     state: &AppState,
     env: &str,
+    source: SourceAddress,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, TokenError> {
@@ -57,7 +59,7 @@ async fn handle(
         }
         (a, r) => a.clone().or_else(|| r.clone()),
     };
-    let ctx = grant_context(state, &request.environment)?;
+    let ctx = grant_context(state, &request.environment, source)?;
     let token_request = TokenRequest {
         environment: request.environment,
         credentials: request.credentials,
@@ -134,6 +136,7 @@ pub(super) fn client_request(
 pub(super) fn grant_context<'a>(
     state: &'a AppState,
     environment: &EnvironmentName,
+    source: SourceAddress,
 ) -> Result<GrantContext<'a>, TokenError> {
     let keys = state
         .keys
@@ -148,5 +151,8 @@ pub(super) fn grant_context<'a>(
         usage: &state.usage,
         cache: &state.cache,
         changes: &state.changes,
+        limiter: &state.limiter,
+        quota: &state.quota,
+        source: source.0,
     })
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod app;
+mod brute_force;
 mod discovery;
 mod events;
 mod events_postgres;
