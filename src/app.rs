@@ -21,10 +21,7 @@ use crate::secrets::SecretHasher;
 use crate::signing::{KeyDir, KeyRing, Schedule};
 use crate::store::{self, Store};
 use crate::usage::UsageTracker;
-use crate::{health, metrics, oauth};
-
-/// Largest request body accepted; token requests are a few hundred bytes.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+use crate::{health, http_guard, metrics, oauth};
 
 /// State shared by all handlers. Cheap to clone.
 #[derive(Clone)]
@@ -68,6 +65,15 @@ impl AppState {
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let store = store::connect(&config.database_url).await?;
         store.migrate().await?;
+        Self::build_on(config, store, clock).await
+    }
+
+    /// Builds the state on a connected, migrated store.
+    pub async fn build_on(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let envs: Vec<_> = config
             .environments
             .iter()
@@ -156,7 +162,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(http_guard::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(http_guard::guard))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -12,7 +12,8 @@
 //! - [`changes`]: the change feed every instance follows to invalidate memory.
 //! - [`graphql`]: the management API (contract operations, auth, audit trail).
 //! - [`verifier`]: token verification and an axum layer for Rust resource servers.
-//! - [`app`]: router, shared state and the server loop; [`cli`]: the `keymint` command.
+//! - [`app`]: router, shared state and the server loop; [`startup`]: serving while the
+//!   database is not there yet; [`cli`]: the `keymint` command.
 
 pub mod app;
 pub mod changes;
@@ -23,11 +24,13 @@ pub mod domain;
 pub mod events;
 pub mod graphql;
 pub mod health;
+pub mod http_guard;
 pub mod manage;
 pub mod metrics;
 pub mod oauth;
 pub mod secrets;
 pub mod signing;
+pub mod startup;
 pub mod store;
 pub mod usage;
 pub mod verifier;

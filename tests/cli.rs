@@ -46,6 +46,16 @@ fn start_server(dir: &Path, logs: Arc<Mutex<String>>) -> Server {
 }
 
 fn start_server_with(dir: &Path, logs: Arc<Mutex<String>>, vars: &[(&str, &str)]) -> Server {
+    start_server_until(dir, logs, vars, "keymint serving")
+}
+
+/// Starts `keymint serve` and returns once a log line containing `marker` names the address.
+fn start_server_until(
+    dir: &Path,
+    logs: Arc<Mutex<String>>,
+    vars: &[(&str, &str)],
+    marker: &'static str,
+) -> Server {
     let mut child = Command::new(BIN)
         .arg("serve")
         .current_dir(dir)
@@ -64,7 +74,7 @@ fn start_server_with(dir: &Path, logs: Arc<Mutex<String>>, vars: &[(&str, &str)]
             if let Some(rest) = line
                 .split("address=")
                 .nth(1)
-                .filter(|_| line.contains("keymint serving"))
+                .filter(|_| line.contains(marker))
             {
                 let _ = tx.send(
                     rest.split_whitespace()
@@ -512,4 +522,60 @@ fn read_revoked(dir: &Path, jti: &str) -> bool {
         "SELECT COUNT(*) FROM revoked_tokens WHERE jti = $1",
         jti,
     ) == 1
+}
+
+#[test]
+fn serve_waits_for_an_unreachable_database_and_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // SQLite cannot create a file in a folder that does not exist (yet).
+    let url = format!("sqlite://{}", dir.join("later/keymint.db").display());
+    let logs = Arc::new(Mutex::new(String::new()));
+    let mut server = start_server_until(
+        dir,
+        Arc::clone(&logs),
+        &[("DATABASE_URL", &url)],
+        "keymint listening",
+    );
+    let http = reqwest::blocking::Client::new();
+    let get = |path: &str| http.get(format!("{}{path}", server.base)).send().unwrap();
+
+    assert_eq!(get("/healthz").status(), 200, "alive while waiting");
+    let ready = get("/readyz");
+    assert_eq!(ready.status(), 503);
+    let ready: Value = ready.json().unwrap();
+    assert!(
+        ready["problems"].to_string().contains("database"),
+        "readyz says why: {ready}"
+    );
+    let refused = token(&http, &server.base, "kmc_x", "kms_x");
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+    let refused: Value = refused.json().unwrap();
+    assert_eq!(refused["error"], "temporarily_unavailable");
+
+    // The database becomes reachable: Keymint finds it by itself (back-off 1, 2, 4 s ...).
+    std::fs::create_dir(dir.join("later")).unwrap();
+    let started = Instant::now();
+    while get("/readyz").status() != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never became ready: {}",
+            logs.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        token(&http, &server.base, "kmc_x", "kms_x").status(),
+        401,
+        "the token endpoint now answers for real"
+    );
+    assert!(logs.lock().unwrap().contains("retrying"));
+
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(server.child.wait().unwrap().success());
 }

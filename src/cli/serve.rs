@@ -3,8 +3,8 @@
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::app::{AppState, serve};
 use crate::config::Config;
+use crate::startup::serve_when_ready;
 
 /// Builds the state, binds, serves until SIGINT/SIGTERM.
 pub async fn run(mut config: Config) -> anyhow::Result<()> {
@@ -17,15 +17,18 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     if listen.port() == 0 && config.public_url == format!("http://{listen}") {
         config.public_url = format!("http://{}", listener.local_addr()?);
     }
-    let state = AppState::build(config).await?;
-    let names: Vec<String> = state
-        .config
-        .environments
-        .iter()
-        .map(|e| format!("{} ({})", e.name, e.alg))
-        .collect();
-    tracing::info!(address = %listener.local_addr()?, environments = %names.join(", "), "keymint serving");
-    serve(listener, state, shutdown_signal()).await?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "keymint listening; connecting to the database");
+    serve_when_ready(listener, config, shutdown_signal(), move |state| {
+        let names: Vec<String> = state
+            .config
+            .environments
+            .iter()
+            .map(|e| format!("{} ({})", e.name, e.alg))
+            .collect();
+        tracing::info!(%address, environments = %names.join(", "), "keymint serving");
+    })
+    .await?;
     tracing::info!("keymint stopped");
     Ok(())
 }

@@ -30,9 +30,34 @@ impl Caller {
     }
 }
 
-/// Why a caller is not authenticated (sent as `UNAUTHENTICATED`).
+/// Why a caller is not authenticated: `UNAUTHENTICATED`, or `UNAVAILABLE` when the
+/// database could not be asked (nothing is known to be wrong with the credentials).
 #[derive(Debug, Clone)]
-pub struct AuthFailure(pub String);
+pub struct AuthFailure(pub String, pub bool);
+
+impl AuthFailure {
+    fn unavailable() -> Self {
+        Self(
+            "temporarily unable to check the credentials, retry shortly".into(),
+            true,
+        )
+    }
+
+    /// The GraphQL error for this failure.
+    pub fn to_graphql(&self) -> async_graphql::Error {
+        if self.1 {
+            super::errors::coded("UNAVAILABLE", self.0.clone())
+        } else {
+            super::errors::unauthenticated(self.0.clone())
+        }
+    }
+}
+
+impl From<crate::oauth::Inactive> for AuthFailure {
+    fn from(e: crate::oauth::Inactive) -> Self {
+        Self(e.reason, e.unavailable)
+    }
+}
 
 /// Resolves the caller of a request; never fails the request itself.
 pub async fn authenticate(
@@ -40,7 +65,7 @@ pub async fn authenticate(
     env: &EnvironmentName,
     headers: &HeaderMap,
 ) -> Result<Caller, AuthFailure> {
-    let fail = |m: &str| AuthFailure(m.to_owned());
+    let fail = |m: &str| AuthFailure(m.to_owned(), false);
     let value = headers
         .get(header::AUTHORIZATION)
         .ok_or_else(|| fail("send Authorization: Bearer <token>"))?;
@@ -66,14 +91,10 @@ pub async fn authenticate(
             let sub = verifier
                 .verify(token)
                 .await
-                .map_err(|e| AuthFailure(format!("session token refused: {e}")))?;
+                .map_err(|e| AuthFailure(format!("session token refused: {e}"), false))?;
             let user_id =
                 UserId::parse(&sub).ok_or_else(|| fail("session token has an invalid sub"))?;
-            let user = state
-                .store
-                .get_user(&user_id)
-                .await
-                .map_err(|_| fail("unknown user"))?;
+            let user = state.store.get_user(&user_id).await.map_err(user_lookup)?;
             if !user.active {
                 return Err(fail("user is inactive"));
             }
@@ -96,21 +117,27 @@ async fn access_token(
     // Verified as a gateway would, then against the key's current state: tokens of keys
     // since disabled, deleted or expired, of owners since deactivated, revoked, or minted
     // with a replaced secret are refused.
-    let claims = verify_claims(state, env, token).map_err(|e| AuthFailure(e.0))?;
-    let creds = check_current(state, env, &claims)
-        .await
-        .map_err(|e| AuthFailure(e.0))?;
+    let claims = verify_claims(state, env, token)?;
+    let creds = check_current(state, env, &claims).await?;
     let permissions = Permissions::parse(&claims.permissions)
-        .map_err(|_| AuthFailure("invalid permissions claim".into()))?;
+        .map_err(|_| AuthFailure("invalid permissions claim".into(), false))?;
     let user = state
         .store
         .get_user(&creds.key.owner_id)
         .await
-        .map_err(|_| AuthFailure("unknown user".into()))?;
+        .map_err(user_lookup)?;
     Ok(Caller {
         user: user.id,
         permissions,
         user_permissions: user.permissions,
         client_id: Some(creds.key.client_id),
     })
+}
+
+/// A failed user lookup: unknown, or the database could not be asked.
+fn user_lookup(e: crate::store::StoreError) -> AuthFailure {
+    match e {
+        crate::store::StoreError::NotFound => AuthFailure("unknown user".into(), false),
+        _ => AuthFailure::unavailable(),
+    }
 }

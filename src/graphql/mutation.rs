@@ -4,7 +4,7 @@
 
 use async_graphql::{Context, Object, Result};
 
-use super::errors::{bad_input, forbidden, from_manage, not_found, unauthenticated};
+use super::errors::{bad_input, forbidden, from_manage, not_found};
 use super::types::{ApiKeyInput, ApiKeyNode, ApiKeyPayload, CreateApiKeyInput};
 use super::{Caller, RequestContext};
 use crate::domain::{Actor, ApiKey, ChangeSource, ClientId, Permissions};
@@ -13,10 +13,7 @@ use crate::manage::{CreateKey, KeyChangeRequest, Management};
 pub struct MutationRoot;
 
 fn caller<'a>(rc: &'a RequestContext, needs: &str) -> Result<&'a Caller> {
-    let caller = rc
-        .caller
-        .as_ref()
-        .map_err(|e| unauthenticated(e.0.clone()))?;
+    let caller = rc.caller.as_ref().map_err(|e| e.to_graphql())?;
     if !caller.permissions.contains(needs) {
         return Err(forbidden(format!(
             "this operation requires the {needs} permission"

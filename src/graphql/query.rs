@@ -4,7 +4,7 @@
 use async_graphql::{Context, Object, Result};
 
 use super::RequestContext;
-use super::errors::{bad_input, forbidden, unauthenticated};
+use super::errors::{bad_input, forbidden};
 use super::types::{
     ApiKeyConnection, ApiKeyEdge, ApiKeyNode, AuditEventConnection, AuditEventEdge, PageInfo,
     cursor, parse_cursor,
@@ -43,10 +43,7 @@ impl QueryRoot {
         after: Option<String>,
     ) -> Result<ApiKeyConnection> {
         let rc = ctx.data::<RequestContext>()?;
-        let caller = rc
-            .caller
-            .as_ref()
-            .map_err(|e| unauthenticated(e.0.clone()))?;
+        let caller = rc.caller.as_ref().map_err(|e| e.to_graphql())?;
         let limit = page_size(first)?;
         let query = KeyQuery {
             environment: rc.environment.clone(),
@@ -93,10 +90,7 @@ impl QueryRoot {
         user_id: Option<String>,
     ) -> Result<AuditEventConnection> {
         let rc = ctx.data::<RequestContext>()?;
-        let caller = rc
-            .caller
-            .as_ref()
-            .map_err(|e| unauthenticated(e.0.clone()))?;
+        let caller = rc.caller.as_ref().map_err(|e| e.to_graphql())?;
         if !caller.is_admin() {
             return Err(forbidden("auditEvents requires the admin permission"));
         }

@@ -44,11 +44,20 @@ pub struct TokenClaims {
 
 /// Why a token is not (or no longer) good; for logs and `UNAUTHENTICATED` messages.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct Inactive(pub String);
+#[error("{reason}")]
+pub struct Inactive {
+    /// What is wrong with the token.
+    pub reason: String,
+    /// Nothing is known to be wrong with the token: the database could not be asked.
+    /// Callers answer "retry later", never "inactive".
+    pub unavailable: bool,
+}
 
 fn inactive(m: &str) -> Inactive {
-    Inactive(m.to_owned())
+    Inactive {
+        reason: m.to_owned(),
+        unavailable: false,
+    }
 }
 
 /// Verifies signature and claims as a gateway would, on Keymint's clock.
@@ -88,7 +97,7 @@ pub fn verify_claims(
     validation.validate_exp = false;
     validation.validate_nbf = false;
     let claims = decode::<TokenClaims>(token, &decoding, &validation)
-        .map_err(|e| Inactive(format!("invalid token: {e}")))?
+        .map_err(|e| inactive(&format!("invalid token: {e}")))?
         .claims;
     let now = state.clock.now().unix_timestamp();
     if now >= claims.exp {
@@ -109,7 +118,13 @@ pub async fn check_current(
     env: &EnvironmentName,
     claims: &TokenClaims,
 ) -> Result<KeyCredentials, Inactive> {
-    let unavailable = |_| inactive("temporarily unable to check the token");
+    let unavailable = |e: crate::store::StoreError| {
+        tracing::warn!(error = %e, "token check: database unavailable");
+        Inactive {
+            reason: "temporarily unable to check the token, retry shortly".into(),
+            unavailable: true,
+        }
+    };
     if state
         .store
         .is_revoked(&claims.jti)

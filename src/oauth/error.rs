@@ -12,6 +12,9 @@ pub enum TokenError {
     /// Malformed request (RFC 6749 §5.2 `invalid_request`).
     #[error("{0}")]
     InvalidRequest(String),
+    /// The body is larger than any token request (413, `invalid_request`).
+    #[error("the request body exceeds {} bytes", crate::http_guard::MAX_BODY_BYTES)]
+    TooLarge,
     /// Client authentication failed. Never says why: unknown client, wrong secret,
     /// disabled or expired key, inactive owner and wrong environment look the same.
     #[error("client authentication failed")]
@@ -49,7 +52,9 @@ impl TokenError {
     /// The RFC 6749 §5.2 error code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::UnknownEnvironment | Self::InvalidRequest(_) => "invalid_request",
+            Self::UnknownEnvironment | Self::InvalidRequest(_) | Self::TooLarge => {
+                "invalid_request"
+            }
             Self::InvalidClient { .. } => "invalid_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
@@ -64,6 +69,7 @@ impl TokenError {
     fn status(&self) -> StatusCode {
         match self {
             Self::UnknownEnvironment => StatusCode::NOT_FOUND,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
             Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -57,6 +57,8 @@ async fn handle(
             json!({"active": false})
         }
         Ok(claims) => match check_current(state, environment, &claims).await {
+            // Nothing is known to be wrong with the token: "retry", never "inactive".
+            Err(reason) if reason.unavailable => return Err(TokenError::TemporarilyUnavailable),
             Err(reason) => {
                 tracing::debug!(%reason, jti = %claims.jti, "introspection: inactive");
                 json!({"active": false})

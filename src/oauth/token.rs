@@ -107,10 +107,14 @@ pub(super) fn client_request(
         .map(|e| e.name.clone())
         .ok_or(TokenError::UnknownEnvironment)?;
     let body = body.map_err(|e| {
-        TokenError::InvalidRequest(format!(
-            "could not read the request body: {}",
-            e.body_text()
-        ))
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            TokenError::TooLarge
+        } else {
+            TokenError::InvalidRequest(format!(
+                "could not read the request body: {}",
+                e.body_text()
+            ))
+        }
     })?;
     let content_type = headers
         .get(header::CONTENT_TYPE)

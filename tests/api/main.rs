@@ -4,7 +4,9 @@
 mod support;
 
 mod app;
+mod bad_input;
 mod brute_force;
+mod db_faults;
 mod discovery;
 mod events;
 mod events_postgres;

@@ -3,6 +3,8 @@
 //! each test creates its own database there and drops it afterwards.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use sqlx::Connection;
 use std::sync::Arc;
 

@@ -1,0 +1,69 @@
+//! Limits every route shares: header size (431), body size (413, enforced by the
+//! extractors through `DefaultBodyLimit`) and a deadline per request (503 with
+//! `Retry-After`, so a stuck dependency never hangs a client). Refusals come in the
+//! route's error shape: GraphQL errors on `/{env}/graphql`, RFC 6749 JSON elsewhere.
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::time::Duration;
+
+/// Largest request body accepted; token requests are a few hundred bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest total of header names and values (hyper also caps their number at 100).
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Longest a request may run before it is answered 503.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Applies the header limit and the deadline.
+pub async fn guard(request: Request, next: Next) -> Response {
+    let graphql = request.uri().path().ends_with("/graphql");
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return refusal(
+            graphql,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "invalid_request",
+            &format!("request headers exceed {MAX_HEADER_BYTES} bytes"),
+        );
+    }
+    match tokio::time::timeout(REQUEST_DEADLINE, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(
+                deadline_s = REQUEST_DEADLINE.as_secs(),
+                "request cut at its deadline"
+            );
+            let mut response = refusal(
+                graphql,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the request took too long (a dependency is slow or down), retry shortly",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+    }
+}
+
+/// An error in the shape of the route: GraphQL's `errors` list, or RFC 6749's JSON.
+pub fn refusal(graphql: bool, status: StatusCode, code: &str, message: &str) -> Response {
+    let body = if graphql {
+        let code = code.to_ascii_uppercase();
+        serde_json::json!({"errors": [{"message": message, "extensions": {"code": code}}]})
+    } else {
+        serde_json::json!({"error": code, "error_description": message})
+    };
+    let mut response = (status, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

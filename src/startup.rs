@@ -1,0 +1,175 @@
+//! Start-up that survives an unreachable database: the listener is bound and answering at
+//! once; `/healthz` says the process lives, `/readyz` says why it is not ready yet, every
+//! other route answers `503` with `Retry-After`. The database is retried with back-off
+//! (1 s doubling to 30 s); when it answers, the full service takes over on the same socket.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+use crate::app::{AppState, router};
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::{events, store};
+
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const LONGEST_RETRY: Duration = Duration::from_secs(30);
+/// Longest wait for in-flight requests after SIGTERM.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
+/// What the not-yet-ready service tells `/readyz`.
+#[derive(Clone, Default)]
+struct Starting {
+    problem: Arc<Mutex<String>>,
+}
+
+impl Starting {
+    fn set(&self, problem: String) {
+        *self.problem.lock().unwrap_or_else(|e| e.into_inner()) = problem;
+    }
+
+    fn answer(&self, path: &str) -> Response {
+        let problem = self
+            .problem
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut response = match path {
+            "/healthz" => return "ok\n".into_response(),
+            "/readyz" => {
+                let body = serde_json::json!({"status": "not ready", "problems": [problem]});
+                (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+            }
+            _ => {
+                let body = serde_json::json!({
+                    "error": "temporarily_unavailable",
+                    "error_description": "Keymint is starting and cannot reach its database yet, retry shortly",
+                });
+                (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+            }
+        };
+        let headers = response.headers_mut();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+/// Serves on `listener` until `shutdown`, connecting to the database in the background.
+/// `on_ready` runs once with the built state (for the "serving" log line).
+pub async fn serve_when_ready(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce(&AppState) + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let on_signal = Arc::clone(&stop_tx);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = on_signal.send(true);
+    });
+    let service: Arc<OnceLock<Router>> = Arc::new(OnceLock::new());
+    let starting = Starting::default();
+    starting.set("connecting to the database".into());
+
+    let outer = {
+        let (service, starting) = (Arc::clone(&service), starting.clone());
+        Router::new().fallback(move |request: Request<Body>| {
+            let (service, starting) = (Arc::clone(&service), starting.clone());
+            async move {
+                match service.get() {
+                    Some(app) => match app.clone().oneshot(request).await {
+                        Ok(response) => response,
+                        Err(never) => match never {},
+                    },
+                    None => starting.answer(request.uri().path()),
+                }
+            }
+        })
+    };
+
+    let builder = {
+        let (service, mut stop) = (Arc::clone(&service), stop_rx.clone());
+        tokio::spawn(async move {
+            let state = tokio::select! {
+                state = connect_with_backoff(config, &starting) => state,
+                _ = stop.wait_for(|s| *s) => return Ok(None),
+            };
+            let state = match state {
+                Ok(state) => state,
+                Err(e) => {
+                    // Not a database outage: no retry helps. Stop serving and say why.
+                    let _ = stop_tx.send(true);
+                    return Err(e);
+                }
+            };
+            let _ = service.set(router(state.clone()));
+            on_ready(&state);
+            let sync = tokio::spawn(events::run(state, stop));
+            Ok::<_, anyhow::Error>(Some(sync))
+        })
+    };
+
+    let (mut http_stop, mut drain_stop) = (stop_rx.clone(), stop_rx);
+    let app = outer.into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = http_stop.wait_for(|s| *s).await;
+    });
+    // Draining is bounded: a request still running DRAIN_LIMIT after the signal is cut.
+    let served = async move {
+        tokio::select! {
+            served = served => served,
+            () = async {
+                let _ = drain_stop.wait_for(|s| *s).await;
+                tokio::time::sleep(DRAIN_LIMIT).await;
+            } => {
+                tracing::warn!("requests still running {} s after the stop signal were cut", DRAIN_LIMIT.as_secs());
+                Ok(())
+            }
+        }
+    };
+    let (served, built) = tokio::join!(served, builder);
+    served?;
+    if let Some(sync) = built?? {
+        let _ = sync.await;
+    }
+    Ok(())
+}
+
+/// Retries connecting and migrating until the database answers. Errors that no retry can
+/// fix (bad signing-key files, say) end start-up.
+async fn connect_with_backoff(config: Config, starting: &Starting) -> anyhow::Result<AppState> {
+    let mut delay = FIRST_RETRY;
+    loop {
+        let attempt = async {
+            let store = store::connect(&config.database_url).await?;
+            store.migrate().await?;
+            Ok::<_, store::StoreError>(store)
+        };
+        match attempt.await {
+            Ok(store) => {
+                return AppState::build_on(config, store, Arc::new(SystemClock)).await;
+            }
+            Err(e) => {
+                let problem = format!(
+                    "database unreachable ({e}); retrying in {} s",
+                    delay.as_secs()
+                );
+                tracing::warn!("{problem}");
+                starting.set(problem);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(LONGEST_RETRY);
+            }
+        }
+    }
+}
