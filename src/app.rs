@@ -17,6 +17,7 @@ use crate::events::{self, SyncStatus};
 use crate::graphql::{self, KeymintSchema, UserTokenVerifier};
 use crate::manage::Management;
 use crate::oauth::{AuthLimiter, TokenQuota, VerifiedCache};
+use crate::request_metrics::{RequestMetrics, time_requests};
 use crate::secrets::SecretHasher;
 use crate::signing::{KeyDir, KeyRing, Schedule};
 use crate::store::{self, Store};
@@ -48,6 +49,8 @@ pub struct AppState {
     pub limiter: Arc<AuthLimiter>,
     /// Per-key token quotas.
     pub quota: Arc<TokenQuota>,
+    /// Token outcomes and per-route latency.
+    pub requests: Arc<RequestMetrics>,
     /// The GraphQL schema (built once).
     pub graphql: KeymintSchema,
     /// Identity-provider session tokens, when configured.
@@ -113,6 +116,7 @@ impl AppState {
             cache,
             sync,
             usage: Arc::new(UsageTracker::default()),
+            requests: Arc::new(RequestMetrics::default()),
             limiter: Arc::new(AuthLimiter::default()),
             quota,
             graphql: graphql::schema(),
@@ -162,6 +166,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            time_requests,
+        ))
         .layer(DefaultBodyLimit::max(http_guard::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(http_guard::guard))
         .layer(TraceLayer::new_for_http())

@@ -28,6 +28,7 @@ pub mod http_guard;
 pub mod manage;
 pub mod metrics;
 pub mod oauth;
+pub mod request_metrics;
 pub mod secrets;
 pub mod signing;
 pub mod startup;

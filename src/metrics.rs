@@ -145,6 +145,18 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             state.quota.refused() as f64,
         ),
     ]);
+    families.extend(state.requests.families());
+    let pool = state.store.pool_usage();
+    families.push(Family {
+        name: "keymint_db_connections",
+        kind: "gauge",
+        help: "Database pool connections by state (max is the pool's limit).",
+        samples: vec![
+            ("{state=\"open\"}".into(), f64::from(pool.open)),
+            ("{state=\"idle\"}".into(), f64::from(pool.idle)),
+            ("{state=\"max\"}".into(), f64::from(pool.max)),
+        ],
+    });
     let mut out = String::new();
     for family in &families {
         family.render(&mut out);

@@ -76,6 +76,7 @@ pub fn resolve_credentials(
 ) -> Result<ClientCredentials, TokenError> {
     let invalid_client = || TokenError::InvalidClient {
         realm: realm.to_owned(),
+        reason: "other_auth_scheme",
     };
     let basic = match authorization {
         Some(value) => match parse_basic(value) {

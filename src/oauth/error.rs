@@ -21,6 +21,8 @@ pub enum TokenError {
     InvalidClient {
         /// The realm for `WWW-Authenticate`.
         realm: String,
+        /// Why, for metrics and logs only; never sent.
+        reason: &'static str,
     },
     /// `grant_type` is not `client_credentials`.
     #[error("only grant_type=client_credentials is supported")]
@@ -49,6 +51,20 @@ pub enum TokenError {
 }
 
 impl TokenError {
+    /// The `outcome` and `reason` labels of `keymint_token_requests_total`.
+    pub fn metric_labels(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::InvalidClient { reason, .. } => ("invalid_client", reason),
+            Self::TooManyRequests { reason, .. } if reason.contains("quota") => {
+                ("rate_limited", "key_quota")
+            }
+            Self::TooManyRequests { .. } => ("rate_limited", "address_locked"),
+            Self::UnknownEnvironment => ("invalid_request", "unknown_environment"),
+            Self::TooLarge => ("invalid_request", "body_too_large"),
+            other => (other.code(), "none"),
+        }
+    }
+
     /// The RFC 6749 §5.2 error code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -88,7 +104,7 @@ impl IntoResponse for TokenError {
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         match &self {
             // RFC 9110 §15.5.2: a 401 MUST carry WWW-Authenticate; RFC 6749 §5.2 names Basic.
-            Self::InvalidClient { realm } => {
+            Self::InvalidClient { realm, .. } => {
                 if let Ok(v) =
                     HeaderValue::from_str(&format!("Basic realm=\"{realm}\", charset=\"UTF-8\""))
                 {

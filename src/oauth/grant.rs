@@ -115,6 +115,22 @@ enum Refusal {
     KnownBad,
 }
 
+impl Refusal {
+    /// The `reason` label of `keymint_token_requests_total`.
+    fn label(self) -> &'static str {
+        match self {
+            Self::UnknownClient => "unknown_client",
+            Self::WrongSecret => "wrong_secret",
+            Self::WrongEnvironment => "wrong_environment",
+            Self::KeyDisabled => "key_disabled",
+            Self::KeyExpired => "key_expired",
+            Self::OwnerInactive => "owner_inactive",
+            Self::Locked => "locked",
+            Self::KnownBad => "known_bad",
+        }
+    }
+}
+
 /// Runs the grant.
 pub async fn issue_token(
     ctx: &GrantContext<'_>,
@@ -283,6 +299,7 @@ fn refused(environment: &EnvironmentName, client_id: &ClientId, reason: Refusal)
     tracing::info!(env = %environment, client_id = %client_id, ?reason, "client authentication refused");
     TokenError::InvalidClient {
         realm: environment.to_string(),
+        reason: reason.label(),
     }
 }
 

@@ -22,9 +22,22 @@ pub async fn token(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match handle(&state, &env, source, &headers, body).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
+    let result = handle(&state, &env, source, &headers, body).await;
+    // Label values come from configuration and fixed sets, never from the request.
+    let env_label = state
+        .config
+        .environment(&env)
+        .map_or("unknown", |e| e.name.as_str());
+    match result {
+        Ok(response) => {
+            state.requests.token(env_label, "issued", "none");
+            response
+        }
+        Err(error) => {
+            let (outcome, reason) = error.metric_labels();
+            state.requests.token(env_label, outcome, reason);
+            error.into_response()
+        }
     }
 }
 

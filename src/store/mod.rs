@@ -48,6 +48,17 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// Connections of a store's pool.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolUsage {
+    /// Open connections (busy and idle).
+    pub open: u32,
+    /// Idle connections.
+    pub idle: u32,
+    /// The pool's limit.
+    pub max: u32,
+}
+
 /// Who is writing, when, and for which request: recorded in the audit trail written in
 /// the same transaction as the change.
 #[derive(Debug, Clone)]
@@ -219,6 +230,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Connections of the pool, for metrics.
+    fn pool_usage(&self) -> PoolUsage;
 
     /// The user with `id`.
     async fn get_user(&self, id: &UserId) -> Result<User, StoreError>;

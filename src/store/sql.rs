@@ -147,6 +147,14 @@ macro_rules! impl_sql_store {
                     .map_err(|e| super::StoreError::Backend(format!("migration failed: {e}")))
             }
 
+            fn pool_usage(&self) -> super::PoolUsage {
+                super::PoolUsage {
+                    open: self.pool.size(),
+                    idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                    max: self.pool.options().get_max_connections(),
+                }
+            }
+
             async fn ping(&self) -> Result<(), super::StoreError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())

@@ -15,6 +15,7 @@ mod gateway;
 mod graphql;
 mod idp;
 mod introspection;
+mod metrics;
 mod rotation;
 mod token;
 mod token_errors;
