@@ -4,7 +4,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -22,7 +21,7 @@ use crate::secrets::SecretHasher;
 use crate::signing::{KeyDir, KeyRing, Schedule};
 use crate::store::{self, Store};
 use crate::usage::UsageTracker;
-use crate::{health, http_guard, metrics, oauth};
+use crate::{http_guard, routes};
 
 /// State shared by all handlers. Cheap to clone.
 #[derive(Clone)]
@@ -138,33 +137,13 @@ impl AppState {
     }
 }
 
-/// All routes of the contract served so far.
+/// The router: every route of [`routes::table`], the shared limits and metrics.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/{env}/oauth2/token", post(oauth::token))
-        .route("/{env}/oauth2/introspect", post(oauth::introspect))
-        .route("/{env}/oauth2/revoke", post(oauth::revoke))
-        .route("/{env}/.well-known/jwks.json", get(oauth::jwks))
-        .route(
-            "/.well-known/oauth-authorization-server/{env}",
-            get(oauth::metadata),
-        )
-        .route(
-            "/{env}/.well-known/oauth-authorization-server",
-            get(oauth::metadata),
-        )
-        .route(
-            "/{env}/.well-known/openid-configuration",
-            get(oauth::metadata),
-        )
-        .route(
-            "/{env}/graphql",
-            get(graphql::explorer).post(graphql::execute),
-        )
-        .route("/hooks/user-events", post(events::user_events))
-        .route("/metrics", get(metrics::metrics))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+    let mut router = Router::new();
+    for route in routes::table() {
+        router = router.route(route.path, route.handler);
+    }
+    router
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

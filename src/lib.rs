@@ -29,6 +29,7 @@ pub mod manage;
 pub mod metrics;
 pub mod oauth;
 pub mod request_metrics;
+pub mod routes;
 pub mod secrets;
 pub mod signing;
 pub mod startup;

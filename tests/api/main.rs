@@ -16,6 +16,7 @@ mod graphql;
 mod idp;
 mod introspection;
 mod metrics;
+mod openapi;
 mod rotation;
 mod token;
 mod token_errors;

@@ -1,0 +1,91 @@
+//! `GET /openapi.json`: every route of the contract is in it, and every operation in it
+//! is served (nothing documented that answers "no such route").
+
+use serde_json::Value;
+
+use crate::app::{Backend, TestApp};
+
+crate::both_backends!(openapi:
+    the_document_lists_every_route_and_only_served_ones,
+);
+
+/// The routes of `CONTRACT.md`, verbatim.
+const CONTRACT_ROUTES: &[(&str, &str)] = &[
+    ("post", "/{env}/oauth2/token"),
+    ("get", "/{env}/.well-known/jwks.json"),
+    ("get", "/.well-known/oauth-authorization-server/{env}"),
+    ("get", "/{env}/.well-known/oauth-authorization-server"),
+    ("get", "/{env}/.well-known/openid-configuration"),
+    ("post", "/{env}/oauth2/introspect"),
+    ("post", "/{env}/oauth2/revoke"),
+    ("post", "/{env}/graphql"),
+    ("get", "/{env}/graphql"),
+    ("post", "/hooks/user-events"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+];
+
+pub async fn the_document_lists_every_route_and_only_served_ones(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app.http.get(app.url("/openapi.json")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let doc: Value = response.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["servers"][0]["url"], app.base.as_str());
+    let paths = doc["paths"].as_object().unwrap();
+
+    for (method, path) in CONTRACT_ROUTES {
+        let operation = &paths
+            .get(*path)
+            .unwrap_or_else(|| panic!("{path} missing from /openapi.json"))[*method];
+        assert!(operation.is_object(), "{method} {path} missing");
+        assert!(
+            operation["summary"].is_string(),
+            "{method} {path} has no summary"
+        );
+        assert!(
+            operation["responses"]
+                .as_object()
+                .is_some_and(|r| !r.is_empty()),
+            "{method} {path} has no responses"
+        );
+    }
+
+    let mut operations = 0;
+    for (path, item) in paths {
+        for (method, _) in item.as_object().unwrap() {
+            operations += 1;
+            let url = app.url(&path.replace("{env}", "production"));
+            let request = match method.as_str() {
+                "get" => app.http.get(&url),
+                "post" => app.http.post(&url).body("{}"),
+                other => panic!("unexpected method {other}"),
+            };
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap();
+            assert_ne!(status, 405, "{method} {path} is documented but not served");
+            assert!(
+                !body.contains("no such route"),
+                "{method} {path} is documented but not served"
+            );
+            assert!(status < 500, "{method} {path} answered {status}: {body}");
+        }
+    }
+    assert_eq!(
+        operations,
+        CONTRACT_ROUTES.len(),
+        "the document has routes the contract lacks"
+    );
+    // References resolve.
+    let text = doc.to_string();
+    for reference in text.split("#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "dangling $ref {name}"
+        );
+    }
+}
