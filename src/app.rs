@@ -2,12 +2,13 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 use crate::changes::ChangeFeed;
 use crate::clock::{Clock, SystemClock};
@@ -21,7 +22,7 @@ use crate::secrets::SecretHasher;
 use crate::signing::{KeyDir, KeyRing, Schedule};
 use crate::store::{self, Store};
 use crate::usage::UsageTracker;
-use crate::{http_guard, routes};
+use crate::{http_guard, request_id, routes};
 
 /// State shared by all handlers. Cheap to clone.
 #[derive(Clone)]
@@ -151,7 +152,16 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(http_guard::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(http_guard::guard))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(request_id::assign))
+        // Credentials are marked sensitive: any Debug print of these headers says "Sensitive".
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+            header::HeaderName::from_static("webhook-signature"),
+        ]))
+        // Defence in depth: a bug that panics answers a JSON 500 instead of dropping the
+        // connection (tests assert no input reaches this).
+        .layer(CatchPanicLayer::custom(http_guard::panicked))
         .with_state(state)
 }
 

@@ -67,3 +67,14 @@ pub fn refusal(graphql: bool, status: StatusCode, code: &str, message: &str) -> 
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
+
+/// The answer when a handler panicked (a bug): logged at error, answered 500 in JSON.
+pub fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked; answering 500");
+    refusal(
+        false,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "internal error",
+    )
+}

@@ -28,6 +28,7 @@ pub mod http_guard;
 pub mod manage;
 pub mod metrics;
 pub mod oauth;
+pub mod request_id;
 pub mod request_metrics;
 pub mod routes;
 pub mod secrets;

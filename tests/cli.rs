@@ -71,17 +71,16 @@ fn start_server_until(
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line
-                .split("address=")
-                .nth(1)
-                .filter(|_| line.contains(marker))
-            {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
+            if line.contains(marker) {
+                // Text logs say address=IP:PORT, JSON logs "address":"IP:PORT".
+                let address = line
+                    .split("address=")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .or_else(|| line.split("\"address\":\"").nth(1)?.split('"').next());
+                if let Some(address) = address {
+                    let _ = tx.send(address.to_owned());
+                }
             }
             logs.lock().unwrap().push_str(&line);
             logs.lock().unwrap().push('\n');
@@ -578,4 +577,54 @@ fn serve_waits_for_an_unreachable_database_and_says_why() {
         .status()
         .unwrap();
     assert!(server.child.wait().unwrap().success());
+}
+
+#[test]
+fn json_logs_carry_the_request_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = Arc::new(Mutex::new(String::new()));
+    let mut server = start_server_with(
+        tmp.path(),
+        Arc::clone(&logs),
+        &[("KEYMINT_LOG_FORMAT", "json")],
+    );
+    let http = reqwest::blocking::Client::new();
+    let response = http
+        .post(format!("{}/production/oauth2/token", server.base))
+        .header("x-request-id", "trace-4711")
+        .basic_auth("kmc_nobody", Some("kms_nothing"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["x-request-id"], "trace-4711");
+    // A caller's id that could forge log lines is replaced by a fresh one.
+    let response = http
+        .get(format!("{}/healthz", server.base))
+        .header("x-request-id", "a\"b")
+        .send()
+        .unwrap();
+    let fresh = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(fresh.starts_with("req_"), "{fresh}");
+
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(server.child.wait().unwrap().success());
+    let logs = logs.lock().unwrap();
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let refusal = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "client authentication refused")
+        .expect("the refusal is logged");
+    assert_eq!(refusal["span"]["request_id"], "trace-4711", "{refusal}");
+    assert_eq!(refusal["span"]["path"], "/production/oauth2/token");
 }

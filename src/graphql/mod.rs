@@ -52,6 +52,7 @@ pub(crate) struct RequestContext {
 pub async fn execute(
     State(state): State<AppState>,
     Path(env): Path<String>,
+    request_id: Option<axum::Extension<crate::request_id::RequestId>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -75,7 +76,10 @@ pub async fn execute(
         }
     };
     let caller = auth::authenticate(&state, &environment, &headers).await;
-    let request_id = format!("req_{}", crate::secrets::random_token(9));
+    let request_id = request_id.map_or_else(
+        || format!("req_{}", crate::secrets::random_token(9)),
+        |axum::Extension(id)| id.0,
+    );
     let context = RequestContext {
         state: state.clone(),
         environment,
