@@ -70,9 +70,21 @@ pub struct Config {
     /// `KEYMINT_USER_TOKEN_ISSUER` + `KEYMINT_USER_TOKEN_JWKS_URL` (+ optional
     /// `KEYMINT_USER_TOKEN_AUDIENCE`): identity-provider session tokens for GraphQL.
     pub user_tokens: Option<UserTokenConfig>,
+    /// `KEYMINT_TLS_CERT` + `KEYMINT_TLS_KEY`: PEM certificate chain and private key;
+    /// Keymint serves HTTPS when set (and re-reads them when they change).
+    pub tls: Option<TlsFiles>,
     /// `KEYMINT_BEHIND_TLS_PROXY`: a TLS-terminating proxy is in front. The client's address
     /// is then the last entry of `X-Forwarded-For`, which the proxy must append.
     pub behind_tls_proxy: bool,
+}
+
+/// Where the TLS certificate and key live.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// Sizes of the token fast path (Keymint's own settings, beyond the contract).
@@ -132,6 +144,20 @@ impl Config {
             })?,
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
         };
+        let tls = match (var("KEYMINT_TLS_CERT"), var("KEYMINT_TLS_KEY")) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: PathBuf::from(cert),
+                key: PathBuf::from(key),
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "KEYMINT_TLS_CERT",
+                    "set both KEYMINT_TLS_CERT and KEYMINT_TLS_KEY, or neither",
+                ));
+            }
+        };
+        let behind_tls_proxy = flag(var, "KEYMINT_BEHIND_TLS_PROXY")?;
         let public_url = match var("KEYMINT_PUBLIC_URL") {
             Some(v) if v.starts_with("http://") || v.starts_with("https://") => {
                 v.trim_end_matches('/').to_owned()
@@ -142,8 +168,21 @@ impl Config {
                     format!("{v:?} must start with http:// or https://"),
                 ));
             }
+            None if tls.is_some() => format!("https://{listen}"),
             None => format!("http://{listen}"),
         };
+        // RFC 6749 §2.3.1 and §3.2: secrets and tokens travel only over TLS. Plain http is
+        // for this machine, or for a TLS-terminating proxy the operator vouches for.
+        if public_url.starts_with("http://") && !behind_tls_proxy && !is_loopback_url(&public_url) {
+            return Err(invalid(
+                "KEYMINT_PUBLIC_URL",
+                format!(
+                    "{public_url} is plain http on a non-loopback host: serve HTTPS \
+                     (KEYMINT_TLS_CERT and KEYMINT_TLS_KEY) or put a TLS-terminating proxy in \
+                     front and set KEYMINT_BEHIND_TLS_PROXY=1"
+                ),
+            ));
+        }
         let environments = parse_environments(
             var("KEYMINT_ENVIRONMENTS")
                 .as_deref()
@@ -261,7 +300,8 @@ impl Config {
             signing_rotate_days,
             performance,
             user_tokens,
-            behind_tls_proxy: flag(var, "KEYMINT_BEHIND_TLS_PROXY")?,
+            tls,
+            behind_tls_proxy,
         })
     }
 
@@ -286,6 +326,22 @@ impl Config {
     pub fn environment_names(&self) -> Vec<EnvironmentName> {
         self.environments.iter().map(|e| e.name.clone()).collect()
     }
+}
+
+/// Does `url` (http or https) name this machine: `localhost` or a loopback address?
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A boolean variable: `1`/`true`/`yes` or `0`/`false`/`no`, unset is false.
@@ -376,6 +432,42 @@ mod tests {
         let prod = EnvironmentName::parse("production").unwrap();
         assert_eq!(c.issuer(&prod), "http://127.0.0.1:8080/production");
         assert_eq!(c.audiences(&prod), ["http://127.0.0.1:8080/production"]);
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_loopback_unless_a_tls_proxy_is_in_front() {
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://localhost",
+            "http://[::1]:9000/",
+            "http://user@127.0.0.2:80",
+            "https://keymint.example",
+        ] {
+            assert!(load(&[("KEYMINT_PUBLIC_URL", url)]).is_ok(), "{url}");
+        }
+        for url in [
+            "http://keymint.example",
+            "http://10.0.0.5:8080",
+            "http://0.0.0.0:8080",
+        ] {
+            let refused = load(&[("KEYMINT_PUBLIC_URL", url)])
+                .unwrap_err()
+                .to_string();
+            assert!(refused.contains("KEYMINT_BEHIND_TLS_PROXY=1"), "{refused}");
+            assert!(
+                load(&[
+                    ("KEYMINT_PUBLIC_URL", url),
+                    ("KEYMINT_BEHIND_TLS_PROXY", "1")
+                ])
+                .is_ok()
+            );
+        }
+        // Listening on all interfaces without a public URL is refused too.
+        assert!(load(&[("KEYMINT_LISTEN", "0.0.0.0:8080")]).is_err());
+        // With a certificate the default public URL is https.
+        let c = load(&[("KEYMINT_TLS_CERT", "c.pem"), ("KEYMINT_TLS_KEY", "k.pem")]).unwrap();
+        assert_eq!(c.public_url, "https://127.0.0.1:8080");
+        assert!(load(&[("KEYMINT_TLS_CERT", "c.pem")]).is_err());
     }
 
     #[test]

@@ -35,5 +35,6 @@ pub mod secrets;
 pub mod signing;
 pub mod startup;
 pub mod store;
+pub mod tls;
 pub mod usage;
 pub mod verifier;

@@ -8,16 +8,17 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use crate::app::{AppState, router};
 use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::tls::ServeListener;
 use crate::{events, store};
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -66,7 +67,7 @@ impl Starting {
 /// Serves on `listener` until `shutdown`, connecting to the database in the background.
 /// `on_ready` runs once with the built state (for the "serving" log line).
 pub async fn serve_when_ready(
-    listener: TcpListener,
+    listener: ServeListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_ready: impl FnOnce(&AppState) + Send + 'static,
@@ -122,7 +123,7 @@ pub async fn serve_when_ready(
 
     let (mut http_stop, mut drain_stop) = (stop_rx.clone(), stop_rx);
     let app = outer.into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let served = axum::serve(listener.tap_io(|_| ()), app).with_graceful_shutdown(async move {
         let _ = http_stop.wait_for(|s| *s).await;
     });
     // Draining is bounded: a request still running DRAIN_LIMIT after the signal is cut.

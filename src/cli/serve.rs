@@ -5,6 +5,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::startup::serve_when_ready;
+use crate::tls::{ServeListener, TlsListener};
 
 /// Builds the state, binds, serves until SIGINT/SIGTERM.
 pub async fn run(mut config: Config) -> anyhow::Result<()> {
@@ -14,11 +15,25 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     // With KEYMINT_LISTEN on port 0 and no KEYMINT_PUBLIC_URL, the default public URL
     // must name the port actually bound, or issuers would say ":0".
-    if listen.port() == 0 && config.public_url == format!("http://{listen}") {
-        config.public_url = format!("http://{}", listener.local_addr()?);
+    for scheme in ["http", "https"] {
+        if listen.port() == 0 && config.public_url == format!("{scheme}://{listen}") {
+            config.public_url = format!("{scheme}://{}", listener.local_addr()?);
+        }
     }
     let address = listener.local_addr()?;
-    tracing::info!(%address, "keymint listening; connecting to the database");
+    let listener = match &config.tls {
+        Some(files) => ServeListener::Tls(
+            TlsListener::new(listener, &files.cert, &files.key)
+                .context("cannot load the TLS certificate")?,
+        ),
+        None => ServeListener::Plain(listener),
+    };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(%address, scheme, "keymint listening; connecting to the database");
     serve_when_ready(listener, config, shutdown_signal(), move |state| {
         let names: Vec<String> = state
             .config
