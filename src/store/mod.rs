@@ -72,8 +72,8 @@ pub struct WriteContext {
 }
 
 /// A key to insert. The store freezes the owner's permissions (narrowed to `requested`)
-/// in the same transaction that checks the owner is active.
-#[derive(Debug, Clone)]
+/// in the same transaction that checks the owner is active. `Debug` leaves the hash out.
+#[derive(Clone)]
 pub struct NewApiKey {
     /// Opaque id.
     pub id: String,
@@ -93,6 +93,20 @@ pub struct NewApiKey {
     pub expires_at: Option<OffsetDateTime>,
 }
 
+impl std::fmt::Debug for NewApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewApiKey")
+            .field("id", &self.id)
+            .field("client_id", &self.client_id)
+            .field("environment", &self.environment)
+            .field("owner_id", &self.owner_id)
+            .field("requested", &self.requested)
+            .field("name", &self.name)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Enabling or disabling a key.
 #[derive(Debug, Clone, Copy)]
 pub enum Activation {
@@ -102,13 +116,21 @@ pub enum Activation {
     Disable(DisabledReason),
 }
 
-/// A replacement secret.
-#[derive(Debug, Clone)]
+/// A replacement secret. `Debug` leaves the hash out.
+#[derive(Clone)]
 pub struct NewSecret {
     /// argon2id PHC string of the new secret.
     pub hash: String,
     /// The old secret stays valid until then, if given (zero-downtime rotation).
     pub grace_until: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for NewSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSecret")
+            .field("grace_until", &self.grace_until)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Changes to one key, applied together in one transaction, with a concurrency guard.
