@@ -43,7 +43,7 @@ async fn debug_output_never_shows_secrets_or_hashes() {
             id: UserId::parse("alice").unwrap(),
             email: None,
             service_account: false,
-            permissions: Permissions::parse(&["runs:read"]).unwrap(),
+            permissions: Permissions::parse(["runs:read"]).unwrap(),
         })
         .await
         .unwrap();
