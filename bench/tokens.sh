@@ -57,7 +57,8 @@ echo "seeding $KEYS keys in SQLite and PostgreSQL..." >&2
 SECRET_sqlite=$("$TOOL" seed "sqlite://$WORK/sqlite.db" $KEYS)
 SECRET_pg=$("$TOOL" seed "postgres://postgres:$PGPASSWORD@127.0.0.1:5432/$DB" $KEYS)
 SECRET_cold=$("$TOOL" seed "sqlite://$WORK/cold.db" 1)
-start sqlite "sqlite://$WORK/sqlite.db"
+# Behind a (simulated) proxy, so the distributed flood can name its addresses.
+start sqlite "sqlite://$WORK/sqlite.db" KEYMINT_BEHIND_TLS_PROXY=1
 start pg "postgres://postgres:$PGPASSWORD@127.0.0.1:5432/$DB"
 start cold "sqlite://$WORK/cold.db" KEYMINT_CACHE_CAPACITY=0
 IDLE_sqlite=$(rss_mib "$PID_sqlite"); IDLE_pg=$(rss_mib "$PID_pg")
@@ -88,7 +89,7 @@ reset_peak "$PID_cold"
 COLD=$(wrk_run "$URL_cold" token.lua 1 "$SECRET_cold" 8)
 COLD_PEAK=$(peak_mib "$PID_cold")
 
-echo "mixed: wrong-secret flood at 4x the argon2 ceiling + honest warm clients (SQLite)..." >&2
+echo "mixed: wrong-secret floods at 4x the argon2 ceiling + honest warm clients (SQLite)..." >&2
 FLOOD_RATE=$(awk -v c="$CEILING" 'BEGIN { printf "%.0f", 4 * c }')
 reset_peak "$PID_sqlite"
 "$TOOL" flood "$URL_sqlite" "$FLOOD_RATE" "$DUR" > "$WORK/flood.txt" &
@@ -96,6 +97,11 @@ FLOOD_PID=$!
 MIXED=$(wrk_run "$URL_sqlite" token.lua 1 "$SECRET_sqlite" 8)
 wait $FLOOD_PID
 FLOOD=$(cat "$WORK/flood.txt")
+"$TOOL" flood "$URL_sqlite" "$FLOOD_RATE" "$DUR" distributed > "$WORK/dflood.txt" &
+FLOOD_PID=$!
+DMIXED=$(wrk_run "$URL_sqlite" token.lua 1 "$SECRET_sqlite" 8)
+wait $FLOOD_PID
+DFLOOD=$(cat "$WORK/dflood.txt")
 MIXED_PEAK=$(peak_mib "$PID_sqlite")
 
 echo "scale: 990,000 more keys in PostgreSQL..." >&2
@@ -126,7 +132,9 @@ echo "|---|---|"
 echo "| argon2id ceiling (verifications/s, all cores) | $CEILING |"
 echo "| cold tokens/s (cache off, SQLite) | $(field "$COLD" 1) (p99 $(field "$COLD" 3) ms, peak RSS $COLD_PEAK MiB) |"
 echo "| cold / ceiling | $(awk -v a="$(field "$COLD" 1)" -v b="$CEILING" 'BEGIN{printf "%.2f", a/b}') |"
-echo "| mixed: flood of wrong secrets at ${FLOOD_RATE}/s (4x ceiling), answers | $FLOOD |"
-echo "| mixed: honest warm clients tokens/s, p99 ms, success | $(field "$MIXED" 1), $(field "$MIXED" 3), $(awk -v r="$(field "$MIXED" 4)" -v e="$(field "$MIXED" 5)" 'BEGIN{printf "%.2f%%", 100*(r-e)/r}') |"
+echo "| mixed: flood of new wrong secrets from one address at ${FLOOD_RATE}/s (4x ceiling), answers | $FLOOD |"
+echo "| mixed: honest warm clients meanwhile: tokens/s, p99 ms, success | $(field "$MIXED" 1), $(field "$MIXED" 3), $(awk -v r="$(field "$MIXED" 4)" -v e="$(field "$MIXED" 5)" 'BEGIN{printf "%.2f%%", 100*(r-e)/r}') |"
+echo "| mixed: the same flood from a new address per request, answers | $DFLOOD |"
+echo "| mixed: honest warm clients meanwhile: tokens/s, p99 ms, success | $(field "$DMIXED" 1), $(field "$DMIXED" 3), $(awk -v r="$(field "$DMIXED" 4)" -v e="$(field "$DMIXED" 5)" 'BEGIN{printf "%.2f%%", 100*(r-e)/r}') |"
 echo "| mixed: peak RSS MiB | $MIXED_PEAK |"
 echo "| scale: warm tokens/s, $KEYS keys of $TOTAL_KEYS in PostgreSQL (2 runs) | $(field "$SCALE_A" 1), $(field "$SCALE_B" 1) (peak RSS $SCALE_PEAK MiB) |"

@@ -5,8 +5,10 @@
 //!   not take a million argon2 hashes); prints the secret.
 //! - `warm BASE_URL SECRET N` — one token request per key (fills the cache).
 //! - `ceiling SECONDS` — argon2id verifications per second on all cores.
-//! - `flood BASE_URL RATE SECONDS` — wrong-secret requests at RATE per second; prints
-//!   answers by status and the slowest answer.
+//! - `flood BASE_URL RATE SECONDS [distributed]` — wrong-secret requests at RATE per
+//!   second, each guess new; prints answers by status and the slowest answer. From this
+//!   one address, or with `distributed` from a new `X-Forwarded-For` address per request
+//!   (the server must run with `KEYMINT_BEHIND_TLS_PROXY=1`): a botnet.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,7 +35,10 @@ async fn main() -> Result<(), Error> {
         ["seed", url, n, from] => seed(url, n.parse()?, from.parse()?).await,
         ["warm", base, secret, n] => warm(base, secret, n.parse()?).await,
         ["ceiling", secs] => ceiling(secs.parse()?).await,
-        ["flood", base, rate, secs] => flood(base, rate.parse()?, secs.parse()?).await,
+        ["flood", base, rate, secs] => flood(base, rate.parse()?, secs.parse()?, false).await,
+        ["flood", base, rate, secs, "distributed"] => {
+            flood(base, rate.parse()?, secs.parse()?, true).await
+        }
         _ => Err("usage: bench_tool seed|warm|ceiling|flood ...".into()),
     }
 }
@@ -184,7 +189,7 @@ async fn ceiling(secs: u64) -> Result<(), Error> {
     Ok(())
 }
 
-async fn flood(base: &str, rate: f64, secs: u64) -> Result<(), Error> {
+async fn flood(base: &str, rate: f64, secs: u64, distributed: bool) -> Result<(), Error> {
     let http = reqwest::Client::new();
     let interval = Duration::from_secs_f64(1.0 / rate);
     let started = Instant::now();
@@ -199,12 +204,16 @@ async fn flood(base: &str, rate: f64, secs: u64) -> Result<(), Error> {
         let id = client_id(i % 10_000 + 1);
         requests.push(tokio::spawn(async move {
             let sent = Instant::now();
-            let status = http
-                .post(format!("{base}/production/oauth2/token"))
+            let mut request = http.post(format!("{base}/production/oauth2/token"));
+            if distributed {
+                let [a, b, c, d] = (i as u32 | 0x0a00_0000).to_be_bytes();
+                request = request.header("x-forwarded-for", format!("{a}.{b}.{c}.{d}"));
+            }
+            let status = request
                 .form(&[
                     ("grant_type", "client_credentials"),
                     ("client_id", &id),
-                    ("client_secret", "kms_wrong"),
+                    ("client_secret", &format!("kms_wrong{i}")),
                 ])
                 .send()
                 .await
