@@ -6,9 +6,9 @@
 //! - `warm BASE_URL SECRET N` — one token request per key (fills the cache).
 //! - `ceiling SECONDS` — argon2id verifications per second on all cores.
 //! - `flood BASE_URL RATE SECONDS [distributed]` — wrong-secret requests at RATE per
-//!   second, each guess new; prints answers by status and the slowest answer. From this
-//!   one address, or with `distributed` from a new `X-Forwarded-For` address per request
-//!   (the server must run with `KEYMINT_BEHIND_TLS_PROXY=1`): a botnet.
+//!   second, each guess new; prints answers by status and the slowest answer. From one
+//!   `X-Forwarded-For` address, or with `distributed` from a new one per request (a
+//!   botnet); the server must run with `KEYMINT_BEHIND_TLS_PROXY=1`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -204,11 +204,16 @@ async fn flood(base: &str, rate: f64, secs: u64, distributed: bool) -> Result<()
         let id = client_id(i % 10_000 + 1);
         requests.push(tokio::spawn(async move {
             let sent = Instant::now();
-            let mut request = http.post(format!("{base}/production/oauth2/token"));
-            if distributed {
-                let [a, b, c, d] = (i as u32 | 0x0a00_0000).to_be_bytes();
-                request = request.header("x-forwarded-for", format!("{a}.{b}.{c}.{d}"));
-            }
+            // The server runs behind a (simulated) TLS proxy: the last X-Forwarded-For entry
+            // is the client's address. One attacker, or a new address per request.
+            let [a, b, c, d] = if distributed {
+                (i as u32 | 0x0a00_0000).to_be_bytes()
+            } else {
+                [10, 255, 0, 1]
+            };
+            let request = http
+                .post(format!("{base}/production/oauth2/token"))
+                .header("x-forwarded-for", format!("{a}.{b}.{c}.{d}"));
             let status = request
                 .form(&[
                     ("grant_type", "client_credentials"),

@@ -2,13 +2,12 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 use crate::changes::ChangeFeed;
 use crate::clock::{Clock, SystemClock};
@@ -17,12 +16,12 @@ use crate::events::{self, SyncStatus};
 use crate::graphql::{self, KeymintSchema, UserTokenVerifier};
 use crate::manage::Management;
 use crate::oauth::{AuthLimiter, TokenQuota, VerifiedCache};
-use crate::request_metrics::{RequestMetrics, time_requests};
+use crate::request_metrics::RequestMetrics;
 use crate::secrets::SecretHasher;
 use crate::signing::{KeyDir, KeyRing, Schedule};
 use crate::store::{self, Store};
 use crate::usage::UsageTracker;
-use crate::{http_guard, request_id, routes};
+use crate::{http_guard, routes};
 
 /// State shared by all handlers. Cheap to clone.
 #[derive(Clone)]
@@ -146,19 +145,11 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(http_guard::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            time_requests,
+            http_guard::guard,
         ))
-        .layer(DefaultBodyLimit::max(http_guard::MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(http_guard::guard))
-        .layer(axum::middleware::from_fn(request_id::assign))
-        // Credentials are marked sensitive: any Debug print of these headers says "Sensitive".
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            header::AUTHORIZATION,
-            header::COOKIE,
-            header::HeaderName::from_static("webhook-signature"),
-        ]))
         // Defence in depth: a bug that panics answers a JSON 500 instead of dropping the
         // connection (tests assert no input reaches this).
         .layer(CatchPanicLayer::custom(http_guard::panicked))

@@ -1,13 +1,19 @@
-//! Limits every route shares: header size (431), body size (413, enforced by the
-//! extractors through `DefaultBodyLimit`) and a deadline per request (503 with
-//! `Retry-After`, so a stuck dependency never hangs a client). Refusals come in the
-//! route's error shape: GraphQL errors on `/{env}/graphql`, RFC 6749 JSON elsewhere.
+//! What every request goes through, in one middleware (each axum middleware layer costs
+//! microseconds, so there is one): its request id and log span, the header size limit
+//! (431), a deadline (503 with `Retry-After`, so a stuck dependency never hangs a client)
+//! and its latency metric. The body size limit (413) is enforced by the extractors through
+//! `DefaultBodyLimit`. Refusals come in the route's error shape: GraphQL errors on
+//! `/{env}/graphql`, RFC 6749 JSON elsewhere.
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+use crate::app::AppState;
+use crate::request_id::{self, RequestId};
 
 /// Largest request body accepted; token requests are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -16,8 +22,29 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Longest a request may run before it is answered 503.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Applies the header limit and the deadline.
-pub async fn guard(request: Request, next: Next) -> Response {
+/// The middleware.
+pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id::for_request(request.headers());
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        path = %request.uri().path()
+    );
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = limits(request, next).instrument(span).await;
+    request_id::echo(&mut response, &id);
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let elapsed = started.elapsed();
+    state.requests.observe(route, elapsed.as_secs_f64());
+    tracing::debug!(request_id = %id, status = response.status().as_u16(), latency_us = elapsed.as_micros() as u64, "answered");
+    response
+}
+
+/// The header limit and the deadline.
+async fn limits(request: Request, next: Next) -> Response {
     let graphql = request.uri().path().ends_with("/graphql");
     let header_bytes: usize = request
         .headers()

@@ -3,15 +3,10 @@
 //! templates, configured environments, a closed set of outcomes), so series never grow
 //! with client input.
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
-use crate::app::AppState;
 use crate::metrics::Family;
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -73,7 +68,8 @@ impl RequestMetrics {
             .fetch_add(1, Ordering::Relaxed);
     }
 
-    fn observe(&self, route: &str, seconds: f64) {
+    /// Records that a request to `route` (a template) took `seconds`.
+    pub fn observe(&self, route: &str, seconds: f64) {
         if let Some(h) = self
             .latency
             .read()
@@ -145,20 +141,4 @@ impl RequestMetrics {
             },
         ]
     }
-}
-
-/// Middleware: times every request under its route template (`unmatched` for 404s).
-pub async fn time_requests(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    state
-        .requests
-        .observe(route, started.elapsed().as_secs_f64());
-    response
 }

@@ -4,11 +4,13 @@
 //! (1 s doubling to 30 s); when it answers, the full service takes over on the same socket.
 
 use axum::Router;
+use axum::ServiceExt as _;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -83,18 +85,17 @@ pub async fn serve_when_ready(
     let starting = Starting::default();
     starting.set("connecting to the database".into());
 
+    // Until the state is built, every request gets the "starting" answer; then each is
+    // handed straight to the full router (no second routing layer on the hot path).
     let outer = {
         let (service, starting) = (Arc::clone(&service), starting.clone());
-        Router::new().fallback(move |request: Request<Body>| {
-            let (service, starting) = (Arc::clone(&service), starting.clone());
+        tower::service_fn(move |request: Request<Body>| {
+            let (routed, starting) = (service.get().cloned(), starting.clone());
             async move {
-                match service.get() {
-                    Some(app) => match app.clone().oneshot(request).await {
-                        Ok(response) => response,
-                        Err(never) => match never {},
-                    },
+                Ok::<_, Infallible>(match routed {
+                    Some(app) => app.oneshot(request).await.unwrap_or_else(|n| match n {}),
                     None => starting.answer(request.uri().path()),
-                }
+                })
             }
         })
     };

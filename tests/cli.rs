@@ -41,6 +41,17 @@ struct Server {
     base: String,
 }
 
+/// SIGTERM, then the exit status must be success (drained, flushed, exit 0).
+fn stop_with_sigterm(server: &mut Server) {
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "serve exited with {status}");
+}
+
 fn start_server(dir: &Path, logs: Arc<Mutex<String>>) -> Server {
     start_server_with(dir, logs, &[])
 }
@@ -380,13 +391,7 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
 
     // SIGTERM: drain and exit 0.
     let started = Instant::now();
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(server.child.id().to_string())
-        .status()
-        .unwrap();
-    let status = server.child.wait().unwrap();
-    assert!(status.success(), "serve exited with {status}");
+    stop_with_sigterm(&mut server);
     assert!(started.elapsed() < Duration::from_secs(10));
 
     let hash = read_hash(dir, &client_id);
@@ -496,12 +501,7 @@ fn the_python_webhook_example_deactivates_a_user() {
     assert!(python(&["user.deactivated", "frank"]).contains("applied"));
     // The webhook is served by the same process: refused at once.
     assert_eq!(token(&http, &server.base, id, secret).status(), 401);
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(server.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(server.child.wait().unwrap().success());
+    stop_with_sigterm(&mut server);
     assert!(
         !logs.lock().unwrap().contains(SECRET),
         "webhook secret in the logs"
@@ -571,12 +571,7 @@ fn serve_waits_for_an_unreachable_database_and_says_why() {
     );
     assert!(logs.lock().unwrap().contains("retrying"));
 
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(server.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(server.child.wait().unwrap().success());
+    stop_with_sigterm(&mut server);
 }
 
 #[test]
@@ -610,12 +605,7 @@ fn json_logs_carry_the_request_id() {
         .to_owned();
     assert!(fresh.starts_with("req_"), "{fresh}");
 
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(server.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(server.child.wait().unwrap().success());
+    stop_with_sigterm(&mut server);
     let logs = logs.lock().unwrap();
     let lines: Vec<Value> = logs
         .lines()
@@ -731,12 +721,7 @@ fn https_is_served_and_a_renewed_certificate_is_picked_up_without_restart() {
     );
     assert!(logs.lock().unwrap().contains("TLS certificate reloaded"));
 
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(server.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(server.child.wait().unwrap().success());
+    stop_with_sigterm(&mut server);
 }
 
 #[test]

@@ -79,15 +79,7 @@ pub async fn token_outcomes_latencies_and_pool_use_are_exported(backend: Backend
     assert!(app.metric(r#"keymint_db_connections{state="open"}"#).await >= 1.0);
 
     // Nothing secret or client-specific becomes a label.
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     let access_token = token["access_token"].as_str().unwrap();
     for (what, value) in [
         ("client id", key.client_id.as_str()),
