@@ -23,7 +23,7 @@ GATEWAY=$("$BIN" keys create --user gateway --env production --json 2>/dev/null)
 "$BIN" serve 2> serve.log &
 PID=$!
 for _ in $(seq 1 100); do
-  ADDR=$(grep -o 'address=[0-9.:]*' serve.log | head -1 | cut -d= -f2 || true)
+  ADDR=$(grep 'keymint serving' serve.log | grep -o 'address=[0-9.:]*' | head -1 | cut -d= -f2 || true)
   [ -n "$ADDR" ] && break
   sleep 0.1
 done

@@ -35,7 +35,7 @@ start() { # name: starts an instance in its own folder (its own signing keys)
 }
 address() { # name -> prints the base URL once the instance listens
   for _ in $(seq 1 100); do
-    addr=$(grep -o 'address=[0-9.:]*' "$WORK/$1.log" | head -1 | cut -d= -f2 || true)
+    addr=$(grep 'keymint serving' "$WORK/$1.log" | grep -o 'address=[0-9.:]*' | head -1 | cut -d= -f2 || true)
     [ -n "$addr" ] && { echo "http://$addr"; return; }
     sleep 0.1
   done

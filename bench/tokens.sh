@@ -36,7 +36,7 @@ start() { # name database_url [VAR=value...]: starts an instance, sets URL_<name
   local pid=$!
   PIDS+=("$pid")
   for _ in $(seq 1 300); do
-    addr=$(grep -o 'address=[0-9.:]*' "$WORK/$name.log" | head -1 | cut -d= -f2 || true)
+    addr=$(grep 'keymint serving' "$WORK/$name.log" | grep -o 'address=[0-9.:]*' | head -1 | cut -d= -f2 || true)
     [ -n "$addr" ] && break
     sleep 0.1
   done
