@@ -251,7 +251,7 @@ async fn kill_9_under_load(db: TestDb) {
         }));
     }
 
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     server.kill().unwrap(); // SIGKILL: no drain, no flush, no goodbye
     server.wait().unwrap();
     running.store(false, Ordering::Relaxed);
