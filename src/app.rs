@@ -20,6 +20,7 @@ use crate::request_metrics::RequestMetrics;
 use crate::secrets::SecretHasher;
 use crate::signing::{KeyDir, KeyRing, Schedule};
 use crate::store::{self, Store};
+use crate::tls::ServeListener;
 use crate::usage::UsageTracker;
 use crate::{http_guard, routes};
 
@@ -170,17 +171,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sync = tokio::spawn(events::run(state.clone(), stop_rx.clone()));
-    let mut http_stop = stop_rx;
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = http_stop.wait_for(|stop| *stop).await;
-        })
-        .await;
+    let result =
+        crate::startup::serve_http(ServeListener::Plain(listener), router(state), stop_rx).await;
     let _ = sync.await;
     result
 }

@@ -51,13 +51,12 @@ impl Starting {
                 let body = serde_json::json!({"status": "not ready", "problems": [problem]});
                 (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
             }
-            _ => {
-                let body = serde_json::json!({
-                    "error": "temporarily_unavailable",
-                    "error_description": "Keymint is starting and cannot reach its database yet, retry shortly",
-                });
-                (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
-            }
+            _ => crate::http_guard::refusal(
+                path.ends_with("/graphql"),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "Keymint is starting and cannot reach its database yet, retry shortly",
+            ),
         };
         let headers = response.headers_mut();
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -122,30 +121,46 @@ pub async fn serve_when_ready(
         })
     };
 
-    let (mut http_stop, mut drain_stop) = (stop_rx.clone(), stop_rx);
-    let app = outer.into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener.tap_io(|_| ()), app).with_graceful_shutdown(async move {
-        let _ = http_stop.wait_for(|s| *s).await;
-    });
-    // Draining is bounded: a request still running DRAIN_LIMIT after the signal is cut.
-    let served = async move {
-        tokio::select! {
-            served = served => served,
-            () = async {
-                let _ = drain_stop.wait_for(|s| *s).await;
-                tokio::time::sleep(DRAIN_LIMIT).await;
-            } => {
-                tracing::warn!("requests still running {} s after the stop signal were cut", DRAIN_LIMIT.as_secs());
-                Ok(())
-            }
-        }
-    };
+    let served = serve_http(listener, outer, stop_rx);
     let (served, built) = tokio::join!(served, builder);
     served?;
     if let Some(sync) = built?? {
         let _ = sync.await;
     }
     Ok(())
+}
+
+/// Serves `service` on `listener` until `stop` turns true, then drains in-flight requests
+/// for at most `DRAIN_LIMIT` (a request still running then is cut). The one HTTP server
+/// loop: `serve` above and [`crate::app::serve`] both use it.
+pub(crate) async fn serve_http<S>(
+    listener: ServeListener,
+    service: S,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()>
+where
+    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+{
+    let (mut http_stop, mut drain_stop) = (stop.clone(), stop);
+    let app = service.into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener.tap_io(|_| ()), app).with_graceful_shutdown(async move {
+        let _ = http_stop.wait_for(|s| *s).await;
+    });
+    tokio::select! {
+        served = served => served,
+        () = async {
+            let _ = drain_stop.wait_for(|s| *s).await;
+            tokio::time::sleep(DRAIN_LIMIT).await;
+        } => {
+            tracing::warn!("requests still running {} s after the stop signal were cut", DRAIN_LIMIT.as_secs());
+            Ok(())
+        }
+    }
 }
 
 /// Retries connecting and migrating until the database answers. Errors that no retry can

@@ -23,23 +23,10 @@ pub async fn introspect(
     source: super::SourceAddress,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    match handle(&state, &env, source, &headers, body).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    }
-}
-
-async fn handle(
-    state: &AppState,
-    env: &str,
-    source: super::SourceAddress,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, TokenError> {
-    let request = super::token::client_request(state, env, headers, body, |_| Ok(()))?;
+    let request = super::token::client_request(&state, &env, &headers, body, |_| Ok(()))?;
     let (environment, params) = (&request.environment, request.params);
-    let ctx = super::token::grant_context(state, environment, source)?;
+    let ctx = super::token::grant_context(&state, environment, source)?;
     let caller = authenticate(&ctx, environment, &request.credentials).await?;
     if !caller.key.permissions.contains(INTROSPECT_PERMISSION) {
         let body = json!({"error": "insufficient_scope", "error_description": "introspection needs the IntrospectToken permission"});
@@ -51,12 +38,12 @@ async fn handle(
         .token
         .ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
     // RFC 7662 §2.2: anything not active is just {"active": false}.
-    let answer = match verify_claims(state, environment, &token) {
+    let answer = match verify_claims(&state, environment, &token) {
         Err(reason) => {
             tracing::debug!(%reason, "introspection: inactive");
             json!({"active": false})
         }
-        Ok(claims) => match check_current(state, environment, &claims).await {
+        Ok(claims) => match check_current(&state, environment, &claims).await {
             // Nothing is known to be wrong with the token: "retry", never "inactive".
             Err(reason) if reason.unavailable => return Err(TokenError::TemporarilyUnavailable),
             Err(reason) => {

@@ -21,21 +21,8 @@ pub async fn revoke(
     source: super::SourceAddress,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    match handle(&state, &env, source, &headers, body).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    }
-}
-
-async fn handle(
-    state: &AppState,
-    env: &str,
-    source: super::SourceAddress,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, TokenError> {
-    let request = super::token::client_request(state, env, headers, body, |params| {
+    let request = super::token::client_request(&state, &env, &headers, body, |params| {
         match params.token_type_hint.as_deref() {
             // Keymint issues no refresh tokens (RFC 7009 §2.2.1).
             Some("refresh_token") => Err(TokenError::UnsupportedTokenType),
@@ -43,14 +30,14 @@ async fn handle(
         }
     })?;
     let environment = &request.environment;
-    let ctx = super::token::grant_context(state, environment, source)?;
+    let ctx = super::token::grant_context(&state, environment, source)?;
     let caller = authenticate(&ctx, environment, &request.credentials).await?;
     let token = request
         .params
         .token
         .ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
     // RFC 7009 §2.2: invalid, expired or unknown tokens are answered 200 all the same.
-    let Ok(claims) = verify_claims(state, environment, &token) else {
+    let Ok(claims) = verify_claims(&state, environment, &token) else {
         return Ok(ok());
     };
     // RFC 7009 §2.1: only the client the token was issued to may revoke it.
