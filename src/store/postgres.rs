@@ -16,6 +16,10 @@ use crate::domain::{Actor, ChangeSource, UserEvent};
 /// they take effect in insertion order.
 const USER_EVENTS_LOCK: i64 = 0x6b65_796d_696e_7401;
 
+// The change-feed lock (`changes_lock` below) is advisory lock 0x6b65_796d_696e_7402
+// ("keymint" 02) = 7738725045533307906, held by each writer from its first change-feed
+// row to its commit, so `keymint_changes.seq` order is commit order.
+
 /// A PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -153,4 +157,4 @@ async fn listen(pool: PgPool, tx: mpsc::Sender<Wakeup>) {
     }
 }
 
-impl_sql_store!(PgStore, Postgres, migrator: sqlx::migrate!("migrations/postgres"), lock_share: " FOR SHARE", lock_update: " FOR UPDATE");
+impl_sql_store!(PgStore, Postgres, migrator: sqlx::migrate!("migrations/postgres"), lock_share: " FOR SHARE", lock_update: " FOR UPDATE", changes_lock: "SELECT pg_advisory_xact_lock(7738725045533307906)");

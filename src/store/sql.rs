@@ -11,7 +11,7 @@
 /// `async fn begin_write(&self)` returning a transaction, and the backend hooks
 /// `next_table_event`, `backlog`, `start_wakeups` and `POLL_INTERVAL`.
 macro_rules! impl_sql_store {
-    ($store:ty, $db:ty, migrator: $migrator:expr, lock_share: $share:literal, lock_update: $update:literal) => {
+    ($store:ty, $db:ty, migrator: $migrator:expr, lock_share: $share:literal, lock_update: $update:literal, changes_lock: $changes_lock:literal) => {
         type Tx = sqlx::Transaction<'static, $db>;
 
         impl $store {
@@ -43,14 +43,35 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
-            /// Appends one change-feed row (`kind` is `key` or `user`).
-            async fn changed(tx: &mut Tx, now: time::OffsetDateTime, kind: &str, subject: &str) -> Result<(), sqlx::Error> {
-                sqlx::query("INSERT INTO keymint_changes (at, kind, subject) VALUES ($1, $2, $3)")
-                    .bind(now)
-                    .bind(kind)
-                    .bind(subject)
-                    .execute(&mut **tx)
-                    .await?;
+            /// Appends the change-feed rows of a transaction, as its last statements.
+            ///
+            /// Followers read `seq > last seen`, so a row must never become visible after
+            /// a row with a higher `seq`. IDENTITY values are handed out at INSERT, not at
+            /// commit, so two writers could commit out of order and a follower would skip
+            /// the one that committed late. `$changes_lock` (PostgreSQL: a
+            /// transaction-scoped advisory lock) makes writers take `seq` values one
+            /// transaction at a time and hold them until commit: seq order is commit
+            /// order. It is taken last, after every row lock, and held only for these
+            /// inserts and the commit. SQLite's `BEGIN IMMEDIATE` already serialises writers.
+            async fn changed(
+                tx: &mut Tx,
+                now: time::OffsetDateTime,
+                changes: &[(&str, &str)],
+            ) -> Result<(), sqlx::Error> {
+                if changes.is_empty() {
+                    return Ok(());
+                }
+                if !$changes_lock.is_empty() {
+                    sqlx::query($changes_lock).execute(&mut **tx).await?;
+                }
+                for (kind, subject) in changes {
+                    sqlx::query("INSERT INTO keymint_changes (at, kind, subject) VALUES ($1, $2, $3)")
+                        .bind(now)
+                        .bind(kind)
+                        .bind(subject)
+                        .execute(&mut **tx)
+                        .await?;
+                }
                 Ok(())
             }
 
@@ -123,7 +144,6 @@ macro_rules! impl_sql_store {
                         let key: crate::domain::ApiKey = row.try_into()?;
                         let reason = crate::domain::DisabledReason::OwnerDeactivated.as_str();
                         Self::audit(tx, ctx, AuditAction::KeyDisabled, Some(&key), id, Some(reason)).await?;
-                        Self::changed(tx, ctx.now, "key", key.client_id.as_str()).await?;
                         disabled_keys.push(key);
                     }
                 }
@@ -133,7 +153,10 @@ macro_rules! impl_sql_store {
                     UserEvent::Reactivated(_) => AuditAction::UserReactivated,
                 };
                 Self::audit(tx, ctx, action, None, id, None).await?;
-                Self::changed(tx, ctx.now, "user", id.as_str()).await?;
+                let mut changes: Vec<(&str, &str)> =
+                    disabled_keys.iter().map(|k: &crate::domain::ApiKey| ("key", k.client_id.as_str())).collect();
+                changes.push(("user", id.as_str()));
+                Self::changed(tx, ctx.now, &changes).await?;
                 Ok(super::UserActivation { user, disabled_keys })
             }
         }
@@ -251,7 +274,7 @@ macro_rules! impl_sql_store {
                 .await?;
                 let created: crate::domain::ApiKey = row.try_into()?;
                 Self::audit(&mut tx, ctx, crate::domain::AuditAction::KeyCreated, Some(&created), &created.owner_id, None).await?;
-                Self::changed(&mut tx, ctx.now, "key", created.client_id.as_str()).await?;
+                Self::changed(&mut tx, ctx.now, &[("key", created.client_id.as_str())]).await?;
                 tx.commit().await?;
                 Ok(created)
             }
@@ -368,7 +391,7 @@ macro_rules! impl_sql_store {
                 for (action, reason) in actions {
                     Self::audit(&mut tx, ctx, action, Some(&key), &key.owner_id, reason).await?;
                 }
-                Self::changed(&mut tx, ctx.now, "key", key.client_id.as_str()).await?;
+                Self::changed(&mut tx, ctx.now, &[("key", key.client_id.as_str())]).await?;
                 tx.commit().await?;
                 Ok(key)
             }
@@ -397,7 +420,7 @@ macro_rules! impl_sql_store {
                 .await?;
                 let key: crate::domain::ApiKey = row.ok_or(super::StoreError::Conflict)?.try_into()?;
                 Self::audit(&mut tx, ctx, crate::domain::AuditAction::KeyDeleted, Some(&key), &key.owner_id, None).await?;
-                Self::changed(&mut tx, ctx.now, "key", key.client_id.as_str()).await?;
+                Self::changed(&mut tx, ctx.now, &[("key", key.client_id.as_str())]).await?;
                 tx.commit().await?;
                 Ok(key)
             }
@@ -422,9 +445,10 @@ macro_rules! impl_sql_store {
                 for row in rows {
                     let key: crate::domain::ApiKey = row.try_into()?;
                     Self::audit(&mut tx, &ctx, crate::domain::AuditAction::KeyExpired, Some(&key), &key.owner_id, Some("expired")).await?;
-                    Self::changed(&mut tx, now, "key", key.client_id.as_str()).await?;
                     expired.push(key);
                 }
+                let changes: Vec<(&str, &str)> = expired.iter().map(|k| ("key", k.client_id.as_str())).collect();
+                Self::changed(&mut tx, now, &changes).await?;
                 tx.commit().await?;
                 Ok(expired)
             }

@@ -60,4 +60,4 @@ impl SqliteStore {
     }
 }
 
-impl_sql_store!(SqliteStore, Sqlite, migrator: sqlx::migrate!("migrations/sqlite"), lock_share: "", lock_update: "");
+impl_sql_store!(SqliteStore, Sqlite, migrator: sqlx::migrate!("migrations/sqlite"), lock_share: "", lock_update: "", changes_lock: "");

@@ -6,6 +6,7 @@ mod support;
 mod app;
 mod bad_input;
 mod brute_force;
+mod cluster;
 mod db_faults;
 mod discovery;
 mod events;
