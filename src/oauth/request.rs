@@ -7,17 +7,9 @@ use std::fmt;
 
 use super::TokenError;
 
-/// The parameters Keymint reads.
-const KNOWN: [&str; 8] = [
-    "grant_type",
-    "scope",
-    "audience",
-    "resource",
-    "client_id",
-    "client_secret",
-    "token",
-    "token_type_hint",
-];
+/// Most parameters a body may carry. Real token, introspection and revocation requests
+/// send at most eight; a body of thousands of names is an attack on the parser.
+pub const MAX_PARAMS: usize = 64;
 
 /// Longest value accepted for any parameter; real values are far shorter.
 const MAX_VALUE_LEN: usize = 8192;
@@ -63,23 +55,60 @@ impl fmt::Debug for TokenParams {
 }
 
 impl TokenParams {
-    fn set(&mut self, name: &str, value: String) -> Result<(), TokenError> {
-        let slot = match name {
-            "grant_type" => &mut self.grant_type,
-            "scope" => &mut self.scope,
-            "audience" => &mut self.audience,
-            "resource" => &mut self.resource,
-            "client_id" => &mut self.client_id,
-            "client_secret" => &mut self.client_secret,
-            "token" => &mut self.token,
-            "token_type_hint" => &mut self.token_type_hint,
-            _ => return Ok(()),
-        };
+    /// The field of a parameter Keymint reads and its bit in a [`Seen`] set; `None` for
+    /// the names it ignores.
+    fn field(&mut self, name: &str) -> Option<(&mut Option<String>, u8)> {
+        Some(match name {
+            "grant_type" => (&mut self.grant_type, 1 << 0),
+            "scope" => (&mut self.scope, 1 << 1),
+            "audience" => (&mut self.audience, 1 << 2),
+            "resource" => (&mut self.resource, 1 << 3),
+            "client_id" => (&mut self.client_id, 1 << 4),
+            "client_secret" => (&mut self.client_secret, 1 << 5),
+            "token" => (&mut self.token, 1 << 6),
+            "token_type_hint" => (&mut self.token_type_hint, 1 << 7),
+            _ => return None,
+        })
+    }
+}
+
+/// Counts parameters and remembers which known ones were seen: constant work per
+/// parameter, so parsing is linear in the body whatever names it holds.
+#[derive(Default)]
+struct Seen {
+    count: usize,
+    known: u8,
+}
+
+impl Seen {
+    /// Notes one more parameter; refuses absurd counts.
+    fn count(&mut self) -> Result<(), TokenError> {
+        self.count += 1;
+        if self.count > MAX_PARAMS {
+            return Err(invalid(format!(
+                "the request has more than {MAX_PARAMS} parameters"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Stores `value` into a known parameter's field. RFC 6749 §3.2: parameters MUST NOT
+    /// be included more than once; empty ones count as absent (§3.1).
+    fn set(
+        &mut self,
+        (field, bit): (&mut Option<String>, u8),
+        name: &str,
+        value: String,
+    ) -> Result<(), TokenError> {
+        if self.known & bit != 0 {
+            return Err(invalid(format!("parameter {name} is repeated")));
+        }
+        self.known |= bit;
         if value.len() > MAX_VALUE_LEN {
             return Err(invalid(format!("parameter {name} is too long")));
         }
         if !value.is_empty() {
-            *slot = Some(value);
+            *field = Some(value);
         }
         Ok(())
     }
@@ -107,26 +136,22 @@ pub fn parse_token_body(
 }
 
 fn parse_form(body: &[u8]) -> Result<TokenParams, TokenError> {
+    let not_form = || invalid("request body is not valid UTF-8 form data");
     let mut params = TokenParams::default();
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen = Seen::default();
     for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        seen.count()?;
         let (name, value) = match pair.iter().position(|&b| b == b'=') {
             Some(i) => (&pair[..i], &pair[i + 1..]),
             None => (pair, &b""[..]),
         };
-        let name = form_decode(name)
-            .ok_or_else(|| invalid("request body is not valid UTF-8 form data"))?;
-        let value = form_decode(value)
-            .ok_or_else(|| invalid("request body is not valid UTF-8 form data"))?;
-        // RFC 6749 §3.2: parameters MUST NOT be included more than once.
-        if seen.contains(&name) {
-            return Err(invalid(format!(
-                "parameter {} is repeated",
-                printable(&name)
-            )));
-        }
-        params.set(&name, value)?;
-        seen.push(name);
+        let name = form_decode(name).ok_or_else(not_form)?;
+        // Unknown parameters are ignored (RFC 6749 §3.2): their values are not decoded.
+        let Some(field) = params.field(&name) else {
+            continue;
+        };
+        let value = form_decode(value).ok_or_else(not_form)?;
+        seen.set(field, &name, value)?;
     }
     Ok(params)
 }
@@ -142,30 +167,13 @@ pub(super) fn form_decode(raw: &[u8]) -> Option<String> {
 }
 
 fn parse_json(body: &[u8]) -> Result<TokenParams, TokenError> {
-    let UniqueObject(entries) = serde_json::from_slice(body).map_err(|e| {
+    let Parsed(params) = serde_json::from_slice(body).map_err(|e| {
         invalid(format!(
             "request body is not a JSON object: {}",
             json_reason(&e)
         ))
     })?;
-    let mut params = TokenParams::default();
-    for (name, value) in entries {
-        match value {
-            serde_json::Value::String(value) => params.set(&name, value)?,
-            // Absent, as an empty value would be (RFC 6749 §3.1).
-            serde_json::Value::Null => {}
-            // Unknown members are ignored whatever their type (RFC 6749 §3.2); known
-            // ones must be strings.
-            _ if !KNOWN.contains(&name.as_str()) => {}
-            _ => {
-                return Err(invalid(format!(
-                    "parameter {} must be a string",
-                    printable(&name)
-                )));
-            }
-        }
-    }
-    Ok(params)
+    params
 }
 
 fn json_reason(e: &serde_json::Error) -> String {
@@ -182,30 +190,55 @@ fn printable(name: &str) -> String {
     name.chars().take(40).filter(|c| !c.is_control()).collect()
 }
 
-/// A JSON object whose values are strings or null, refusing repeated names.
-struct UniqueObject(Vec<(String, serde_json::Value)>);
+/// A JSON object read straight into [`TokenParams`]: known members must be strings or
+/// null (absent, as an empty value would be: RFC 6749 §3.1); unknown members are skipped
+/// whatever their type (RFC 6749 §3.2) without being kept. A parameter error is carried
+/// out as the inner `Err`, so its message is ours, not serde's.
+struct Parsed(Result<TokenParams, TokenError>);
 
-impl<'de> Deserialize<'de> for UniqueObject {
+impl<'de> Deserialize<'de> for Parsed {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = UniqueObject;
+            type Value = Parsed;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueObject, A::Error> {
-                use serde::de::Error;
-                let mut entries: Vec<(String, serde_json::Value)> = Vec::new();
-                let mut seen: Vec<String> = Vec::new();
-                while let Some(name) = map.next_key::<String>()? {
-                    if seen.contains(&name) {
-                        return Err(A::Error::custom("repeated member"));
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed, A::Error> {
+                let mut params = TokenParams::default();
+                let mut seen = Seen::default();
+                let mut refused = None;
+                while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let field = match (&refused, seen.count()) {
+                        (None, Ok(())) => params.field(&name),
+                        (None, Err(e)) => {
+                            refused = Some(e);
+                            None
+                        }
+                        (Some(_), _) => None,
+                    };
+                    // Unknown members, and every member after a refusal, are skipped
+                    // unread (serde_json wants the whole object consumed).
+                    let Some(field) = field else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        continue;
+                    };
+                    let value = match map.next_value::<serde_json::Value>()? {
+                        serde_json::Value::String(value) => Ok(value),
+                        serde_json::Value::Null => Ok(String::new()),
+                        _ => Err(invalid(format!(
+                            "parameter {} must be a string",
+                            printable(&name)
+                        ))),
+                    };
+                    if let Err(e) = value.and_then(|v| seen.set(field, &name, v)) {
+                        refused = Some(e);
                     }
-                    let value = map.next_value::<serde_json::Value>()?;
-                    entries.push((name.clone(), value));
-                    seen.push(name);
                 }
-                Ok(UniqueObject(entries))
+                if let Some(e) = refused {
+                    return Ok(Parsed(Err(e)));
+                }
+                Ok(Parsed(Ok(params)))
             }
         }
         d.deserialize_map(V)
@@ -253,6 +286,22 @@ mod tests {
         assert!(parse_token_body(Some("application/json"), b"[1]").is_err());
         assert!(parse_token_body(Some("text/plain"), b"scope=a").is_err());
         assert!(parse_token_body(None, b"").is_err());
+    }
+
+    #[test]
+    fn thousands_of_distinct_names_are_refused_after_the_cap() {
+        let names: Vec<String> = (0..13_000).map(|i| format!("p{i}=x")).collect();
+        let err = parse_token_body(FORM, names.join("&").as_bytes()).unwrap_err();
+        assert!(matches!(err, TokenError::InvalidRequest(m) if m.contains("more than 64")));
+        let json: serde_json::Map<String, serde_json::Value> = (0..13_000)
+            .map(|i| (format!("p{i}"), serde_json::Value::from(i)))
+            .collect();
+        let body = serde_json::Value::Object(json).to_string();
+        let err = parse_token_body(Some("application/json"), body.as_bytes()).unwrap_err();
+        assert!(matches!(err, TokenError::InvalidRequest(m) if m.contains("more than 64")));
+        // Up to the cap, unknown names are ignored (and may repeat).
+        let body = format!("grant_type=client_credentials&{}", ["x=1"; 63].join("&"));
+        assert!(parse_token_body(FORM, body.as_bytes()).is_ok());
     }
 
     #[test]

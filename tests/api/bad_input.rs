@@ -7,6 +7,7 @@ use crate::app::{Backend, TestApp};
 
 crate::both_backends!(bad_input:
     every_route_refuses_oversized_and_malformed_requests_in_its_own_shape,
+    thousands_of_parameter_names_are_refused_before_any_other_work,
 );
 
 /// The POST routes and the shape their errors take.
@@ -199,4 +200,61 @@ pub async fn every_route_refuses_oversized_and_malformed_requests_in_its_own_sha
             .unwrap();
         check("GraphQL garbage", response, Shape::GraphQl, &[200, 400]).await;
     }
+}
+
+/// A body just under the size limit made of ~13,000 distinct parameter names (the shape
+/// that made the parser quadratic): refused as `invalid_request` on every OAuth route, in
+/// both encodings, with credentials that are otherwise right.
+pub async fn thousands_of_parameter_names_are_refused_before_any_other_work(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", &["runs:read"]).await;
+    let key = app.key("alice", "production").await;
+    let mut form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        key.client_id, key.secret
+    );
+    let mut json = serde_json::Map::new();
+    json.insert("grant_type".into(), "client_credentials".into());
+    let mut i = 0u32;
+    while form.len() < 60 * 1024 {
+        form.push_str(&format!("&{i:x}"));
+        if i < 5_000 {
+            json.insert(format!("{i:x}"), Value::Null);
+        }
+        i += 1;
+    }
+    assert!(i > 10_000, "{i} names");
+    let json = Value::Object(json).to_string();
+    assert!(json.len() < 64 * 1024, "{} bytes", json.len());
+    for route in [
+        "/production/oauth2/token",
+        "/production/oauth2/introspect",
+        "/production/oauth2/revoke",
+    ] {
+        for (content_type, body) in [
+            ("application/x-www-form-urlencoded", form.clone()),
+            ("application/json", json.clone()),
+        ] {
+            let response = app
+                .http
+                .post(app.url(route))
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 400, "{route} {content_type}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"], "invalid_request", "{route}: {body}");
+            assert!(
+                body["error_description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("more than 64 parameters"),
+                "{route}: {body}"
+            );
+        }
+    }
+    // The same key with an ordinary body still works.
+    assert_eq!(app.token_status("production", &key).await, 200);
 }
