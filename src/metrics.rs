@@ -116,14 +116,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     families.push(Family {
         name: "keymint_auth_refused_total",
         kind: "counter",
-        help: "Cold client authentications refused unverified by a brute-force lock.",
-        samples: vec![
-            ("{lock=\"address\"}".into(), limiter.address_refusals as f64),
-            (
-                "{lock=\"client_from_address\"}".into(),
-                limiter.pair_refusals as f64,
-            ),
-        ],
+        help: "Failed client authentications answered 429 because their address is past its threshold.",
+        samples: vec![("{lock=\"address\"}".into(), limiter.too_many as f64)],
     });
     families.extend([
         Family::single(
@@ -131,6 +125,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             "counter",
             "Failed client authentications (unknown client id or wrong secret).",
             limiter.failures as f64,
+        ),
+        Family::single(
+            "keymint_auth_delayed_total",
+            "counter",
+            "Failed client authentications answered late (brute-force back-off).",
+            limiter.late as f64,
         ),
         Family::single(
             "keymint_auth_limiter_entries",

@@ -63,8 +63,14 @@ async fn debug_output_never_shows_secrets_or_hashes() {
         .await
         .unwrap()
         .unwrap();
-    let hash = credentials.secret_hash.clone();
-    let hidden = [secret.as_str(), hash.as_str(), &hash[hash.len() - 20..]];
+    let hash = credentials.secret.hash.clone();
+    let tag = credentials.secret.check.clone().unwrap();
+    let hidden = [
+        secret.as_str(),
+        hash.as_str(),
+        &hash[hash.len() - 20..],
+        tag.as_str(),
+    ];
 
     assert_hidden("CreatedKey", format!("{created:?}"), &hidden);
     assert_hidden("KeyCredentials", format!("{credentials:?}"), &hidden);
@@ -75,7 +81,7 @@ async fn debug_output_never_shows_secrets_or_hashes() {
     );
     let update = KeyUpdate {
         secret: Some(NewSecret {
-            hash: hash.clone(),
+            secret: credentials.secret.clone(),
             grace_until: None,
         }),
         ..Default::default()

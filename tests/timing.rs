@@ -1,6 +1,7 @@
-//! Unknown client ids must look like wrong secrets in timing, without costing argon2 CPU.
-//! This is a behaviour check (relative, with wide margins), not a speed target; it runs
-//! alone in its own test binary so other tests' CPU use does not blur it.
+//! Every `invalid_client` takes the same path: unknown client ids, wrong secrets and the
+//! right secret of a disabled key must not be told apart by timing, and none of them may
+//! cost argon2. This is a behaviour check (relative, with wide margins), not a speed
+//! target; it runs alone in its own test binary so other tests' CPU use does not blur it.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -13,21 +14,10 @@ use std::time::{Duration, Instant};
 
 use app::{Backend, Key, TestApp};
 
-/// CPU time (user + system) this process has used, from /proc/self/stat.
-fn process_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = after_comm.split(' ').collect();
-    // Fields 14 and 15 of stat(5); after the comm they are at indexes 11 and 12.
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux.
-}
-
-/// `n` failing token requests, each with a secret never tried before and from an address
-/// of its own (127.0.0.`first`, ...), so that neither known-bad memory nor brute-force
-/// locks answer in place of a verification.
-async fn probe(app: &TestApp, key: &Key, n: usize, first: u8) -> (Duration, Duration) {
-    // Clients are built before measuring: building one costs CPU of its own.
+/// `n` refused token requests, each from an address of its own (127.0.0.`first`, ...) so
+/// no brute-force back-off answers in place of the check; returns the median time.
+async fn probe(app: &TestApp, key: &Key, n: usize, first: u8) -> Duration {
+    // Clients are built before measuring: building one costs time of its own.
     let clients: Vec<(u8, reqwest::Client)> = (0..n)
         .map(|i| {
             let last = first + u8::try_from(i).unwrap();
@@ -38,13 +28,12 @@ async fn probe(app: &TestApp, key: &Key, n: usize, first: u8) -> (Duration, Dura
             (last, client)
         })
         .collect();
-    let cpu = process_cpu();
     let mut times = Vec::new();
-    for (last, from) in clients {
+    for (_, from) in clients {
         let started = Instant::now();
         let status = from
             .post(app.url("/production/oauth2/token"))
-            .basic_auth(&key.client_id, Some(format!("{}{last}", key.secret)))
+            .basic_auth(&key.client_id, Some(&key.secret))
             .form(&[("grant_type", "client_credentials")])
             .send()
             .await
@@ -54,16 +43,26 @@ async fn probe(app: &TestApp, key: &Key, n: usize, first: u8) -> (Duration, Dura
         assert_eq!(status, 401);
     }
     times.sort();
-    (times[n / 2], process_cpu() - cpu)
+    times[n / 2]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_client_ids_take_a_verification_time_but_no_argon2_cpu() {
+async fn every_refusal_takes_the_same_fast_path_without_argon2() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.user("alice", &["a"]).await;
     let key = app.key("alice", "production").await;
+    let disabled = app.key("alice", "production").await;
+    app.state
+        .management()
+        .set_key_enabled(
+            &keymint::domain::ClientId::new(disabled.client_id.clone()),
+            false,
+            None,
+        )
+        .await
+        .unwrap();
     let wrong_secret = Key {
-        secret: "kms_wrong".into(),
+        secret: format!("{}x", key.secret),
         ..key.clone()
     };
     let unknown_id = Key {
@@ -71,20 +70,22 @@ async fn unknown_client_ids_take_a_verification_time_but_no_argon2_cpu() {
         ..key
     };
 
+    let jobs_before = app.metric("keymint_argon2_jobs_total").await;
     probe(&app, &wrong_secret, 3, 10).await; // warm up
-    let (wrong_median, wrong_cpu) = probe(&app, &wrong_secret, 15, 20).await;
-    let (unknown_median, unknown_cpu) = probe(&app, &unknown_id, 15, 40).await;
-
-    eprintln!(
-        "wrong secret: median {wrong_median:?}, cpu {wrong_cpu:?}; unknown id: median {unknown_median:?}, cpu {unknown_cpu:?}"
+    let wrong = probe(&app, &wrong_secret, 15, 20).await;
+    let unknown = probe(&app, &unknown_id, 15, 40).await;
+    let off = probe(&app, &disabled, 15, 60).await;
+    eprintln!("medians: wrong secret {wrong:?}, unknown id {unknown:?}, disabled key {off:?}");
+    assert_eq!(
+        app.metric("keymint_argon2_jobs_total").await,
+        jobs_before,
+        "a refusal ran argon2"
     );
-    let ratio = unknown_median.as_secs_f64() / wrong_median.as_secs_f64();
-    assert!(
-        (0.5..2.0).contains(&ratio),
-        "unknown id median {unknown_median:?} vs wrong secret median {wrong_median:?}: distinguishable"
-    );
-    assert!(
-        unknown_cpu * 3 < wrong_cpu,
-        "probing unknown ids used {unknown_cpu:?} CPU against {wrong_cpu:?} for wrong secrets"
-    );
+    for (what, median) in [("unknown id", unknown), ("disabled key", off)] {
+        let ratio = median.as_secs_f64() / wrong.as_secs_f64();
+        assert!(
+            (0.5..2.0).contains(&ratio),
+            "{what} median {median:?} vs wrong secret median {wrong:?}: distinguishable"
+        );
+    }
 }

@@ -95,16 +95,37 @@ impl ApiKey {
     }
 }
 
-/// What the token endpoint needs to authenticate a client: the key, its secret hash
-/// and its owner's state, read together.
+/// A stored secret: its argon2id hash (the verifier of record) and its check tag
+/// ([`crate::secrets::check_tag`]), which refuses wrong secrets without argon2. Keys made
+/// before tags existed have none until their next successful verification.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSecret {
+    /// argon2id PHC string.
+    pub hash: String,
+    /// Check tag, when known.
+    pub check: Option<String>,
+}
+
+impl StoredSecret {
+    /// Could `tag` (of a presented secret) be this secret? A mismatching tag is a wrong
+    /// secret for sure; a matching or missing one leaves the decision to argon2id.
+    pub fn may_match(&self, tag: &str) -> bool {
+        self.check
+            .as_deref()
+            .is_none_or(|stored| crate::secrets::tag_matches(tag, stored))
+    }
+}
+
+/// What the token endpoint needs to authenticate a client: the key, its secrets and its
+/// owner's state, read together.
 #[derive(Clone)]
 pub struct KeyCredentials {
     /// The key.
     pub key: ApiKey,
-    /// argon2id PHC string of the secret.
-    pub secret_hash: String,
+    /// The current secret.
+    pub secret: StoredSecret,
     /// The secret before the last rotation and until when it is still accepted.
-    pub previous_secret: Option<(String, OffsetDateTime)>,
+    pub previous_secret: Option<(StoredSecret, OffsetDateTime)>,
     /// Whether the owner is active now.
     pub owner_active: bool,
 }
@@ -121,27 +142,27 @@ impl KeyCredentials {
     /// True when a token carrying secret version `sv` was minted with a secret that is
     /// still accepted at `now` (the current one, or the previous one during its grace).
     pub fn accepts_secret_version(&self, sv: &str, now: OffsetDateTime) -> bool {
-        self.accepted_hashes(now).any(|h| secret_version(h) == sv)
+        self.accepted(now).any(|s| secret_version(&s.hash) == sv)
     }
 
-    /// The hashes a presented secret may match at `now`: current first, then the
-    /// previous one while its grace period lasts.
-    pub fn accepted_hashes(&self, now: OffsetDateTime) -> impl Iterator<Item = &str> {
+    /// The secrets a presented one may match at `now`: current first, then the previous
+    /// one while its grace period lasts.
+    pub fn accepted(&self, now: OffsetDateTime) -> impl Iterator<Item = &StoredSecret> {
         let previous = self
             .previous_secret
             .as_ref()
             .filter(|(_, until)| now < *until)
-            .map(|(h, _)| h.as_str());
-        std::iter::once(self.secret_hash.as_str()).chain(previous)
+            .map(|(s, _)| s);
+        std::iter::once(&self.secret).chain(previous)
     }
 }
 
 impl fmt::Debug for KeyCredentials {
-    // The hash is a secret too: it would allow offline guessing.
+    // The hash and tag are secrets too: they would allow offline guessing.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyCredentials")
             .field("key", &self.key)
-            .field("secret_hash", &"<redacted>")
+            .field("secret", &"<redacted>")
             .field(
                 "previous_secret",
                 &self

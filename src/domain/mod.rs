@@ -7,7 +7,7 @@ mod permissions;
 mod user;
 mod user_event;
 
-pub use api_key::{ApiKey, ClientId, DisabledReason, KeyCredentials, secret_version};
+pub use api_key::{ApiKey, ClientId, DisabledReason, KeyCredentials, StoredSecret, secret_version};
 pub use audit::{Actor, AuditAction, AuditEvent, ChangeSource};
 pub use environment::{EnvironmentName, InvalidEnvironmentName};
 pub use permissions::{InvalidPermission, Permissions};

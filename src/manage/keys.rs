@@ -78,14 +78,14 @@ impl Management {
             ));
         }
         let secret = new_client_secret();
-        let secret_hash = self.hasher.hash(&secret).await?;
+        let stored = self.hasher.stored(&secret).await?;
         let key = self
             .store
             .create_key(
                 &NewApiKey {
                     id: format!("key_{}", random_token(16)),
                     client_id: new_client_id(),
-                    secret_hash,
+                    secret: stored,
                     environment: req.environment,
                     owner_id: req.owner_id,
                     requested: req.permissions,
@@ -167,12 +167,15 @@ impl Management {
         let mut new_secret = None;
         if change.regenerate_secret {
             let fresh = new_client_secret();
-            let hash = self.hasher.hash(&fresh).await?;
+            let stored = self.hasher.stored(&fresh).await?;
             let grace_until = change
                 .grace
                 .filter(|g| g.is_positive())
                 .map(|g| self.clock.now() + g);
-            new_secret = Some(NewSecret { hash, grace_until });
+            new_secret = Some(NewSecret {
+                secret: stored,
+                grace_until,
+            });
             secret = Some(fresh);
         }
         let update = KeyUpdate {

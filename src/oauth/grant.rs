@@ -6,16 +6,16 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::VerifiedCache;
-use super::limits::{Admission, AuthLimiter};
+use super::limits::{AuthLimiter, Verdict};
 use super::quota::TokenQuota;
 use super::{ClientCredentials, TokenError};
 use crate::changes::ChangeFeed;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{
-    ApiKey, ClientId, EnvironmentName, KeyCredentials, Permissions, secret_version,
+    ApiKey, ClientId, EnvironmentName, KeyCredentials, Permissions, StoredSecret, secret_version,
 };
-use crate::secrets::{HashError, SecretHasher, random_token};
+use crate::secrets::{HashError, SecretHasher, check_tag, random_token};
 use crate::signing::{EnvironmentKeys, sign_jwt};
 use crate::store::Store;
 use crate::usage::UsageTracker;
@@ -109,10 +109,6 @@ enum Refusal {
     KeyDisabled,
     KeyExpired,
     OwnerInactive,
-    /// Too many failures of this client id from this address: refused unverified.
-    Locked,
-    /// These exact credentials failed moments ago.
-    KnownBad,
 }
 
 impl Refusal {
@@ -125,8 +121,6 @@ impl Refusal {
             Self::KeyDisabled => "key_disabled",
             Self::KeyExpired => "key_expired",
             Self::OwnerInactive => "owner_inactive",
-            Self::Locked => "locked",
-            Self::KnownBad => "known_bad",
         }
     }
 }
@@ -216,9 +210,10 @@ pub struct Authenticated {
 /// `invalid_client`.
 ///
 /// Warm path: a cached verification of this exact secret answers without argon2 or the
-/// database. Cold path: argon2id on the bounded pool; unknown client ids take the same
-/// time (a sleep, no CPU) and get the same overload answers, so probing ids neither burns
-/// CPU nor learns which exist.
+/// database. Cold path: one credentials lookup decides every refusal at once (unknown id,
+/// check-tag mismatch, or a key that is disabled, expired, of another environment or of
+/// an inactive owner), so all refusals take the same fast path; argon2id runs only for a
+/// right secret of a usable key. Brute-force limits then judge failures only.
 pub async fn authenticate(
     ctx: &GrantContext<'_>,
     environment: &EnvironmentName,
@@ -226,8 +221,6 @@ pub async fn authenticate(
 ) -> Result<Authenticated, TokenError> {
     let client_id = ClientId::new(credentials.client_id.clone());
     let now = ctx.clock.now();
-    // A warm hit proves the right secret without argon2, so it passes every lock: no one
-    // else's failures can lock out a client that holds its secret.
     if let Some(hit) = ctx
         .cache
         .lookup(client_id.as_str(), &credentials.secret, now)
@@ -239,68 +232,57 @@ pub async fn authenticate(
             })
             .map_err(|reason| refused(environment, &client_id, reason));
     }
-    let limiter = ctx.limiter;
-    let fingerprint = limiter.fingerprint(client_id.as_str(), credentials.secret.expose());
-    let outcome = if limiter.known_bad(fingerprint, now) {
-        // Failed moments ago with exactly these credentials: same answer and timing class
-        // as a wrong secret, without the CPU, and not counted again.
-        let delay = ctx.hasher.estimate().map_err(overloaded)?;
-        tokio::time::sleep(delay).await;
-        Err(Refusal::KnownBad)
-    } else {
-        match limiter.admit(client_id.as_str(), ctx.source, now) {
-            Admission::Open => authenticate_cold(ctx, environment, credentials, &client_id).await?,
-            Admission::PairLocked => {
-                let delay = ctx.hasher.estimate().map_err(overloaded)?;
-                tokio::time::sleep(delay).await;
-                Err(Refusal::Locked)
-            }
-            Admission::AddressLocked(retry_after) => {
-                tracing::info!(env = %environment, source = ?ctx.source, "address locked after failed authentications");
+    let reason = match authenticate_cold(ctx, environment, credentials, &client_id).await? {
+        Ok(authenticated) => return Ok(authenticated),
+        Err(reason) => reason,
+    };
+    // Only guesses count: a refusal with a matching tag (a disabled key, say) proves the
+    // caller holds the secret.
+    if matches!(reason, Refusal::UnknownClient | Refusal::WrongSecret) {
+        match ctx.limiter.failed(client_id.as_str(), ctx.source, now) {
+            Verdict::Refuse => {}
+            Verdict::Late(delay) => tokio::time::sleep(delay).await,
+            Verdict::TooMany(retry_after) => {
+                tracing::info!(env = %environment, source = ?ctx.source, "failed authentications from this address answered 429");
                 return Err(TokenError::TooManyRequests {
                     reason: "too many failed authentications from this address",
-                    retry_after,
+                    retry_after: whole_seconds(retry_after),
                 });
             }
         }
-    };
-    match outcome {
-        Ok(authenticated) => {
-            limiter.succeeded(client_id.as_str(), ctx.source);
-            Ok(authenticated)
-        }
-        Err(reason) => {
-            if matches!(
-                reason,
-                Refusal::UnknownClient | Refusal::WrongSecret | Refusal::Locked
-            ) {
-                // New wrong credentials. Past the per-client-id threshold the answer comes
-                // late; the right secret's never does.
-                // Only verified-wrong credentials become known-bad: a locked request went
-                // unverified and may carry the right secret.
-                let verified_wrong = (!matches!(reason, Refusal::Locked)).then_some(fingerprint);
-                let delay = limiter.failed(
-                    client_id.as_str(),
-                    verified_wrong,
-                    ctx.source,
-                    ctx.clock.now(),
-                );
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-            }
-            Err(refused(environment, &client_id, reason))
-        }
     }
+    Err(refused(environment, &client_id, reason))
+}
+
+/// `Retry-After` is whole seconds; round up so a retry lands after the back-off.
+fn whole_seconds(d: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0))
 }
 
 /// Logs why (never sent) and answers the one `invalid_client` of every failure.
 fn refused(environment: &EnvironmentName, client_id: &ClientId, reason: Refusal) -> TokenError {
-    tracing::info!(env = %environment, client_id = %client_id, ?reason, "client authentication refused");
+    if is_well_formed_client_id(client_id.as_str()) {
+        tracing::info!(env = %environment, client_id = %client_id, ?reason, "client authentication refused");
+    } else {
+        // Not an id Keymint issues: it may be a secret pasted into the wrong field, so it
+        // stays out of the log.
+        tracing::info!(env = %environment, ?reason, client_id_malformed = true, "client authentication refused");
+    }
     TokenError::InvalidClient {
         realm: environment.to_string(),
         reason: reason.label(),
     }
+}
+
+/// True for strings shaped like the client ids Keymint issues (`kmc_` + 22 base64url).
+pub fn is_well_formed_client_id(id: &str) -> bool {
+    id.strip_prefix(crate::secrets::CLIENT_ID_PREFIX)
+        .is_some_and(|rest| {
+            rest.len() == 22
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
 }
 
 async fn authenticate_cold(
@@ -319,13 +301,30 @@ async fn authenticate_cold(
         .await
         .map_err(lookup)?
     else {
-        let delay = ctx.hasher.estimate().map_err(overloaded)?;
-        tokio::time::sleep(delay).await;
         return Ok(Err(Refusal::UnknownClient));
     };
-    let Some(hash) = matching_hash(ctx, &credentials.secret, &creds).await? else {
+    let now = ctx.clock.now();
+    let tag = check_tag(&credentials.secret);
+    if !creds.accepted(now).any(|s| s.may_match(&tag)) {
+        return Ok(Err(Refusal::WrongSecret));
+    }
+    // The tag matches: decide on the key's state before spending argon2 on it.
+    if let Err(reason) = check_state(ctx, environment, creds.key.clone(), creds.owner_active) {
+        return Ok(Err(reason));
+    }
+    let Some(stored) = matching_secret(ctx, &credentials.secret, &tag, &creds).await? else {
         return Ok(Err(Refusal::WrongSecret));
     };
+    if stored.check.is_none() {
+        // A key from before check tags: it gets its tag now that argon2 proved the secret.
+        if let Err(e) = ctx
+            .store
+            .record_secret_check(client_id, &stored.hash, &tag)
+            .await
+        {
+            tracing::warn!(error = %e, "storing a secret's check tag failed; will retry at its next use");
+        }
+    }
     // The verification took milliseconds; a deactivation, disable or secret rotation may
     // have committed meanwhile. Decide on the state as it is now, and cache that state
     // only if no change was published since it was read.
@@ -338,17 +337,17 @@ async fn authenticate_cold(
     else {
         return Ok(Err(Refusal::UnknownClient));
     };
-    let valid_until = if fresh.secret_hash == hash {
+    let valid_until = if fresh.secret.hash == stored.hash {
         None
     } else {
         match &fresh.previous_secret {
-            Some((previous, until)) if *previous == hash && ctx.clock.now() < *until => {
+            Some((previous, until)) if previous.hash == stored.hash && ctx.clock.now() < *until => {
                 Some(*until)
             }
             _ => return Ok(Err(Refusal::WrongSecret)),
         }
     };
-    let secret_version = secret_version(&hash);
+    let secret_version = secret_version(&stored.hash);
     let outcome = check_state(ctx, environment, fresh.key.clone(), fresh.owner_active);
     if outcome.is_ok() {
         ctx.cache.insert(
@@ -373,16 +372,23 @@ fn overloaded(e: HashError) -> TokenError {
     TokenError::TemporarilyUnavailable
 }
 
-/// The stored hash the presented secret matches: the current secret, or the previous
-/// one during its grace period after a rotation.
-async fn matching_hash(
+/// The stored secret the presented one matches, by argon2id: the current secret, or the
+/// previous one during its grace period after a rotation. Secrets whose tag rules them
+/// out are not verified.
+async fn matching_secret(
     ctx: &GrantContext<'_>,
     secret: &crate::secrets::ClientSecret,
+    tag: &str,
     creds: &KeyCredentials,
-) -> Result<Option<String>, TokenError> {
-    for hash in creds.accepted_hashes(ctx.clock.now()) {
-        if ctx.hasher.verify(secret, hash).await.map_err(overloaded)? {
-            return Ok(Some(hash.to_owned()));
+) -> Result<Option<StoredSecret>, TokenError> {
+    for stored in creds.accepted(ctx.clock.now()).filter(|s| s.may_match(tag)) {
+        if ctx
+            .hasher
+            .verify(secret, &stored.hash)
+            .await
+            .map_err(overloaded)?
+        {
+            return Ok(Some(stored.clone()));
         }
     }
     Ok(None)

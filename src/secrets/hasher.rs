@@ -109,6 +109,17 @@ impl SecretHasher {
         .await?
     }
 
+    /// The secret as it is stored: its argon2id hash and its check tag.
+    pub async fn stored(
+        &self,
+        secret: &ClientSecret,
+    ) -> Result<crate::domain::StoredSecret, HashError> {
+        Ok(crate::domain::StoredSecret {
+            hash: self.hash(secret).await?,
+            check: Some(super::check_tag(secret)),
+        })
+    }
+
     /// True when `secret` matches the PHC string `phc` (compared in constant time).
     pub async fn verify(&self, secret: &ClientSecret, phc: &str) -> Result<bool, HashError> {
         let secret = secret.clone();

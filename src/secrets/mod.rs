@@ -1,6 +1,8 @@
-//! Client ids and secrets: generation from the OS CSPRNG, and argon2id hashing and
-//! verification on a dedicated, bounded pool ([`SecretHasher`]).
+//! Client ids and secrets: generation from the OS CSPRNG, argon2id hashing and
+//! verification on a dedicated, bounded pool ([`SecretHasher`]), and the fast check tag
+//! that refuses wrong secrets without argon2 ([`check_tag`]).
 
+mod check;
 mod hasher;
 
 use base64::Engine;
@@ -9,6 +11,7 @@ use std::fmt;
 
 use crate::domain::ClientId;
 
+pub use check::{check_tag, tag_matches};
 pub use hasher::{HashError, HasherStats, SecretHasher};
 
 /// Prefix of every client id.

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::domain::{
     Actor, ApiKey, AuditEvent, ClientId, DisabledReason, EnvironmentName, KeyCredentials,
-    Permissions, User, UserEvent, UserId,
+    Permissions, StoredSecret, User, UserEvent, UserId,
 };
 
 pub use postgres::PgStore;
@@ -79,8 +79,8 @@ pub struct NewApiKey {
     pub id: String,
     /// Public client id.
     pub client_id: ClientId,
-    /// argon2id PHC string of the secret.
-    pub secret_hash: String,
+    /// The secret's argon2id hash and check tag.
+    pub secret: StoredSecret,
     /// Environment of the key.
     pub environment: EnvironmentName,
     /// Owner.
@@ -119,8 +119,8 @@ pub enum Activation {
 /// A replacement secret. `Debug` leaves the hash out.
 #[derive(Clone)]
 pub struct NewSecret {
-    /// argon2id PHC string of the new secret.
-    pub hash: String,
+    /// The new secret's argon2id hash and check tag.
+    pub secret: StoredSecret,
     /// The old secret stays valid until then, if given (zero-downtime rotation).
     pub grace_until: Option<OffsetDateTime>,
 }
@@ -317,6 +317,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Disables every enabled key past its expiry (reason `expired`, audit `key.expired`).
     async fn expire_keys(&self, now: OffsetDateTime) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Stores the check tag of the secret whose hash is `hash` (current or previous) if
+    /// it has none yet: keys made before tags existed get theirs at their next successful
+    /// verification. Not a change of the key (no etag, audit or change-feed entry).
+    async fn record_secret_check(
+        &self,
+        client_id: &ClientId,
+        hash: &str,
+        check: &str,
+    ) -> Result<(), StoreError>;
 
     /// Records when keys were last used (batched; never earlier than what is stored).
     async fn record_last_used(&self, uses: &[(ClientId, OffsetDateTime)])

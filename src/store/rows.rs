@@ -4,7 +4,8 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 use crate::domain::{
-    ApiKey, ClientId, DisabledReason, EnvironmentName, KeyCredentials, Permissions, User, UserId,
+    ApiKey, ClientId, DisabledReason, EnvironmentName, KeyCredentials, Permissions, StoredSecret,
+    User, UserId,
 };
 
 /// Columns of `users`, in [`UserRow`] order.
@@ -27,7 +28,7 @@ macro_rules! credentials_select {
         concat!(
             "SELECT ",
             super::rows::key_columns!(),
-            ", secret_hash, previous_secret_hash, previous_secret_expires_at, ",
+            ", secret_hash, secret_check, previous_secret_hash, previous_secret_check, previous_secret_expires_at, ",
             "(SELECT active FROM users WHERE users.id = api_keys.owner_id) AS owner_active ",
             "FROM api_keys WHERE client_id = $1"
         )
@@ -109,13 +110,15 @@ impl TryFrom<KeyRow> for ApiKey {
     }
 }
 
-/// A key row with its secret hash and owner state.
+/// A key row with its secrets and owner state.
 #[derive(sqlx::FromRow)]
 pub(super) struct CredentialsRow {
     #[sqlx(flatten)]
     key: KeyRow,
     secret_hash: String,
+    secret_check: Option<String>,
     previous_secret_hash: Option<String>,
+    previous_secret_check: Option<String>,
     previous_secret_expires_at: Option<OffsetDateTime>,
     owner_active: bool,
 }
@@ -126,8 +129,17 @@ impl TryFrom<CredentialsRow> for KeyCredentials {
     fn try_from(r: CredentialsRow) -> Result<Self, StoreError> {
         Ok(KeyCredentials {
             key: r.key.try_into()?,
-            secret_hash: r.secret_hash,
-            previous_secret: r.previous_secret_hash.zip(r.previous_secret_expires_at),
+            secret: StoredSecret {
+                hash: r.secret_hash,
+                check: r.secret_check,
+            },
+            previous_secret: r
+                .previous_secret_hash
+                .zip(r.previous_secret_expires_at)
+                .map(|(hash, until)| {
+                    let check = r.previous_secret_check;
+                    (StoredSecret { hash, check }, until)
+                }),
             owner_active: r.owner_active,
         })
     }

@@ -255,14 +255,14 @@ macro_rules! impl_sql_store {
                     }
                 };
                 let row: super::rows::KeyRow = sqlx::query_as(concat!(
-                    "INSERT INTO api_keys (id, client_id, secret_hash, environment, owner_id, permissions, ",
-                    "enabled, disabled_reason, name, expires_at, etag, created_at, updated_at) ",
-                    "VALUES ($1, $2, $3, $4, $5, $6, TRUE, NULL, $7, $8, $9, $10, $10) RETURNING ",
+                    "INSERT INTO api_keys (id, client_id, secret_hash, secret_check, environment, owner_id, ",
+                    "permissions, enabled, disabled_reason, name, expires_at, etag, created_at, updated_at) ",
+                    "VALUES ($1, $2, $3, $11, $4, $5, $6, TRUE, NULL, $7, $8, $9, $10, $10) RETURNING ",
                     super::rows::key_columns!()
                 ))
                 .bind(&key.id)
                 .bind(key.client_id.as_str())
-                .bind(&key.secret_hash)
+                .bind(&key.secret.hash)
                 .bind(key.environment.as_str())
                 .bind(key.owner_id.as_str())
                 .bind(permissions.to_json())
@@ -270,6 +270,7 @@ macro_rules! impl_sql_store {
                 .bind(key.expires_at)
                 .bind(crate::secrets::random_token(12))
                 .bind(ctx.now)
+                .bind(key.secret.check.as_deref())
                 .fetch_one(&mut *tx)
                 .await?;
                 let created: crate::domain::ApiKey = row.try_into()?;
@@ -361,30 +362,33 @@ macro_rules! impl_sql_store {
                         (false, Some(reason))
                     }
                 };
-                let (hash, previous) = match &update.secret {
-                    None => (current.secret_hash.clone(), current.previous_secret.clone()),
+                let (secret, previous) = match &update.secret {
+                    None => (current.secret.clone(), current.previous_secret.clone()),
                     Some(new) => {
                         actions.push((AuditAction::KeySecretRegenerated, None));
                         // With a grace period the old secret keeps working until then.
-                        (new.hash.clone(), new.grace_until.map(|until| (current.secret_hash.clone(), until)))
+                        (new.secret.clone(), new.grace_until.map(|until| (current.secret.clone(), until)))
                     }
                 };
                 // The etag condition makes a concurrent writer that read the same etag lose.
                 let row: Option<super::rows::KeyRow> = sqlx::query_as(concat!(
                     "UPDATE api_keys SET enabled = $2, disabled_reason = $3, secret_hash = $4, ",
-                    "etag = $5, updated_at = $6, previous_secret_hash = $8, previous_secret_expires_at = $9 ",
+                    "etag = $5, updated_at = $6, previous_secret_hash = $8, previous_secret_expires_at = $9, ",
+                    "secret_check = $10, previous_secret_check = $11 ",
                     "WHERE client_id = $1 AND etag = $7 RETURNING ",
                     super::rows::key_columns!()
                 ))
                 .bind(client_id.as_str())
                 .bind(enabled)
                 .bind(reason.map(|r| r.as_str()))
-                .bind(hash)
+                .bind(&secret.hash)
                 .bind(crate::secrets::random_token(12))
                 .bind(ctx.now)
                 .bind(&current.key.etag)
-                .bind(previous.as_ref().map(|(h, _)| h.as_str()))
+                .bind(previous.as_ref().map(|(s, _)| s.hash.as_str()))
                 .bind(previous.as_ref().map(|(_, until)| *until))
+                .bind(secret.check.as_deref())
+                .bind(previous.as_ref().and_then(|(s, _)| s.check.as_deref()))
                 .fetch_optional(&mut *tx)
                 .await?;
                 let key: crate::domain::ApiKey = row.ok_or(super::StoreError::Conflict)?.try_into()?;
@@ -451,6 +455,29 @@ macro_rules! impl_sql_store {
                 Self::changed(&mut tx, now, &changes).await?;
                 tx.commit().await?;
                 Ok(expired)
+            }
+
+            async fn record_secret_check(
+                &self,
+                client_id: &crate::domain::ClientId,
+                hash: &str,
+                check: &str,
+            ) -> Result<(), super::StoreError> {
+                // The hash condition makes a concurrent rotation win: a tag is only ever
+                // stored beside the hash it was verified against.
+                sqlx::query(concat!(
+                    "UPDATE api_keys SET ",
+                    "secret_check = CASE WHEN secret_hash = $2 AND secret_check IS NULL THEN $3 ELSE secret_check END, ",
+                    "previous_secret_check = CASE WHEN previous_secret_hash = $2 AND previous_secret_check IS NULL ",
+                    "THEN $3 ELSE previous_secret_check END ",
+                    "WHERE client_id = $1 AND (secret_hash = $2 OR previous_secret_hash = $2)"
+                ))
+                .bind(client_id.as_str())
+                .bind(hash)
+                .bind(check)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
 
             async fn record_last_used(&self, uses: &[(crate::domain::ClientId, time::OffsetDateTime)]) -> Result<(), super::StoreError> {

@@ -230,6 +230,28 @@ impl TestApp {
         entries.iter().filter(|e| e.action == action).count()
     }
 
+    /// Runs SQL statements on this instance's database, as an operator (or an older
+    /// version of Keymint) would; returns the first column of the first row, if any.
+    pub async fn sql(&self, statement: &str) -> Option<String> {
+        use sqlx::{Connection, Row};
+        let statement = sqlx::AssertSqlSafe(statement.to_owned());
+        if self.db_url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.db_url).await.unwrap();
+            let row = sqlx::query(statement)
+                .fetch_optional(&mut conn)
+                .await
+                .unwrap();
+            row.and_then(|r| r.try_get::<Option<String>, _>(0).ok().flatten())
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.db_url).await.unwrap();
+            let row = sqlx::query(statement)
+                .fetch_optional(&mut conn)
+                .await
+                .unwrap();
+            row.and_then(|r| r.try_get::<Option<String>, _>(0).ok().flatten())
+        }
+    }
+
     /// The text of `/metrics`.
     pub async fn metrics_text(&self) -> String {
         let response = self.http.get(self.url("/metrics")).send().await.unwrap();

@@ -52,4 +52,5 @@ both_backends!(
     one_update_can_disable_and_regenerate_atomically,
     expired_keys_are_disabled_and_audited,
     last_use_is_recorded_without_changing_the_key,
+    check_tags_travel_with_their_secrets,
 );

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use keymint::domain::{
-    Actor, ChangeSource, ClientId, DisabledReason, EnvironmentName, Permissions, User, UserEvent,
-    UserId, UserUpsert,
+    Actor, ChangeSource, ClientId, DisabledReason, EnvironmentName, Permissions, StoredSecret,
+    User, UserEvent, UserId, UserUpsert,
 };
 use keymint::store::{
     Activation, AuditQuery, Dedupe, EventOutcome, KeyQuery, KeyUpdate, NewApiKey, NewSecret, Store,
@@ -22,6 +22,14 @@ fn ctx_as(source: ChangeSource, at: OffsetDateTime) -> WriteContext {
         now: at,
         actor: Actor::system(source),
         request_id: Some("req-1".into()),
+    }
+}
+
+/// A stored secret with a check tag derived from its (fake) hash.
+fn stored(hash: &str) -> StoredSecret {
+    StoredSecret {
+        hash: hash.into(),
+        check: Some(format!("tag-of-{hash}")),
     }
 }
 
@@ -87,7 +95,7 @@ fn new_key(owner: &str, environment: &str, requested: Option<&[&str]>) -> NewApi
     NewApiKey {
         id: format!("key_{token}"),
         client_id: ClientId::new(format!("kmc_{token}")),
-        secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+        secret: stored("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"),
         environment: env(environment),
         owner_id: uid(owner),
         requested: requested.map(perms),
@@ -126,7 +134,7 @@ fn update(change: KeyChange, expected: Option<&str>) -> KeyUpdate {
         KeyChange::ReplaceSecret(hash) => KeyUpdate {
             activation: None,
             secret: Some(NewSecret {
-                hash,
+                secret: stored(&hash),
                 grace_until: None,
             }),
             expected_etag,
@@ -285,7 +293,7 @@ pub async fn every_update_changes_the_etag(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(creds.secret_hash, "$argon2id$new");
+    assert_eq!(creds.secret.hash, "$argon2id$new");
     assert!(
         creds.key.enabled,
         "replacing the secret keeps the enabled state"
@@ -559,7 +567,7 @@ pub async fn credentials_carry_hash_and_owner_state(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(creds.key, key);
     assert!(creds.owner_active);
-    assert!(creds.secret_hash.starts_with("$argon2id$"));
+    assert!(creds.secret.hash.starts_with("$argon2id$"));
     assert!(
         !format!("{creds:?}").contains("argon2id"),
         "Debug must redact the hash"
@@ -680,11 +688,12 @@ pub async fn a_grace_period_keeps_the_previous_secret_until_it_ends(store: Arc<d
         .await
         .unwrap()
         .unwrap()
-        .secret_hash;
+        .secret
+        .hash;
     let until = now() + Duration::minutes(10);
     let with_grace = KeyUpdate {
         secret: Some(NewSecret {
-            hash: "$argon2id$second".into(),
+            secret: stored("$argon2id$second"),
             grace_until: Some(until),
         }),
         ..Default::default()
@@ -699,11 +708,17 @@ pub async fn a_grace_period_keeps_the_previous_secret_until_it_ends(store: Arc<d
         .unwrap()
         .unwrap();
     assert_eq!(
-        creds.accepted_hashes(now()).collect::<Vec<_>>(),
+        creds
+            .accepted(now())
+            .map(|s| s.hash.as_str())
+            .collect::<Vec<_>>(),
         ["$argon2id$second", old_hash.as_str()]
     );
     assert_eq!(
-        creds.accepted_hashes(until).collect::<Vec<_>>(),
+        creds
+            .accepted(until)
+            .map(|s| s.hash.as_str())
+            .collect::<Vec<_>>(),
         ["$argon2id$second"],
         "grace ends at `until`"
     );
@@ -723,7 +738,10 @@ pub async fn a_grace_period_keeps_the_previous_secret_until_it_ends(store: Arc<d
         .unwrap()
         .unwrap();
     assert_eq!(
-        creds.accepted_hashes(now()).collect::<Vec<_>>(),
+        creds
+            .accepted(now())
+            .map(|s| s.hash.as_str())
+            .collect::<Vec<_>>(),
         ["$argon2id$third"]
     );
 }
@@ -734,7 +752,7 @@ pub async fn one_update_can_disable_and_regenerate_atomically(store: Arc<dyn Sto
     let both = KeyUpdate {
         activation: Some(Activation::Disable(DisabledReason::Manual)),
         secret: Some(NewSecret {
-            hash: "$argon2id$new".into(),
+            secret: stored("$argon2id$new"),
             grace_until: None,
         }),
         expected_etag: Some(key.etag.clone()),
@@ -813,4 +831,62 @@ pub async fn last_use_is_recorded_without_changing_the_key(store: Arc<dyn Store>
     );
     assert_eq!(read.etag, key.etag, "last use is not a change of the key");
     assert_eq!(store.latest_change().await.unwrap(), feed_before);
+}
+
+/// Check tags travel with their secrets: a rotation with grace keeps the old tag beside
+/// the old hash, and a tag is recorded only beside the hash it was verified against, once.
+pub async fn check_tags_travel_with_their_secrets(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let mut untagged = new_key("alice", "production", None);
+    untagged.secret.check = None;
+    let key = store.create_key(&untagged, &ctx()).await.unwrap();
+    let read = || async {
+        store
+            .find_credentials(&key.client_id)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(read().await.secret.check, None);
+    let hash = untagged.secret.hash.clone();
+    let feed_before = store.latest_change().await.unwrap();
+    store
+        .record_secret_check(&key.client_id, "$argon2id$other", "wrong")
+        .await
+        .unwrap();
+    assert_eq!(read().await.secret.check, None, "only beside its own hash");
+    store
+        .record_secret_check(&key.client_id, &hash, "t1")
+        .await
+        .unwrap();
+    store
+        .record_secret_check(&key.client_id, &hash, "t2")
+        .await
+        .unwrap();
+    assert_eq!(read().await.secret.check.as_deref(), Some("t1"));
+    assert_eq!(
+        store.latest_change().await.unwrap(),
+        feed_before,
+        "a tag is not a change of the key"
+    );
+    assert_eq!(read().await.key, key, "nor does it move the etag");
+
+    let with_grace = KeyUpdate {
+        secret: Some(NewSecret {
+            secret: stored("$argon2id$next"),
+            grace_until: Some(now() + Duration::minutes(5)),
+        }),
+        ..Default::default()
+    };
+    store
+        .update_key(&key.client_id, &with_grace, &ctx())
+        .await
+        .unwrap();
+    let creds = read().await;
+    assert_eq!(creds.secret.check.as_deref(), Some("tag-of-$argon2id$next"));
+    let (previous, _) = creds.previous_secret.unwrap();
+    assert_eq!(
+        (previous.hash.as_str(), previous.check.as_deref()),
+        (hash.as_str(), Some("t1"))
+    );
 }
