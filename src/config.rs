@@ -73,9 +73,12 @@ pub struct Config {
     /// `KEYMINT_TLS_CERT` + `KEYMINT_TLS_KEY`: PEM certificate chain and private key;
     /// Keymint serves HTTPS when set (and re-reads them when they change).
     pub tls: Option<TlsFiles>,
-    /// `KEYMINT_BEHIND_TLS_PROXY`: a TLS-terminating proxy is in front. The client's address
-    /// is then the last entry of `X-Forwarded-For`, which the proxy must append.
+    /// `KEYMINT_BEHIND_TLS_PROXY`: a TLS-terminating proxy is in front, so plain http off
+    /// loopback is allowed.
     pub behind_tls_proxy: bool,
+    /// `KEYMINT_TRUSTED_PROXIES`: CIDRs whose `X-Forwarded-For` is believed (default
+    /// loopback).
+    pub trusted_proxies: crate::oauth::TrustedProxies,
 }
 
 /// Where the TLS certificate and key live.
@@ -158,6 +161,11 @@ impl Config {
             }
         };
         let behind_tls_proxy = flag(var, "KEYMINT_BEHIND_TLS_PROXY")?;
+        let trusted_proxies = match var("KEYMINT_TRUSTED_PROXIES") {
+            Some(list) => crate::oauth::TrustedProxies::parse(&list)
+                .map_err(|e| invalid("KEYMINT_TRUSTED_PROXIES", e))?,
+            None => crate::oauth::TrustedProxies::default(),
+        };
         let public_url = match var("KEYMINT_PUBLIC_URL") {
             Some(v) if v.starts_with("http://") || v.starts_with("https://") => {
                 v.trim_end_matches('/').to_owned()
@@ -302,6 +310,7 @@ impl Config {
             user_tokens,
             tls,
             behind_tls_proxy,
+            trusted_proxies,
         })
     }
 

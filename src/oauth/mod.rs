@@ -28,6 +28,6 @@ pub use metadata::{jwks, metadata};
 pub use quota::TokenQuota;
 pub use request::{TokenParams, parse_token_body};
 pub use revoke::revoke;
-pub use source::SourceAddress;
+pub use source::{SourceAddress, TrustedProxies};
 pub use token::token;
 pub use verified_cache::{CacheStats, CachedKey, VerifiedCache};

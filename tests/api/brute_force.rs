@@ -11,6 +11,7 @@ crate::both_backends!(brute_force:
     guessers_never_lock_out_the_right_secret,
     wrong_secrets_cost_no_argon2,
     a_key_from_before_check_tags_gets_its_tag_at_its_next_success,
+    forwarded_for_counts_only_from_trusted_proxies,
     a_key_over_its_token_quota_gets_429,
 );
 
@@ -199,6 +200,57 @@ pub async fn a_key_from_before_check_tags_gets_its_tag_at_its_next_success(backe
         401
     );
     assert_eq!(jobs().await - before, 0.0);
+}
+
+/// Failures through a trusted proxy count per forwarded client; a caller reaching the
+/// port directly is counted by its own address whatever `X-Forwarded-For` it invents, and
+/// a proxy request without a usable header counts as the proxy, never as "no address".
+pub async fn forwarded_for_counts_only_from_trusted_proxies(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("KEYMINT_BEHIND_TLS_PROXY", "1"),
+            ("KEYMINT_TRUSTED_PROXIES", "127.0.0.2/32"),
+        ],
+    )
+    .await;
+    // A new client id per guess: only the address limit is under test.
+    let ids = std::sync::atomic::AtomicU32::new(0);
+    let guess = |from: &reqwest::Client, forwarded: Option<String>| {
+        let id = ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut request = from
+            .post(app.url("/production/oauth2/token"))
+            .basic_auth(format!("kmc_unknown{id}"), Some("kms_guess"))
+            .form(&[("grant_type", "client_credentials")]);
+        if let Some(xff) = forwarded {
+            request = request.header("x-forwarded-for", xff);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let (proxy, direct) = (client_from(2), client_from(3));
+    // Direct: a new invented address per request does not escape the address's limit.
+    let mut statuses = Vec::new();
+    for i in 0..21 {
+        statuses.push(guess(&direct, Some(format!("198.51.100.{i}"))).await);
+    }
+    assert_eq!(statuses[..20], [401; 20]);
+    assert_eq!(statuses[20], 429, "a direct caller chose its own address");
+    // Through the proxy: one forwarded client hits its limit, another is untouched.
+    for _ in 0..20 {
+        assert_eq!(guess(&proxy, Some("203.0.113.1".into())).await, 401);
+    }
+    assert_eq!(guess(&proxy, Some("203.0.113.1".into())).await, 429);
+    assert_eq!(guess(&proxy, Some("203.0.113.2".into())).await, 401);
+    // Spoofed entries left of the proxy's own are the client's words: not believed.
+    assert_eq!(
+        guess(&proxy, Some("203.0.113.2, 203.0.113.1".into())).await,
+        429
+    );
+    // No header, or garbage: counted as the proxy itself.
+    for _ in 0..20 {
+        assert_eq!(guess(&proxy, None).await, 401);
+    }
+    assert_eq!(guess(&proxy, Some("garbage".into())).await, 429);
 }
 
 pub async fn a_key_over_its_token_quota_gets_429(backend: Backend) {
