@@ -24,9 +24,22 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Holders of `admin` manage every key of the environment.
+    /// Holders of `admin` manage every key of the environment. It is judged on the user's
+    /// *current* permissions as well as the token's: a key frozen with `admin` stops being
+    /// an admin the moment its owner loses it.
     pub fn is_admin(&self) -> bool {
-        self.permissions.contains("admin")
+        self.permissions.contains("admin") && self.user_permissions.contains("admin")
+    }
+
+    /// The most this caller can hand out (no escalation): the user's current permissions,
+    /// narrowed to the calling key's own when the caller is a key. New keys get at most
+    /// this, and a caller receives a key's secret only if the key is within it.
+    pub fn ceiling(&self) -> Permissions {
+        let held = self
+            .user_permissions
+            .iter()
+            .filter(|p| self.client_id.is_none() || self.permissions.contains(p));
+        Permissions::parse(held).unwrap_or_default()
     }
 }
 
@@ -118,6 +131,17 @@ async fn access_token(
     // since disabled, deleted or expired, of owners since deactivated, revoked, or minted
     // with a replaced secret are refused.
     let claims = verify_claims(state, env, token)?;
+    // A token minted for a resource server (aud = that API) is not a management
+    // credential: the management API is the issuer's own audience.
+    let issuer = state.config.issuer(env);
+    if !claims.has_audience(&issuer) {
+        return Err(AuthFailure(
+            format!(
+                "the token's audience is not {issuer}: request a token with audience={issuer} to manage keys"
+            ),
+            false,
+        ));
+    }
     let creds = check_current(state, env, &claims).await?;
     let permissions = Permissions::parse(&claims.permissions)
         .map_err(|_| AuthFailure("invalid permissions claim".into(), false))?;

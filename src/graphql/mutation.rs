@@ -69,12 +69,7 @@ impl MutationRoot {
         let input = input.unwrap_or_default();
         // No escalation: the ceiling is what the owner holds now, and, for a key caller,
         // only what that key itself holds.
-        let ceiling: Vec<&str> = caller
-            .user_permissions
-            .iter()
-            .filter(|p| caller.client_id.is_none() || caller.permissions.contains(p))
-            .collect();
-        let ceiling = Permissions::parse(ceiling).map_err(|e| bad_input(e.to_string()))?;
+        let ceiling = caller.ceiling();
         let permissions = match &input.permissions {
             None => ceiling,
             Some(asked) => {
@@ -118,6 +113,18 @@ impl MutationRoot {
         let etag = etag(&input)?;
         let key = managed_key(rc, caller, &input.client_id).await?;
         let regenerate = input.regenerate_secret.unwrap_or(false);
+        // No escalation through secrets: receiving a key's new secret is holding the key,
+        // so only a caller whose ceiling covers the key's permissions may regenerate it.
+        if regenerate {
+            let ceiling = caller.ceiling();
+            let beyond: Vec<&str> = key.permissions.missing_from(&ceiling).collect();
+            if !beyond.is_empty() {
+                return Err(forbidden(format!(
+                    "cannot receive the secret of a key holding permissions the caller does not: {}",
+                    beyond.join(", ")
+                )));
+            }
+        }
         if input.enabled.is_none() && !regenerate {
             if input.secret_grace_period_seconds.is_some() {
                 return Err(bad_input("secretGracePeriodSeconds needs regenerateSecret"));

@@ -42,6 +42,17 @@ pub struct TokenClaims {
     pub sv: Option<String>,
 }
 
+impl TokenClaims {
+    /// True when `aud` is `audience` or an array holding it (RFC 7519 §4.1.3).
+    pub fn has_audience(&self, audience: &str) -> bool {
+        match &self.aud {
+            serde_json::Value::String(aud) => aud == audience,
+            serde_json::Value::Array(auds) => auds.iter().any(|a| a == audience),
+            _ => false,
+        }
+    }
+}
+
 /// Why a token is not (or no longer) good; for logs and `UNAUTHENTICATED` messages.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{reason}")]
