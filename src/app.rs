@@ -95,14 +95,15 @@ impl AppState {
         let invalidated = Arc::clone(&cache);
         changes.on_change(move |change| invalidated.invalidate(change));
         hasher.calibrate().await?;
-        let user_tokens = config.user_tokens.as_ref().map(|u| {
-            Arc::new(UserTokenVerifier::new(
+        let user_tokens = match &config.user_tokens {
+            Some(u) => Some(Arc::new(UserTokenVerifier::new(
                 u.issuer.clone(),
-                u.jwks_url.clone(),
+                &u.jwks_url,
                 u.audience.clone(),
                 Arc::clone(&clock),
-            ))
-        });
+            )?)),
+            None => None,
+        };
         // Follow the change feed from here on: this instance holds no state from before.
         let sync = Arc::new(SyncStatus::new(store.latest_change().await?));
         let quota = Arc::new(TokenQuota::new(config.performance.token_rate_limit));

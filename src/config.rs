@@ -67,8 +67,8 @@ pub struct Config {
     pub signing_rotate_days: Option<u64>,
     /// Token fast path and argon2 admission (`KEYMINT_CACHE_*`, `KEYMINT_HASH_*`).
     pub performance: PerformanceConfig,
-    /// `KEYMINT_USER_TOKEN_ISSUER` + `KEYMINT_USER_TOKEN_JWKS_URL` (+ optional
-    /// `KEYMINT_USER_TOKEN_AUDIENCE`): identity-provider session tokens for GraphQL.
+    /// `KEYMINT_USER_TOKEN_ISSUER` + `KEYMINT_USER_TOKEN_JWKS_URL` +
+    /// `KEYMINT_USER_TOKEN_AUDIENCE`: identity-provider session tokens for GraphQL.
     pub user_tokens: Option<UserTokenConfig>,
     /// `KEYMINT_TLS_CERT` + `KEYMINT_TLS_KEY`: PEM certificate chain and private key;
     /// Keymint serves HTTPS when set (and re-reads them when they change).
@@ -113,8 +113,8 @@ pub struct UserTokenConfig {
     pub issuer: String,
     /// The IdP's JWKS.
     pub jwks_url: String,
-    /// Expected `aud`, when set.
-    pub audience: Option<String>,
+    /// Expected `aud` (required).
+    pub audience: String,
 }
 
 impl Default for Config {
@@ -181,7 +181,10 @@ impl Config {
         };
         // RFC 6749 §2.3.1 and §3.2: secrets and tokens travel only over TLS. Plain http is
         // for this machine, or for a TLS-terminating proxy the operator vouches for.
-        if public_url.starts_with("http://") && !behind_tls_proxy && !is_loopback_url(&public_url) {
+        if public_url.starts_with("http://")
+            && !behind_tls_proxy
+            && !crate::jwks_client::is_loopback_url(&public_url)
+        {
             return Err(invalid(
                 "KEYMINT_PUBLIC_URL",
                 format!(
@@ -235,16 +238,25 @@ impl Config {
             var("KEYMINT_USER_TOKEN_JWKS_URL"),
         ) {
             (Some(issuer), Some(jwks_url)) => {
-                if !(jwks_url.starts_with("https://") || jwks_url.starts_with("http://")) {
-                    return Err(invalid(
-                        "KEYMINT_USER_TOKEN_JWKS_URL",
-                        "must be an http(s) URL",
-                    ));
-                }
+                // Keys must come over TLS: whoever can alter them can mint sessions.
+                crate::jwks_client::JwksClient::new(
+                    &jwks_url,
+                    std::sync::Arc::new(crate::clock::SystemClock),
+                )
+                .map_err(|e| invalid("KEYMINT_USER_TOKEN_JWKS_URL", e))?;
+                // Without an audience, any token the IdP signs for any application (an ID
+                // token of another app) would be a Keymint session.
+                let audience = var("KEYMINT_USER_TOKEN_AUDIENCE").ok_or_else(|| {
+                    invalid(
+                        "KEYMINT_USER_TOKEN_AUDIENCE",
+                        "is required with KEYMINT_USER_TOKEN_ISSUER: the audience (usually the \
+                         client id) the identity provider puts in tokens meant for Keymint",
+                    )
+                })?;
                 Some(UserTokenConfig {
                     issuer,
                     jwks_url,
-                    audience: var("KEYMINT_USER_TOKEN_AUDIENCE"),
+                    audience,
                 })
             }
             (None, None) => None,
@@ -321,9 +333,14 @@ impl Config {
 
     /// Audiences a token of `env` may carry; the first is the default.
     pub fn audiences(&self, env: &EnvironmentName) -> Vec<String> {
-        self.audience
-            .clone()
-            .unwrap_or_else(|| vec![self.issuer(env)])
+        let issuer = self.issuer(env);
+        let mut audiences = self.audience.clone().unwrap_or_default();
+        // The issuer is always a valid audience: it is the management API's, so a client
+        // can ask for a token to manage keys whatever resource servers are configured.
+        if !audiences.contains(&issuer) {
+            audiences.push(issuer);
+        }
+        audiences
     }
 
     /// The served environment named `name`.
@@ -335,22 +352,6 @@ impl Config {
     pub fn environment_names(&self) -> Vec<EnvironmentName> {
         self.environments.iter().map(|e| e.name.clone()).collect()
     }
-}
-
-/// Does `url` (http or https) name this machine: `localhost` or a loopback address?
-fn is_loopback_url(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit('@').next().unwrap_or_default();
-    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
-        bracketed.split(']').next().unwrap_or_default()
-    } else {
-        host_port.split(':').next().unwrap_or_default()
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A boolean variable: `1`/`true`/`yes` or `0`/`false`/`no`, unset is false.
@@ -444,6 +445,28 @@ mod tests {
     }
 
     #[test]
+    fn session_tokens_need_an_audience_and_keys_over_tls() {
+        let issuer = ("KEYMINT_USER_TOKEN_ISSUER", "https://idp.example");
+        let jwks = ("KEYMINT_USER_TOKEN_JWKS_URL", "https://idp.example/jwks");
+        let audience = ("KEYMINT_USER_TOKEN_AUDIENCE", "keymint");
+        let err = load(&[issuer, jwks]).unwrap_err().to_string();
+        assert!(err.contains("KEYMINT_USER_TOKEN_AUDIENCE"), "{err}");
+        let plain = ("KEYMINT_USER_TOKEN_JWKS_URL", "http://idp.example/jwks");
+        let err = load(&[issuer, plain, audience]).unwrap_err().to_string();
+        assert!(err.contains("https"), "{err}");
+        let local = ("KEYMINT_USER_TOKEN_JWKS_URL", "http://127.0.0.1:9000/jwks");
+        assert!(load(&[issuer, local, audience]).is_ok());
+        assert_eq!(
+            load(&[issuer, jwks, audience])
+                .unwrap()
+                .user_tokens
+                .unwrap()
+                .audience,
+            "keymint"
+        );
+    }
+
+    #[test]
     fn plain_http_is_refused_off_loopback_unless_a_tls_proxy_is_in_front() {
         for url in [
             "http://127.0.0.1:8080",
@@ -508,9 +531,14 @@ mod tests {
         ])
         .unwrap();
         let prod = EnvironmentName::parse("production").unwrap();
+        // The issuer comes last: the management API's audience, always requestable.
         assert_eq!(
             c.audiences(&prod),
-            ["https://api.example", "https://b.example"]
+            [
+                "https://api.example",
+                "https://b.example",
+                "https://id.example/production"
+            ]
         );
         assert_eq!(c.issuer(&prod), "https://id.example/production");
         assert!(load(&[("KEYMINT_PUBLIC_URL", "id.example")]).is_err());

@@ -11,7 +11,8 @@
 //! - [`events`]: user-lifecycle events (webhook, table) and the sync task.
 //! - [`changes`]: the change feed every instance follows to invalidate memory.
 //! - [`graphql`]: the management API (contract operations, auth, audit trail).
-//! - [`verifier`]: token verification and an axum layer for Rust resource servers.
+//! - [`verifier`]: token verification and an axum layer for Rust resource servers;
+//!   [`jwks_client`]: the one JWKS fetch/cache client it and session tokens share.
 //! - [`app`]: router, shared state and the server loop; [`startup`]: serving while the
 //!   database is not there yet; [`cli`]: the `keymint` command.
 
@@ -25,6 +26,7 @@ pub mod events;
 pub mod graphql;
 pub mod health;
 pub mod http_guard;
+pub mod jwks_client;
 pub mod manage;
 pub mod metrics;
 pub mod oauth;

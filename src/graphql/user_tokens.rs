@@ -1,57 +1,50 @@
 //! Session tokens of the organisation's identity provider (`KEYMINT_USER_TOKEN_ISSUER`,
-//! `KEYMINT_USER_TOKEN_JWKS_URL`): the JWKS is fetched, cached, and refetched when a token
-//! names an unknown `kid` (at most once per 10 s, so garbage tokens cannot hammer the IdP).
+//! `KEYMINT_USER_TOKEN_JWKS_URL`, `KEYMINT_USER_TOKEN_AUDIENCE`), verified through the
+//! shared [`JwksClient`]. Only tokens the IdP issued *for Keymint* are accepted: the
+//! audience is required, and `azp` and `typ`, where present, must fit, so an ID token the
+//! IdP issued to another application is refused.
 
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
 use serde::Deserialize;
 use std::sync::Arc;
-use std::time::Duration;
-use time::OffsetDateTime;
-use tokio::sync::{Mutex, RwLock};
 
 use crate::clock::Clock;
+use crate::jwks_client::{JwksClient, JwksError};
 
-const MIN_REFETCH: time::Duration = time::Duration::seconds(10);
+/// `typ` values of JWTs that can be session tokens: ID tokens (`JWT`, or none) and
+/// access tokens (RFC 9068). Anything else (logout, security-event, DPoP proofs ...) is
+/// another kind of JWT.
+const SESSION_TYPES: [&str; 3] = ["jwt", "at+jwt", "application/at+jwt"];
 
 /// Verifies session tokens against the IdP's published keys.
 pub struct UserTokenVerifier {
     issuer: String,
-    jwks_url: String,
-    audience: Option<String>,
-    http: reqwest::Client,
-    jwks: RwLock<JwkSet>,
-    last_fetch: Mutex<Option<OffsetDateTime>>,
-    clock: Arc<dyn Clock>,
+    audience: String,
+    jwks: JwksClient,
 }
 
 #[derive(Deserialize)]
 struct SessionClaims {
     sub: String,
+    /// OpenID Connect Core §2: the party the token was issued to.
+    #[serde(default)]
+    azp: Option<String>,
 }
 
 impl UserTokenVerifier {
-    /// A verifier for tokens of `issuer` signed with keys at `jwks_url`; when `audience`
-    /// is given the token's `aud` must contain it.
+    /// A verifier for tokens of `issuer` for `audience`, signed with keys at `jwks_url`
+    /// (https, or http on loopback).
     pub fn new(
         issuer: String,
-        jwks_url: String,
-        audience: Option<String>,
+        jwks_url: &str,
+        audience: String,
         clock: Arc<dyn Clock>,
-    ) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_default();
-        Self {
+    ) -> Result<Self, JwksError> {
+        Ok(Self {
             issuer,
-            jwks_url,
             audience,
-            http,
-            jwks: RwLock::new(JwkSet { keys: Vec::new() }),
-            last_fetch: Mutex::new(None),
-            clock,
-        }
+            jwks: JwksClient::new(jwks_url, clock)?,
+        })
     }
 
     /// The token's `sub` when it is valid.
@@ -64,49 +57,31 @@ impl UserTokenVerifier {
         ) {
             return Err("symmetric algorithms are not accepted".into());
         }
+        if let Some(typ) = &header.typ
+            && !SESSION_TYPES.contains(&typ.to_ascii_lowercase().as_str())
+        {
+            return Err(format!("a {typ} token is not a session token"));
+        }
         let kid = header.kid.ok_or("token has no kid")?;
-        let key = match self.find(&kid).await {
-            Some(key) => key,
-            None => {
-                self.refresh().await?;
-                self.find(&kid).await.ok_or("unknown signing key")?
+        let key = match self.jwks.key(&kid).await {
+            Ok(Some(key)) => key,
+            Ok(None) => return Err("unknown signing key".into()),
+            Err(e) => {
+                tracing::warn!(error = %e, "identity provider keys unavailable");
+                return Err("identity provider keys unavailable".into());
             }
         };
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&self.issuer]);
-        match &self.audience {
-            Some(aud) => validation.set_audience(&[aud]),
-            None => validation.validate_aud = false,
-        }
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
         validation.validate_nbf = true;
-        let claims =
-            decode::<SessionClaims>(token, &key, &validation).map_err(|e| format!("{e}"))?;
-        Ok(claims.claims.sub)
-    }
-
-    async fn find(&self, kid: &str) -> Option<DecodingKey> {
-        let jwks = self.jwks.read().await;
-        jwks.find(kid)
-            .and_then(|jwk| DecodingKey::from_jwk(jwk).ok())
-    }
-
-    async fn refresh(&self) -> Result<(), String> {
-        let mut last = self.last_fetch.lock().await;
-        let now = self.clock.now();
-        if last.is_some_and(|at| now - at < MIN_REFETCH) {
-            return Err("unknown signing key".into());
+        let claims = decode::<SessionClaims>(token, &key, &validation)
+            .map_err(|e| format!("{e}"))?
+            .claims;
+        if claims.azp.as_ref().is_some_and(|azp| *azp != self.audience) {
+            return Err("the token was issued to another application (azp)".into());
         }
-        *last = Some(now);
-        let fetched: JwkSet = async {
-            self.http.get(&self.jwks_url).send().await?.error_for_status()?.json().await
-        }
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, url = %self.jwks_url, "fetching the identity provider's JWKS failed");
-            "identity provider keys unavailable".to_owned()
-        })?;
-        *self.jwks.write().await = fetched;
-        Ok(())
+        Ok(claims.sub)
     }
 }

@@ -1,24 +1,24 @@
 //! A verifier for Rust resource servers: give it an issuer URL
 //! (`https://keymint.example/production`), it discovers the metadata, fetches and caches
-//! the JWKS (refetching on an unknown `kid`, at most every 10 s), and validates Keymint
+//! the JWKS through [`crate::jwks_client`] (for its `max-age`, so a withdrawn key stops
+//! verifying; refetching on an unknown `kid`, at most every 10 s), and validates Keymint
 //! access tokens as a gateway should: `typ`, signature, `iss`, `aud`, `exp`/`nbf` with a
 //! small leeway, and `env`. [`layer`] turns it into an axum middleware that requires a
 //! permission on a route.
 
 pub mod layer;
 
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
 use serde::Deserialize;
-use std::time::{Duration, Instant};
-use tokio::sync::{Mutex, RwLock};
+use std::sync::Arc;
+use std::time::Duration;
 
+use crate::clock::{Clock, SystemClock};
 use crate::domain::Permissions;
+use crate::jwks_client::JwksClient;
 
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 30;
-/// Least time between two JWKS fetches caused by unknown `kid`s.
-const MIN_REFETCH: Duration = Duration::from_secs(10);
 
 /// Why a token (or the verifier's set-up) was refused.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -72,16 +72,22 @@ pub struct Verifier {
     issuer: String,
     env: String,
     audience: String,
-    jwks_uri: String,
-    http: reqwest::Client,
-    jwks: RwLock<JwkSet>,
-    last_fetch: Mutex<Instant>,
+    jwks: JwksClient,
 }
 
 impl Verifier {
     /// Discovers `issuer` (`{public URL}/{env}`) and fetches its keys. Tokens must carry
     /// `audience` (by default Keymint's default audience, the issuer itself).
     pub async fn discover(issuer: &str, audience: Option<&str>) -> Result<Self, VerifyError> {
+        Self::discover_with_clock(issuer, audience, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`Self::discover`], with the clock that times the JWKS cache.
+    pub async fn discover_with_clock(
+        issuer: &str,
+        audience: Option<&str>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, VerifyError> {
         let issuer = issuer.trim_end_matches('/').to_owned();
         let (base, env) = issuer.rsplit_once('/').ok_or_else(|| {
             VerifyError::Unavailable("issuer must end with /<environment>".into())
@@ -109,22 +115,17 @@ impl Verifier {
                 metadata.issuer
             )));
         }
-        let verifier = Self {
+        let jwks = JwksClient::new(&metadata.jwks_uri, clock)
+            .map_err(|e| VerifyError::Unavailable(e.to_string()))?;
+        jwks.prefetch()
+            .await
+            .map_err(|e| VerifyError::Unavailable(e.to_string()))?;
+        Ok(Self {
             audience: audience.unwrap_or(&issuer).to_owned(),
             env: env.to_owned(),
             issuer,
-            jwks_uri: metadata.jwks_uri,
-            http,
-            jwks: RwLock::new(JwkSet { keys: Vec::new() }),
-            // The first unknown kid may refetch at once; later ones wait MIN_REFETCH.
-            last_fetch: Mutex::new(
-                Instant::now()
-                    .checked_sub(MIN_REFETCH)
-                    .unwrap_or_else(Instant::now),
-            ),
-        };
-        verifier.fetch().await?;
-        Ok(verifier)
+            jwks,
+        })
     }
 
     /// The issuer this verifier trusts.
@@ -147,15 +148,12 @@ impl Verifier {
             return Err(invalid("symmetric algorithms are not accepted"));
         }
         let kid = header.kid.ok_or_else(|| invalid("no kid"))?;
-        let key = match self.key(&kid).await {
-            Some(key) => key,
-            None => {
-                self.refetch().await?;
-                self.key(&kid)
-                    .await
-                    .ok_or_else(|| invalid("signed with a key the issuer does not publish"))?
-            }
-        };
+        let key = self
+            .jwks
+            .key(&kid)
+            .await
+            .map_err(|e| VerifyError::Unavailable(e.to_string()))?
+            .ok_or_else(|| invalid("signed with a key the issuer does not publish"))?;
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
@@ -169,40 +167,5 @@ impl Verifier {
             return Err(invalid("token of another environment"));
         }
         Ok(claims)
-    }
-
-    async fn key(&self, kid: &str) -> Option<DecodingKey> {
-        self.jwks
-            .read()
-            .await
-            .find(kid)
-            .and_then(|jwk| DecodingKey::from_jwk(jwk).ok())
-    }
-
-    async fn refetch(&self) -> Result<(), VerifyError> {
-        {
-            let mut last = self.last_fetch.lock().await;
-            if last.elapsed() < MIN_REFETCH {
-                return Ok(());
-            }
-            *last = Instant::now();
-        }
-        self.fetch().await
-    }
-
-    async fn fetch(&self) -> Result<(), VerifyError> {
-        let unavailable = |e: reqwest::Error| VerifyError::Unavailable(e.to_string());
-        let jwks: JwkSet = self
-            .http
-            .get(&self.jwks_uri)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(unavailable)?
-            .json()
-            .await
-            .map_err(unavailable)?;
-        *self.jwks.write().await = jwks;
-        Ok(())
     }
 }

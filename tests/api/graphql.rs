@@ -732,6 +732,7 @@ pub async fn session_tokens_from_the_identity_provider_create_a_first_key(backen
         &[
             ("KEYMINT_USER_TOKEN_ISSUER", crate::idp::ISSUER),
             ("KEYMINT_USER_TOKEN_JWKS_URL", &idp.jwks_url()),
+            ("KEYMINT_USER_TOKEN_AUDIENCE", crate::idp::AUDIENCE),
         ],
     )
     .await;

@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use keymint::signing::{SigningAlg, SigningKey};
 
 pub const ISSUER: &str = "https://idp.test";
+/// The audience the IdP puts in tokens meant for Keymint.
+pub const AUDIENCE: &str = "keymint";
 
 struct IdpKey {
     key: SigningKey,
@@ -53,11 +55,27 @@ impl TestIdp {
 
     /// A session token for `sub` claiming issuer `iss`, signed with the current key.
     pub fn token(&self, sub: &str, iss: &str) -> String {
+        self.token_with(sub, iss, serde_json::json!({}), None)
+    }
+
+    /// A token like [`Self::token`] with `extra` claims merged in (replacing defaults)
+    /// and an optional `typ` header.
+    pub fn token_with(
+        &self,
+        sub: &str,
+        iss: &str,
+        extra: serde_json::Value,
+        typ: Option<&str>,
+    ) -> String {
         let current = self.current.lock().unwrap();
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
         header.kid = Some(current.key.kid().to_owned());
+        header.typ = typ.map(str::to_owned);
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let claims = serde_json::json!({"iss": iss, "sub": sub, "aud": "keymint", "iat": now, "exp": now + 300});
+        let mut claims = serde_json::json!({"iss": iss, "sub": sub, "aud": AUDIENCE, "iat": now, "exp": now + 300});
+        for (name, value) in extra.as_object().unwrap() {
+            claims[name] = value.clone();
+        }
         jsonwebtoken::encode(
             &header,
             &claims,
