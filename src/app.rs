@@ -176,8 +176,14 @@ pub async fn serve(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let result =
-        crate::startup::serve_http(ServeListener::Plain(listener), router(state), stop_rx).await;
+    let limits = crate::startup::connection_limits(&state.config);
+    let result = crate::serve::serve_http(
+        ServeListener::Plain(listener),
+        router(state),
+        limits,
+        stop_rx,
+    )
+    .await;
     let _ = sync.await;
     result
 }

@@ -104,6 +104,12 @@ pub struct PerformanceConfig {
     /// `KEYMINT_TOKEN_RATE_LIMIT`: tokens per minute one key may mint on one instance
     /// (default: no limit). For clients that forget to cache their tokens.
     pub token_rate_limit: Option<u32>,
+    /// `KEYMINT_HEADER_TIMEOUT`: seconds a connection may take to send a request's
+    /// headers, and may sit idle between requests (default 10).
+    pub header_timeout: Duration,
+    /// `KEYMINT_MAX_CONNECTIONS`: open client connections served at once; more wait in
+    /// the kernel's accept queue (default 10000).
+    pub max_connections: usize,
 }
 
 /// Where identity-provider session tokens come from.
@@ -297,6 +303,8 @@ impl Config {
                 None => None,
                 Some(_) => Some(number("KEYMINT_TOKEN_RATE_LIMIT", 0, 1..=1_000_000)? as u32),
             },
+            header_timeout: Duration::from_secs(number("KEYMINT_HEADER_TIMEOUT", 10, 1..=600)?),
+            max_connections: number("KEYMINT_MAX_CONNECTIONS", 10_000, 1..=1_000_000)? as usize,
         };
         let signing_publish_delay = Duration::from_secs(number(
             "KEYMINT_SIGNING_KEY_PUBLISH_DELAY",

@@ -14,7 +14,8 @@
 //! - [`verifier`]: token verification and an axum layer for Rust resource servers;
 //!   [`jwks_client`]: the one JWKS fetch/cache client it and session tokens share.
 //! - [`app`]: router, shared state and the server loop; [`startup`]: serving while the
-//!   database is not there yet; [`cli`]: the `keymint` command.
+//!   database is not there yet; [`serve`]: the one HTTP server loop (timeouts,
+//!   connection cap, drain); [`cli`]: the `keymint` command.
 
 pub mod app;
 pub mod changes;
@@ -34,6 +35,7 @@ pub mod request_id;
 pub mod request_metrics;
 pub mod routes;
 pub mod secrets;
+pub mod serve;
 pub mod signing;
 pub mod startup;
 pub mod store;

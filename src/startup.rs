@@ -4,15 +4,12 @@
 //! (1 s doubling to 30 s); when it answers, the full service takes over on the same socket.
 
 use axum::Router;
-use axum::ServiceExt as _;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tower::ServiceExt;
@@ -25,8 +22,6 @@ use crate::{events, store};
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const LONGEST_RETRY: Duration = Duration::from_secs(30);
-/// Longest wait for in-flight requests after SIGTERM.
-const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// What the not-yet-ready service tells `/readyz`.
 #[derive(Clone, Default)]
@@ -80,6 +75,7 @@ pub async fn serve_when_ready(
         shutdown.await;
         let _ = on_signal.send(true);
     });
+    let limits = connection_limits(&config);
     let service: Arc<OnceLock<Router>> = Arc::new(OnceLock::new());
     let starting = Starting::default();
     starting.set("connecting to the database".into());
@@ -121,7 +117,7 @@ pub async fn serve_when_ready(
         })
     };
 
-    let served = serve_http(listener, outer, stop_rx);
+    let served = crate::serve::serve_http(listener, outer, limits, stop_rx);
     let (served, built) = tokio::join!(served, builder);
     served?;
     if let Some(sync) = built?? {
@@ -130,36 +126,11 @@ pub async fn serve_when_ready(
     Ok(())
 }
 
-/// Serves `service` on `listener` until `stop` turns true, then drains in-flight requests
-/// for at most `DRAIN_LIMIT` (a request still running then is cut). The one HTTP server
-/// loop: `serve` above and [`crate::app::serve`] both use it.
-pub(crate) async fn serve_http<S>(
-    listener: ServeListener,
-    service: S,
-    stop: tokio::sync::watch::Receiver<bool>,
-) -> std::io::Result<()>
-where
-    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send,
-{
-    let (mut http_stop, mut drain_stop) = (stop.clone(), stop);
-    let app = service.into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener.tap_io(|_| ()), app).with_graceful_shutdown(async move {
-        let _ = http_stop.wait_for(|s| *s).await;
-    });
-    tokio::select! {
-        served = served => served,
-        () = async {
-            let _ = drain_stop.wait_for(|s| *s).await;
-            tokio::time::sleep(DRAIN_LIMIT).await;
-        } => {
-            tracing::warn!("requests still running {} s after the stop signal were cut", DRAIN_LIMIT.as_secs());
-            Ok(())
-        }
+/// The connection limits `config` asks for.
+pub(crate) fn connection_limits(config: &Config) -> crate::serve::ConnectionLimits {
+    crate::serve::ConnectionLimits {
+        header_timeout: config.performance.header_timeout,
+        max_connections: config.performance.max_connections,
     }
 }
 

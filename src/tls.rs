@@ -20,6 +20,9 @@ use tokio_rustls::server::TlsStream;
 const RELOAD_CHECK: Duration = Duration::from_secs(1);
 /// A client that has not finished its handshake by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Handshakes in progress at once; connections beyond are closed at once, so a flood of
+/// half-open TLS clients costs bounded memory and CPU.
+const MAX_HANDSHAKES: usize = 512;
 
 /// Why the certificate could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +141,7 @@ impl TlsListener {
                 tokio::time::sleep(RELOAD_CHECK).await;
             }
         });
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
         tokio::spawn(async move {
             loop {
                 let (tcp, peer) = match listener.accept().await {
@@ -149,8 +153,13 @@ impl TlsListener {
                         continue;
                     }
                 };
+                let Ok(slot) = Arc::clone(&handshakes).try_acquire_owned() else {
+                    tracing::debug!(%peer, "too many TLS handshakes in progress; connection closed");
+                    continue;
+                };
                 let (acceptor, handshaken) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
+                    let _slot = slot;
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                         Ok(Ok(stream)) => {
                             let _ = handshaken.send((stream, peer)).await;

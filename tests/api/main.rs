@@ -7,6 +7,7 @@ mod app;
 mod bad_input;
 mod brute_force;
 mod cluster;
+mod connections;
 mod db_faults;
 mod discovery;
 mod events;
