@@ -32,6 +32,40 @@ fn invalid(name: &'static str, message: impl ToString) -> ConfigError {
     }
 }
 
+/// `DATABASE_URL`. Reads as the URL (`&str`); `Debug` hides its password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl std::ops::Deref for DatabaseUrl {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<&str> for DatabaseUrl {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // scheme://user:password@host/... -> scheme://user:***@host/...
+        let shown = match self.0.split_once("://") {
+            Some((scheme, rest)) => match rest.split_once('@') {
+                Some((userinfo, host)) if userinfo.contains(':') => {
+                    let user = userinfo.split(':').next().unwrap_or_default();
+                    format!("{scheme}://{user}:***@{host}")
+                }
+                _ => self.0.clone(),
+            },
+            None => self.0.clone(),
+        };
+        f.debug_tuple("DatabaseUrl").field(&shown).finish()
+    }
+}
+
 /// One served environment.
 #[derive(Debug, Clone)]
 pub struct EnvironmentConfig {
@@ -45,7 +79,7 @@ pub struct EnvironmentConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `DATABASE_URL`: `sqlite://...` or `postgres://...`.
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     /// `KEYMINT_LISTEN`.
     pub listen: SocketAddr,
     /// `KEYMINT_PUBLIC_URL`, without trailing slash.
@@ -143,7 +177,8 @@ impl Config {
                 .filter(|v| !v.is_empty())
         };
 
-        let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://keymint.db".to_owned());
+        let database_url =
+            DatabaseUrl(var("DATABASE_URL").unwrap_or_else(|| "sqlite://keymint.db".to_owned()));
         let listen: SocketAddr = match var("KEYMINT_LISTEN") {
             Some(v) => v.parse().map_err(|_| {
                 invalid(

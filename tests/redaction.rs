@@ -100,6 +100,24 @@ async fn debug_output_never_shows_secrets_or_hashes() {
     })
     .unwrap();
     assert_hidden("Config", format!("{config:?}"), &[key_part]);
+    let with_password = Config::from_lookup(|name| {
+        (name == "DATABASE_URL")
+            .then(|| "postgres://keymint:hunter2@db.internal/keymint".to_owned())
+    })
+    .unwrap();
+    let shown = format!("{with_password:?}");
+    assert_hidden("Config", shown.clone(), &["hunter2"]);
+    assert!(shown.contains("keymint:***@db.internal"), "{shown}");
+    let issued = keymint::oauth::IssuedToken {
+        access_token: "eyJhbGciOiJFUzI1NiJ9.e30.c2lnbmF0dXJl".into(),
+        expires_in: 600,
+        scope: "runs:read".into(),
+    };
+    assert_hidden(
+        "IssuedToken",
+        format!("{issued:?}"),
+        &["eyJhbGciOiJFUzI1NiJ9"],
+    );
     // The redacted values still say what they are.
     assert!(format!("{created:?}").contains(created.key.client_id.as_str()));
 }

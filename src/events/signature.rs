@@ -61,7 +61,8 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| SignatureError::BadTimestamp)?;
-    if (now - timestamp).abs() > TOLERANCE_SECS {
+    // abs_diff: a timestamp of i64::MIN must be "stale", not an overflow.
+    if now.abs_diff(timestamp) > TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let key = hmac::Key::new(hmac::HMAC_SHA256, &secret.0);
@@ -112,6 +113,21 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_an_overflow() {
+        let secret = WebhookSecret::parse("whsec_c2VjcmV0").unwrap();
+        for ts in [i64::MIN, i64::MAX] {
+            let sig = sign(&secret, "id", ts, b"{}");
+            let checked = verify(&secret, "id", &ts.to_string(), b"{}", &sig, 1_800_000_000);
+            assert!(matches!(checked, Err(SignatureError::Stale)), "{ts}");
+        }
+        let sig = sign(&secret, "id", 0, b"{}");
+        assert!(matches!(
+            verify(&secret, "id", "0", b"{}", &sig, i64::MIN),
+            Err(SignatureError::Stale)
+        ));
     }
 
     #[test]

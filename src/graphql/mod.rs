@@ -4,6 +4,7 @@
 mod auth;
 mod errors;
 mod mutation;
+mod mutation_cap;
 mod query;
 mod types;
 mod user_tokens;
@@ -30,6 +31,8 @@ pub type KeymintSchema = Schema<query::QueryRoot, mutation::MutationRoot, EmptyS
 const MAX_DEPTH: usize = 10;
 const MAX_COMPLEXITY: usize = 2_000;
 const MAX_RECURSION: usize = 32;
+/// Directives on one field (Keymint defines none; `@include`/`@skip` need one each).
+const MAX_DIRECTIVES: usize = 4;
 
 /// Builds the schema once; per-request data carries the caller.
 pub fn schema() -> KeymintSchema {
@@ -37,6 +40,8 @@ pub fn schema() -> KeymintSchema {
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(MAX_RECURSION)
+        .limit_directives(MAX_DIRECTIVES)
+        .extension(mutation_cap::MutationCap)
         .finish()
 }
 

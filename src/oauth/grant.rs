@@ -59,8 +59,7 @@ pub struct TokenRequest {
     pub audience: Option<String>,
 }
 
-/// A minted token.
-#[derive(Debug)]
+/// A minted token. `Debug` leaves the token out: it is a bearer credential.
 pub struct IssuedToken {
     /// The JWT.
     pub access_token: String,
@@ -68,6 +67,16 @@ pub struct IssuedToken {
     pub expires_in: u64,
     /// Granted scope.
     pub scope: String,
+}
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("access_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish()
+    }
 }
 
 /// Claims of a Keymint access token (RFC 9068 §2.2 plus `permissions` and `env`).

@@ -44,7 +44,13 @@ pub async fn revoke(
     if claims.client_id != caller.key.client_id.as_str() {
         tracing::info!(client_id = %caller.key.client_id, jti = %claims.jti, "revocation of another client's token refused");
         let body = json!({"error": "unauthorized_client", "error_description": "the token was not issued to this client"});
-        return Ok((StatusCode::BAD_REQUEST, axum::Json(body)).into_response());
+        // RFC 6749 §5.2 errors of token-handling endpoints are not to be cached either.
+        let mut response = (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+        response.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+        return Ok(response);
     }
     let expires_at =
         time::OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or_else(|_| state.clock.now());

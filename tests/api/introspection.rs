@@ -289,6 +289,7 @@ pub async fn clients_revoke_their_own_tokens_only(backend: Backend) {
         400,
         "RFC 7009 §2.1: another client's token"
     );
+    assert_eq!(foreign.headers()["cache-control"], "no-store");
     assert_eq!(
         foreign.json::<Value>().await.unwrap()["error"],
         "unauthorized_client"

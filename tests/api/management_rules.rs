@@ -11,6 +11,7 @@ crate::both_backends!(management_rules:
     admins_cannot_receive_secrets_of_stronger_keys,
     admin_follows_the_users_current_permissions,
     tokens_for_resource_servers_do_not_manage_keys,
+    mutation_floods_and_directive_spam_are_refused_before_running,
 );
 
 const LIST_ALL: &str = "query { apiKeys { edges { node { clientId } } } }";
@@ -122,4 +123,42 @@ pub async fn tokens_for_resource_servers_do_not_manage_keys(backend: Backend) {
     let bearer = management["access_token"].as_str().unwrap();
     let (_, body) = gql(&app, "production", Some(bearer), LIST_ALL, Value::Null).await;
     assert_eq!(listed(&body), vec![key.client_id.clone()], "{body}");
+}
+
+/// Each key creation costs an argon2id hash, so one request may carry at most 10
+/// mutations (aliases and fragments count); a field may carry at most 4 directives.
+pub async fn mutation_floods_and_directive_spam_are_refused_before_running(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", &["CreateAPIKey", "runs:read"]).await;
+    let bearer = bearer(&app, &app.key("alice", "production").await).await;
+    let create = |n: usize| {
+        let fields: Vec<String> = (0..n)
+            .map(|i| format!("k{i}: createApiKey {{ apikey {{ clientId }} }}"))
+            .collect();
+        format!("mutation {{ {} }}", fields.join(" "))
+    };
+    let (_, body) = gql(&app, "production", Some(&bearer), &create(10), Value::Null).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    for flood in [
+        create(11),
+        format!(
+            "mutation {{ ...many }} fragment many on MutationRoot {{ {} }}",
+            create(11)
+                .trim_start_matches("mutation {")
+                .trim_end_matches('}')
+        ),
+    ] {
+        let (_, body) = gql(&app, "production", Some(&bearer), &flood, Value::Null).await;
+        assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
+    }
+    // Nothing of the refused requests ran: the key plus the 10 of the allowed request.
+    let (_, body) = gql(&app, "production", Some(&bearer), LIST_ALL, Value::Null).await;
+    assert_eq!(listed(&body).len(), 11, "{body}");
+    let spam = format!(
+        "query {{ apiKeys {} {{ totalCount }} }}",
+        "@include(if: true) ".repeat(50)
+    );
+    let (_, body) = gql(&app, "production", Some(&bearer), &spam, Value::Null).await;
+    assert!(body["errors"][0]["message"].is_string(), "{body}");
+    assert!(body["data"].is_null(), "{body}");
 }
