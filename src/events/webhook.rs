@@ -85,8 +85,14 @@ pub async fn user_events(
         Actor::system(ChangeSource::Webhook),
         Some(format!("webhook:{id}")),
     );
+    // The verified webhook-timestamp orders this user's events (within 5 minutes of now).
+    let sent_at = timestamp
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok());
     match manage
-        .apply_user_event(&event, &Dedupe::WebhookId(id.to_owned()))
+        .apply_user_event(&event, &Dedupe::WebhookId(id.to_owned()), sent_at)
         .await
     {
         Ok(EventOutcome::Applied(result)) => {
@@ -96,6 +102,10 @@ pub async fn user_events(
         Ok(EventOutcome::Duplicate) => {
             tracing::info!(webhook_id = %id, "user event already applied");
             (StatusCode::OK, axum::Json(json!({"status": "duplicate"}))).into_response()
+        }
+        Ok(EventOutcome::Stale) => {
+            tracing::info!(webhook_id = %id, event = event.type_name(), user = %event.user_id(), "user event older than the last applied for this user; ignored");
+            (StatusCode::OK, axum::Json(json!({"status": "stale"}))).into_response()
         }
         Err(ManageError::Unavailable(e)) => {
             tracing::warn!(webhook_id = %id, error = %e, "user event not applied");

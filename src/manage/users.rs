@@ -12,10 +12,11 @@ impl Management {
         &self,
         event: &UserEvent,
         dedupe: &Dedupe,
+        occurred_at: Option<time::OffsetDateTime>,
     ) -> Result<EventOutcome, ManageError> {
         let outcome = self
             .store
-            .apply_user_event(event, dedupe, &self.write_context())
+            .apply_user_event(event, dedupe, occurred_at, &self.write_context())
             .await?;
         if let EventOutcome::Applied(result) = &outcome {
             for key in &result.disabled_keys {
@@ -43,10 +44,10 @@ impl Management {
     }
 
     async fn apply(&self, event: UserEvent) -> Result<UserActivation, ManageError> {
-        match self.apply_user_event(&event, &Dedupe::None).await? {
+        match self.apply_user_event(&event, &Dedupe::None, None).await? {
             EventOutcome::Applied(result) => Ok(result),
-            // Without a de-duplication id every event applies.
-            EventOutcome::Duplicate => Err(ManageError::Conflict),
+            // Without a de-duplication id or an event time every event applies.
+            EventOutcome::Duplicate | EventOutcome::Stale => Err(ManageError::Conflict),
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::domain::{
     Permissions, StoredSecret, User, UserEvent, UserId,
 };
 
-pub use postgres::PgStore;
+pub use postgres::{MAX_EVENT_ATTEMPTS, PgStore};
 pub use sqlite::SqliteStore;
 
 /// Errors of the store. Constraint violations are mapped here, never leaked raw.
@@ -208,6 +208,9 @@ pub enum EventOutcome {
     Applied(UserActivation),
     /// The same event was applied before; nothing changed.
     Duplicate,
+    /// The event is older than the last directory event applied for its user (a
+    /// delayed retry, say); nothing changed.
+    Stale,
 }
 
 /// A row of `keymint_user_events` that was handled.
@@ -264,10 +267,15 @@ pub trait Store: Send + Sync + 'static {
     /// reason `owner_deactivated`) or reactivation (keys stay disabled). Events from the
     /// directory about unknown users create them; the CLI gets `NotFound` instead.
     /// With `Dedupe::WebhookId`, an id seen before returns `Duplicate` and changes nothing.
+    /// `occurred_at` is when the directory emitted the event (webhook timestamp, table row
+    /// time): directory events of one user take effect in that order, and one older than
+    /// the last applied returns `Stale` and changes nothing (a retried reactivation must
+    /// not undo a later deactivation). `None` (CLI, management) is applied as it comes.
     async fn apply_user_event(
         &self,
         event: &UserEvent,
         dedupe: &Dedupe,
+        occurred_at: Option<OffsetDateTime>,
         ctx: &WriteContext,
     ) -> Result<EventOutcome, StoreError>;
 

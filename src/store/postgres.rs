@@ -20,6 +20,10 @@ const USER_EVENTS_LOCK: i64 = 0x6b65_796d_696e_7401;
 // ("keymint" 02) = 7738725045533307906, held by each writer from its first change-feed
 // row to its commit, so `keymint_changes.seq` order is commit order.
 
+/// Tries of a `keymint_user_events` row that fails for a reason other than its content
+/// (a database-side error) before it is set aside with that error.
+pub const MAX_EVENT_ATTEMPTS: i32 = 5;
+
 /// A PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -58,12 +62,12 @@ impl PgStore {
             // Another instance is applying rows; it keeps going until none are left.
             return Ok(None);
         }
-        let row: Option<(i64, String, String)> = sqlx::query_as(
-            "SELECT id, type, data::text FROM keymint_user_events WHERE processed_at IS NULL ORDER BY id LIMIT 1",
+        let row: Option<(i64, String, String, OffsetDateTime)> = sqlx::query_as(
+            "SELECT id, type, data::text, created_at FROM keymint_user_events WHERE processed_at IS NULL ORDER BY id LIMIT 1",
         )
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((id, kind, data)) = row else {
+        let Some((id, kind, data, created_at)) = row else {
             return Ok(None);
         };
         let ctx = WriteContext {
@@ -75,7 +79,20 @@ impl PgStore {
             .map_err(|e| e.to_string())
             .and_then(|data| UserEvent::from_parts(&kind, data).map_err(|e| e.0));
         let result = match event {
-            Ok(event) => Ok(Self::apply_event_tx(&mut tx, &event, &ctx).await?),
+            // The row's time orders this user's events (a row committed late but written
+            // earlier must not undo a later one).
+            Ok(event) => {
+                match Self::apply_event_tx(&mut tx, &event, Some(created_at), &ctx).await {
+                    Ok(Some(applied)) => Ok(applied),
+                    Ok(None) => {
+                        Err("stale: older than the last event applied for this user".to_owned())
+                    }
+                    Err(e) => {
+                        tx.rollback().await?;
+                        return self.failed_attempt(id, &e, instance, now).await;
+                    }
+                }
+            }
             Err(error) => Err(error),
         };
         sqlx::query(
@@ -89,6 +106,44 @@ impl PgStore {
         .await?;
         tx.commit().await?;
         Ok(Some(TableEventOutcome { id, result }))
+    }
+
+    /// Counts a failed try of row `id`; past [`MAX_EVENT_ATTEMPTS`] the row is set aside
+    /// (processed, with the error) so the rows after it go on. Before that the error is
+    /// returned and the row is tried again at the next wake-up.
+    async fn failed_attempt(
+        &self,
+        id: i64,
+        error: &StoreError,
+        instance: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<TableEventOutcome>, StoreError> {
+        let attempts: i32 = sqlx::query_scalar(
+            "UPDATE keymint_user_events SET attempts = attempts + 1, error = $2 WHERE id = $1 RETURNING attempts",
+        )
+        .bind(id)
+        .bind(error.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        if attempts < MAX_EVENT_ATTEMPTS {
+            return Err(StoreError::Backend(format!(
+                "user event row {id} failed (try {attempts} of {MAX_EVENT_ATTEMPTS}): {error}"
+            )));
+        }
+        let reason = format!("set aside after {attempts} tries: {error}");
+        sqlx::query(
+            "UPDATE keymint_user_events SET processed_at = $2, processed_by = $3, error = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(instance)
+        .bind(&reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(Some(TableEventOutcome {
+            id,
+            result: Err(reason),
+        }))
     }
 
     async fn backlog(&self) -> Result<(i64, Option<OffsetDateTime>), StoreError> {

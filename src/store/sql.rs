@@ -75,14 +75,28 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
-            /// Applies a user event inside `tx`.
+            /// Applies a user event inside `tx`; `None` when it is older than the last
+            /// directory event applied for that user (see [`super::Store::apply_user_event`]).
             async fn apply_event_tx(
                 tx: &mut Tx,
                 event: &crate::domain::UserEvent,
+                occurred_at: Option<time::OffsetDateTime>,
                 ctx: &super::WriteContext,
-            ) -> Result<super::UserActivation, super::StoreError> {
+            ) -> Result<Option<super::UserActivation>, super::StoreError> {
                 use crate::domain::{AuditAction, ChangeSource, UserEvent};
                 let id = event.user_id();
+                if let Some(at) = occurred_at {
+                    // The user row is locked, so concurrent events of one user are ordered.
+                    let last: Option<Option<time::OffsetDateTime>> = sqlx::query_scalar(concat!(
+                        "SELECT last_event_at FROM users WHERE id = $1", $update
+                    ))
+                    .bind(id.as_str())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                    if let Some(Some(last)) = last && at < last {
+                        return Ok(None);
+                    }
+                }
                 let row: Option<super::rows::UserRow> = match event {
                     UserEvent::Upserted(user) => sqlx::query_as(concat!(
                         "INSERT INTO users (id, email, service_account, active, permissions, created_at, updated_at) ",
@@ -127,6 +141,13 @@ macro_rules! impl_sql_store {
                     .await?,
                 };
                 let user: crate::domain::User = row.ok_or(super::StoreError::NotFound)?.try_into()?;
+                if let Some(at) = occurred_at {
+                    sqlx::query("UPDATE users SET last_event_at = $2 WHERE id = $1")
+                        .bind(id.as_str())
+                        .bind(at)
+                        .execute(&mut **tx)
+                        .await?;
+                }
 
                 let mut disabled_keys = Vec::new();
                 if let UserEvent::Deactivated(_) = event {
@@ -157,7 +178,7 @@ macro_rules! impl_sql_store {
                     disabled_keys.iter().map(|k: &crate::domain::ApiKey| ("key", k.client_id.as_str())).collect();
                 changes.push(("user", id.as_str()));
                 Self::changed(tx, ctx.now, &changes).await?;
-                Ok(super::UserActivation { user, disabled_keys })
+                Ok(Some(super::UserActivation { user, disabled_keys }))
             }
         }
 
@@ -196,6 +217,7 @@ macro_rules! impl_sql_store {
                 &self,
                 event: &crate::domain::UserEvent,
                 dedupe: &super::Dedupe,
+                occurred_at: Option<time::OffsetDateTime>,
                 ctx: &super::WriteContext,
             ) -> Result<super::EventOutcome, super::StoreError> {
                 let mut tx = self.begin_write().await?;
@@ -211,9 +233,10 @@ macro_rules! impl_sql_store {
                         return Ok(super::EventOutcome::Duplicate);
                     }
                 }
-                let applied = Self::apply_event_tx(&mut tx, event, ctx).await?;
+                let applied = Self::apply_event_tx(&mut tx, event, occurred_at, ctx).await?;
+                // A stale event still records its webhook id: a retry is a duplicate.
                 tx.commit().await?;
-                Ok(super::EventOutcome::Applied(applied))
+                Ok(applied.map_or(super::EventOutcome::Stale, super::EventOutcome::Applied))
             }
 
             async fn apply_next_table_event(

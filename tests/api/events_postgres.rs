@@ -186,6 +186,93 @@ mod postgres {
         assert_eq!(a.metric("keymint_user_events_pending").await, 0.0);
     }
 
+    /// A row that fails for a reason other than its content (here a trigger standing in
+    /// for any database-side error) is tried a few times, then set aside with its error;
+    /// the rows after it are applied.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(keymint_pg),
+        ignore = "set KEYMINT_TEST_POSTGRES_URL to run the PostgreSQL suite"
+    )]
+    async fn a_row_that_keeps_failing_is_set_aside_and_the_queue_goes_on() {
+        let a = TestApp::spawn(Backend::Postgres).await;
+        a.user("dave", &["runs:read"]).await;
+        let dave = a.key("dave", "production").await;
+        sql(
+            &a,
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF NEW.id = 'poison' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_poison BEFORE INSERT OR UPDATE ON users \
+             FOR EACH ROW EXECUTE FUNCTION refuse_poison();",
+        )
+        .await;
+        insert_event(&a, "user.deactivated", json!({"id": "poison"})).await;
+        insert_event(&a, "user.deactivated", json!({"id": "dave"})).await;
+        assert!(
+            refused_within(&a, &dave, Duration::from_secs(15))
+                .await
+                .is_some(),
+            "the row after a failing one was never applied"
+        );
+        let mut conn = sqlx::PgConnection::connect(&a.db_url).await.unwrap();
+        let (attempts, error, processed): (i32, Option<String>, bool) = sqlx::query_as(
+            "SELECT attempts, error, processed_at IS NOT NULL FROM keymint_user_events WHERE data->>'id' = 'poison'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(attempts, keymint::store::MAX_EVENT_ATTEMPTS);
+        assert!(processed, "the failing row was not set aside");
+        let error = error.unwrap();
+        assert!(
+            error.contains("set aside") && error.contains("poisoned"),
+            "{error}"
+        );
+    }
+
+    /// A row written earlier but committed later than another of the same user does not
+    /// undo it: the table's rows are ordered per user by their time.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(keymint_pg),
+        ignore = "set KEYMINT_TEST_POSTGRES_URL to run the PostgreSQL suite"
+    )]
+    async fn an_older_reactivation_row_does_not_undo_a_newer_deactivation() {
+        let a = TestApp::spawn(Backend::Postgres).await;
+        a.user("erin", &["runs:read"]).await;
+        let erin = a.key("erin", "production").await;
+        insert_event(&a, "user.deactivated", json!({"id": "erin"})).await;
+        assert!(
+            refused_within(&a, &erin, Duration::from_secs(2))
+                .await
+                .is_some()
+        );
+        sql(
+            &a,
+            "INSERT INTO keymint_user_events (type, data, created_at) \
+             VALUES ('user.reactivated', '{\"id\": \"erin\"}', now() - interval '1 minute')",
+        )
+        .await;
+        a.settle().await;
+        let settled = TestApp::eventually(Duration::from_secs(5), || async {
+            a.state
+                .sync
+                .backlog
+                .load(std::sync::atomic::Ordering::Relaxed)
+                == 0
+                && a.metric("keymint_user_events_rejected_total").await >= 1.0
+        })
+        .await;
+        assert!(settled.is_some(), "the late row was not handled");
+        let user = a
+            .state
+            .store
+            .get_user(&keymint::domain::UserId::parse("erin").unwrap())
+            .await
+            .unwrap();
+        assert!(!user.active, "an older reactivation undid the deactivation");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[cfg_attr(
         not(keymint_pg),

@@ -53,4 +53,5 @@ both_backends!(
     expired_keys_are_disabled_and_audited,
     last_use_is_recorded_without_changing_the_key,
     check_tags_travel_with_their_secrets,
+    directory_events_of_a_user_apply_in_emission_order,
 );

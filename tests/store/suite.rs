@@ -51,11 +51,11 @@ fn uid(id: &str) -> UserId {
 
 async fn apply(store: &Arc<dyn Store>, event: UserEvent) -> Result<UserActivation, StoreError> {
     match store
-        .apply_user_event(&event, &Dedupe::None, &ctx())
+        .apply_user_event(&event, &Dedupe::None, None, &ctx())
         .await?
     {
         EventOutcome::Applied(result) => Ok(result),
-        EventOutcome::Duplicate => panic!("no de-duplication id, yet a duplicate"),
+        other => panic!("no de-duplication id and no event time, yet {other:?}"),
     }
 }
 
@@ -591,14 +591,14 @@ pub async fn webhook_ids_apply_once(store: Arc<dyn Store>) {
     let webhook = ctx_as(ChangeSource::Webhook, now());
     assert!(matches!(
         store
-            .apply_user_event(&event, &dedupe, &webhook)
+            .apply_user_event(&event, &dedupe, Some(now()), &webhook)
             .await
             .unwrap(),
         EventOutcome::Applied(_)
     ));
     assert!(matches!(
         store
-            .apply_user_event(&event, &dedupe, &webhook)
+            .apply_user_event(&event, &dedupe, Some(now()), &webhook)
             .await
             .unwrap(),
         EventOutcome::Duplicate
@@ -622,7 +622,7 @@ pub async fn directory_events_about_unknown_users_are_remembered(store: Arc<dyn 
     let directory = ctx_as(ChangeSource::Webhook, now());
     let event = UserEvent::Deactivated(uid("carol"));
     store
-        .apply_user_event(&event, &Dedupe::None, &directory)
+        .apply_user_event(&event, &Dedupe::None, Some(now()), &directory)
         .await
         .unwrap();
     assert!(!store.get_user(&uid("carol")).await.unwrap().active);
@@ -888,5 +888,64 @@ pub async fn check_tags_travel_with_their_secrets(store: Arc<dyn Store>) {
     assert_eq!(
         (previous.hash.as_str(), previous.check.as_deref()),
         (hash.as_str(), Some("t1"))
+    );
+}
+
+/// Directory events of one user take effect in the order the directory emitted them: a
+/// delayed reactivation older than the deactivation already applied changes nothing.
+pub async fn directory_events_of_a_user_apply_in_emission_order(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let key = create(&store, "alice", "production").await;
+    let directory = ctx_as(ChangeSource::Webhook, now());
+    let at = now();
+    let send = |event: UserEvent, when: OffsetDateTime| {
+        let (store, directory) = (&store, &directory);
+        async move {
+            store
+                .apply_user_event(&event, &Dedupe::None, Some(when), directory)
+                .await
+                .unwrap()
+        }
+    };
+    let deactivated = send(UserEvent::Deactivated(uid("alice")), at).await;
+    assert!(matches!(deactivated, EventOutcome::Applied(_)));
+    let feed = store.latest_change().await.unwrap();
+    let late = send(
+        UserEvent::Reactivated(uid("alice")),
+        at - Duration::seconds(60),
+    )
+    .await;
+    assert!(matches!(late, EventOutcome::Stale), "{late:?}");
+    assert!(!store.get_user(&uid("alice")).await.unwrap().active);
+    assert_eq!(
+        store.latest_change().await.unwrap(),
+        feed,
+        "a stale event changes nothing"
+    );
+    // An older upsert cannot bring back older permissions either.
+    let upsert = UserEvent::Upserted(UserUpsert {
+        id: uid("alice"),
+        email: None,
+        service_account: false,
+        permissions: perms(&["old"]),
+    });
+    assert!(matches!(
+        send(upsert, at - Duration::seconds(1)).await,
+        EventOutcome::Stale
+    ));
+    // A later reactivation applies; the key stays disabled, as after any reactivation.
+    let later = send(
+        UserEvent::Reactivated(uid("alice")),
+        at + Duration::seconds(1),
+    )
+    .await;
+    assert!(matches!(later, EventOutcome::Applied(_)));
+    assert!(store.get_user(&uid("alice")).await.unwrap().active);
+    assert!(!store.get_key(&key.client_id).await.unwrap().enabled);
+    // Direct (CLI) changes carry no event time and always apply.
+    assert!(
+        apply(&store, UserEvent::Deactivated(uid("alice")))
+            .await
+            .is_ok()
     );
 }
