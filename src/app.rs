@@ -142,7 +142,13 @@ impl AppState {
 /// The router: every route of [`routes::table`], the shared limits and metrics.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new();
+    let separate_metrics = state.config.metrics_listen.is_some();
     for route in routes::table() {
+        // With KEYMINT_METRICS_LISTEN, anonymous callers of the main port cannot read
+        // why requests were refused.
+        if separate_metrics && route.path == "/metrics" {
+            continue;
+        }
         router = router.route(route.path, route.handler);
     }
     router
@@ -156,6 +162,34 @@ pub fn router(state: AppState) -> Router {
         // connection (tests assert no input reaches this).
         .layer(CatchPanicLayer::custom(http_guard::panicked))
         .with_state(state)
+}
+
+/// The router of the `KEYMINT_METRICS_LISTEN` listener: `/metrics` only.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(crate::metrics::metrics))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Serves [`metrics_router`] on `KEYMINT_METRICS_LISTEN`, when set, until `stop`.
+pub async fn serve_metrics(
+    state: AppState,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let Some(address) = state.config.metrics_listen else {
+        return Ok(());
+    };
+    let listener = TcpListener::bind(address).await?;
+    tracing::info!(%address, "metrics listening");
+    let limits = crate::startup::connection_limits(&state.config);
+    crate::serve::serve_http(
+        ServeListener::Plain(listener),
+        metrics_router(state),
+        limits,
+        stop,
+    )
+    .await
 }
 
 async fn not_found() -> impl IntoResponse {
@@ -172,6 +206,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sync = tokio::spawn(events::run(state.clone(), stop_rx.clone()));
+    let metrics = tokio::spawn(serve_metrics(state.clone(), stop_rx.clone()));
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -185,5 +220,8 @@ pub async fn serve(
     )
     .await;
     let _ = sync.await;
-    result
+    match metrics.await {
+        Ok(Err(e)) => Err(e),
+        _ => result,
+    }
 }

@@ -82,6 +82,9 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     /// `KEYMINT_LISTEN`.
     pub listen: SocketAddr,
+    /// `KEYMINT_METRICS_LISTEN`: a separate listener for `/metrics`, which then leaves
+    /// the main one (default: `/metrics` stays on the main listener).
+    pub metrics_listen: Option<SocketAddr>,
     /// `KEYMINT_PUBLIC_URL`, without trailing slash.
     pub public_url: String,
     /// `KEYMINT_ENVIRONMENTS` with `KEYMINT_SIGNING_ALG` applied.
@@ -187,6 +190,15 @@ impl Config {
                 )
             })?,
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+        let metrics_listen = match var("KEYMINT_METRICS_LISTEN") {
+            Some(v) => Some(v.parse().map_err(|_| {
+                invalid(
+                    "KEYMINT_METRICS_LISTEN",
+                    format!("{v:?} is not an address like 127.0.0.1:9090"),
+                )
+            })?),
+            None => None,
         };
         let tls = match (var("KEYMINT_TLS_CERT"), var("KEYMINT_TLS_KEY")) {
             (Some(cert), Some(key)) => Some(TlsFiles {
@@ -352,6 +364,7 @@ impl Config {
         };
         Ok(Self {
             database_url,
+            metrics_listen,
             listen,
             public_url,
             environments,

@@ -112,6 +112,15 @@ pub async fn serve_when_ready(
             };
             let _ = service.set(router(state.clone()));
             on_ready(&state);
+            let metrics = Arc::clone(&stop_tx);
+            let served = crate::app::serve_metrics(state.clone(), stop.clone());
+            tokio::spawn(async move {
+                if let Err(e) = served.await {
+                    // An unusable metrics address is a configuration error: stop, say why.
+                    tracing::error!(error = %e, "cannot serve KEYMINT_METRICS_LISTEN; stopping");
+                    let _ = metrics.send(true);
+                }
+            });
             let sync = tokio::spawn(events::run(state, stop));
             Ok::<_, anyhow::Error>(Some(sync))
         })

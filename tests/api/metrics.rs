@@ -99,3 +99,42 @@ async fn count(app: &TestApp, labels: &str) -> f64 {
     app.metric(&format!("keymint_token_requests_total{{{labels}}}"))
         .await
 }
+
+/// With `KEYMINT_METRICS_LISTEN`, `/metrics` (which says why requests were refused)
+/// moves to its own listener; the public port answers 404 there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_separate_metrics_listener_takes_metrics_off_the_public_port() {
+    // A free port: bound, read, released (the listener is bound again at start).
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = free.local_addr().unwrap().to_string();
+    drop(free);
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("KEYMINT_METRICS_LISTEN", &address)]).await;
+    app.user("alice", &["runs:read"]).await;
+    let key = app.key("alice", "production").await;
+    app.mint("production", &key).await;
+    let public = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404);
+    let metrics_url = format!("http://{address}/metrics");
+    let scraped = TestApp::eventually(std::time::Duration::from_secs(5), || async {
+        app.http
+            .get(&metrics_url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    assert!(scraped.is_some(), "the metrics listener never answered");
+    let text = app
+        .http
+        .get(&metrics_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("keymint_token_requests_total"), "{text}");
+    // Nothing else is served there.
+    let other = format!("http://{address}/production/.well-known/jwks.json");
+    assert_eq!(app.http.get(&other).send().await.unwrap().status(), 404);
+}
