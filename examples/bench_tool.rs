@@ -81,11 +81,11 @@ async fn seed(url: &str, n: u64, from: u64) -> Result<(), Error> {
             expires_at: None,
         })
         .await?;
-    let columns = "id, client_id, secret_hash, environment, owner_id, permissions, enabled, etag, created_at, updated_at";
+    let columns = "id, client_id, secret_hash, secret_check, environment, owner_id, permissions, enabled, etag, created_at, updated_at";
     if url.starts_with("postgres") {
         let mut conn = sqlx::PgConnection::connect(url).await?;
         let sql = format!(
-            "INSERT INTO api_keys ({columns}) SELECT 'key_bench' || g, 'kmc_bench' || lpad(g::text, 8, '0'), secret_hash, environment, owner_id, permissions, enabled, etag, created_at, updated_at FROM api_keys, generate_series($3 + 1, $3 + $1) g WHERE client_id = $2"
+            "INSERT INTO api_keys ({columns}) SELECT 'key_bench' || g, 'kmc_bench' || lpad(g::text, 8, '0'), secret_hash, secret_check, environment, owner_id, permissions, enabled, etag, created_at, updated_at FROM api_keys, generate_series($3 + 1, $3 + $1) g WHERE client_id = $2"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(n as i64)
@@ -96,7 +96,7 @@ async fn seed(url: &str, n: u64, from: u64) -> Result<(), Error> {
     } else {
         let mut conn = sqlx::SqliteConnection::connect(url).await?;
         let sql = format!(
-            "WITH RECURSIVE g(x) AS (SELECT $3 + 1 UNION ALL SELECT x + 1 FROM g WHERE x < $3 + $1) INSERT INTO api_keys ({columns}) SELECT 'key_bench' || x, 'kmc_bench' || printf('%08d', x), secret_hash, environment, owner_id, permissions, enabled, etag, created_at, updated_at FROM api_keys, g WHERE client_id = $2"
+            "WITH RECURSIVE g(x) AS (SELECT $3 + 1 UNION ALL SELECT x + 1 FROM g WHERE x < $3 + $1) INSERT INTO api_keys ({columns}) SELECT 'key_bench' || x, 'kmc_bench' || printf('%08d', x), secret_hash, secret_check, environment, owner_id, permissions, enabled, etag, created_at, updated_at FROM api_keys, g WHERE client_id = $2"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(n as i64)
