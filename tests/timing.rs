@@ -52,15 +52,7 @@ async fn every_refusal_takes_the_same_fast_path_without_argon2() {
     app.user("alice", &["a"]).await;
     let key = app.key("alice", "production").await;
     let disabled = app.key("alice", "production").await;
-    app.state
-        .management()
-        .set_key_enabled(
-            &keymint::domain::ClientId::new(disabled.client_id.clone()),
-            false,
-            None,
-        )
-        .await
-        .unwrap();
+    app.disable(&disabled).await;
     let wrong_secret = Key {
         secret: format!("{}x", key.secret),
         ..key.clone()

@@ -129,8 +129,7 @@ impl SecretHasher {
     }
 
     /// How long a verification submitted now would take (queueing included), or
-    /// `Overloaded` if it would be refused. Lets callers that do not verify (unknown
-    /// client ids) answer in the same time and with the same refusals as callers that do.
+    /// `Overloaded` if it would be refused: the admission check every job goes through.
     pub fn estimate(&self) -> Result<Duration, HashError> {
         let wait = self.expected_wait();
         let queued = self.stats.queued.load(Ordering::Relaxed);

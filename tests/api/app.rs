@@ -164,6 +164,16 @@ impl TestApp {
         }
     }
 
+    /// Disables `key` as its owner would.
+    pub async fn disable(&self, key: &Key) {
+        let client_id = keymint::domain::ClientId::new(key.client_id.clone());
+        self.state
+            .management()
+            .set_key_enabled(&client_id, false, None)
+            .await
+            .unwrap();
+    }
+
     /// POSTs a form to the token endpoint of `env`, authenticating with Basic.
     pub async fn token_basic(
         &self,

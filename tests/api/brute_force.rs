@@ -116,15 +116,7 @@ pub async fn wrong_secrets_cost_no_argon2(backend: Backend) {
     app.user("alice", &["runs:read"]).await;
     let key = app.key("alice", "production").await;
     let disabled = app.key("alice", "production").await;
-    app.state
-        .management()
-        .set_key_enabled(
-            &keymint::domain::ClientId::new(disabled.client_id.clone()),
-            false,
-            None,
-        )
-        .await
-        .unwrap();
+    app.disable(&disabled).await;
     let before = app.metric("keymint_argon2_jobs_total").await;
     for i in 0..15 {
         let from = client_from(10 + (i % 4) as u8);
