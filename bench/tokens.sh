@@ -57,8 +57,8 @@ echo "seeding $KEYS keys in SQLite and PostgreSQL..." >&2
 SECRET_sqlite=$("$TOOL" seed "sqlite://$WORK/sqlite.db" $KEYS)
 SECRET_pg=$("$TOOL" seed "postgres://postgres:$PGPASSWORD@127.0.0.1:5432/$DB" $KEYS)
 SECRET_cold=$("$TOOL" seed "sqlite://$WORK/cold.db" 1)
-# Behind a (simulated) proxy, so the distributed flood can name its addresses.
-start sqlite "sqlite://$WORK/sqlite.db" KEYMINT_BEHIND_TLS_PROXY=1
+# The flood connects from loopback, a trusted proxy by default, so it can name addresses.
+start sqlite "sqlite://$WORK/sqlite.db"
 start pg "postgres://postgres:$PGPASSWORD@127.0.0.1:5432/$DB"
 start cold "sqlite://$WORK/cold.db" KEYMINT_CACHE_CAPACITY=0
 IDLE_sqlite=$(rss_mib "$PID_sqlite"); IDLE_pg=$(rss_mib "$PID_pg")

@@ -8,7 +8,8 @@
 //! - `flood BASE_URL RATE SECONDS [distributed]` — wrong-secret requests at RATE per
 //!   second, each guess new; prints answers by status and the slowest answer. From one
 //!   `X-Forwarded-For` address, or with `distributed` from a new one per request (a
-//!   botnet); the server must run with `KEYMINT_BEHIND_TLS_PROXY=1`.
+//!   botnet); the header is believed because the tool connects from loopback, which
+//!   `KEYMINT_TRUSTED_PROXIES` trusts by default.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -204,8 +205,8 @@ async fn flood(base: &str, rate: f64, secs: u64, distributed: bool) -> Result<()
         let id = client_id(i % 10_000 + 1);
         requests.push(tokio::spawn(async move {
             let sent = Instant::now();
-            // The server runs behind a (simulated) TLS proxy: the last X-Forwarded-For entry
-            // is the client's address. One attacker, or a new address per request.
+            // Loopback is a trusted proxy by default, so the X-Forwarded-For entry is the
+            // client's address. One attacker, or a new address per request.
             let [a, b, c, d] = if distributed {
                 (i as u32 | 0x0a00_0000).to_be_bytes()
             } else {
