@@ -1,0 +1,144 @@
+//! Configuration parsing: defaults, bounds and the messages of refusals.
+
+use super::*;
+use crate::signing::SigningAlg;
+use std::collections::HashMap;
+
+fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_lookup(|k| map.get(k).cloned())
+}
+
+#[test]
+fn defaults_follow_the_contract() {
+    let c = load(&[]).unwrap();
+    assert_eq!(c.database_url, "sqlite://keymint.db");
+    assert_eq!(c.public_url, "http://127.0.0.1:8080");
+    assert_eq!(c.token_ttl, Duration::from_secs(600));
+    let names: Vec<_> = c
+        .environments
+        .iter()
+        .map(|e| (e.name.as_str(), e.alg))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("production", SigningAlg::Es256),
+            ("sandbox", SigningAlg::Es256)
+        ]
+    );
+    let prod = EnvironmentName::parse("production").unwrap();
+    assert_eq!(c.issuer(&prod), "http://127.0.0.1:8080/production");
+    assert_eq!(c.audiences(&prod), ["http://127.0.0.1:8080/production"]);
+}
+
+#[test]
+fn session_tokens_need_an_audience_and_keys_over_tls() {
+    let issuer = ("KEYMINT_USER_TOKEN_ISSUER", "https://idp.example");
+    let jwks = ("KEYMINT_USER_TOKEN_JWKS_URL", "https://idp.example/jwks");
+    let audience = ("KEYMINT_USER_TOKEN_AUDIENCE", "keymint");
+    let err = load(&[issuer, jwks]).unwrap_err().to_string();
+    assert!(err.contains("KEYMINT_USER_TOKEN_AUDIENCE"), "{err}");
+    let plain = ("KEYMINT_USER_TOKEN_JWKS_URL", "http://idp.example/jwks");
+    let err = load(&[issuer, plain, audience]).unwrap_err().to_string();
+    assert!(err.contains("https"), "{err}");
+    let local = ("KEYMINT_USER_TOKEN_JWKS_URL", "http://127.0.0.1:9000/jwks");
+    assert!(load(&[issuer, local, audience]).is_ok());
+    assert_eq!(
+        load(&[issuer, jwks, audience])
+            .unwrap()
+            .user_tokens
+            .unwrap()
+            .audience,
+        "keymint"
+    );
+}
+
+#[test]
+fn plain_http_is_refused_off_loopback_unless_a_tls_proxy_is_in_front() {
+    for url in [
+        "http://127.0.0.1:8080",
+        "http://localhost",
+        "http://[::1]:9000/",
+        "http://user@127.0.0.2:80",
+        "https://keymint.example",
+    ] {
+        assert!(load(&[("KEYMINT_PUBLIC_URL", url)]).is_ok(), "{url}");
+    }
+    for url in [
+        "http://keymint.example",
+        "http://10.0.0.5:8080",
+        "http://0.0.0.0:8080",
+    ] {
+        let refused = load(&[("KEYMINT_PUBLIC_URL", url)])
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("KEYMINT_BEHIND_TLS_PROXY=1"), "{refused}");
+        assert!(
+            load(&[
+                ("KEYMINT_PUBLIC_URL", url),
+                ("KEYMINT_BEHIND_TLS_PROXY", "1")
+            ])
+            .is_ok()
+        );
+    }
+    // Listening on all interfaces without a public URL is refused too.
+    assert!(load(&[("KEYMINT_LISTEN", "0.0.0.0:8080")]).is_err());
+    // With a certificate the default public URL is https.
+    let c = load(&[("KEYMINT_TLS_CERT", "c.pem"), ("KEYMINT_TLS_KEY", "k.pem")]).unwrap();
+    assert_eq!(c.public_url, "https://127.0.0.1:8080");
+    assert!(load(&[("KEYMINT_TLS_CERT", "c.pem")]).is_err());
+}
+
+#[test]
+fn per_environment_algorithms() {
+    let c = load(&[("KEYMINT_SIGNING_ALG", "production:RS256,sandbox:EdDSA")]).unwrap();
+    assert_eq!(c.environment("production").unwrap().alg, SigningAlg::Rs256);
+    assert_eq!(c.environment("sandbox").unwrap().alg, SigningAlg::EdDsa);
+    assert!(load(&[("KEYMINT_SIGNING_ALG", "staging:RS256")]).is_err());
+    assert!(load(&[("KEYMINT_SIGNING_ALG", "HS256")]).is_err());
+}
+
+#[test]
+fn token_ttl_bounds_are_enforced() {
+    for bad in ["0", "3601", "-5", "ten", "1.5"] {
+        let err = load(&[("KEYMINT_TOKEN_TTL", bad)]).unwrap_err().to_string();
+        assert!(err.starts_with("KEYMINT_TOKEN_TTL"), "{err}");
+    }
+    assert_eq!(
+        load(&[("KEYMINT_TOKEN_TTL", "3600")]).unwrap().token_ttl,
+        Duration::from_secs(3600)
+    );
+}
+
+#[test]
+fn audiences_and_public_url() {
+    let c = load(&[
+        ("KEYMINT_AUDIENCE", "https://api.example, https://b.example"),
+        ("KEYMINT_PUBLIC_URL", "https://id.example/"),
+    ])
+    .unwrap();
+    let prod = EnvironmentName::parse("production").unwrap();
+    // The issuer comes last: the management API's audience, always requestable.
+    assert_eq!(
+        c.audiences(&prod),
+        [
+            "https://api.example",
+            "https://b.example",
+            "https://id.example/production"
+        ]
+    );
+    assert_eq!(c.issuer(&prod), "https://id.example/production");
+    assert!(load(&[("KEYMINT_PUBLIC_URL", "id.example")]).is_err());
+    assert!(load(&[("KEYMINT_ENVIRONMENTS", "prod,prod")]).is_err());
+    assert!(load(&[("KEYMINT_WEBHOOK_SECRET", "plain")]).is_err());
+    assert!(
+        load(&[("KEYMINT_WEBHOOK_SECRET", "whsec_c2VjcmV0")])
+            .unwrap()
+            .webhook_secret
+            .is_some()
+    );
+}
