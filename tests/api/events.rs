@@ -261,9 +261,10 @@ pub async fn no_token_is_issued_after_a_deactivation_commits(backend: Backend) {
 
     // Clients hammer the token endpoint while the deactivation arrives.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let clients: Vec<_> = (0..6)
         .map(|_| {
-            let (app, key, stop) = (app.clone(), key.clone(), stop.clone());
+            let (app, key, stop, served) = (app.clone(), key.clone(), stop.clone(), served.clone());
             tokio::spawn(async move {
                 let mut outcomes = Vec::new();
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -272,6 +273,9 @@ pub async fn no_token_is_issued_after_a_deactivation_commits(backend: Backend) {
                         .token_basic("production", &key, &[("grant_type", "client_credentials")])
                         .await;
                     let status = response.status().as_u16();
+                    if status == 200 {
+                        served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     let body: Value = response.json().await.unwrap();
                     outcomes.push((started, status, body));
                 }
@@ -279,7 +283,14 @@ pub async fn no_token_is_issued_after_a_deactivation_commits(backend: Backend) {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The deactivation arrives once tokens are flowing (on a loaded machine the first
+    // cold verifications can take a while), and while requests are still in flight.
+    let flowing = TestApp::eventually(Duration::from_secs(10), || async {
+        served.load(std::sync::atomic::Ordering::Relaxed) > 0
+    })
+    .await;
+    assert!(flowing.is_some(), "no token was issued within 10 s");
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let response = send(&app, "msg_deactivate", deactivated("alice")).await;
     assert_eq!(response.status(), 200);
     let committed = std::time::Instant::now(); // the commit happened before the 200
