@@ -2,6 +2,7 @@
 //! (RFC 8414 metadata, RFC 7517 JWKS).
 
 mod access_token;
+mod authentication;
 mod client_auth;
 mod error;
 mod grant;
@@ -16,12 +17,10 @@ mod token;
 mod verified_cache;
 
 pub use access_token::{Inactive, TokenClaims, check_current, verify_claims};
+pub use authentication::{Authenticated, authenticate};
 pub use client_auth::{ClientCredentials, parse_basic};
 pub use error::TokenError;
-pub use grant::{
-    AccessTokenClaims, Authenticated, GrantContext, IssuedToken, TokenRequest, authenticate,
-    issue_token,
-};
+pub use grant::{AccessTokenClaims, GrantContext, IssuedToken, TokenRequest, issue_token};
 pub use introspect::{INTROSPECT_PERMISSION, introspect};
 pub use limits::{AuthLimiter, LimiterStats};
 pub use metadata::{jwks, metadata};
