@@ -85,7 +85,7 @@ async fn open(config: &Config) -> anyhow::Result<Management> {
         store,
         Arc::new(SecretHasher::per_core()),
         Arc::new(SystemClock),
-        Arc::new(crate::changes::ChangeFeed::default()),
+        Arc::new(crate::sync::ChangeFeed::default()),
     ))
 }
 

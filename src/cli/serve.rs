@@ -4,8 +4,8 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::startup::serve_when_ready;
-use crate::tls::{ServeListener, TlsListener};
+use crate::http::tls::{ServeListener, TlsListener};
+use crate::http::{Ready, serve};
 
 /// Builds the state, binds, serves until SIGINT/SIGTERM.
 pub async fn run(mut config: Config) -> anyhow::Result<()> {
@@ -34,15 +34,20 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
         "http"
     };
     tracing::info!(%address, scheme, "keymint listening; connecting to the database");
-    serve_when_ready(listener, config, shutdown_signal(), move |state| {
-        let names: Vec<String> = state
-            .config
-            .environments
-            .iter()
-            .map(|e| format!("{} ({})", e.name, e.alg))
-            .collect();
-        tracing::info!(%address, environments = %names.join(", "), "keymint serving");
-    })
+    serve(
+        listener,
+        Ready::Connect(config),
+        shutdown_signal(),
+        move |state| {
+            let names: Vec<String> = state
+                .config
+                .environments
+                .iter()
+                .map(|e| format!("{} ({})", e.name, e.alg))
+                .collect();
+            tracing::info!(%address, environments = %names.join(", "), "keymint serving");
+        },
+    )
     .await?;
     tracing::info!("keymint stopped");
     Ok(())

@@ -77,7 +77,7 @@ impl Config {
         // for this machine, or for a TLS-terminating proxy the operator vouches for.
         if public_url.starts_with("http://")
             && !behind_tls_proxy
-            && !crate::jwks_client::is_loopback_url(&public_url)
+            && !crate::verifier::jwks::is_loopback_url(&public_url)
         {
             return Err(invalid(
                 "KEYMINT_PUBLIC_URL",
@@ -133,7 +133,7 @@ impl Config {
         ) {
             (Some(issuer), Some(jwks_url)) => {
                 // Keys must come over TLS: whoever can alter them can mint sessions.
-                crate::jwks_client::JwksClient::new(
+                crate::verifier::jwks::JwksClient::new(
                     &jwks_url,
                     std::sync::Arc::new(crate::clock::SystemClock),
                 )

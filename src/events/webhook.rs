@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::verify;
-use crate::app::AppState;
 use crate::domain::{Actor, ChangeSource, UserEvent};
+use crate::http::AppState;
 use crate::manage::ManageError;
 use crate::store::{Dedupe, EventOutcome};
 

@@ -5,8 +5,8 @@
 use axum::http::{HeaderMap, header};
 use jsonwebtoken::decode_header;
 
-use crate::app::AppState;
 use crate::domain::{ClientId, EnvironmentName, Permissions, UserId};
+use crate::http::AppState;
 use crate::oauth::{check_current, verify_claims};
 
 /// An authenticated caller.

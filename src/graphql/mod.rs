@@ -17,8 +17,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::app::AppState;
 use crate::domain::EnvironmentName;
+use crate::http::AppState;
 
 pub use auth::{AuthFailure, Caller};
 pub use user_tokens::UserTokenVerifier;
@@ -57,7 +57,7 @@ pub(crate) struct RequestContext {
 pub async fn execute(
     State(state): State<AppState>,
     Path(env): Path<String>,
-    request_id: Option<axum::Extension<crate::request_id::RequestId>>,
+    request_id: Option<axum::Extension<crate::http::request_id::RequestId>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::jwks_client::{JwksClient, JwksError};
+use crate::verifier::jwks::{JwksClient, JwksError};
 
 /// `typ` values of JWTs that can be session tokens: ID tokens (`JWT`, or none) and
 /// access tokens (RFC 9068). Anything else (logout, security-event, DPoP proofs ...) is

@@ -7,8 +7,8 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::domain::{ClientId, EnvironmentName, KeyCredentials};
+use crate::http::AppState;
 
 /// Claims of a Keymint access token, as read back.
 #[derive(Debug, Clone, Deserialize)]

@@ -13,7 +13,10 @@ pub enum TokenError {
     #[error("{0}")]
     InvalidRequest(String),
     /// The body is larger than any token request (413, `invalid_request`).
-    #[error("the request body exceeds {} bytes", crate::http_guard::MAX_BODY_BYTES)]
+    #[error(
+        "the request body exceeds {} bytes",
+        crate::http::guard::MAX_BODY_BYTES
+    )]
     TooLarge,
     /// Client authentication failed. Never says why: unknown client, wrong secret,
     /// disabled or expired key, inactive owner and wrong environment look the same.

@@ -11,14 +11,14 @@ use super::authentication::{Authenticated, authenticate};
 use super::limits::AuthLimiter;
 use super::quota::TokenQuota;
 use super::{ClientCredentials, TokenError};
-use crate::changes::ChangeFeed;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{EnvironmentName, Permissions};
+use crate::oauth::usage::UsageTracker;
 use crate::secrets::{SecretHasher, random_token};
 use crate::signing::{EnvironmentKeys, sign_jwt};
 use crate::store::Store;
-use crate::usage::UsageTracker;
+use crate::sync::ChangeFeed;
 
 /// Everything the grant needs, borrowed from the application state.
 pub struct GrantContext<'a> {

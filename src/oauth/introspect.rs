@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::access_token::{check_current, verify_claims};
 use super::{TokenError, authenticate};
-use crate::app::AppState;
+use crate::http::AppState;
 
 /// The permission a caller needs.
 pub const INTROSPECT_PERMISSION: &str = "IntrospectToken";

@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
+use crate::http::AppState;
 
 /// How long gateways may cache the JWKS and metadata: the signing-key publish delay, so a
 /// validator that honours it has seen a new key before it signs anything.

@@ -14,6 +14,7 @@ mod request;
 mod revoke;
 mod source;
 mod token;
+mod usage;
 mod verified_cache;
 
 pub use access_token::{Inactive, TokenClaims, check_current, verify_claims};
@@ -29,4 +30,5 @@ pub use request::{TokenParams, parse_token_body};
 pub use revoke::revoke;
 pub use source::{SourceAddress, TrustedProxies};
 pub use token::token;
+pub use usage::UsageTracker;
 pub use verified_cache::{CacheStats, CachedKey, VerifiedCache};

@@ -11,8 +11,8 @@ use serde_json::json;
 
 use super::access_token::verify_claims;
 use super::{TokenError, authenticate};
-use crate::app::AppState;
 use crate::domain::ClientId;
+use crate::http::AppState;
 
 /// The revocation handler.
 pub async fn revoke(

@@ -13,7 +13,7 @@ use ipnet::IpNet;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::app::AppState;
+use crate::http::AppState;
 
 /// The source address of a request, when known (always, when served over TCP).
 #[derive(Debug, Clone, Copy)]

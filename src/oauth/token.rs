@@ -11,8 +11,8 @@ use super::{
     ClientCredentials, GrantContext, SourceAddress, TokenError, TokenParams, TokenRequest,
     issue_token, parse_token_body,
 };
-use crate::app::AppState;
 use crate::domain::{EnvironmentName, Permissions};
+use crate::http::AppState;
 
 /// The token endpoint handler.
 pub async fn token(

@@ -1,5 +1,5 @@
 //! Signing keys: one directory of PKCS#8 PEM files per environment, the key ring that
-//! picks the active key and publishes the JWKS, and compact JWS signing.
+//! picks the active key and publishes the JWKS, scheduled rotation, and compact JWS signing.
 
 mod algorithm;
 mod jwk;
@@ -7,6 +7,7 @@ mod jwt;
 mod key;
 mod key_dir;
 mod ring;
+mod rotation;
 mod schedule;
 
 pub use algorithm::{SigningAlg, UnknownAlgorithm};
@@ -14,4 +15,5 @@ pub use jwt::sign_jwt;
 pub use key::SigningKey;
 pub use key_dir::{KeyDir, KeyDirError, StoredKey};
 pub use ring::{EnvironmentKeys, KeyRing};
+pub use rotation::{RotationPolicy, refresh};
 pub use schedule::{KeyState, Schedule, Timeline};

@@ -1,11 +1,12 @@
 //! A verifier for Rust resource servers: give it an issuer URL
 //! (`https://keymint.example/production`), it discovers the metadata, fetches and caches
-//! the JWKS through [`crate::jwks_client`] (for its `max-age`, so a withdrawn key stops
+//! the JWKS through [`jwks`] (for its `max-age`, so a withdrawn key stops
 //! verifying; refetching on an unknown `kid`, at most every 10 s), and validates Keymint
 //! access tokens as a gateway should: `typ`, signature, `iss`, `aud`, `exp`/`nbf` with a
 //! small leeway, and `env`. [`layer`] turns it into an axum middleware that requires a
 //! permission on a route.
 
+pub mod jwks;
 pub mod layer;
 
 use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
 use crate::domain::Permissions;
-use crate::jwks_client::JwksClient;
+use jwks::JwksClient;
 
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 30;

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
-use keymint::app::AppState;
 use keymint::clock::{Clock, ManualClock};
 use keymint::config::Config;
 use keymint::domain::{EnvironmentName, Permissions, UserId, UserUpsert};
+use keymint::http::{AppState, Ready};
 use keymint::manage::CreateKey;
 
 use crate::support::TestDb;
@@ -90,11 +90,14 @@ impl TestApp {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = state.clone();
         let server = tokio::spawn(async move {
-            keymint::app::serve(listener, served, async move {
+            // The path `keymint serve` runs, on a state built with the test's clock.
+            let listener = keymint::http::tls::ServeListener::Plain(listener);
+            let shutdown = async move {
                 let _ = rx.await;
-            })
-            .await
-            .unwrap();
+            };
+            keymint::http::serve(listener, Ready::Built(served), shutdown, |_| {})
+                .await
+                .unwrap();
         });
         Self {
             base,

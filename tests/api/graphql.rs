@@ -582,7 +582,7 @@ pub async fn last_use_and_expiry_show_in_listings(backend: Backend) {
             Some(app.clock.now_plus(time::Duration::seconds(60))),
         )
         .await;
-    keymint::events::flush_usage(&app.state).await;
+    keymint::sync::flush_usage(&app.state.sync_task()).await;
     let query = "{ apiKeys { totalCount edges { node { clientId lastUsedAt expiresAt enabled disabledReason ownerId environment permissions name createdAt updatedAt } } } }";
     let (_, body) = gql(&app, "production", Some(&bearer), query, Value::Null).await;
     assert_eq!(body["data"]["apiKeys"]["totalCount"], 2);

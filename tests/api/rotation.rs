@@ -124,7 +124,7 @@ async fn a_caching_validator_keeps_validating_through_a_rotation() {
         .dir()
         .create(&env, SigningAlg::Es256, app.clock.now())
         .unwrap();
-    keymint::events::refresh_signing_keys(&app.state);
+    app.state.refresh_signing_keys();
     assert_eq!(
         jwks_kids(&app).await,
         [next.key.kid().to_owned(), old_kid.clone()]
@@ -139,7 +139,7 @@ async fn a_caching_validator_keeps_validating_through_a_rotation() {
 
     // The publish delay passes: the new key signs; the old one stays published.
     app.clock.advance(time::Duration::seconds(301));
-    keymint::events::refresh_signing_keys(&app.state);
+    app.state.refresh_signing_keys();
     let after = mint().await;
     assert_eq!(
         validator.validate(&app, &after).await.unwrap(),
@@ -156,7 +156,7 @@ async fn a_caching_validator_keeps_validating_through_a_rotation() {
 
     // Every token of the old key has expired: it drops out of the JWKS.
     app.clock.advance(time::Duration::seconds(600));
-    keymint::events::refresh_signing_keys(&app.state);
+    app.state.refresh_signing_keys();
     assert_eq!(jwks_kids(&app).await, [next.key.kid().to_owned()]);
 }
 
@@ -188,10 +188,10 @@ async fn scheduled_rotation_creates_one_key_when_due() {
         &[("KEYMINT_SIGNING_KEY_ROTATE_DAYS", "30")],
     )
     .await;
-    keymint::events::refresh_signing_keys(&app.state);
+    app.state.refresh_signing_keys();
     assert_eq!(jwks_kids(&app).await.len(), 1, "rotated before it was due");
     app.clock.advance(time::Duration::days(30));
-    keymint::events::refresh_signing_keys(&app.state);
-    keymint::events::refresh_signing_keys(&app.state);
+    app.state.refresh_signing_keys();
+    app.state.refresh_signing_keys();
     assert_eq!(jwks_kids(&app).await.len(), 2, "one new key, published");
 }

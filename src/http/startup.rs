@@ -1,5 +1,5 @@
-//! Start-up that survives an unreachable database: the listener is bound and answering at
-//! once; `/healthz` says the process lives, `/readyz` says why it is not ready yet, every
+//! The one serve path, for `keymint serve` and the tests alike. Start-up survives an
+//! unreachable database: the listener is bound and answering at once; `/healthz` says the process lives, `/readyz` says why it is not ready yet, every
 //! other route answers `503` with `Retry-After`. The database is retried with back-off
 //! (1 s doubling to 30 s); when it answers, the full service takes over on the same socket.
 
@@ -14,11 +14,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tower::ServiceExt;
 
-use crate::app::{AppState, router};
+use super::server::{ConnectionLimits, serve_http};
+use super::tls::ServeListener;
+use super::{AppState, router, serve_metrics};
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::tls::ServeListener;
-use crate::{events, store};
+use crate::store;
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const LONGEST_RETRY: Duration = Duration::from_secs(30);
@@ -46,7 +47,7 @@ impl Starting {
                 let body = serde_json::json!({"status": "not ready", "problems": [problem]});
                 (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
             }
-            _ => crate::http_guard::refusal(
+            _ => crate::http::guard::refusal(
                 path.ends_with("/graphql"),
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
@@ -60,11 +61,21 @@ impl Starting {
     }
 }
 
-/// Serves on `listener` until `shutdown`, connecting to the database in the background.
-/// `on_ready` runs once with the built state (for the "serving" log line).
-pub async fn serve_when_ready(
+/// Where the served state comes from.
+pub enum Ready {
+    /// Connect to the configured database (retrying while it is away) and build the state.
+    Connect(Config),
+    /// A state built by the caller (tests inject a clock or a store this way).
+    Built(AppState),
+}
+
+/// Serves on `listener` until `shutdown`, then drains in-flight requests; the background
+/// sync task and the metrics listener run alongside and stop with it. With
+/// [`Ready::Connect`] the database is connected in the background. `on_ready` runs once
+/// with the built state (for the "serving" log line).
+pub async fn serve(
     listener: ServeListener,
-    config: Config,
+    ready: Ready,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_ready: impl FnOnce(&AppState) + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -75,10 +86,17 @@ pub async fn serve_when_ready(
         shutdown.await;
         let _ = on_signal.send(true);
     });
-    let limits = connection_limits(&config);
+    let limits = ConnectionLimits::of(match &ready {
+        Ready::Connect(config) => config,
+        Ready::Built(state) => &state.config,
+    });
     let service: Arc<OnceLock<Router>> = Arc::new(OnceLock::new());
     let starting = Starting::default();
     starting.set("connecting to the database".into());
+    if let Ready::Built(state) = &ready {
+        // Served from the first request on.
+        let _ = service.set(router(state.clone()));
+    }
 
     // Until the state is built, every request gets the "starting" answer; then each is
     // handed straight to the full router (no second routing layer on the hot path).
@@ -98,9 +116,12 @@ pub async fn serve_when_ready(
     let builder = {
         let (service, mut stop) = (Arc::clone(&service), stop_rx.clone());
         tokio::spawn(async move {
-            let state = tokio::select! {
-                state = connect_with_backoff(config, &starting) => state,
-                _ = stop.wait_for(|s| *s) => return Ok(None),
+            let state = match ready {
+                Ready::Built(state) => Ok(state),
+                Ready::Connect(config) => tokio::select! {
+                    state = connect_with_backoff(config, &starting) => state,
+                    _ = stop.wait_for(|s| *s) => return Ok(None),
+                },
             };
             let state = match state {
                 Ok(state) => state,
@@ -110,10 +131,12 @@ pub async fn serve_when_ready(
                     return Err(e);
                 }
             };
-            let _ = service.set(router(state.clone()));
+            if service.get().is_none() {
+                let _ = service.set(router(state.clone()));
+            }
             on_ready(&state);
             let metrics = Arc::clone(&stop_tx);
-            let served = crate::app::serve_metrics(state.clone(), stop.clone());
+            let served = serve_metrics(state.clone(), stop.clone());
             tokio::spawn(async move {
                 if let Err(e) = served.await {
                     // An unusable metrics address is a configuration error: stop, say why.
@@ -121,26 +144,18 @@ pub async fn serve_when_ready(
                     let _ = metrics.send(true);
                 }
             });
-            let sync = tokio::spawn(events::run(state, stop));
+            let sync = tokio::spawn(crate::sync::run(state.sync_task(), stop));
             Ok::<_, anyhow::Error>(Some(sync))
         })
     };
 
-    let served = crate::serve::serve_http(listener, outer, limits, stop_rx);
+    let served = serve_http(listener, outer, limits, stop_rx);
     let (served, built) = tokio::join!(served, builder);
     served?;
     if let Some(sync) = built?? {
         let _ = sync.await;
     }
     Ok(())
-}
-
-/// The connection limits `config` asks for.
-pub(crate) fn connection_limits(config: &Config) -> crate::serve::ConnectionLimits {
-    crate::serve::ConnectionLimits {
-        header_timeout: config.performance.header_timeout,
-        max_connections: config.performance.max_connections,
-    }
 }
 
 /// Retries connecting and migrating until the database answers. Errors that no retry can

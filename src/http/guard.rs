@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
-use crate::app::AppState;
-use crate::request_id::{self, RequestId};
+use crate::http::AppState;
+use crate::http::request_id::{self, RequestId};
 
 /// Largest request body accepted; token requests are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

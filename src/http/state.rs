@@ -1,28 +1,17 @@
-//! The application: shared state, the router, and the server loop.
+//! The state every handler reaches: built once at start-up, cheap to clone.
 
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use std::future::Future;
 use std::sync::Arc;
-use tokio::net::TcpListener;
-use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::changes::ChangeFeed;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::events::{self, SyncStatus};
 use crate::graphql::{self, KeymintSchema, UserTokenVerifier};
 use crate::manage::Management;
-use crate::oauth::{AuthLimiter, TokenQuota, VerifiedCache};
-use crate::request_metrics::RequestMetrics;
+use crate::metrics::RequestMetrics;
+use crate::oauth::{AuthLimiter, TokenQuota, UsageTracker, VerifiedCache};
 use crate::secrets::SecretHasher;
-use crate::signing::{KeyDir, KeyRing, Schedule};
+use crate::signing::{KeyDir, KeyRing, RotationPolicy, Schedule};
 use crate::store::{self, Store};
-use crate::tls::ServeListener;
-use crate::usage::UsageTracker;
-use crate::{http_guard, routes};
+use crate::sync::{ChangeFeed, SyncStatus, SyncTask};
 
 /// State shared by all handlers. Cheap to clone.
 #[derive(Clone)]
@@ -124,8 +113,35 @@ impl AppState {
             user_tokens,
         };
         // Events written while this instance was down take effect before it serves.
-        events::catch_up(&state).await?;
+        crate::sync::catch_up(&state.sync_task()).await?;
         Ok(state)
+    }
+
+    /// The background task's collaborators.
+    pub fn sync_task(&self) -> SyncTask {
+        SyncTask {
+            store: Arc::clone(&self.store),
+            clock: Arc::clone(&self.clock),
+            changes: Arc::clone(&self.changes),
+            status: Arc::clone(&self.sync),
+            usage: Arc::clone(&self.usage),
+            keys: Arc::clone(&self.keys),
+            rotation: RotationPolicy {
+                every_days: self.config.signing_rotate_days,
+                environments: self
+                    .config
+                    .environments
+                    .iter()
+                    .map(|e| (e.name.clone(), e.alg))
+                    .collect(),
+            },
+        }
+    }
+
+    /// Runs the sync task's signing-key step now: due rotations, then a re-read.
+    pub fn refresh_signing_keys(&self) {
+        let task = self.sync_task();
+        crate::signing::refresh(&task.keys, &task.rotation, self.clock.now());
     }
 
     /// The management use cases over this state's collaborators.
@@ -136,92 +152,5 @@ impl AppState {
             Arc::clone(&self.clock),
             Arc::clone(&self.changes),
         )
-    }
-}
-
-/// The router: every route of [`routes::table`], the shared limits and metrics.
-pub fn router(state: AppState) -> Router {
-    let mut router = Router::new();
-    let separate_metrics = state.config.metrics_listen.is_some();
-    for route in routes::table() {
-        // With KEYMINT_METRICS_LISTEN, anonymous callers of the main port cannot read
-        // why requests were refused.
-        if separate_metrics && route.path == "/metrics" {
-            continue;
-        }
-        router = router.route(route.path, route.handler);
-    }
-    router
-        .fallback(not_found)
-        .layer(DefaultBodyLimit::max(http_guard::MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            http_guard::guard,
-        ))
-        // Defence in depth: a bug that panics answers a JSON 500 instead of dropping the
-        // connection (tests assert no input reaches this).
-        .layer(CatchPanicLayer::custom(http_guard::panicked))
-        .with_state(state)
-}
-
-/// The router of the `KEYMINT_METRICS_LISTEN` listener: `/metrics` only.
-pub fn metrics_router(state: AppState) -> Router {
-    Router::new()
-        .route("/metrics", axum::routing::get(crate::metrics::metrics))
-        .fallback(not_found)
-        .with_state(state)
-}
-
-/// Serves [`metrics_router`] on `KEYMINT_METRICS_LISTEN`, when set, until `stop`.
-pub async fn serve_metrics(
-    state: AppState,
-    stop: tokio::sync::watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    let Some(address) = state.config.metrics_listen else {
-        return Ok(());
-    };
-    let listener = TcpListener::bind(address).await?;
-    tracing::info!(%address, "metrics listening");
-    let limits = crate::startup::connection_limits(&state.config);
-    crate::serve::serve_http(
-        ServeListener::Plain(listener),
-        metrics_router(state),
-        limits,
-        stop,
-    )
-    .await
-}
-
-async fn not_found() -> impl IntoResponse {
-    let body = serde_json::json!({"error": "not_found", "error_description": "no such route"});
-    (StatusCode::NOT_FOUND, axum::Json(body))
-}
-
-/// Serves until `shutdown` completes, then drains in-flight requests. The background
-/// sync task (user events, change feed) runs alongside and stops with it.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let sync = tokio::spawn(events::run(state.clone(), stop_rx.clone()));
-    let metrics = tokio::spawn(serve_metrics(state.clone(), stop_rx.clone()));
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
-    let limits = crate::startup::connection_limits(&state.config);
-    let result = crate::serve::serve_http(
-        ServeListener::Plain(listener),
-        router(state),
-        limits,
-        stop_rx,
-    )
-    .await;
-    let _ = sync.await;
-    match metrics.await {
-        Ok(Err(e)) => Err(e),
-        _ => result,
     }
 }

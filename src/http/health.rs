@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
+use crate::http::AppState;
 
 /// Liveness: answers while the process runs.
 pub async fn healthz() -> &'static str {

@@ -1,11 +1,11 @@
-//! The one HTTP server loop, for `keymint serve` and the tests alike: hyper-util's
+//! The HTTP server loop under [`super::serve`] (and the metrics listener): hyper-util's
 //! HTTP/1.1 + HTTP/2 connection builder with a timer, so that
 //! - a client has `KEYMINT_HEADER_TIMEOUT` (10 s) to send a request's headers, however
 //!   slowly it drips them, and a keep-alive connection idle that long is closed (hyper
 //!   starts the same timer while it waits for the next request);
 //! - at most `KEYMINT_MAX_CONNECTIONS` connections are served at once; further ones wait
 //!   in the kernel's accept queue until a slot frees up (see also the TLS handshake cap in
-//!   [`crate::tls`]);
+//!   [`crate::http::tls`]);
 //! - on stop, listening ends, in-flight requests get `DRAIN_LIMIT` to finish.
 
 use axum::body::Body;
@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
-use crate::tls::ServeListener;
+use crate::http::tls::ServeListener;
 
 /// Longest wait for in-flight requests after the stop signal.
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(10);
@@ -34,6 +34,16 @@ pub struct ConnectionLimits {
     pub header_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+}
+
+impl ConnectionLimits {
+    /// The limits `config` asks for.
+    pub fn of(config: &crate::config::Config) -> Self {
+        Self {
+            header_timeout: config.performance.header_timeout,
+            max_connections: config.performance.max_connections,
+        }
+    }
 }
 
 /// Serves `service` on `listener` until `stop` turns true, then drains in-flight

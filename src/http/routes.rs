@@ -7,8 +7,9 @@ use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, get, post};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
-use crate::{events, graphql, health, metrics, oauth};
+use super::health;
+use crate::http::AppState;
+use crate::{events, graphql, metrics, oauth};
 
 /// One method on one path.
 pub struct Route {

@@ -1,0 +1,181 @@
+//! The background task every instance runs: applies `keymint_user_events` rows
+//! (PostgreSQL), follows the change feed into [`ChangeFeed`], expires keys, writes
+//! last-use times, and refreshes the signing keys. Woken by NOTIFY where the database
+//! has it, polled otherwise.
+
+mod changes;
+mod status;
+
+pub use changes::{Change, ChangeFeed};
+pub use status::SyncStatus;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::oauth::UsageTracker;
+use crate::signing::{KeyRing, RotationPolicy};
+use crate::store::{Store, StoreError, Wakeup};
+
+/// How often the signing keys are re-read (new files, publish delays passing).
+const KEY_REFRESH: Duration = Duration::from_secs(1);
+/// How often last-use times are written (keeps `lastUsedAt` current to the minute).
+const USAGE_FLUSH: Duration = Duration::from_secs(30);
+/// How long change-feed rows and webhook ids are kept.
+const RETENTION: time::Duration = time::Duration::hours(1);
+
+/// What the sync task reads and writes.
+#[derive(Clone)]
+pub struct SyncTask {
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Where changes are published in this process.
+    pub changes: Arc<ChangeFeed>,
+    /// What `/readyz` and `/metrics` read.
+    pub status: Arc<SyncStatus>,
+    /// Last-use times waiting to be written.
+    pub usage: Arc<UsageTracker>,
+    /// Signing keys to refresh.
+    pub keys: Arc<KeyRing>,
+    /// Scheduled signing-key rotation.
+    pub rotation: RotationPolicy,
+}
+
+/// Applies every pending `keymint_user_events` row; run before serving so an instance
+/// that was down refuses deactivated users' keys as soon as it is ready.
+pub async fn catch_up(state: &SyncTask) -> Result<(), StoreError> {
+    apply_table_events(state).await
+}
+
+/// Runs until `shutdown` turns true.
+pub async fn run(state: SyncTask, mut shutdown: watch::Receiver<bool>) {
+    let store = &state.store;
+    let mut wakeups = store.wakeups().await;
+    let mut last_prune = Instant::now();
+    let mut last_flush = Instant::now();
+    let mut last_keys = Instant::now();
+    loop {
+        let wakeup = tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            w = async {
+                match wakeups.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => w,
+            () = tokio::time::sleep(store.poll_interval()) => None,
+        };
+        match wakeup {
+            Some(Wakeup::Connected) => {
+                // Anything may have happened while we were not listening.
+                state.status.set_connected(true, None);
+                state.status.connects.fetch_add(1, Ordering::SeqCst);
+                state.changes.publish(Change::All);
+                tracing::info!("database notifications connected");
+            }
+            Some(Wakeup::Disconnected(reason)) => {
+                if state.status.connected() {
+                    tracing::warn!(%reason, "database notifications lost; reconnecting");
+                }
+                state.status.set_connected(false, Some(reason));
+            }
+            _ => {}
+        }
+        if let Err(e) = apply_table_events(&state).await {
+            tracing::warn!(error = %e, "applying user events failed; will retry");
+        }
+        if let Err(e) = follow_changes(&state).await {
+            tracing::warn!(error = %e, "reading the change feed failed; will retry");
+        }
+        if last_keys.elapsed() >= KEY_REFRESH {
+            last_keys = Instant::now();
+            crate::signing::refresh(&state.keys, &state.rotation, state.clock.now());
+        }
+        if let Err(e) = expire_keys(&state).await {
+            tracing::warn!(error = %e, "expiring keys failed; will retry");
+        }
+        if last_flush.elapsed() > USAGE_FLUSH {
+            last_flush = Instant::now();
+            flush_usage(&state).await;
+        }
+        if last_prune.elapsed() > Duration::from_secs(600) {
+            last_prune = Instant::now();
+            if let Err(e) = store.prune(state.clock.now() - RETENTION).await {
+                tracing::warn!(error = %e, "pruning the change feed failed");
+            }
+        }
+    }
+    // Shutting down: write what is batched.
+    flush_usage(&state).await;
+}
+
+async fn apply_table_events(state: &SyncTask) -> Result<(), StoreError> {
+    let store: &dyn Store = state.store.as_ref();
+    while let Some(outcome) = store
+        .apply_next_table_event(&state.status.instance, state.clock.now())
+        .await?
+    {
+        match outcome.result {
+            Ok(result) => {
+                state.status.events_applied.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(row = outcome.id, user = %result.user.id, active = result.user.active, keys_disabled = result.disabled_keys.len(), "user event applied from keymint_user_events");
+            }
+            Err(reason) => {
+                state.status.events_rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(row = outcome.id, %reason, "user event rejected; reason recorded on the row");
+            }
+        }
+    }
+    let (backlog, oldest) = store.table_event_backlog().await?;
+    state.status.backlog.store(backlog, Ordering::Relaxed);
+    let lag = oldest.map_or(0, |at| {
+        u64::try_from((state.clock.now() - at).whole_milliseconds().max(0)).unwrap_or(u64::MAX)
+    });
+    state.status.lag_ms.store(lag, Ordering::Relaxed);
+    Ok(())
+}
+
+async fn follow_changes(state: &SyncTask) -> Result<(), StoreError> {
+    loop {
+        let after = state.status.last_change.load(Ordering::SeqCst);
+        let records = state.store.changes_since(after, 500).await?;
+        let Some(last) = records.last() else {
+            return Ok(());
+        };
+        let last = last.seq;
+        for record in &records {
+            state
+                .changes
+                .publish(Change::from_record(&record.kind, &record.subject));
+        }
+        state.status.last_change.store(last, Ordering::SeqCst);
+        if records.len() < 500 {
+            return Ok(());
+        }
+    }
+}
+
+/// Disables keys that reached their expiry, so listings and the audit trail show it.
+async fn expire_keys(state: &SyncTask) -> Result<(), StoreError> {
+    for key in state.store.expire_keys(state.clock.now()).await? {
+        tracing::info!(client_id = %key.client_id, env = %key.environment, "api key expired");
+        state.changes.publish(Change::Key(key.client_id));
+    }
+    Ok(())
+}
+
+/// Writes pending last-use times; keeps them for the next try if the write fails.
+pub async fn flush_usage(state: &SyncTask) {
+    let uses = state.usage.drain();
+    if uses.is_empty() {
+        return;
+    }
+    if let Err(e) = state.store.record_last_used(&uses).await {
+        tracing::warn!(error = %e, "writing last-use times failed; will retry");
+        state.usage.restore(uses);
+    }
+}
