@@ -46,3 +46,14 @@ impl Clock for ManualClock {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// `t` as RFC 3339 (`2026-12-01T15:42:04Z`), the one format Keymint shows times in.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Reads an RFC 3339 date-time, as the APIs and the CLI accept them.
+pub fn parse_rfc3339(text: &str) -> Result<OffsetDateTime, time::error::Parse> {
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+}

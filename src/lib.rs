@@ -15,7 +15,8 @@
 //!   with the JWKS client that session tokens share.
 //! - [`http`]: state, router, guard, health and the one serve path.
 //! - [`metrics`]: counters and the Prometheus exposition.
-//! - [`config`], [`clock`], [`cli`]: configuration, time, the `keymint` command.
+//! - [`config`], [`clock`], [`random`], [`cli`]: configuration, time, non-secret
+//!   randomness, the `keymint` command.
 
 pub mod cli;
 pub mod clock;
@@ -27,6 +28,7 @@ pub mod http;
 pub mod manage;
 pub mod metrics;
 pub mod oauth;
+pub mod random;
 pub mod secrets;
 pub mod signing;
 pub mod store;

@@ -197,7 +197,7 @@ async fn apache_mod_auth_openidc_validates_keymint_tokens() {
     assert_ne!(status(Some(lacking)).await, 200, "token without runs:read");
     // Expired: the same claims an hour in the past, signed with the environment's key.
     let env = EnvironmentName::parse("production").unwrap();
-    let claims = keymint::oauth::verify_claims(&app.state, &env, &token).unwrap();
+    let claims = app.state.oauth.tokens.verify(&env, &token).unwrap();
     let expired = serde_json::json!({
         "iss": claims.iss, "sub": claims.sub, "aud": claims.aud, "exp": claims.exp - 7200, "iat": claims.iat - 7200,
         "nbf": claims.nbf - 7200, "jti": "expired", "client_id": claims.client_id, "scope": claims.scope,

@@ -3,7 +3,8 @@
 use clap::Args;
 use serde_json::json;
 
-use super::{rfc3339, served_environment};
+use super::served_environment;
+use crate::clock::rfc3339;
 use crate::config::Config;
 use crate::manage::Management;
 use crate::store::AuditQuery;

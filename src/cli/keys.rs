@@ -4,7 +4,8 @@ use anyhow::Context;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{rfc3339, served_environment};
+use super::served_environment;
+use crate::clock::rfc3339;
 use crate::config::Config;
 use crate::domain::{ApiKey, ClientId, Permissions, UserId};
 use crate::manage::{CreateKey, Management};
@@ -81,9 +82,7 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
             json,
         } => {
             let expires_at = expires_at
-                .map(|s| {
-                    time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
-                })
+                .map(|s| crate::clock::parse_rfc3339(&s))
                 .transpose()
                 .context(
                     "--expires-at must be an RFC 3339 date-time such as 2027-01-31T00:00:00Z",

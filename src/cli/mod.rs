@@ -100,11 +100,6 @@ fn served_environment(
         .ok_or_else(|| anyhow::anyhow!("environment {name:?} is not in KEYMINT_ENVIRONMENTS"))
 }
 
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,7 +36,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     tracing::info!(%address, scheme, "keymint listening; connecting to the database");
     serve(
         listener,
-        Ready::Connect(config),
+        Ready::Connect(Box::new(config)),
         shutdown_signal(),
         move |state| {
             let names: Vec<String> = state

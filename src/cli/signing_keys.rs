@@ -2,7 +2,8 @@
 
 use clap::Subcommand;
 
-use super::{rfc3339, served_environment};
+use super::served_environment;
+use crate::clock::rfc3339;
 use crate::config::Config;
 use crate::signing::{KeyDir, Schedule};
 

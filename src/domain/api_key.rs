@@ -148,12 +148,25 @@ impl KeyCredentials {
     /// The secrets a presented one may match at `now`: current first, then the previous
     /// one while its grace period lasts.
     pub fn accepted(&self, now: OffsetDateTime) -> impl Iterator<Item = &StoredSecret> {
-        let previous = self
-            .previous_secret
+        std::iter::once(&self.secret).chain(self.in_grace(now).map(|(s, _)| s))
+    }
+
+    /// Whether the stored secret with `hash` is accepted at `now`: `Some(None)` for the
+    /// current secret, `Some(Some(until))` for the previous one during its grace period.
+    pub fn acceptance(&self, hash: &str, now: OffsetDateTime) -> Option<Option<OffsetDateTime>> {
+        if self.secret.hash == hash {
+            return Some(None);
+        }
+        self.in_grace(now)
+            .filter(|(s, _)| s.hash == hash)
+            .map(|(_, until)| Some(*until))
+    }
+
+    /// The previous secret while its grace period lasts.
+    fn in_grace(&self, now: OffsetDateTime) -> Option<&(StoredSecret, OffsetDateTime)> {
+        self.previous_secret
             .as_ref()
             .filter(|(_, until)| now < *until)
-            .map(|(s, _)| s);
-        std::iter::once(&self.secret).chain(previous)
     }
 }
 

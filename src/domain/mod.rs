@@ -1,8 +1,9 @@
-//! Plain domain types: no I/O here.
+//! Plain domain types and the rules over them: no I/O here.
 
 mod api_key;
 mod audit;
 mod environment;
+mod key_update;
 mod permissions;
 mod user;
 mod user_event;
@@ -10,6 +11,9 @@ mod user_event;
 pub use api_key::{ApiKey, ClientId, DisabledReason, KeyCredentials, StoredSecret, secret_version};
 pub use audit::{Actor, AuditAction, AuditEvent, ChangeSource};
 pub use environment::{EnvironmentName, InvalidEnvironmentName};
+pub use key_update::{
+    Activation, NewSecret, OwnerInactive, UpdatePlan, frozen_permissions, plan_update,
+};
 pub use permissions::{InvalidPermission, Permissions};
 pub use user::{User, UserId, UserUpsert};
 pub use user_event::{InvalidEvent, UserEvent};

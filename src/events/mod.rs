@@ -5,4 +5,4 @@ mod signature;
 mod webhook;
 
 pub use signature::{SignatureError, WebhookSecret, sign, verify};
-pub use webhook::user_events;
+pub use webhook::{WebhookState, user_events};

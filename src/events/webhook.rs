@@ -9,30 +9,36 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::verify;
+use std::sync::Arc;
+
+use super::{WebhookSecret, verify};
 use crate::domain::{Actor, ChangeSource, UserEvent};
-use crate::http::AppState;
 use crate::manage::ManageError;
+use crate::manage::Management;
 use crate::store::{Dedupe, EventOutcome};
 
 /// Longest `webhook-id` accepted.
 const MAX_ID_LEN: usize = 255;
 
 fn refuse(status: StatusCode, error: &str, description: impl Into<String>) -> Response {
-    (
-        status,
-        axum::Json(json!({"error": error, "error_description": description.into()})),
-    )
-        .into_response()
+    crate::http::errors::oauth(status, error, &description.into())
+}
+
+/// What the webhook needs.
+pub struct WebhookState {
+    /// `KEYMINT_WEBHOOK_SECRET`; `None` turns the webhook off (404).
+    pub secret: Option<WebhookSecret>,
+    /// The use cases (and their clock).
+    pub management: Management,
 }
 
 /// The webhook handler.
 pub async fn user_events(
-    State(state): State<AppState>,
+    State(state): State<Arc<WebhookState>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let Some(secret) = &state.config.webhook_secret else {
+    let Some(secret) = &state.secret else {
         return refuse(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -67,7 +73,7 @@ pub async fn user_events(
             "webhook-id must be 1 to 255 printable characters",
         );
     }
-    let now = state.clock.now().unix_timestamp();
+    let now = state.management.now().unix_timestamp();
     if let Err(e) = verify(secret, id, timestamp, &body, signatures, now) {
         tracing::warn!(webhook_id = %id, error = %e, "user-events webhook refused");
         let status = if matches!(e, super::SignatureError::Mismatch) {
@@ -81,7 +87,7 @@ pub async fn user_events(
         Ok(event) => event,
         Err(e) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, "invalid_event", e.0),
     };
-    let manage = state.management().acting_as(
+    let manage = state.management.acting_as(
         Actor::system(ChangeSource::Webhook),
         Some(format!("webhook:{id}")),
     );

@@ -5,9 +5,8 @@
 use axum::http::{HeaderMap, header};
 use jsonwebtoken::decode_header;
 
+use super::GraphqlState;
 use crate::domain::{ClientId, EnvironmentName, Permissions, UserId};
-use crate::http::AppState;
-use crate::oauth::{check_current, verify_claims};
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -74,7 +73,7 @@ impl From<crate::oauth::Inactive> for AuthFailure {
 
 /// Resolves the caller of a request; never fails the request itself.
 pub async fn authenticate(
-    state: &AppState,
+    state: &GraphqlState,
     env: &EnvironmentName,
     headers: &HeaderMap,
 ) -> Result<Caller, AuthFailure> {
@@ -91,6 +90,7 @@ pub async fn authenticate(
     };
     let header = decode_header(token).map_err(|_| fail("malformed token"))?;
     let keys = state
+        .tokens
         .keys
         .get(env)
         .ok_or_else(|| fail("unknown environment"))?;
@@ -107,7 +107,12 @@ pub async fn authenticate(
                 .map_err(|e| AuthFailure(format!("session token refused: {e}"), false))?;
             let user_id =
                 UserId::parse(&sub).ok_or_else(|| fail("session token has an invalid sub"))?;
-            let user = state.store.get_user(&user_id).await.map_err(user_lookup)?;
+            let user = state
+                .management
+                .store()
+                .get_user(&user_id)
+                .await
+                .map_err(user_lookup)?;
             if !user.active {
                 return Err(fail("user is inactive"));
             }
@@ -123,14 +128,14 @@ pub async fn authenticate(
 }
 
 async fn access_token(
-    state: &AppState,
+    state: &GraphqlState,
     env: &EnvironmentName,
     token: &str,
 ) -> Result<Caller, AuthFailure> {
     // Verified as a gateway would, then against the key's current state: tokens of keys
     // since disabled, deleted or expired, of owners since deactivated, revoked, or minted
     // with a replaced secret are refused.
-    let claims = verify_claims(state, env, token)?;
+    let claims = state.tokens.verify(env, token)?;
     // A token minted for a resource server (aud = that API) is not a management
     // credential: the management API is the issuer's own audience.
     let issuer = state.config.issuer(env);
@@ -142,11 +147,12 @@ async fn access_token(
             false,
         ));
     }
-    let creds = check_current(state, env, &claims).await?;
+    let creds = state.tokens.check_current(env, &claims).await?;
     let permissions = Permissions::parse(&claims.permissions)
         .map_err(|_| AuthFailure("invalid permissions claim".into(), false))?;
     let user = state
-        .store
+        .management
+        .store()
         .get_user(&creds.key.owner_id)
         .await
         .map_err(user_lookup)?;

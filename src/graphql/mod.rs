@@ -17,8 +17,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
+use std::sync::Arc;
+
+use crate::config::Config;
 use crate::domain::EnvironmentName;
-use crate::http::AppState;
+
+use crate::manage::Management;
+use crate::oauth::TokenChecker;
 
 pub use auth::{AuthFailure, Caller};
 pub use user_tokens::UserTokenVerifier;
@@ -45,9 +50,23 @@ pub fn schema() -> KeymintSchema {
         .finish()
 }
 
+/// What the management API needs, built once at start-up.
+pub struct GraphqlState {
+    /// Configuration (environments, issuers).
+    pub config: Arc<Config>,
+    /// The schema (built once).
+    pub schema: KeymintSchema,
+    /// The use cases, acting as the system until a caller is known.
+    pub management: Management,
+    /// Checks of Keymint's own access tokens.
+    pub tokens: Arc<TokenChecker>,
+    /// Identity-provider session tokens, when configured.
+    pub user_tokens: Option<Arc<UserTokenVerifier>>,
+}
+
 /// What resolvers read from the request context.
 pub(crate) struct RequestContext {
-    pub state: AppState,
+    pub state: Arc<GraphqlState>,
     pub environment: EnvironmentName,
     pub caller: Result<Caller, AuthFailure>,
     pub request_id: String,
@@ -55,18 +74,22 @@ pub(crate) struct RequestContext {
 
 /// `POST /{env}/graphql`.
 pub async fn execute(
-    State(state): State<AppState>,
+    State(state): State<Arc<GraphqlState>>,
     Path(env): Path<String>,
     request_id: Option<axum::Extension<crate::http::request_id::RequestId>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let Some(environment) = state.config.environment(&env).map(|e| e.name.clone()) else {
-        return graphql_error(StatusCode::NOT_FOUND, "NOT_FOUND", "unknown environment");
+        return crate::http::errors::graphql(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "unknown environment",
+        );
     };
     let body = match body {
         Ok(body) => body,
-        Err(e) => return graphql_error(e.status(), "BAD_REQUEST", &e.body_text()),
+        Err(e) => return crate::http::errors::graphql(e.status(), "BAD_REQUEST", &e.body_text()),
     };
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
@@ -77,28 +100,32 @@ pub async fn execute(
                 e.line(),
                 e.column()
             );
-            return graphql_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message);
+            return crate::http::errors::graphql(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message);
         }
     };
     let caller = auth::authenticate(&state, &environment, &headers).await;
-    let request_id = request_id.map_or_else(
-        || format!("req_{}", crate::secrets::random_token(9)),
-        |axum::Extension(id)| id.0,
-    );
+    let request_id = request_id
+        .map_or_else(crate::http::request_id::generate, |axum::Extension(id)| {
+            id.0
+        });
     let context = RequestContext {
         state: state.clone(),
         environment,
         caller,
         request_id,
     };
-    let response = state.graphql.execute(request.data(context)).await;
+    let response = state.schema.execute(request.data(context)).await;
     axum::Json(response).into_response()
 }
 
 /// `GET /{env}/graphql`: the GraphiQL explorer, pointed at this environment.
-pub async fn explorer(State(state): State<AppState>, Path(env): Path<String>) -> Response {
+pub async fn explorer(State(state): State<Arc<GraphqlState>>, Path(env): Path<String>) -> Response {
     if state.config.environment(&env).is_none() {
-        return graphql_error(StatusCode::NOT_FOUND, "NOT_FOUND", "unknown environment");
+        return crate::http::errors::graphql(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "unknown environment",
+        );
     }
     let endpoint = format!("/{env}/graphql");
     Html(
@@ -108,9 +135,4 @@ pub async fn explorer(State(state): State<AppState>, Path(env): Path<String>) ->
             .finish(),
     )
     .into_response()
-}
-
-fn graphql_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({"errors": [{"message": message, "extensions": {"code": code}}]});
-    (status, axum::Json(body)).into_response()
 }

@@ -29,7 +29,7 @@ fn management(rc: &RequestContext, caller: &Caller) -> Management {
         client_id: caller.client_id.clone(),
     };
     rc.state
-        .management()
+        .management
         .acting_as(actor, Some(rc.request_id.clone()))
 }
 
@@ -38,7 +38,8 @@ fn management(rc: &RequestContext, caller: &Caller) -> Management {
 async fn managed_key(rc: &RequestContext, caller: &Caller, client_id: &str) -> Result<ApiKey> {
     let key = rc
         .state
-        .store
+        .management
+        .store()
         .get_key(&ClientId::new(client_id.to_owned()))
         .await
         .map_err(|e| from_manage(e.into()))?;
@@ -87,7 +88,7 @@ impl MutationRoot {
         let expires_at = input
             .expires_at
             .as_deref()
-            .map(|s| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339))
+            .map(crate::clock::parse_rfc3339)
             .transpose()
             .map_err(|_| bad_input("expiresAt must be an RFC 3339 date-time"))?;
         let created = management(rc, caller)

@@ -53,7 +53,8 @@ impl QueryRoot {
         };
         let page = rc
             .state
-            .store
+            .management
+            .store()
             .list_keys(&query)
             .await
             .map_err(|e| super::errors::from_manage(e.into()))?;
@@ -103,7 +104,8 @@ impl QueryRoot {
         };
         let (events, more) = rc
             .state
-            .store
+            .management
+            .store()
             .list_audit(&query)
             .await
             .map_err(|e| super::errors::from_manage(e.into()))?;

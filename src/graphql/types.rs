@@ -6,10 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::domain::{ApiKey, AuditEvent};
 
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+use crate::clock::rfc3339;
 
 /// An API key. `clientSecret` is set only in the answer to a create or a regeneration.
 #[derive(SimpleObject)]

@@ -8,12 +8,14 @@
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
-use crate::http::AppState;
+use std::sync::Arc;
+
 use crate::http::request_id::{self, RequestId};
+use crate::metrics::RequestMetrics;
 
 /// Largest request body accepted; token requests are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -23,7 +25,11 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The middleware.
-pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn guard(
+    State(requests): State<Arc<RequestMetrics>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let id = request_id::for_request(request.headers());
     let route = request.extensions().get::<MatchedPath>().cloned();
@@ -38,7 +44,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     request_id::echo(&mut response, &id);
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let elapsed = started.elapsed();
-    state.requests.observe(route, elapsed.as_secs_f64());
+    requests.observe(route, elapsed.as_secs_f64());
     tracing::debug!(request_id = %id, status = response.status().as_u16(), latency_us = elapsed.as_micros() as u64, "answered");
     response
 }
@@ -82,17 +88,11 @@ async fn limits(request: Request, next: Next) -> Response {
 
 /// An error in the shape of the route: GraphQL's `errors` list, or RFC 6749's JSON.
 pub fn refusal(graphql: bool, status: StatusCode, code: &str, message: &str) -> Response {
-    let body = if graphql {
-        let code = code.to_ascii_uppercase();
-        serde_json::json!({"errors": [{"message": message, "extensions": {"code": code}}]})
+    if graphql {
+        super::errors::graphql(status, &code.to_ascii_uppercase(), message)
     } else {
-        serde_json::json!({"error": code, "error_description": message})
-    };
-    let mut response = (status, axum::Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+        super::errors::oauth(status, code, message)
+    }
 }
 
 /// The answer when a handler panicked (a bug): logged at error, answered 500 in JSON.

@@ -2,8 +2,10 @@
 //! guard every request passes, request ids, health, and the one server loop (start-up
 //! while the database is away, TLS, timeouts, connection cap, drain).
 
+pub mod errors;
 pub mod guard;
 pub mod health;
+pub mod openapi;
 pub mod request_id;
 mod router;
 pub mod routes;
@@ -14,4 +16,4 @@ pub mod tls;
 
 pub use router::{metrics_router, router, serve_metrics};
 pub use startup::{Ready, serve};
-pub use state::AppState;
+pub use state::{AppState, Runtime};

@@ -26,10 +26,13 @@ pub fn for_request(headers: &HeaderMap) -> String {
         .get(HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|id| acceptable(id))
-        .map_or_else(
-            || format!("req_{}", crate::secrets::random_token(9)),
-            str::to_owned,
-        )
+        .map_or_else(generate, str::to_owned)
+}
+
+/// A fresh request id.
+pub fn generate() -> String {
+    use crate::random::Random;
+    format!("req_{}", crate::random::SystemRandom.token(9))
 }
 
 /// Echoes the id on the response.

@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::Response;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -64,7 +64,6 @@ pub async fn serve_metrics(
     .await
 }
 
-async fn not_found() -> impl IntoResponse {
-    let body = serde_json::json!({"error": "not_found", "error_description": "no such route"});
-    (StatusCode::NOT_FOUND, axum::Json(body))
+async fn not_found() -> Response {
+    super::errors::oauth(StatusCode::NOT_FOUND, "not_found", "no such route")
 }

@@ -16,8 +16,7 @@ use tower::ServiceExt;
 
 use super::server::{ConnectionLimits, serve_http};
 use super::tls::ServeListener;
-use super::{AppState, router, serve_metrics};
-use crate::clock::SystemClock;
+use super::{AppState, Runtime, router, serve_metrics};
 use crate::config::Config;
 use crate::store;
 
@@ -64,7 +63,7 @@ impl Starting {
 /// Where the served state comes from.
 pub enum Ready {
     /// Connect to the configured database (retrying while it is away) and build the state.
-    Connect(Config),
+    Connect(Box<Config>),
     /// A state built by the caller (tests inject a clock or a store this way).
     Built(AppState),
 }
@@ -119,7 +118,7 @@ pub async fn serve(
             let state = match ready {
                 Ready::Built(state) => Ok(state),
                 Ready::Connect(config) => tokio::select! {
-                    state = connect_with_backoff(config, &starting) => state,
+                    state = connect_with_backoff(*config, &starting) => state,
                     _ = stop.wait_for(|s| *s) => return Ok(None),
                 },
             };
@@ -170,7 +169,7 @@ async fn connect_with_backoff(config: Config, starting: &Starting) -> anyhow::Re
         };
         match attempt.await {
             Ok(store) => {
-                return AppState::build_on(config, store, Arc::new(SystemClock)).await;
+                return AppState::build_on(config, store, Runtime::default()).await;
             }
             Err(e) => {
                 let problem = format!(

@@ -1,19 +1,27 @@
-//! The state every handler reaches: built once at start-up, cheap to clone.
+//! The state every handler reaches, built once at start-up. Handlers never take the
+//! whole of it: each extracts the part it needs (`State<Arc<OAuthState>>`,
+//! `State<Arc<GraphqlState>>`, ...) through the [`FromRef`] impls below, so feature
+//! modules know nothing of `AppState` and cloning one part is one reference count.
 
+use axum::extract::FromRef;
 use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::graphql::{self, KeymintSchema, UserTokenVerifier};
+use crate::events::WebhookState;
+use crate::graphql::{self, GraphqlState, UserTokenVerifier};
 use crate::manage::Management;
-use crate::metrics::RequestMetrics;
-use crate::oauth::{AuthLimiter, TokenQuota, UsageTracker, VerifiedCache};
+use crate::metrics::{MetricsSources, RequestMetrics};
+use crate::oauth::{
+    AuthLimiter, Authenticator, OAuthState, TokenChecker, TokenQuota, UsageTracker, VerifiedCache,
+};
+use crate::random::{Random, SystemRandom};
 use crate::secrets::SecretHasher;
 use crate::signing::{KeyDir, KeyRing, RotationPolicy, Schedule};
 use crate::store::{self, Store};
 use crate::sync::{ChangeFeed, SyncStatus, SyncTask};
 
-/// State shared by all handlers. Cheap to clone.
+/// The parts of the application. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     /// Configuration.
@@ -26,6 +34,8 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// Token ids, etags.
+    pub random: Arc<dyn Random>,
     /// Key and user changes, from this process and every other instance.
     pub changes: Arc<ChangeFeed>,
     /// Verified secrets and key states of the token fast path.
@@ -34,38 +44,52 @@ pub struct AppState {
     pub sync: Arc<SyncStatus>,
     /// Last-use times waiting to be written.
     pub usage: Arc<UsageTracker>,
-    /// Failed-authentication counters (brute-force back-off).
-    pub limiter: Arc<AuthLimiter>,
-    /// Per-key token quotas.
-    pub quota: Arc<TokenQuota>,
     /// Token outcomes and per-route latency.
     pub requests: Arc<RequestMetrics>,
-    /// The GraphQL schema (built once).
-    pub graphql: KeymintSchema,
-    /// Identity-provider session tokens, when configured.
-    pub user_tokens: Option<Arc<UserTokenVerifier>>,
+    /// The OAuth endpoints' part.
+    pub oauth: Arc<OAuthState>,
+    /// The management API's part.
+    pub graphql: Arc<GraphqlState>,
+    /// The webhook's part.
+    pub webhook: Arc<WebhookState>,
+    /// What `/metrics` reads.
+    pub metrics: Arc<MetricsSources>,
+}
+
+/// The collaborators a state is built with; tests inject a clock or a seeded random.
+#[derive(Clone)]
+pub struct Runtime {
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Non-secret randomness.
+    pub random: Arc<dyn Random>,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            random: Arc::new(SystemRandom),
+        }
+    }
 }
 
 impl AppState {
     /// Connects the store, runs migrations, loads (or creates) the signing keys and
     /// calibrates the hasher: everything `serve` needs before accepting requests.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        Self::build_with_clock(config, Arc::new(SystemClock)).await
-    }
-
-    /// Like [`Self::build`] with an injected clock.
-    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let store = store::connect(&config.database_url).await?;
+    pub async fn build(config: Config, runtime: Runtime) -> anyhow::Result<Self> {
+        let store = store::connect_with(&config.database_url, Arc::clone(&runtime.random)).await?;
         store.migrate().await?;
-        Self::build_on(config, store, clock).await
+        Self::build_on(config, store, runtime).await
     }
 
     /// Builds the state on a connected, migrated store.
     pub async fn build_on(
         config: Config,
         store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
+        runtime: Runtime,
     ) -> anyhow::Result<Self> {
+        let Runtime { clock, random } = runtime;
         let envs: Vec<_> = config
             .environments
             .iter()
@@ -75,8 +99,12 @@ impl AppState {
             publish_delay: config.signing_publish_delay,
             token_ttl: config.token_ttl,
         };
-        let keys =
-            KeyRing::load_or_create(KeyDir::new(&config.keys_dir), envs, schedule, clock.now())?;
+        let keys = Arc::new(KeyRing::load_or_create(
+            KeyDir::new(&config.keys_dir),
+            envs,
+            schedule,
+            clock.now(),
+        )?);
         let perf = &config.performance;
         let hasher = Arc::new(SecretHasher::new(perf.hash_threads, perf.hash_max_wait));
         let cache = Arc::new(VerifiedCache::new(perf.cache_capacity, perf.cache_ttl));
@@ -95,26 +123,88 @@ impl AppState {
         };
         // Follow the change feed from here on: this instance holds no state from before.
         let sync = Arc::new(SyncStatus::new(store.latest_change().await?));
-        let quota = Arc::new(TokenQuota::new(config.performance.token_rate_limit));
+        let quota = Arc::new(TokenQuota::new(perf.token_rate_limit));
+        let limiter = Arc::new(AuthLimiter::default());
+        let usage = Arc::new(UsageTracker::default());
+        let requests = Arc::new(RequestMetrics::default());
+        let config = Arc::new(config);
+        let management = Management::new(
+            Arc::clone(&store),
+            Arc::clone(&hasher),
+            Arc::clone(&clock),
+            Arc::clone(&changes),
+        );
+        let tokens = Arc::new(TokenChecker {
+            config: Arc::clone(&config),
+            keys: Arc::clone(&keys),
+            store: Arc::clone(&store),
+            clock: Arc::clone(&clock),
+        });
+        let oauth = Arc::new(OAuthState {
+            config: Arc::clone(&config),
+            keys: Arc::clone(&keys),
+            store: Arc::clone(&store),
+            clock: Arc::clone(&clock),
+            random: Arc::clone(&random),
+            authenticator: Authenticator {
+                store: Arc::clone(&store),
+                hasher: Arc::clone(&hasher),
+                cache: Arc::clone(&cache),
+                limiter: Arc::clone(&limiter),
+                changes: Arc::clone(&changes),
+                clock: Arc::clone(&clock),
+            },
+            tokens: Arc::clone(&tokens),
+            quota: Arc::clone(&quota),
+            usage: Arc::clone(&usage),
+            requests: Arc::clone(&requests),
+        });
+        let graphql = Arc::new(GraphqlState {
+            config: Arc::clone(&config),
+            schema: graphql::schema(),
+            management: management.clone(),
+            tokens,
+            user_tokens,
+        });
+        let webhook = Arc::new(WebhookState {
+            secret: config.webhook_secret.clone(),
+            management,
+        });
+        let metrics = Arc::new(MetricsSources {
+            sync: Arc::clone(&sync),
+            cache: Arc::clone(&cache),
+            hasher: Arc::clone(&hasher),
+            limiter,
+            changes: Arc::clone(&changes),
+            quota,
+            requests: Arc::clone(&requests),
+            store: Arc::clone(&store),
+        });
         let state = Self {
-            config: Arc::new(config),
+            config,
             store,
             hasher,
-            keys: Arc::new(keys),
+            keys,
             clock,
+            random,
             changes,
             cache,
             sync,
-            usage: Arc::new(UsageTracker::default()),
-            requests: Arc::new(RequestMetrics::default()),
-            limiter: Arc::new(AuthLimiter::default()),
-            quota,
-            graphql: graphql::schema(),
-            user_tokens,
+            usage,
+            requests,
+            oauth,
+            graphql,
+            webhook,
+            metrics,
         };
         // Events written while this instance was down take effect before it serves.
         crate::sync::catch_up(&state.sync_task()).await?;
         Ok(state)
+    }
+
+    /// The management use cases over this state's collaborators (acting as the CLI).
+    pub fn management(&self) -> Management {
+        self.graphql.management.clone()
     }
 
     /// The background task's collaborators.
@@ -143,14 +233,23 @@ impl AppState {
         let task = self.sync_task();
         crate::signing::refresh(&task.keys, &task.rotation, self.clock.now());
     }
-
-    /// The management use cases over this state's collaborators.
-    pub fn management(&self) -> Management {
-        Management::new(
-            Arc::clone(&self.store),
-            Arc::clone(&self.hasher),
-            Arc::clone(&self.clock),
-            Arc::clone(&self.changes),
-        )
-    }
 }
+
+macro_rules! part {
+    ($($field:ident: $part:ty),* $(,)?) => {$(
+        impl FromRef<AppState> for $part {
+            fn from_ref(state: &AppState) -> Self {
+                Arc::clone(&state.$field)
+            }
+        }
+    )*};
+}
+
+part!(
+    config: Arc<Config>,
+    oauth: Arc<OAuthState>,
+    graphql: Arc<GraphqlState>,
+    webhook: Arc<WebhookState>,
+    metrics: Arc<MetricsSources>,
+    requests: Arc<RequestMetrics>,
+);

@@ -93,6 +93,11 @@ impl Management {
         }
     }
 
+    /// Now, on the use cases' clock.
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
     /// The store, for reads.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store

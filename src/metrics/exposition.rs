@@ -6,11 +6,36 @@ use axum::response::IntoResponse;
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::Family;
-use crate::http::AppState;
+use std::sync::Arc;
+
+use super::{Family, RequestMetrics};
+use crate::oauth::{AuthLimiter, TokenQuota, VerifiedCache};
+use crate::secrets::SecretHasher;
+use crate::store::Store;
+use crate::sync::{ChangeFeed, SyncStatus};
+
+/// Everything `/metrics` reads.
+pub struct MetricsSources {
+    /// The sync task's counters.
+    pub sync: Arc<SyncStatus>,
+    /// The verified-secret cache.
+    pub cache: Arc<VerifiedCache>,
+    /// The argon2id pool.
+    pub hasher: Arc<SecretHasher>,
+    /// Failed-authentication counters.
+    pub limiter: Arc<AuthLimiter>,
+    /// The change feed (its generation).
+    pub changes: Arc<ChangeFeed>,
+    /// Per-key token quotas.
+    pub quota: Arc<TokenQuota>,
+    /// Token outcomes and latencies.
+    pub requests: Arc<RequestMetrics>,
+    /// The database pool.
+    pub store: Arc<dyn Store>,
+}
 
 /// Renders the metrics.
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(State(state): State<Arc<MetricsSources>>) -> impl IntoResponse {
     let (sync, cache, hasher) = (&state.sync, state.cache.stats(), state.hasher.stats());
     let limiter = state.limiter.stats();
     let mut families: Vec<Family> = [

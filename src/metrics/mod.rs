@@ -5,6 +5,6 @@ mod exposition;
 mod family;
 mod requests;
 
-pub use exposition::metrics;
+pub use exposition::{MetricsSources, metrics};
 pub use family::Family;
 pub use requests::RequestMetrics;

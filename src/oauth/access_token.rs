@@ -7,8 +7,14 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
 
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+use crate::clock::Clock;
+use crate::config::Config;
 use crate::domain::{ClientId, EnvironmentName, KeyCredentials};
-use crate::http::AppState;
+use crate::signing::{EnvironmentKeys, KeyRing};
+use crate::store::Store;
 
 /// Claims of a Keymint access token, as read back.
 #[derive(Debug, Clone, Deserialize)]
@@ -71,23 +77,31 @@ fn inactive(m: &str) -> Inactive {
     }
 }
 
-/// Verifies signature and claims as a gateway would, on Keymint's clock.
-pub fn verify_claims(
-    state: &AppState,
-    env: &EnvironmentName,
-    token: &str,
-) -> Result<TokenClaims, Inactive> {
+/// What a token of one environment must match.
+pub struct Expected<'a> {
+    /// The environment whose endpoint or API is called.
+    pub environment: &'a EnvironmentName,
+    /// Its signing keys (the published ones verify).
+    pub keys: &'a EnvironmentKeys,
+    /// Its issuer.
+    pub issuer: String,
+    /// Audiences accepted.
+    pub audiences: Vec<String>,
+    /// Now, on Keymint's clock.
+    pub now: OffsetDateTime,
+}
+
+/// Verifies signature and claims as a gateway would: a plain function of its inputs.
+pub fn verify_claims(expected: &Expected<'_>, token: &str) -> Result<TokenClaims, Inactive> {
+    let env = expected.environment;
     let header = decode_header(token).map_err(|_| inactive("malformed token"))?;
     // RFC 9068 §4: the typ header MUST be checked to tell access tokens from other JWTs.
     if header.typ.as_deref() != Some("at+jwt") {
         return Err(inactive("not an access token (typ must be at+jwt)"));
     }
-    let keys = state
-        .keys
-        .get(env)
-        .ok_or_else(|| inactive("unknown environment"))?;
     let kid = header.kid.ok_or_else(|| inactive("token has no kid"))?;
-    let key = keys
+    let key = expected
+        .keys
         .published
         .iter()
         .find(|k| k.kid() == kid)
@@ -101,8 +115,8 @@ pub fn verify_claims(
         .parse()
         .map_err(|_| inactive("signing key unusable"))?;
     let mut validation = Validation::new(alg);
-    validation.set_issuer(&[state.config.issuer(env)]);
-    validation.set_audience(&state.config.audiences(env));
+    validation.set_issuer(&[&expected.issuer]);
+    validation.set_audience(&expected.audiences);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     // Time is checked below against Keymint's clock, with no leeway.
     validation.validate_exp = false;
@@ -110,7 +124,7 @@ pub fn verify_claims(
     let claims = decode::<TokenClaims>(token, &decoding, &validation)
         .map_err(|e| inactive(&format!("invalid token: {e}")))?
         .claims;
-    let now = state.clock.now().unix_timestamp();
+    let now = expected.now.unix_timestamp();
     if now >= claims.exp {
         return Err(inactive("token expired"));
     }
@@ -123,49 +137,79 @@ pub fn verify_claims(
     Ok(claims)
 }
 
-/// Checks that a verified token is still good now; returns its key's credentials.
-pub async fn check_current(
-    state: &AppState,
-    env: &EnvironmentName,
-    claims: &TokenClaims,
-) -> Result<KeyCredentials, Inactive> {
-    let unavailable = |e: crate::store::StoreError| {
-        tracing::warn!(error = %e, "token check: database unavailable");
-        Inactive {
-            reason: "temporarily unable to check the token, retry shortly".into(),
-            unavailable: true,
+/// Checks Keymint's access tokens against the published keys and the current state.
+pub struct TokenChecker {
+    /// Configuration (issuers, audiences).
+    pub config: Arc<Config>,
+    /// Signing keys.
+    pub keys: Arc<KeyRing>,
+    /// Revocations, keys and owners.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl TokenChecker {
+    /// [`verify_claims`] with what `env` expects now.
+    pub fn verify(&self, env: &EnvironmentName, token: &str) -> Result<TokenClaims, Inactive> {
+        let keys = self
+            .keys
+            .get(env)
+            .ok_or_else(|| inactive("unknown environment"))?;
+        let expected = Expected {
+            environment: env,
+            keys: &keys,
+            issuer: self.config.issuer(env),
+            audiences: self.config.audiences(env),
+            now: self.clock.now(),
+        };
+        verify_claims(&expected, token)
+    }
+
+    /// Checks that a verified token is still good now; returns its key's credentials.
+    pub async fn check_current(
+        &self,
+        env: &EnvironmentName,
+        claims: &TokenClaims,
+    ) -> Result<KeyCredentials, Inactive> {
+        let unavailable = |e: crate::store::StoreError| {
+            tracing::warn!(error = %e, "token check: database unavailable");
+            Inactive {
+                reason: "temporarily unable to check the token, retry shortly".into(),
+                unavailable: true,
+            }
+        };
+        if self
+            .store
+            .is_revoked(&claims.jti)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err(inactive("token revoked"));
         }
-    };
-    if state
-        .store
-        .is_revoked(&claims.jti)
-        .await
-        .map_err(unavailable)?
-    {
-        return Err(inactive("token revoked"));
+        let creds = self
+            .store
+            .find_credentials(&ClientId::new(claims.client_id.clone()))
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| inactive("the token's key was deleted"))?;
+        let now = self.clock.now();
+        if !creds.key.enabled || creds.key.is_expired(now) || creds.key.environment != *env {
+            return Err(inactive("the token's key is disabled or expired"));
+        }
+        if !creds.owner_active {
+            return Err(inactive("the token's owner is inactive"));
+        }
+        if creds.key.owner_id.as_str() != claims.sub {
+            return Err(inactive("token subject does not own its key"));
+        }
+        if let Some(sv) = &claims.sv
+            && !creds.accepts_secret_version(sv, now)
+        {
+            return Err(inactive(
+                "minted with a secret that has since been replaced",
+            ));
+        }
+        Ok(creds)
     }
-    let creds = state
-        .store
-        .find_credentials(&ClientId::new(claims.client_id.clone()))
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| inactive("the token's key was deleted"))?;
-    let now = state.clock.now();
-    if !creds.key.enabled || creds.key.is_expired(now) || creds.key.environment != *env {
-        return Err(inactive("the token's key is disabled or expired"));
-    }
-    if !creds.owner_active {
-        return Err(inactive("the token's owner is inactive"));
-    }
-    if creds.key.owner_id.as_str() != claims.sub {
-        return Err(inactive("token subject does not own its key"));
-    }
-    if let Some(sv) = &claims.sv
-        && !creds.accepts_secret_version(sv, now)
-    {
-        return Err(inactive(
-            "minted with a secret that has since been replaced",
-        ));
-    }
-    Ok(creds)
 }

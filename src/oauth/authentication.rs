@@ -3,13 +3,34 @@
 //! refusal (check tag, key state) before argon2id runs for a right secret of a usable key;
 //! brute-force limits judge failures only. Every failure answers the same `invalid_client`.
 
-use super::GrantContext;
-use super::limits::Verdict;
-use super::{ClientCredentials, TokenError};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::limits::{AuthLimiter, Verdict};
+use super::{ClientCredentials, TokenError, VerifiedCache};
+use crate::clock::Clock;
 use crate::domain::{
     ApiKey, ClientId, EnvironmentName, KeyCredentials, StoredSecret, secret_version,
 };
-use crate::secrets::{HashError, check_tag};
+use crate::secrets::{HashError, SecretHasher, check_tag};
+use crate::store::Store;
+use crate::sync::ChangeFeed;
+
+/// Authenticates clients of every environment; built once, shared by the endpoints.
+pub struct Authenticator {
+    /// Key storage.
+    pub store: Arc<dyn Store>,
+    /// argon2id verification.
+    pub hasher: Arc<SecretHasher>,
+    /// Verified secrets and key states.
+    pub cache: Arc<VerifiedCache>,
+    /// Failed-authentication counters.
+    pub limiter: Arc<AuthLimiter>,
+    /// Key and user changes (for the cache's insert guard).
+    pub changes: Arc<ChangeFeed>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
 
 /// Why authentication failed; logged, never sent to the client.
 #[derive(Debug, Clone, Copy)]
@@ -45,52 +66,180 @@ pub struct Authenticated {
     pub secret_version: String,
 }
 
-/// Authenticates a client of `environment`. Every failure answers the same
-/// `invalid_client`.
-///
-/// Warm path: a cached verification of this exact secret answers without argon2 or the
-/// database. Cold path: one credentials lookup decides every refusal at once (unknown id,
-/// check-tag mismatch, or a key that is disabled, expired, of another environment or of
-/// an inactive owner), so all refusals take the same fast path; argon2id runs only for a
-/// right secret of a usable key. Brute-force limits then judge failures only.
-pub async fn authenticate(
-    ctx: &GrantContext<'_>,
-    environment: &EnvironmentName,
-    credentials: &ClientCredentials,
-) -> Result<Authenticated, TokenError> {
-    let client_id = ClientId::new(credentials.client_id.clone());
-    let now = ctx.clock.now();
-    if let Some(hit) = ctx
-        .cache
-        .lookup(client_id.as_str(), &credentials.secret, now)
-    {
-        return check_state(ctx, environment, hit.key, hit.owner_active)
-            .map(|key| Authenticated {
-                key,
-                secret_version: hit.secret_version,
-            })
-            .map_err(|reason| refused(environment, &client_id, reason));
-    }
-    let reason = match authenticate_cold(ctx, environment, credentials, &client_id).await? {
-        Ok(authenticated) => return Ok(authenticated),
-        Err(reason) => reason,
-    };
-    // Only guesses count: a refusal with a matching tag (a disabled key, say) proves the
-    // caller holds the secret.
-    if matches!(reason, Refusal::UnknownClient | Refusal::WrongSecret) {
-        match ctx.limiter.failed(client_id.as_str(), ctx.source, now) {
-            Verdict::Refuse => {}
-            Verdict::Late(delay) => tokio::time::sleep(delay).await,
-            Verdict::TooMany(retry_after) => {
-                tracing::info!(env = %environment, source = ?ctx.source, "failed authentications from this address answered 429");
-                return Err(TokenError::TooManyRequests {
-                    reason: "too many failed authentications from this address",
-                    retry_after: whole_seconds(retry_after),
-                });
+impl Authenticator {
+    /// Authenticates a client of `environment`. Every failure answers the same
+    /// `invalid_client`.
+    ///
+    /// Warm path: a cached verification of this exact secret answers without argon2 or the
+    /// database. Cold path: one credentials lookup decides every refusal at once (unknown id,
+    /// check-tag mismatch, or a key that is disabled, expired, of another environment or of
+    /// an inactive owner), so all refusals take the same fast path; argon2id runs only for a
+    /// right secret of a usable key. Brute-force limits then judge failures only.
+    pub async fn authenticate(
+        &self,
+        environment: &EnvironmentName,
+        credentials: &ClientCredentials,
+        source: Option<IpAddr>,
+    ) -> Result<Authenticated, TokenError> {
+        let ctx = self;
+        let client_id = ClientId::new(credentials.client_id.clone());
+        let now = ctx.clock.now();
+        if let Some(hit) = ctx
+            .cache
+            .lookup(client_id.as_str(), &credentials.secret, now)
+        {
+            return check_state(environment, hit.key, hit.owner_active, now)
+                .map(|key| Authenticated {
+                    key,
+                    secret_version: hit.secret_version,
+                })
+                .map_err(|reason| refused(environment, &client_id, reason));
+        }
+        let reason = match self
+            .authenticate_cold(environment, credentials, &client_id)
+            .await?
+        {
+            Ok(authenticated) => return Ok(authenticated),
+            Err(reason) => reason,
+        };
+        // Only guesses count: a refusal with a matching tag (a disabled key, say) proves the
+        // caller holds the secret.
+        if matches!(reason, Refusal::UnknownClient | Refusal::WrongSecret) {
+            match self.limiter.failed(client_id.as_str(), source, now) {
+                Verdict::Refuse => {}
+                Verdict::Late(delay) => tokio::time::sleep(delay).await,
+                Verdict::TooMany(retry_after) => {
+                    tracing::info!(env = %environment, source = ?source, "failed authentications from this address answered 429");
+                    return Err(TokenError::TooManyRequests {
+                        reason: "too many failed authentications from this address",
+                        retry_after: whole_seconds(retry_after),
+                    });
+                }
             }
         }
+        Err(refused(environment, &client_id, reason))
     }
-    Err(refused(environment, &client_id, reason))
+
+    async fn authenticate_cold(
+        &self,
+        environment: &EnvironmentName,
+        credentials: &ClientCredentials,
+        client_id: &ClientId,
+    ) -> Result<Result<Authenticated, Refusal>, TokenError> {
+        let ctx = self;
+        let Some(creds) = self.credentials(client_id).await? else {
+            return Ok(Err(Refusal::UnknownClient));
+        };
+        let now = ctx.clock.now();
+        let tag = check_tag(&credentials.secret);
+        if !creds.accepted(now).any(|s| s.may_match(&tag)) {
+            return Ok(Err(Refusal::WrongSecret));
+        }
+        // The tag matches: decide on the key's state before spending argon2 on it.
+        if let Err(reason) = check_state(environment, creds.key.clone(), creds.owner_active, now) {
+            return Ok(Err(reason));
+        }
+        let Some(stored) = self
+            .matching_secret(&credentials.secret, &tag, &creds)
+            .await?
+        else {
+            return Ok(Err(Refusal::WrongSecret));
+        };
+        if stored.check.is_none() {
+            // A key from before check tags: it gets its tag now that argon2 proved the secret.
+            if let Err(e) = ctx
+                .store
+                .record_secret_check(client_id, &stored.hash, &tag)
+                .await
+            {
+                tracing::warn!(error = %e, "storing a secret's check tag failed; will retry at its next use");
+            }
+        }
+        // The verification took milliseconds; a deactivation, disable or secret rotation may
+        // have committed meanwhile. Decide on the state as it is now, and cache that state
+        // only if no change was published since it was read.
+        let generation = ctx.changes.generation();
+        let Some(fresh) = self.credentials(client_id).await? else {
+            return Ok(Err(Refusal::UnknownClient));
+        };
+        let Some(valid_until) = fresh.acceptance(&stored.hash, ctx.clock.now()) else {
+            return Ok(Err(Refusal::WrongSecret));
+        };
+        let secret_version = secret_version(&stored.hash);
+        let outcome = check_state(
+            environment,
+            fresh.key.clone(),
+            fresh.owner_active,
+            ctx.clock.now(),
+        );
+        if outcome.is_ok() {
+            ctx.cache.insert(
+                &credentials.secret,
+                &fresh,
+                &secret_version,
+                valid_until,
+                generation,
+                || ctx.changes.generation(),
+            );
+        }
+        Ok(outcome.map(|key| Authenticated {
+            key,
+            secret_version,
+        }))
+    }
+
+    /// The key's credentials as stored now.
+    async fn credentials(
+        &self,
+        client_id: &ClientId,
+    ) -> Result<Option<KeyCredentials>, TokenError> {
+        self.store.find_credentials(client_id).await.map_err(|e| {
+            tracing::warn!(error = %e, "credential lookup failed");
+            TokenError::TemporarilyUnavailable
+        })
+    }
+
+    /// The stored secret the presented one matches, by argon2id: the current secret, or the
+    /// previous one during its grace period after a rotation. Secrets whose tag rules them
+    /// out are not verified.
+    async fn matching_secret(
+        &self,
+        secret: &crate::secrets::ClientSecret,
+        tag: &str,
+        creds: &KeyCredentials,
+    ) -> Result<Option<StoredSecret>, TokenError> {
+        let ctx = self;
+        for stored in creds.accepted(ctx.clock.now()).filter(|s| s.may_match(tag)) {
+            if ctx
+                .hasher
+                .verify(secret, &stored.hash)
+                .await
+                .map_err(overloaded)?
+            {
+                return Ok(Some(stored.clone()));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn check_state(
+    environment: &EnvironmentName,
+    key: ApiKey,
+    owner_active: bool,
+    now: time::OffsetDateTime,
+) -> Result<ApiKey, Refusal> {
+    if key.environment != *environment {
+        Err(Refusal::WrongEnvironment)
+    } else if !key.enabled {
+        Err(Refusal::KeyDisabled)
+    } else if key.is_expired(now) {
+        Err(Refusal::KeyExpired)
+    } else if !owner_active {
+        Err(Refusal::OwnerInactive)
+    } else {
+        Ok(key)
+    }
 }
 
 /// `Retry-After` is whole seconds; round up so a retry lands after the back-off.
@@ -124,130 +273,9 @@ pub fn is_well_formed_client_id(id: &str) -> bool {
         })
 }
 
-async fn authenticate_cold(
-    ctx: &GrantContext<'_>,
-    environment: &EnvironmentName,
-    credentials: &ClientCredentials,
-    client_id: &ClientId,
-) -> Result<Result<Authenticated, Refusal>, TokenError> {
-    let lookup = |e: crate::store::StoreError| {
-        tracing::warn!(error = %e, "credential lookup failed");
-        TokenError::TemporarilyUnavailable
-    };
-    let Some(creds) = ctx
-        .store
-        .find_credentials(client_id)
-        .await
-        .map_err(lookup)?
-    else {
-        return Ok(Err(Refusal::UnknownClient));
-    };
-    let now = ctx.clock.now();
-    let tag = check_tag(&credentials.secret);
-    if !creds.accepted(now).any(|s| s.may_match(&tag)) {
-        return Ok(Err(Refusal::WrongSecret));
-    }
-    // The tag matches: decide on the key's state before spending argon2 on it.
-    if let Err(reason) = check_state(ctx, environment, creds.key.clone(), creds.owner_active) {
-        return Ok(Err(reason));
-    }
-    let Some(stored) = matching_secret(ctx, &credentials.secret, &tag, &creds).await? else {
-        return Ok(Err(Refusal::WrongSecret));
-    };
-    if stored.check.is_none() {
-        // A key from before check tags: it gets its tag now that argon2 proved the secret.
-        if let Err(e) = ctx
-            .store
-            .record_secret_check(client_id, &stored.hash, &tag)
-            .await
-        {
-            tracing::warn!(error = %e, "storing a secret's check tag failed; will retry at its next use");
-        }
-    }
-    // The verification took milliseconds; a deactivation, disable or secret rotation may
-    // have committed meanwhile. Decide on the state as it is now, and cache that state
-    // only if no change was published since it was read.
-    let generation = ctx.changes.generation();
-    let Some(fresh) = ctx
-        .store
-        .find_credentials(client_id)
-        .await
-        .map_err(lookup)?
-    else {
-        return Ok(Err(Refusal::UnknownClient));
-    };
-    let valid_until = if fresh.secret.hash == stored.hash {
-        None
-    } else {
-        match &fresh.previous_secret {
-            Some((previous, until)) if previous.hash == stored.hash && ctx.clock.now() < *until => {
-                Some(*until)
-            }
-            _ => return Ok(Err(Refusal::WrongSecret)),
-        }
-    };
-    let secret_version = secret_version(&stored.hash);
-    let outcome = check_state(ctx, environment, fresh.key.clone(), fresh.owner_active);
-    if outcome.is_ok() {
-        ctx.cache.insert(
-            &credentials.secret,
-            &fresh,
-            &secret_version,
-            valid_until,
-            generation,
-            || ctx.changes.generation(),
-        );
-    }
-    Ok(outcome.map(|key| Authenticated {
-        key,
-        secret_version,
-    }))
-}
-
 fn overloaded(e: HashError) -> TokenError {
     if !matches!(e, HashError::Overloaded) {
         tracing::warn!(error = %e, "secret verification failed");
     }
     TokenError::TemporarilyUnavailable
-}
-
-/// The stored secret the presented one matches, by argon2id: the current secret, or the
-/// previous one during its grace period after a rotation. Secrets whose tag rules them
-/// out are not verified.
-async fn matching_secret(
-    ctx: &GrantContext<'_>,
-    secret: &crate::secrets::ClientSecret,
-    tag: &str,
-    creds: &KeyCredentials,
-) -> Result<Option<StoredSecret>, TokenError> {
-    for stored in creds.accepted(ctx.clock.now()).filter(|s| s.may_match(tag)) {
-        if ctx
-            .hasher
-            .verify(secret, &stored.hash)
-            .await
-            .map_err(overloaded)?
-        {
-            return Ok(Some(stored.clone()));
-        }
-    }
-    Ok(None)
-}
-
-fn check_state(
-    ctx: &GrantContext<'_>,
-    environment: &EnvironmentName,
-    key: ApiKey,
-    owner_active: bool,
-) -> Result<ApiKey, Refusal> {
-    if key.environment != *environment {
-        Err(Refusal::WrongEnvironment)
-    } else if !key.enabled {
-        Err(Refusal::KeyDisabled)
-    } else if key.is_expired(ctx.clock.now()) {
-        Err(Refusal::KeyExpired)
-    } else if !owner_active {
-        Err(Refusal::OwnerInactive)
-    } else {
-        Ok(key)
-    }
 }

@@ -99,11 +99,10 @@ impl TokenError {
 
 impl IntoResponse for TokenError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": self.code(), "error_description": self.to_string()});
-        let mut response = (self.status(), axum::Json(body)).into_response();
-        let headers = response.headers_mut();
         // RFC 6749 §5.1/§5.2: token responses must not be cached.
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let mut response =
+            crate::http::errors::oauth(self.status(), self.code(), &self.to_string());
+        let headers = response.headers_mut();
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         match &self {
             // RFC 9110 §15.5.2: a 401 MUST carry WWW-Authenticate; RFC 6749 §5.2 names Basic.

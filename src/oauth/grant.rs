@@ -3,48 +3,11 @@
 //! token.
 
 use serde::Serialize;
-use std::net::IpAddr;
-use std::sync::Arc;
 
-use super::VerifiedCache;
-use super::authentication::{Authenticated, authenticate};
-use super::limits::AuthLimiter;
-use super::quota::TokenQuota;
-use super::{ClientCredentials, TokenError};
-use crate::clock::Clock;
-use crate::config::Config;
+use super::authentication::Authenticated;
+use super::{ClientCredentials, OAuthState, SourceAddress, TokenError};
 use crate::domain::{EnvironmentName, Permissions};
-use crate::oauth::usage::UsageTracker;
-use crate::secrets::{SecretHasher, random_token};
-use crate::signing::{EnvironmentKeys, sign_jwt};
-use crate::store::Store;
-use crate::sync::ChangeFeed;
-
-/// Everything the grant needs, borrowed from the application state.
-pub struct GrantContext<'a> {
-    /// Configuration (issuer, audiences, TTL).
-    pub config: &'a Config,
-    /// Key storage.
-    pub store: &'a dyn Store,
-    /// argon2id verification.
-    pub hasher: &'a Arc<SecretHasher>,
-    /// Keys of the environment (as of this request).
-    pub keys: Arc<EnvironmentKeys>,
-    /// Time.
-    pub clock: &'a dyn Clock,
-    /// Where successful uses are noted for `lastUsedAt`.
-    pub usage: &'a UsageTracker,
-    /// Verified secrets and key states.
-    pub cache: &'a VerifiedCache,
-    /// Key and user changes (for the cache's insert guard).
-    pub changes: &'a ChangeFeed,
-    /// Failed-authentication counters.
-    pub limiter: &'a AuthLimiter,
-    /// Per-key token quotas.
-    pub quota: &'a TokenQuota,
-    /// The client's address, when known.
-    pub source: Option<IpAddr>,
-}
+use crate::signing::sign_jwt;
 
 /// A parsed, syntactically valid token request.
 #[derive(Debug)]
@@ -111,9 +74,11 @@ pub struct AccessTokenClaims<'a> {
 
 /// Runs the grant.
 pub async fn issue_token(
-    ctx: &GrantContext<'_>,
+    ctx: &OAuthState,
     req: TokenRequest,
+    source: SourceAddress,
 ) -> Result<IssuedToken, TokenError> {
+    let keys = ctx.keys_of(&req.environment)?;
     let audiences = ctx.config.audiences(&req.environment);
     let audience = match &req.audience {
         None => audiences[0].clone(),
@@ -129,7 +94,10 @@ pub async fn issue_token(
     let Authenticated {
         key,
         secret_version,
-    } = authenticate(ctx, &req.environment, &req.credentials).await?;
+    } = ctx
+        .authenticator
+        .authenticate(&req.environment, &req.credentials, source.0)
+        .await?;
 
     if let Err(retry_after) = ctx.quota.take(key.client_id.as_str(), ctx.clock.now()) {
         tracing::info!(env = %req.environment, client_id = %key.client_id, "token quota exceeded");
@@ -152,7 +120,7 @@ pub async fn issue_token(
     let now = ctx.clock.now().unix_timestamp();
     let ttl = ctx.config.token_ttl.as_secs();
     let issuer = ctx.config.issuer(&req.environment);
-    let jti = random_token(16);
+    let jti = ctx.random.token(16);
     let scope = granted.to_scope();
     let claims = AccessTokenClaims {
         iss: &issuer,
@@ -169,7 +137,7 @@ pub async fn issue_token(
         sv: &secret_version,
     };
     let access_token =
-        sign_jwt(&ctx.keys.active, &claims).map_err(|_| TokenError::TemporarilyUnavailable)?;
+        sign_jwt(&keys.active, &claims).map_err(|_| TokenError::TemporarilyUnavailable)?;
     ctx.usage.touch(&key.client_id, ctx.clock.now());
     // Debug, not info: at tens of thousands of tokens per second a line per token is a
     // write per request. Refusals stay at info.

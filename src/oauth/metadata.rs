@@ -4,11 +4,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::http::AppState;
+use std::sync::Arc;
+
+use super::OAuthState;
+use crate::http::errors;
 
 /// How long gateways may cache the JWKS and metadata: the signing-key publish delay, so a
 /// validator that honours it has seen a new key before it signs anything.
-fn max_age(state: &AppState) -> HeaderValue {
+fn max_age(state: &OAuthState) -> HeaderValue {
     let value = format!(
         "public, max-age={}",
         state.config.signing_publish_delay.as_secs()
@@ -17,7 +20,7 @@ fn max_age(state: &AppState) -> HeaderValue {
 }
 
 /// `GET /{env}/.well-known/jwks.json`.
-pub async fn jwks(State(state): State<AppState>, Path(env): Path<String>) -> Response {
+pub async fn jwks(State(state): State<Arc<OAuthState>>, Path(env): Path<String>) -> Response {
     let Some(keys) = state
         .config
         .environment(&env)
@@ -29,7 +32,7 @@ pub async fn jwks(State(state): State<AppState>, Path(env): Path<String>) -> Res
 }
 
 /// RFC 8414 metadata, served at all three contract paths.
-pub async fn metadata(State(state): State<AppState>, Path(env): Path<String>) -> Response {
+pub async fn metadata(State(state): State<Arc<OAuthState>>, Path(env): Path<String>) -> Response {
     let Some(environment) = state.config.environment(&env) else {
         return not_found();
     };
@@ -62,7 +65,7 @@ pub async fn metadata(State(state): State<AppState>, Path(env): Path<String>) ->
     cached_json(&state, doc.to_string())
 }
 
-fn cached_json(state: &AppState, body: String) -> Response {
+fn cached_json(state: &OAuthState, body: String) -> Response {
     (
         [
             (
@@ -77,7 +80,5 @@ fn cached_json(state: &AppState, body: String) -> Response {
 }
 
 fn not_found() -> Response {
-    let body =
-        serde_json::json!({"error": "not_found", "error_description": "unknown environment"});
-    (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+    errors::oauth(StatusCode::NOT_FOUND, "not_found", "unknown environment")
 }

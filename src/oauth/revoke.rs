@@ -2,65 +2,54 @@
 //! issued. The token's `jti` is remembered until the token's `exp`, then forgotten;
 //! introspection and the management API refuse it on every instance at once.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use std::sync::Arc;
 
-use super::access_token::verify_claims;
-use super::{TokenError, authenticate};
+use super::{OAuthRequest, OAuthState, SourceAddress, TokenError};
 use crate::domain::ClientId;
-use crate::http::AppState;
+use crate::http::errors;
 
 /// The revocation handler.
 pub async fn revoke(
-    State(state): State<AppState>,
-    Path(env): Path<String>,
-    source: super::SourceAddress,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    State(oauth): State<Arc<OAuthState>>,
+    source: SourceAddress,
+    request: OAuthRequest,
 ) -> Result<Response, TokenError> {
-    let request = super::token::client_request(&state, &env, &headers, body, |params| {
-        match params.token_type_hint.as_deref() {
-            // Keymint issues no refresh tokens (RFC 7009 §2.2.1).
-            Some("refresh_token") => Err(TokenError::UnsupportedTokenType),
-            _ => Ok(()),
-        }
-    })?;
+    if request.params.token_type_hint.as_deref() == Some("refresh_token") {
+        // Keymint issues no refresh tokens (RFC 7009 §2.2.1).
+        return Err(TokenError::UnsupportedTokenType);
+    }
     let environment = &request.environment;
-    let ctx = super::token::grant_context(&state, environment, source)?;
-    let caller = authenticate(&ctx, environment, &request.credentials).await?;
+    let caller = oauth.authenticate(&request, source).await?;
     let token = request
         .params
         .token
+        .as_deref()
         .ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
     // RFC 7009 §2.2: invalid, expired or unknown tokens are answered 200 all the same.
-    let Ok(claims) = verify_claims(&state, environment, &token) else {
+    let Ok(claims) = oauth.tokens.verify(environment, token) else {
         return Ok(ok());
     };
     // RFC 7009 §2.1: only the client the token was issued to may revoke it.
     if claims.client_id != caller.key.client_id.as_str() {
         tracing::info!(client_id = %caller.key.client_id, jti = %claims.jti, "revocation of another client's token refused");
-        let body = json!({"error": "unauthorized_client", "error_description": "the token was not issued to this client"});
-        // RFC 6749 §5.2 errors of token-handling endpoints are not to be cached either.
-        let mut response = (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
-        response.headers_mut().insert(
-            axum::http::header::CACHE_CONTROL,
-            axum::http::HeaderValue::from_static("no-store"),
-        );
-        return Ok(response);
+        return Ok(errors::oauth(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            "the token was not issued to this client",
+        ));
     }
-    let expires_at =
-        time::OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or_else(|_| state.clock.now());
-    state
+    let now = oauth.clock.now();
+    let expires_at = time::OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or(now);
+    oauth
         .store
         .revoke_token(
             &claims.jti,
             environment,
             Some(&ClientId::new(claims.client_id.clone())),
-            state.clock.now(),
+            now,
             expires_at,
         )
         .await
@@ -73,9 +62,5 @@ pub async fn revoke(
 }
 
 fn ok() -> Response {
-    let mut response = StatusCode::OK.into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    errors::no_store(StatusCode::OK.into_response())
 }

@@ -6,14 +6,16 @@
 //! reaches the port directly is always counted by its TCP peer: nobody chooses their
 //! own address, and nobody gets "no address" and with it no limit.
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use ipnet::IpNet;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::http::AppState;
+use std::sync::Arc;
+
+use crate::config::Config;
 
 /// The source address of a request, when known (always, when served over TCP).
 #[derive(Debug, Clone, Copy)]
@@ -84,22 +86,21 @@ impl TrustedProxies {
     }
 }
 
-impl FromRequestParts<AppState> for SourceAddress {
+impl<S> FromRequestParts<S> for SourceAddress
+where
+    S: Send + Sync,
+    Arc<Config>: FromRef<S>,
+{
     type Rejection = Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let config = Arc::<Config>::from_ref(state);
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(peer)| peer.ip());
         Ok(Self(peer.map(|peer| {
-            state
-                .config
-                .trusted_proxies
-                .client_address(peer, &parts.headers)
+            config.trusted_proxies.client_address(peer, &parts.headers)
         })))
     }
 }

@@ -11,10 +11,11 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::domain::{
-    Actor, ApiKey, AuditEvent, ClientId, DisabledReason, EnvironmentName, KeyCredentials,
-    Permissions, StoredSecret, User, UserEvent, UserId,
+    Actor, ApiKey, AuditEvent, ClientId, EnvironmentName, KeyCredentials, Permissions,
+    StoredSecret, User, UserEvent, UserId,
 };
 
+pub use crate::domain::{Activation, NewSecret};
 pub use postgres::{MAX_EVENT_ATTEMPTS, PgStore};
 pub use sqlite::SqliteStore;
 
@@ -103,32 +104,6 @@ impl std::fmt::Debug for NewApiKey {
             .field("requested", &self.requested)
             .field("name", &self.name)
             .field("expires_at", &self.expires_at)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Enabling or disabling a key.
-#[derive(Debug, Clone, Copy)]
-pub enum Activation {
-    /// Enable (refused while the owner is inactive).
-    Enable,
-    /// Disable for a reason.
-    Disable(DisabledReason),
-}
-
-/// A replacement secret. `Debug` leaves the hash out.
-#[derive(Clone)]
-pub struct NewSecret {
-    /// The new secret's argon2id hash and check tag.
-    pub secret: StoredSecret,
-    /// The old secret stays valid until then, if given (zero-downtime rotation).
-    pub grace_until: Option<OffsetDateTime>,
-}
-
-impl std::fmt::Debug for NewSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewSecret")
-            .field("grace_until", &self.grace_until)
             .finish_non_exhaustive()
     }
 }
@@ -375,10 +350,20 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opens the store named by `url`: `sqlite:` (file created when missing) or `postgres:`.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    connect_with(url, Arc::new(crate::random::SystemRandom)).await
+}
+
+/// Like [`connect`], with etags from `random`.
+pub async fn connect_with(
+    url: &str,
+    random: Arc<dyn crate::random::Random>,
+) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PgStore::connect(url).await?))
+        Ok(Arc::new(PgStore::connect(url).await?.with_random(random)))
     } else if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(url).await?))
+        Ok(Arc::new(
+            SqliteStore::connect(url).await?.with_random(random),
+        ))
     } else {
         Err(StoreError::Backend(
             "DATABASE_URL must start with sqlite: or postgres://".to_owned(),

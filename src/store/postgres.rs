@@ -2,38 +2,60 @@
 //! concurrent writers; LISTEN/NOTIFY wakes every instance when the change feed or
 //! `keymint_user_events` gets rows.
 
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, PgQueryResult};
 use sqlx::{Postgres, Transaction};
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
-use super::sql::impl_sql_store;
-use super::{StoreError, TableEventOutcome, Wakeup, WriteContext};
-use crate::domain::{Actor, ChangeSource, UserEvent};
+use super::sql::{Backend, SqlStore, forward_store};
+use super::{
+    AuditQuery, ChangeRecord, Dedupe, EventOutcome, KeyPage, KeyQuery, KeyUpdate, NewApiKey,
+    PoolUsage, StoreError, TableEventOutcome, Wakeup, WriteContext,
+};
+use crate::domain::{
+    Actor, ApiKey, AuditEvent, ChangeSource, ClientId, EnvironmentName, KeyCredentials, User,
+    UserEvent, UserId,
+};
 
 /// Advisory lock that lets one instance at a time apply `keymint_user_events` rows, so
 /// they take effect in insertion order.
 const USER_EVENTS_LOCK: i64 = 0x6b65_796d_696e_7401;
-
-// The change-feed lock (`changes_lock` below) is advisory lock 0x6b65_796d_696e_7402
-// ("keymint" 02) = 7738725045533307906, held by each writer from its first change-feed
-// row to its commit, so `keymint_changes.seq` order is commit order.
 
 /// Tries of a `keymint_user_events` row that fails for a reason other than its content
 /// (a database-side error) before it is set aside with that error.
 pub const MAX_EVENT_ATTEMPTS: i32 = 5;
 
 /// A PostgreSQL database.
-#[derive(Debug, Clone)]
-pub struct PgStore {
-    pool: PgPool,
-}
+pub type PgStore = SqlStore<Postgres>;
 
-impl PgStore {
+impl Backend for Postgres {
+    const LOCK_SHARE: &'static str = " FOR SHARE";
+    const LOCK_UPDATE: &'static str = " FOR UPDATE";
+    /// Advisory lock 0x6b65_796d_696e_7402 ("keymint" 02), held by each writer from its
+    /// first change-feed row to its commit, so `keymint_changes.seq` order is commit order.
+    const CHANGES_LOCK: Option<&'static str> =
+        Some("SELECT pg_advisory_xact_lock(7738725045533307906)");
     /// A safety net only: notifications normally wake instances at once.
     const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
+    async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        pool.begin().await
+    }
+
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+        sqlx::migrate!("migrations/postgres")
+            .run(pool)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))
+    }
+}
+
+impl SqlStore<Postgres> {
     /// Connects to `url` (`postgres://...`).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
@@ -41,11 +63,7 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;
-        Ok(Self { pool })
-    }
-
-    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        self.pool.begin().await
+        Ok(Self::new(pool))
     }
 
     async fn next_table_event(
@@ -82,7 +100,9 @@ impl PgStore {
             // The row's time orders this user's events (a row committed late but written
             // earlier must not undo a later one).
             Ok(event) => {
-                match Self::apply_event_tx(&mut tx, &event, Some(created_at), &ctx).await {
+                match Self::apply_event_tx(&mut tx, &event, Some(created_at), &ctx, &self.etag())
+                    .await
+                {
                     Ok(Some(applied)) => Ok(applied),
                     Ok(None) => {
                         Err("stale: older than the last event applied for this user".to_owned())
@@ -212,4 +232,4 @@ async fn listen(pool: PgPool, tx: mpsc::Sender<Wakeup>) {
     }
 }
 
-impl_sql_store!(PgStore, Postgres, migrator: sqlx::migrate!("migrations/postgres"), lock_share: " FOR SHARE", lock_update: " FOR UPDATE", changes_lock: "SELECT pg_advisory_xact_lock(7738725045533307906)");
+forward_store!(Postgres);

@@ -1,4 +1,5 @@
 //! Private row types shared by both backends, converted to domain types at the edge.
+//! Column order follows the column lists of [`super::sql::queries`].
 
 use time::OffsetDateTime;
 
@@ -7,35 +8,6 @@ use crate::domain::{
     ApiKey, ClientId, DisabledReason, EnvironmentName, KeyCredentials, Permissions, StoredSecret,
     User, UserId,
 };
-
-/// Columns of `users`, in [`UserRow`] order.
-macro_rules! user_columns {
-    () => {
-        "id, email, service_account, active, permissions, created_at, updated_at"
-    };
-}
-
-/// Columns of `api_keys`, in [`KeyRow`] order.
-macro_rules! key_columns {
-    () => {
-        "seq, id, client_id, environment, owner_id, permissions, enabled, disabled_reason, name, expires_at, last_used_at, etag, created_at, updated_at"
-    };
-}
-
-/// A key with its secrets and its owner's state, by `client_id = $1`.
-macro_rules! credentials_select {
-    () => {
-        concat!(
-            "SELECT ",
-            super::rows::key_columns!(),
-            ", secret_hash, secret_check, previous_secret_hash, previous_secret_check, previous_secret_expires_at, ",
-            "(SELECT active FROM users WHERE users.id = api_keys.owner_id) AS owner_active ",
-            "FROM api_keys WHERE client_id = $1"
-        )
-    };
-}
-
-pub(super) use {credentials_select, key_columns, user_columns};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct UserRow {
@@ -149,15 +121,6 @@ fn corrupt(column: &str) -> StoreError {
     StoreError::Backend(format!("unreadable value in {column}"))
 }
 
-/// Columns of `audit_events`, in [`AuditRow`] order.
-macro_rules! audit_columns {
-    () => {
-        "seq, at, action, environment, client_id, user_id, actor_user_id, actor_client_id, source, request_id, reason"
-    };
-}
-
-pub(super) use audit_columns;
-
 #[derive(sqlx::FromRow)]
 pub(super) struct AuditRow {
     seq: i64,
@@ -193,7 +156,17 @@ impl From<AuditRow> for crate::domain::AuditEvent {
 
 #[derive(sqlx::FromRow)]
 pub(super) struct ChangeRow {
-    pub(super) seq: i64,
-    pub(super) kind: String,
-    pub(super) subject: String,
+    seq: i64,
+    kind: String,
+    subject: String,
+}
+
+impl From<ChangeRow> for super::ChangeRecord {
+    fn from(r: ChangeRow) -> Self {
+        Self {
+            seq: r.seq,
+            kind: r.kind,
+            subject: r.subject,
+        }
+    }
 }

@@ -3,25 +3,49 @@
 //! no notifications: instances poll the change feed (every 100 ms, one indexed query).
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteQueryResult,
+    SqliteSynchronous,
 };
 use sqlx::{Sqlite, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-use super::sql::impl_sql_store;
-use super::{StoreError, TableEventOutcome, Wakeup};
+use super::sql::{Backend, SqlStore, forward_store, no_table_events, no_wakeups};
+use super::{
+    AuditQuery, ChangeRecord, Dedupe, EventOutcome, KeyPage, KeyQuery, KeyUpdate, NewApiKey,
+    PoolUsage, StoreError, TableEventOutcome, Wakeup, WriteContext,
+};
+use crate::domain::{
+    ApiKey, AuditEvent, ClientId, EnvironmentName, KeyCredentials, User, UserEvent, UserId,
+};
 
 /// A SQLite database file.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-}
+pub type SqliteStore = SqlStore<Sqlite>;
 
-impl SqliteStore {
+impl Backend for Sqlite {
+    const LOCK_SHARE: &'static str = "";
+    const LOCK_UPDATE: &'static str = "";
+    const CHANGES_LOCK: Option<&'static str> = None;
     const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
+    async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+        sqlx::migrate!("migrations/sqlite")
+            .run(pool)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))
+    }
+}
+
+impl SqlStore<Sqlite> {
     /// Opens (creating when missing) the database at `url` (`sqlite://path`).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
@@ -35,11 +59,7 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
-    }
-
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        Ok(Self::new(pool))
     }
 
     /// `keymint_user_events` is a PostgreSQL feature.
@@ -48,7 +68,7 @@ impl SqliteStore {
         _instance: &str,
         _now: OffsetDateTime,
     ) -> Result<Option<TableEventOutcome>, StoreError> {
-        Ok(None)
+        no_table_events()
     }
 
     async fn backlog(&self) -> Result<(i64, Option<OffsetDateTime>), StoreError> {
@@ -56,8 +76,8 @@ impl SqliteStore {
     }
 
     fn start_wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<Wakeup>> {
-        None
+        no_wakeups()
     }
 }
 
-impl_sql_store!(SqliteStore, Sqlite, migrator: sqlx::migrate!("migrations/sqlite"), lock_share: "", lock_update: "", changes_lock: "");
+forward_store!(Sqlite);

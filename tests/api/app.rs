@@ -8,16 +8,12 @@ use tokio::net::TcpListener;
 use keymint::clock::{Clock, ManualClock};
 use keymint::config::Config;
 use keymint::domain::{EnvironmentName, Permissions, UserId, UserUpsert};
-use keymint::http::{AppState, Ready};
+use keymint::http::{AppState, Ready, Runtime};
 use keymint::manage::CreateKey;
 
 use crate::support::TestDb;
 
-#[derive(Debug, Clone, Copy)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use crate::support::Backend;
 
 /// A running Keymint.
 pub struct TestApp {
@@ -46,10 +42,7 @@ impl TestApp {
 
     /// Serves with extra configuration variables.
     pub async fn spawn_with(backend: Backend, vars: &[(&str, &str)]) -> Self {
-        let db = match backend {
-            Backend::Sqlite => TestDb::sqlite(),
-            Backend::Postgres => TestDb::postgres().await,
-        };
+        let db = backend.db().await;
         let mut app = Self::spawn_on(&db.url, vars).await;
         app._db = Some(db);
         app
@@ -84,9 +77,11 @@ impl TestApp {
         // A manual clock set to now: tokens stay valid for real validators, and tests
         // that need time to pass advance it instead of sleeping.
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-        let state = AppState::build_with_clock(config, Arc::clone(&clock) as Arc<dyn Clock>)
-            .await
-            .unwrap();
+        let runtime = Runtime {
+            clock: Arc::clone(&clock) as Arc<dyn Clock>,
+            ..Runtime::default()
+        };
+        let state = AppState::build(config, runtime).await.unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = state.clone();
         let server = tokio::spawn(async move {

@@ -26,27 +26,4 @@ mod token;
 mod token_errors;
 mod verifier;
 
-/// Stamps each `async fn(Backend)` as a test on SQLite and on PostgreSQL.
-macro_rules! both_backends {
-    ($module:ident: $($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    crate::$module::$name(crate::app::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[cfg_attr(not(keymint_pg), ignore = "set KEYMINT_TEST_POSTGRES_URL to run the PostgreSQL suite")]
-                async fn $name() {
-                    crate::$module::$name(crate::app::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
-pub(crate) use both_backends;
+pub(crate) use support::both_backends;

@@ -78,7 +78,7 @@ async fn the_verifier_accepts_good_tokens_and_refuses_the_rest() {
         "wrong audience accepted"
     );
     // An expired token: forged with the environment's key, exp an hour ago.
-    let mut expired = keymint::oauth::verify_claims(&app.state, &EnvironmentName::parse("production").unwrap(), &good)
+    let mut expired = app.state.oauth.tokens.verify(&EnvironmentName::parse("production").unwrap(), &good)
         .map(|c| serde_json::json!({"iss": c.iss, "sub": c.sub, "aud": c.aud, "iat": c.iat - 7200, "nbf": c.nbf - 7200, "jti": "old", "client_id": c.client_id, "scope": c.scope, "permissions": c.permissions, "env": c.env}))
         .unwrap();
     expired["exp"] = serde_json::json!(app.clock.now().unix_timestamp() - 3600);

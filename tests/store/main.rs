@@ -5,32 +5,7 @@ mod support;
 
 mod suite;
 
-/// Stamps each suite function as a test on both backends.
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = crate::support::TestDb::sqlite();
-                    crate::suite::$name(db.store().await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[cfg_attr(not(keymint_pg), ignore = "set KEYMINT_TEST_POSTGRES_URL to run the PostgreSQL suite")]
-                async fn $name() {
-                    let db = crate::support::TestDb::postgres().await;
-                    crate::suite::$name(db.store().await).await;
-                }
-            )*
-        }
-    };
-}
-
-both_backends!(
+support::both_backends!(store suite:
     upsert_creates_active_users_and_updates_profiles,
     unknown_users_and_keys_are_not_found,
     keys_freeze_the_owners_permissions,

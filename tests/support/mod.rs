@@ -6,12 +6,85 @@
 pub mod proxy;
 
 use sqlx::Connection;
+use std::future::Future;
 use std::sync::Arc;
 
 use keymint::store::Store;
 
 /// Reason shown for PostgreSQL tests when the suite is not enabled.
 pub const PG_SKIP: &str = "set KEYMINT_TEST_POSTGRES_URL to run the PostgreSQL suite";
+
+/// The database a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// A fresh database of this backend.
+    pub async fn db(self) -> TestDb {
+        match self {
+            Backend::Sqlite => TestDb::sqlite(),
+            Backend::Postgres => TestDb::postgres().await,
+        }
+    }
+}
+
+/// Runs `test` on `backend` (the API suites build their own server from it).
+pub async fn with_backend<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(Backend) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    test(backend).await;
+}
+
+/// Runs `test` on a fresh, migrated store of `backend`.
+pub async fn with_store<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let db = backend.db().await;
+    test(db.store().await).await;
+}
+
+/// Stamps each test function of a module as a test on SQLite and on PostgreSQL:
+/// `both_backends!(token: a, b)` runs `crate::token::a(Backend)`, and
+/// `both_backends!(store suite: a, b)` runs `crate::suite::a(Arc<dyn Store>)` on a fresh store.
+// Not every test crate that includes this module stamps tests.
+#[allow(unused_macros)]
+macro_rules! both_backends {
+    (@stamp $run:ident, $module:ident: $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::support::$run(crate::support::Backend::Sqlite, crate::$module::$name).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(keymint_pg), ignore = "set KEYMINT_TEST_POSTGRES_URL to run the PostgreSQL suite")]
+                async fn $name() {
+                    crate::support::$run(crate::support::Backend::Postgres, crate::$module::$name).await;
+                }
+            )*
+        }
+    };
+    (store $module:ident: $($name:ident),* $(,)?) => {
+        crate::support::both_backends!(@stamp with_store, $module: $($name),*);
+    };
+    ($module:ident: $($name:ident),* $(,)?) => {
+        crate::support::both_backends!(@stamp with_backend, $module: $($name),*);
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use both_backends;
 
 /// A fresh, empty database that removes itself.
 pub struct TestDb {

@@ -1,0 +1,123 @@
+//! The journal every write appends in its own transaction: audit entries and
+//! change-feed rows.
+
+use sqlx::{Database, Encode, Executor, IntoArguments, Type};
+use time::OffsetDateTime;
+
+use super::super::WriteContext;
+use super::queries as q;
+use super::{Backend, SqlStore};
+use crate::domain::{ApiKey, AuditAction, UserId};
+
+/// The journal of writes. A trait, so the parts of the store that write need only the
+/// one bound `SqlStore<DB>: Journal`.
+pub(crate) trait Journal {
+    /// The backend.
+    type Db: Backend;
+
+    /// Appends one audit entry.
+    async fn audit(
+        conn: &mut <Self::Db as Database>::Connection,
+        ctx: &WriteContext,
+        action: AuditAction,
+        key: Option<&ApiKey>,
+        user: &UserId,
+        reason: Option<&str>,
+    ) -> Result<(), sqlx::Error>;
+
+    /// Appends the change-feed rows of a transaction, as its last statements.
+    async fn changed(
+        conn: &mut <Self::Db as Database>::Connection,
+        now: OffsetDateTime,
+        changes: &[(&str, &str)],
+    ) -> Result<(), sqlx::Error>;
+
+    async fn keys_changed(
+        conn: &mut <Self::Db as Database>::Connection,
+        ctx: &WriteContext,
+        action: AuditAction,
+        keys: &[ApiKey],
+        reason: Option<&str>,
+    ) -> Result<(), sqlx::Error>;
+}
+
+impl<DB> Journal for SqlStore<DB>
+where
+    DB: Backend,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'e> &'e str: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<&'e str>: Encode<'e, DB> + Type<DB>,
+    for<'e> OffsetDateTime: Encode<'e, DB> + Type<DB>,
+{
+    type Db = DB;
+
+    async fn audit(
+        conn: &mut DB::Connection,
+        ctx: &WriteContext,
+        action: AuditAction,
+        key: Option<&ApiKey>,
+        user: &UserId,
+        reason: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(q::INSERT_AUDIT)
+            .bind(ctx.now)
+            .bind(action.as_str())
+            .bind(key.map(|k| k.environment.as_str()))
+            .bind(key.map(|k| k.client_id.as_str()))
+            .bind(user.as_str())
+            .bind(ctx.actor.user.as_ref().map(|u| u.as_str()))
+            .bind(ctx.actor.client_id.as_ref().map(|c| c.as_str()))
+            .bind(ctx.actor.source.as_str())
+            .bind(ctx.request_id.as_deref())
+            .bind(reason)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Followers read `seq > last seen`, so a row must never become visible after a row
+    /// with a higher `seq`. IDENTITY values are handed out at INSERT, not at commit, so
+    /// two writers could commit out of order and a follower would skip the one that
+    /// committed late. [`Backend::CHANGES_LOCK`] (PostgreSQL: a transaction-scoped
+    /// advisory lock) makes writers take `seq` values one transaction at a time and hold
+    /// them until commit: seq order is commit order. It is taken last, after every row
+    /// lock, and held only for these inserts and the commit. SQLite's `BEGIN IMMEDIATE`
+    /// already serialises writers.
+    async fn changed(
+        conn: &mut DB::Connection,
+        now: OffsetDateTime,
+        changes: &[(&str, &str)],
+    ) -> Result<(), sqlx::Error> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        if let Some(lock) = DB::CHANGES_LOCK {
+            sqlx::query(lock).execute(&mut *conn).await?;
+        }
+        for (kind, subject) in changes {
+            sqlx::query(q::INSERT_CHANGE)
+                .bind(now)
+                .bind(*kind)
+                .bind(*subject)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn keys_changed(
+        conn: &mut DB::Connection,
+        ctx: &WriteContext,
+        action: AuditAction,
+        keys: &[ApiKey],
+        reason: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        for key in keys {
+            Self::audit(conn, ctx, action, Some(key), &key.owner_id, reason).await?;
+        }
+        let changes: Vec<(&str, &str)> =
+            keys.iter().map(|k| ("key", k.client_id.as_str())).collect();
+        Self::changed(conn, ctx.now, &changes).await
+    }
+}

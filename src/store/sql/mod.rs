@@ -1,0 +1,273 @@
+//! The store both backends share, as plain generic code over sqlx: [`SqlStore<DB>`] holds
+//! the pool, [`Backend`] says how the two databases differ (how a write transaction
+//! begins, row-lock clauses, the change-feed lock, notifications, the `keymint_user_events`
+//! table), and `sqlite.rs` / `postgres.rs` implement [`super::Store`] by forwarding to the
+//! methods here (see [`forward_store`]).
+//!
+//! Every write appends, in the same transaction, its audit entries and its change-feed
+//! rows (`keymint_changes`), which every instance follows to invalidate memory. The rules
+//! a write applies (frozen permissions, the update plan) are pure functions in
+//! [`crate::domain`].
+
+mod journal;
+mod keys;
+pub(super) mod queries;
+mod records;
+
+use sqlx::{Database, Pool, Transaction};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) use journal::Journal;
+
+use super::{StoreError, TableEventOutcome, Wakeup};
+use crate::random::{Random, SystemRandom};
+
+/// How a database differs from the other.
+pub(crate) trait Backend: Database {
+    /// Appended to a `SELECT` to share-lock its rows (empty on SQLite, whose writers
+    /// are serialised by `BEGIN IMMEDIATE`).
+    const LOCK_SHARE: &'static str;
+    /// Appended to a `SELECT` to lock its rows for update.
+    const LOCK_UPDATE: &'static str;
+    /// Run before a transaction's change-feed rows (see [`SqlStore::changed`]).
+    const CHANGES_LOCK: Option<&'static str>;
+    /// How often instances poll when no notification wakes them.
+    const POLL_INTERVAL: Duration;
+
+    /// Begins a write transaction.
+    fn begin_write(
+        pool: &Pool<Self>,
+    ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send;
+
+    /// Rows a statement changed.
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    /// Applies pending migrations.
+    fn migrate(pool: &Pool<Self>) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A database of either backend.
+pub struct SqlStore<DB: Database> {
+    pub(super) pool: Pool<DB>,
+    /// Etags.
+    pub(super) random: Arc<dyn Random>,
+}
+
+impl<DB: Database> Clone for SqlStore<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            random: Arc::clone(&self.random),
+        }
+    }
+}
+
+impl<DB: Database> std::fmt::Debug for SqlStore<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("pool", &self.pool)
+            .finish()
+    }
+}
+
+impl<DB: Database> SqlStore<DB> {
+    /// A store over `pool`, with etags from the OS generator.
+    pub(super) fn new(pool: Pool<DB>) -> Self {
+        Self {
+            pool,
+            random: Arc::new(SystemRandom),
+        }
+    }
+
+    /// The same store with etags from `random` (tests make them repeatable).
+    pub fn with_random(self, random: Arc<dyn Random>) -> Self {
+        Self { random, ..self }
+    }
+
+    /// A fresh etag for the rows one write changes.
+    pub(super) fn etag(&self) -> String {
+        self.random.token(12)
+    }
+
+    /// Connections of the pool, for metrics.
+    pub(super) fn pool_usage(&self) -> super::PoolUsage {
+        super::PoolUsage {
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+}
+
+/// What a backend without the `keymint_user_events` table answers.
+pub(super) fn no_table_events() -> Result<Option<TableEventOutcome>, StoreError> {
+    Ok(None)
+}
+
+/// What a backend without notifications answers.
+pub(super) fn no_wakeups() -> Option<tokio::sync::mpsc::Receiver<Wakeup>> {
+    None
+}
+
+/// `$sql` followed by `$lock` (a backend's row-lock clause).
+pub(super) fn locked(sql: &'static str, lock: &'static str) -> sqlx::AssertSqlSafe<String> {
+    // Both parts are constants of this crate, never input.
+    sqlx::AssertSqlSafe(format!("{sql}{lock}"))
+}
+
+/// Implements [`super::Store`] for `SqlStore<$db>` by forwarding every method to the
+/// generic code (`next_table_event`, `backlog` and `start_wakeups` are the backend's
+/// own). Calls name `SqlStore::<$db>` so that a method whose bounds do not hold is a
+/// compile error, never a silent call of the trait method itself.
+macro_rules! forward_store {
+    ($db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $crate::store::sql::SqlStore<$db> {
+            async fn migrate(&self) -> Result<(), StoreError> {
+                <$db as $crate::store::sql::Backend>::migrate(&self.pool).await
+            }
+            async fn ping(&self) -> Result<(), StoreError> {
+                $crate::store::sql::SqlStore::<$db>::ping(self).await
+            }
+            fn pool_usage(&self) -> PoolUsage {
+                $crate::store::sql::SqlStore::<$db>::pool_usage(self)
+            }
+            async fn get_user(&self, id: &UserId) -> Result<User, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::get_user(self, id).await
+            }
+            async fn apply_user_event(
+                &self,
+                event: &UserEvent,
+                dedupe: &Dedupe,
+                occurred_at: Option<OffsetDateTime>,
+                ctx: &WriteContext,
+            ) -> Result<EventOutcome, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::apply_user_event(
+                    self,
+                    event,
+                    dedupe,
+                    occurred_at,
+                    ctx,
+                )
+                .await
+            }
+            async fn apply_next_table_event(
+                &self,
+                instance: &str,
+                now: OffsetDateTime,
+            ) -> Result<Option<TableEventOutcome>, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::next_table_event(self, instance, now).await
+            }
+            async fn table_event_backlog(
+                &self,
+            ) -> Result<(i64, Option<OffsetDateTime>), StoreError> {
+                $crate::store::sql::SqlStore::<$db>::backlog(self).await
+            }
+            async fn create_key(
+                &self,
+                key: &NewApiKey,
+                ctx: &WriteContext,
+            ) -> Result<ApiKey, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::create_key(self, key, ctx).await
+            }
+            async fn get_key(&self, client_id: &ClientId) -> Result<ApiKey, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::get_key(self, client_id).await
+            }
+            async fn find_credentials(
+                &self,
+                client_id: &ClientId,
+            ) -> Result<Option<KeyCredentials>, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::find_credentials(self, client_id).await
+            }
+            async fn list_keys(&self, query: &KeyQuery) -> Result<KeyPage, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::list_keys(self, query).await
+            }
+            async fn update_key(
+                &self,
+                client_id: &ClientId,
+                update: &KeyUpdate,
+                ctx: &WriteContext,
+            ) -> Result<ApiKey, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::update_key(self, client_id, update, ctx).await
+            }
+            async fn delete_key(
+                &self,
+                client_id: &ClientId,
+                expected_etag: Option<&str>,
+                ctx: &WriteContext,
+            ) -> Result<ApiKey, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::delete_key(self, client_id, expected_etag, ctx)
+                    .await
+            }
+            async fn expire_keys(&self, now: OffsetDateTime) -> Result<Vec<ApiKey>, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::expire_keys(self, now).await
+            }
+            async fn record_secret_check(
+                &self,
+                client_id: &ClientId,
+                hash: &str,
+                check: &str,
+            ) -> Result<(), StoreError> {
+                $crate::store::sql::SqlStore::<$db>::record_secret_check(
+                    self, client_id, hash, check,
+                )
+                .await
+            }
+            async fn record_last_used(
+                &self,
+                uses: &[(ClientId, OffsetDateTime)],
+            ) -> Result<(), StoreError> {
+                $crate::store::sql::SqlStore::<$db>::record_last_used(self, uses).await
+            }
+            async fn revoke_token(
+                &self,
+                jti: &str,
+                environment: &EnvironmentName,
+                client_id: Option<&ClientId>,
+                now: OffsetDateTime,
+                expires_at: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                $crate::store::sql::SqlStore::<$db>::revoke_token(
+                    self,
+                    jti,
+                    environment,
+                    client_id,
+                    now,
+                    expires_at,
+                )
+                .await
+            }
+            async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::is_revoked(self, jti).await
+            }
+            async fn list_audit(
+                &self,
+                query: &AuditQuery,
+            ) -> Result<(Vec<AuditEvent>, bool), StoreError> {
+                $crate::store::sql::SqlStore::<$db>::list_audit(self, query).await
+            }
+            async fn changes_since(
+                &self,
+                after: i64,
+                limit: u32,
+            ) -> Result<Vec<ChangeRecord>, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::changes_since(self, after, limit).await
+            }
+            async fn latest_change(&self) -> Result<i64, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::latest_change(self).await
+            }
+            async fn prune(&self, before: OffsetDateTime) -> Result<(), StoreError> {
+                $crate::store::sql::SqlStore::<$db>::prune(self, before).await
+            }
+            async fn wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<Wakeup>> {
+                $crate::store::sql::SqlStore::<$db>::start_wakeups(self)
+            }
+            fn poll_interval(&self) -> std::time::Duration {
+                <$db as $crate::store::sql::Backend>::POLL_INTERVAL
+            }
+        }
+    };
+}
+
+pub(super) use forward_store;

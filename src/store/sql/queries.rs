@@ -1,0 +1,161 @@
+//! The SQL text both backends run. SQLite and PostgreSQL accept the same `$n`
+//! placeholders, `RETURNING` and `ON CONFLICT`; where they differ (row locks, the
+//! change-feed lock) the backend's [`super::Backend`] supplies the clause.
+
+/// Columns of `users`, in `UserRow` order.
+macro_rules! user_columns {
+    () => {
+        "id, email, service_account, active, permissions, created_at, updated_at"
+    };
+}
+
+/// Columns of `api_keys`, in `KeyRow` order.
+macro_rules! key_columns {
+    () => {
+        "seq, id, client_id, environment, owner_id, permissions, enabled, disabled_reason, \
+         name, expires_at, last_used_at, etag, created_at, updated_at"
+    };
+}
+
+/// A key with its secrets and its owner's state (`CredentialsRow`), by `client_id = $1`.
+pub const CREDENTIALS_BY_CLIENT_ID: &str = concat!(
+    "SELECT ",
+    key_columns!(),
+    ", secret_hash, secret_check, previous_secret_hash, previous_secret_check, \
+     previous_secret_expires_at, \
+     (SELECT active FROM users WHERE users.id = api_keys.owner_id) AS owner_active \
+     FROM api_keys WHERE client_id = $1"
+);
+
+pub const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+
+pub const USER_LAST_EVENT: &str = "SELECT last_event_at FROM users WHERE id = $1";
+
+pub const SET_USER_LAST_EVENT: &str = "UPDATE users SET last_event_at = $2 WHERE id = $1";
+
+/// Upserts profile and current permissions; a new user is active.
+pub const UPSERT_USER: &str = concat!(
+    "INSERT INTO users (id, email, service_account, active, permissions, created_at, updated_at) \
+     VALUES ($1, $2, $3, TRUE, $4, $5, $5) \
+     ON CONFLICT (id) DO UPDATE SET email = excluded.email, \
+     service_account = excluded.service_account, permissions = excluded.permissions, \
+     updated_at = excluded.updated_at RETURNING ",
+    user_columns!()
+);
+
+/// Sets `active` of a user that exists.
+pub const SET_USER_ACTIVE: &str = concat!(
+    "UPDATE users SET active = $2, updated_at = $3 WHERE id = $1 RETURNING ",
+    user_columns!()
+);
+
+/// Sets `active`, creating the user when unknown (directory events).
+pub const UPSERT_USER_ACTIVE: &str = concat!(
+    "INSERT INTO users (id, email, service_account, active, permissions, created_at, updated_at) \
+     VALUES ($1, NULL, FALSE, $2, '[]', $3, $3) \
+     ON CONFLICT (id) DO UPDATE SET active = excluded.active, updated_at = excluded.updated_at \
+     RETURNING ",
+    user_columns!()
+);
+
+pub const DISABLE_KEYS_OF_OWNER: &str = concat!(
+    "UPDATE api_keys SET enabled = FALSE, disabled_reason = 'owner_deactivated', \
+     etag = $2, updated_at = $3 WHERE owner_id = $1 AND enabled RETURNING ",
+    key_columns!()
+);
+
+pub const INSERT_AUDIT: &str = "INSERT INTO audit_events (at, action, environment, client_id, \
+     user_id, actor_user_id, actor_client_id, source, request_id, reason) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+pub const INSERT_CHANGE: &str =
+    "INSERT INTO keymint_changes (at, kind, subject) VALUES ($1, $2, $3)";
+
+pub const INSERT_WEBHOOK_ID: &str = "INSERT INTO processed_webhooks (id, received_at) \
+     VALUES ($1, $2) ON CONFLICT (id) DO NOTHING";
+
+pub const INSERT_KEY: &str = concat!(
+    "INSERT INTO api_keys (id, client_id, secret_hash, secret_check, environment, owner_id, \
+     permissions, enabled, disabled_reason, name, expires_at, etag, created_at, updated_at) \
+     VALUES ($1, $2, $3, $11, $4, $5, $6, TRUE, NULL, $7, $8, $9, $10, $10) RETURNING ",
+    key_columns!()
+);
+
+pub const KEY_BY_CLIENT_ID: &str = concat!(
+    "SELECT ",
+    key_columns!(),
+    " FROM api_keys WHERE client_id = $1"
+);
+
+pub const LIST_KEYS: &str = concat!(
+    "SELECT ",
+    key_columns!(),
+    " FROM api_keys WHERE environment = $1 \
+     AND (CAST($2 AS TEXT) IS NULL OR owner_id = CAST($2 AS TEXT)) \
+     AND seq > $3 ORDER BY seq LIMIT $4"
+);
+
+pub const COUNT_KEYS: &str = "SELECT COUNT(*) FROM api_keys WHERE environment = $1 \
+     AND (CAST($2 AS TEXT) IS NULL OR owner_id = CAST($2 AS TEXT))";
+
+/// The etag condition makes a concurrent writer that read the same etag lose.
+pub const UPDATE_KEY: &str = concat!(
+    "UPDATE api_keys SET enabled = $2, disabled_reason = $3, secret_hash = $4, \
+     etag = $5, updated_at = $6, previous_secret_hash = $8, previous_secret_expires_at = $9, \
+     secret_check = $10, previous_secret_check = $11 \
+     WHERE client_id = $1 AND etag = $7 RETURNING ",
+    key_columns!()
+);
+
+pub const KEY_ETAG: &str = "SELECT etag FROM api_keys WHERE client_id = $1";
+
+pub const DELETE_KEY: &str = concat!(
+    "DELETE FROM api_keys WHERE client_id = $1 AND etag = $2 RETURNING ",
+    key_columns!()
+);
+
+pub const EXPIRE_KEYS: &str = concat!(
+    "UPDATE api_keys SET enabled = FALSE, disabled_reason = 'expired', etag = $2, \
+     updated_at = $1 WHERE enabled AND expires_at IS NOT NULL AND expires_at <= $1 RETURNING ",
+    key_columns!()
+);
+
+/// The hash condition makes a concurrent rotation win: a tag is only ever stored beside
+/// the hash it was verified against.
+pub const RECORD_SECRET_CHECK: &str = "UPDATE api_keys SET \
+     secret_check = CASE WHEN secret_hash = $2 AND secret_check IS NULL THEN $3 \
+     ELSE secret_check END, \
+     previous_secret_check = CASE WHEN previous_secret_hash = $2 \
+     AND previous_secret_check IS NULL THEN $3 ELSE previous_secret_check END \
+     WHERE client_id = $1 AND (secret_hash = $2 OR previous_secret_hash = $2)";
+
+pub const RECORD_LAST_USED: &str = "UPDATE api_keys SET last_used_at = $2 \
+     WHERE client_id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
+
+pub const REVOKE_TOKEN: &str = "INSERT INTO revoked_tokens \
+     (jti, environment, client_id, revoked_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (jti) DO NOTHING";
+
+pub const IS_REVOKED: &str = "SELECT COUNT(*) FROM revoked_tokens WHERE jti = $1";
+
+pub const LIST_AUDIT: &str = "SELECT seq, at, action, environment, client_id, user_id, \
+     actor_user_id, actor_client_id, source, request_id, reason FROM audit_events \
+     WHERE seq > $1 \
+     AND (CAST($2 AS TEXT) IS NULL OR environment = CAST($2 AS TEXT) OR environment IS NULL) \
+     AND (CAST($3 AS TEXT) IS NULL OR client_id = CAST($3 AS TEXT)) \
+     AND (CAST($4 AS TEXT) IS NULL OR user_id = CAST($4 AS TEXT)) \
+     ORDER BY seq LIMIT $5";
+
+pub const CHANGES_SINCE: &str =
+    "SELECT seq, kind, subject FROM keymint_changes WHERE seq > $1 ORDER BY seq LIMIT $2";
+
+pub const LATEST_CHANGE: &str = "SELECT MAX(seq) FROM keymint_changes";
+
+/// Keeps the newest change row so positions never go backwards.
+pub const PRUNE_CHANGES: &str = "DELETE FROM keymint_changes \
+     WHERE at < $1 AND seq < (SELECT MAX(seq) FROM keymint_changes)";
+
+pub const PRUNE_WEBHOOK_IDS: &str = "DELETE FROM processed_webhooks WHERE received_at < $1";
+
+/// Revocations are needed only until the token would have expired anyway.
+pub const PRUNE_REVOCATIONS: &str = "DELETE FROM revoked_tokens WHERE expires_at < $1";
