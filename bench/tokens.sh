@@ -10,10 +10,6 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 DUR=${DUR:-10}
 KEYS=10000
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-export PGPASSWORD=${KEYMINT_CI_PG_PASSWORD:-postgres}
-pg_isready -h 127.0.0.1 -q || pg_ctlcluster --skip-systemctl-redirect 15 main start
-
 cargo build --release --quiet --bin keymint --example bench_tool
 BIN="$ROOT/target/release/keymint"
 TOOL="$ROOT/target/release/examples/bench_tool"
@@ -27,40 +23,21 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+source "$ROOT/bench/lib.sh"
 psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $DB"
 
-start() { # name database_url [VAR=value...]: starts an instance, sets URL_<name> and PID_<name>
-  local name=$1 url=$2; shift 2
-  mkdir -p "$WORK/$name"
-  (cd "$WORK/$name" && exec env DATABASE_URL="$url" KEYMINT_LISTEN=127.0.0.1:0 RUST_LOG=warn,keymint::cli::serve=info "$@" "$BIN" serve) 2> "$WORK/$name.log" &
-  local pid=$!
-  PIDS+=("$pid")
-  for _ in $(seq 1 300); do
-    addr=$(grep 'keymint serving' "$WORK/$name.log" | grep -o 'address=[0-9.:]*' | head -1 | cut -d= -f2 || true)
-    [ -n "$addr" ] && break
-    sleep 0.1
-  done
-  [ -n "$addr" ] || { cat "$WORK/$name.log" >&2; exit 1; }
-  printf -v "URL_$name" 'http://%s' "$addr"
-  printf -v "PID_$name" '%s' "$pid"
-}
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 reset_peak() { echo 5 > "/proc/$1/clear_refs"; }
 peak_mib() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
-wrk_run() { # url script keys secret connections -> "rps p50 p99 requests errors"
-  KEYS=$3 SECRET=$4 wrk -t2 -c"$5" -d"${DUR}s" --timeout 5s -s "$ROOT/bench/$2" "$1" 2>&1 |
-    awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); printf "%s ", kv[2] } print "" }'
-}
-mean() { awk '{ s += $1 } END { printf "%.0f", s / NR }'; }
 
 echo "seeding $KEYS keys in SQLite and PostgreSQL..." >&2
 SECRET_sqlite=$("$TOOL" seed "sqlite://$WORK/sqlite.db" $KEYS)
 SECRET_pg=$("$TOOL" seed "postgres://postgres:$PGPASSWORD@127.0.0.1:5432/$DB" $KEYS)
 SECRET_cold=$("$TOOL" seed "sqlite://$WORK/cold.db" 1)
 # The flood connects from loopback, a trusted proxy by default, so it can name addresses.
-start sqlite "sqlite://$WORK/sqlite.db"
-start pg "postgres://postgres:$PGPASSWORD@127.0.0.1:5432/$DB"
-start cold "sqlite://$WORK/cold.db" KEYMINT_CACHE_CAPACITY=0
+start sqlite "sqlite://$WORK/sqlite.db" "$BIN"
+start pg "postgres://postgres:$PGPASSWORD@127.0.0.1:5432/$DB" "$BIN"
+start cold "sqlite://$WORK/cold.db" "$BIN" KEYMINT_CACHE_CAPACITY=0
 IDLE_sqlite=$(rss_mib "$PID_sqlite"); IDLE_pg=$(rss_mib "$PID_pg")
 
 echo "argon2 ceiling..." >&2
@@ -112,7 +89,6 @@ SCALE_B=$(wrk_run "$URL_pg" token.lua $KEYS "$SECRET_pg" 64)
 SCALE_PEAK=$(peak_mib "$PID_pg")
 TOTAL_KEYS=$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc "SELECT COUNT(*) FROM api_keys")
 
-field() { echo "$1" | awk -v n="$2" '{ print $n }'; }
 avg() { for r in 1 2; do field "${R[$1,$2,$r]}" "$3"; done | mean; }
 echo
 echo "| phase | SQLite | PostgreSQL |"

@@ -11,6 +11,9 @@ mod support;
 #[path = "api/app.rs"]
 #[allow(dead_code)]
 mod app;
+#[path = "api/gateway.rs"]
+#[allow(dead_code)]
+mod gateway;
 
 use std::path::Path;
 use std::process::{Child, Command};

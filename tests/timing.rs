@@ -9,6 +9,9 @@ mod support;
 #[path = "api/app.rs"]
 #[allow(dead_code)]
 mod app;
+#[path = "api/gateway.rs"]
+#[allow(dead_code)]
+mod gateway;
 
 use std::time::{Duration, Instant};
 

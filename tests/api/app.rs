@@ -64,6 +64,24 @@ impl TestApp {
 
     /// Another instance on the database of `url` (which outlives this instance).
     pub async fn spawn_on(url: &str, vars: &[(&str, &str)]) -> Self {
+        Self::spawn_with_random(url, vars, Arc::new(keymint::random::SystemRandom)).await
+    }
+
+    /// Serves on a fresh database of `backend` with token ids and etags drawn from a
+    /// repeatable sequence.
+    pub async fn spawn_seeded(backend: Backend, seed: u64) -> Self {
+        let db = backend.db().await;
+        let random = Arc::new(keymint::random::SeededRandom::new(seed));
+        let mut app = Self::spawn_with_random(&db.url, &[], random).await;
+        app._db = Some(db);
+        app
+    }
+
+    async fn spawn_with_random(
+        url: &str,
+        vars: &[(&str, &str)],
+        random: Arc<dyn keymint::random::Random>,
+    ) -> Self {
         let keys = tempfile::tempdir().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -79,7 +97,7 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
         let runtime = Runtime {
             clock: Arc::clone(&clock) as Arc<dyn Clock>,
-            ..Runtime::default()
+            random,
         };
         let state = AppState::build(config, runtime).await.unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -186,6 +204,48 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Mints a token with `key` and returns the access token.
+    pub async fn access_token(&self, env: &str, key: &Key) -> String {
+        self.mint(env, key).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Checks `token` as a gateway would: metadata, then the published JWKS, then
+    /// signature and claims with an independent JOSE library; returns the claims.
+    pub async fn verify(&self, env: &str, token: &str) -> Result<serde_json::Value, String> {
+        crate::gateway::verify(self, env, token).await
+    }
+
+    /// The published JWKS of `env`.
+    pub async fn jwks(&self, env: &str) -> serde_json::Value {
+        let url = self.url(&format!("/{env}/.well-known/jwks.json"));
+        let response = self.http.get(url).send().await.unwrap();
+        assert_eq!(response.status(), 200, "JWKS of {env}");
+        response.json().await.unwrap()
+    }
+
+    /// Posts a GraphQL request to `env`; returns the HTTP status and the body.
+    pub async fn graphql(
+        &self,
+        env: &str,
+        bearer: Option<&str>,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let body = serde_json::json!({"query": query, "variables": variables});
+        let mut request = self
+            .http
+            .post(self.url(&format!("/{env}/graphql")))
+            .json(&body);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
     }
 
     /// Mints a token with Basic auth and returns the token response body.

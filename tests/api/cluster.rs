@@ -7,7 +7,7 @@ use serde_json::json;
 use std::time::Duration;
 
 use crate::app::{Backend, Key, TestApp};
-use crate::graphql::{UPDATE, gql};
+use crate::graphql::UPDATE;
 
 const MANAGER: &[&str] = &["CreateAPIKey", "UpdateAPIKey", "runs:read"];
 const CREATE_NAMED: &str =
@@ -48,7 +48,7 @@ mod postgres {
                 let (a, bearer) = (&a, &bearer);
                 async move {
                     let input = json!({"input": {"clientId": key.client_id, "enabled": false}});
-                    let (status, body) = gql(a, "production", Some(bearer), UPDATE, input).await;
+                    let (status, body) = a.graphql("production", Some(bearer), UPDATE, input).await;
                     assert_eq!(status, 200, "{body}");
                     assert_eq!(
                         body["data"]["updateApiKey"]["apikey"]["enabled"], false,
@@ -61,8 +61,9 @@ mod postgres {
                 let (a, bearer) = (&a, &bearer);
                 async move {
                     let input = json!({"input": {"name": format!("r{round}-{i}")}});
-                    let (status, body) =
-                        gql(a, "production", Some(bearer), CREATE_NAMED, input).await;
+                    let (status, body) = a
+                        .graphql("production", Some(bearer), CREATE_NAMED, input)
+                        .await;
                     assert_eq!(status, 200, "{body}");
                 }
             });

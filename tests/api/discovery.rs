@@ -62,15 +62,7 @@ pub async fn jwks_publishes_public_keys_only(backend: Backend) {
     assert_eq!(keys.len(), 1);
     assert!(keys[0].get("d").is_none(), "private key material published");
     assert_eq!(keys[0]["use"], "sig");
-    let sandbox: Value = app
-        .http
-        .get(app.url("/sandbox/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sandbox = app.jwks("sandbox").await;
     assert_ne!(
         sandbox["keys"][0]["kid"], keys[0]["kid"],
         "environments share a signing key"

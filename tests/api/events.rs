@@ -311,13 +311,10 @@ pub async fn no_token_is_issued_after_a_deactivation_commits(backend: Backend) {
             }
             if status == 200 {
                 issued += 1;
-                let claims = crate::gateway::verify(
-                    &app,
-                    "production",
-                    body["access_token"].as_str().unwrap(),
-                )
-                .await
-                .unwrap();
+                let claims = app
+                    .verify("production", body["access_token"].as_str().unwrap())
+                    .await
+                    .unwrap();
                 assert!(
                     claims["iat"].as_i64().unwrap() <= committed_unix,
                     "token issued after the deactivation"

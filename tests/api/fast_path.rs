@@ -32,7 +32,7 @@ pub async fn a_second_request_skips_argon2(backend: Backend) {
     let hits = app.metric("keymint_token_cache_hits_total").await;
     for _ in 0..5 {
         let body = app.mint("production", &key).await;
-        crate::gateway::verify(&app, "production", body["access_token"].as_str().unwrap())
+        app.verify("production", body["access_token"].as_str().unwrap())
             .await
             .unwrap();
     }

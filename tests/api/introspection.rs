@@ -86,9 +86,7 @@ pub async fn active_tokens_show_their_claims(backend: Backend) {
     let token = token_of(&app.mint("production", &alice).await);
     let (status, body) = introspect(&app, "production", &gateway, &token).await;
     assert_eq!(status, 200);
-    let claims = crate::gateway::verify(&app, "production", &token)
-        .await
-        .unwrap();
+    let claims = app.verify("production", &token).await.unwrap();
     assert_eq!(body["active"], true);
     for field in [
         "scope",
@@ -137,9 +135,7 @@ pub async fn every_inactive_case_answers_active_false(backend: Backend) {
         .await,
         "other environment"
     );
-    let mut claims = crate::gateway::verify(&app, "production", &good)
-        .await
-        .unwrap();
+    let mut claims = app.verify("production", &good).await.unwrap();
     let now = app.clock.now().unix_timestamp();
     claims["nbf"] = json!(now + 60);
     claims["jti"] = json!("forged-nbf");
@@ -325,14 +321,14 @@ pub async fn clients_revoke_their_own_tokens_only(backend: Backend) {
     );
     assert!(!active(&app, &gateway, &token).await);
     // A revoked token no longer opens the management API either.
-    let (_, body) = crate::graphql::gql(
-        &app,
-        "production",
-        Some(&token),
-        crate::graphql::LIST,
-        Value::Null,
-    )
-    .await;
+    let (_, body) = app
+        .graphql(
+            "production",
+            Some(&token),
+            crate::graphql::LIST,
+            Value::Null,
+        )
+        .await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
 }
 

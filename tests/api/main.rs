@@ -15,6 +15,8 @@ mod events_postgres;
 mod fast_path;
 mod gateway;
 mod graphql;
+mod graphql_access;
+mod graphql_keys;
 mod idp;
 mod introspection;
 mod management_rules;

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::app::{Backend, Key, TestApp};
-use crate::graphql::{UPDATE, gql};
+use crate::graphql::UPDATE;
 
 crate::both_backends!(management_rules:
     admins_cannot_receive_secrets_of_stronger_keys,
@@ -49,27 +49,26 @@ pub async fn admins_cannot_receive_secrets_of_stronger_keys(backend: Backend) {
 
     let regenerate =
         |key: &Key| json!({"input": {"clientId": key.client_id, "regenerateSecret": true}});
-    let (_, body) = gql(
-        &app,
-        "production",
-        Some(&admin),
-        UPDATE,
-        regenerate(&strong),
-    )
-    .await;
+    let (_, body) = app
+        .graphql("production", Some(&admin), UPDATE, regenerate(&strong))
+        .await;
     assert_eq!(code(&body), Some("FORBIDDEN"), "{body}");
     assert!(body.to_string().contains("deploy:production"), "{body}");
     // The refused key is untouched: its secret still works.
     assert_eq!(app.token_status("production", &strong).await, 200);
     // Within the admin's ceiling, it works, and the secret is handed over.
-    let (_, body) = gql(&app, "production", Some(&admin), UPDATE, regenerate(&weak)).await;
+    let (_, body) = app
+        .graphql("production", Some(&admin), UPDATE, regenerate(&weak))
+        .await;
     assert!(
         body["data"]["updateApiKey"]["apikey"]["clientSecret"].is_string(),
         "{body}"
     );
     // Disabling a stronger key hands nothing over: an admin may.
     let disable = json!({"input": {"clientId": strong.client_id, "enabled": false}});
-    let (_, body) = gql(&app, "production", Some(&admin), UPDATE, disable).await;
+    let (_, body) = app
+        .graphql("production", Some(&admin), UPDATE, disable)
+        .await;
     assert_eq!(
         body["data"]["updateApiKey"]["apikey"]["enabled"], false,
         "{body}"
@@ -84,17 +83,23 @@ pub async fn admin_follows_the_users_current_permissions(backend: Backend) {
     let carols = app.key("carol", "production").await;
     let boss_key = app.key("boss", "production").await;
     let admin = bearer(&app, &boss_key).await;
-    let (_, body) = gql(&app, "production", Some(&admin), LIST_ALL, Value::Null).await;
+    let (_, body) = app
+        .graphql("production", Some(&admin), LIST_ALL, Value::Null)
+        .await;
     assert!(listed(&body).contains(&carols.client_id), "{body}");
 
     // The directory takes admin away; the key still carries it, frozen.
     app.user("boss", &["UpdateAPIKey", "runs:read"]).await;
     app.settle().await;
     let admin = bearer(&app, &boss_key).await;
-    let (_, body) = gql(&app, "production", Some(&admin), LIST_ALL, Value::Null).await;
+    let (_, body) = app
+        .graphql("production", Some(&admin), LIST_ALL, Value::Null)
+        .await;
     assert_eq!(listed(&body), vec![boss_key.client_id.clone()], "{body}");
     let disable = json!({"input": {"clientId": carols.client_id, "enabled": false}});
-    let (_, body) = gql(&app, "production", Some(&admin), UPDATE, disable).await;
+    let (_, body) = app
+        .graphql("production", Some(&admin), UPDATE, disable)
+        .await;
     assert_eq!(code(&body), Some("NOT_FOUND"), "{body}");
     assert_eq!(app.token_status("production", &carols).await, 200);
 }
@@ -106,7 +111,9 @@ pub async fn tokens_for_resource_servers_do_not_manage_keys(backend: Backend) {
     let key = app.key("alice", "production").await;
     // The default audience is the resource server's: that token is refused here.
     let for_api = bearer(&app, &key).await;
-    let (_, body) = gql(&app, "production", Some(&for_api), LIST_ALL, Value::Null).await;
+    let (_, body) = app
+        .graphql("production", Some(&for_api), LIST_ALL, Value::Null)
+        .await;
     assert_eq!(code(&body), Some("UNAUTHENTICATED"), "{body}");
     assert!(body.to_string().contains("audience"), "{body}");
     // A token asked for the issuer's own audience manages keys.
@@ -121,7 +128,9 @@ pub async fn tokens_for_resource_servers_do_not_manage_keys(backend: Backend) {
     assert_eq!(response.status(), 200);
     let management: Value = response.json().await.unwrap();
     let bearer = management["access_token"].as_str().unwrap();
-    let (_, body) = gql(&app, "production", Some(bearer), LIST_ALL, Value::Null).await;
+    let (_, body) = app
+        .graphql("production", Some(bearer), LIST_ALL, Value::Null)
+        .await;
     assert_eq!(listed(&body), vec![key.client_id.clone()], "{body}");
 }
 
@@ -137,7 +146,9 @@ pub async fn mutation_floods_and_directive_spam_are_refused_before_running(backe
             .collect();
         format!("mutation {{ {} }}", fields.join(" "))
     };
-    let (_, body) = gql(&app, "production", Some(&bearer), &create(10), Value::Null).await;
+    let (_, body) = app
+        .graphql("production", Some(&bearer), &create(10), Value::Null)
+        .await;
     assert!(body.get("errors").is_none(), "{body}");
     for flood in [
         create(11),
@@ -148,17 +159,23 @@ pub async fn mutation_floods_and_directive_spam_are_refused_before_running(backe
                 .trim_end_matches('}')
         ),
     ] {
-        let (_, body) = gql(&app, "production", Some(&bearer), &flood, Value::Null).await;
+        let (_, body) = app
+            .graphql("production", Some(&bearer), &flood, Value::Null)
+            .await;
         assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
     }
     // Nothing of the refused requests ran: the key plus the 10 of the allowed request.
-    let (_, body) = gql(&app, "production", Some(&bearer), LIST_ALL, Value::Null).await;
+    let (_, body) = app
+        .graphql("production", Some(&bearer), LIST_ALL, Value::Null)
+        .await;
     assert_eq!(listed(&body).len(), 11, "{body}");
     let spam = format!(
         "query {{ apiKeys {} {{ totalCount }} }}",
         "@include(if: true) ".repeat(50)
     );
-    let (_, body) = gql(&app, "production", Some(&bearer), &spam, Value::Null).await;
+    let (_, body) = app
+        .graphql("production", Some(&bearer), &spam, Value::Null)
+        .await;
     assert!(body["errors"][0]["message"].is_string(), "{body}");
     assert!(body["data"].is_null(), "{body}");
 }

@@ -78,15 +78,7 @@ impl CachingValidator {
 }
 
 async fn jwks_kids(app: &TestApp) -> Vec<String> {
-    let jwks: Value = app
-        .http
-        .get(app.url("/production/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = app.jwks("production").await;
     jwks["keys"]
         .as_array()
         .unwrap()

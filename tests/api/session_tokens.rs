@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::app::{Backend, TestApp};
-use crate::graphql::{LIST, gql};
+use crate::graphql::LIST;
 use crate::idp::{AUDIENCE, ISSUER, TestIdp};
 
 crate::both_backends!(session_tokens:
@@ -34,7 +34,9 @@ pub async fn only_tokens_issued_for_keymint_are_sessions(backend: Backend) {
     let app = app_with(backend, &idp).await;
     app.user("carol", &["runs:read"]).await;
     let good = idp.token("carol", ISSUER);
-    let (_, body) = gql(&app, "production", Some(&good), LIST, Value::Null).await;
+    let (_, body) = app
+        .graphql("production", Some(&good), LIST, Value::Null)
+        .await;
     assert!(body.get("errors").is_none(), "{body}");
 
     let refused = [
@@ -56,7 +58,9 @@ pub async fn only_tokens_issued_for_keymint_are_sessions(backend: Backend) {
         ),
     ];
     for (what, token) in refused {
-        let (_, body) = gql(&app, "production", Some(&token), LIST, Value::Null).await;
+        let (_, body) = app
+            .graphql("production", Some(&token), LIST, Value::Null)
+            .await;
         assert_eq!(
             code(&body),
             Some("UNAUTHENTICATED"),
@@ -68,7 +72,9 @@ pub async fn only_tokens_issued_for_keymint_are_sessions(backend: Backend) {
         idp.token_with("carol", ISSUER, json!({"azp": AUDIENCE}), None),
         idp.token_with("carol", ISSUER, json!({}), Some("at+jwt")),
     ] {
-        let (_, body) = gql(&app, "production", Some(&token), LIST, Value::Null).await;
+        let (_, body) = app
+            .graphql("production", Some(&token), LIST, Value::Null)
+            .await;
         assert!(body.get("errors").is_none(), "{body}");
     }
 }
@@ -78,19 +84,27 @@ pub async fn a_withdrawn_idp_key_stops_verifying_after_max_age(backend: Backend)
     let app = app_with(backend, &idp).await;
     app.user("carol", &["runs:read"]).await;
     let old = idp.token("carol", ISSUER);
-    let (_, body) = gql(&app, "production", Some(&old), LIST, Value::Null).await;
+    let (_, body) = app
+        .graphql("production", Some(&old), LIST, Value::Null)
+        .await;
     assert!(body.get("errors").is_none(), "{body}");
     // The IdP withdraws the key (it was compromised, say). Until the cached JWKS expires
     // (no Cache-Control: Keymint's default of 5 minutes), tokens signed with it pass ...
     idp.rotate();
     app.clock.advance(time::Duration::seconds(200));
-    let (_, body) = gql(&app, "production", Some(&old), LIST, Value::Null).await;
+    let (_, body) = app
+        .graphql("production", Some(&old), LIST, Value::Null)
+        .await;
     assert!(body.get("errors").is_none(), "{body}");
     // ... and after it, they do not.
     app.clock.advance(time::Duration::seconds(101));
-    let (_, body) = gql(&app, "production", Some(&old), LIST, Value::Null).await;
+    let (_, body) = app
+        .graphql("production", Some(&old), LIST, Value::Null)
+        .await;
     assert_eq!(code(&body), Some("UNAUTHENTICATED"), "{body}");
     let fresh = idp.token("carol", ISSUER);
-    let (_, body) = gql(&app, "production", Some(&fresh), LIST, Value::Null).await;
+    let (_, body) = app
+        .graphql("production", Some(&fresh), LIST, Value::Null)
+        .await;
     assert!(body.get("errors").is_none(), "{body}");
 }

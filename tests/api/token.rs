@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::app::{Backend, TestApp};
-use crate::gateway::{verify, verify_for_audience};
+use crate::gateway::verify_for_audience;
 
 crate::both_backends!(token:
     basic_auth_mints_a_token_a_gateway_accepts,
@@ -14,6 +14,7 @@ crate::both_backends!(token:
     permissions_stay_frozen_when_the_owner_changes,
     token_lifetime_follows_the_configuration,
     every_token_has_a_unique_jti,
+    token_ids_and_etags_come_from_the_random_handle,
 );
 
 pub async fn basic_auth_mints_a_token_a_gateway_accepts(backend: Backend) {
@@ -32,7 +33,8 @@ pub async fn basic_auth_mints_a_token_a_gateway_accepts(backend: Backend) {
     assert_eq!(body["expires_in"], 600);
     assert_eq!(body["scope"], "runs:read runs:write");
 
-    let claims = verify(&app, "production", body["access_token"].as_str().unwrap())
+    let claims = app
+        .verify("production", body["access_token"].as_str().unwrap())
         .await
         .unwrap();
     assert_eq!(claims["iss"], app.url("/production"));
@@ -49,7 +51,7 @@ pub async fn basic_auth_mints_a_token_a_gateway_accepts(backend: Backend) {
     assert_eq!(claims["nbf"], claims["iat"]);
     // A sandbox gateway must not accept a production token.
     assert!(
-        verify(&app, "sandbox", body["access_token"].as_str().unwrap())
+        app.verify("sandbox", body["access_token"].as_str().unwrap())
             .await
             .is_err()
     );
@@ -82,7 +84,8 @@ pub async fn body_auth_works_as_form_and_as_json(backend: Backend) {
     for response in [form, json] {
         assert_eq!(response.status(), 200);
         let body: Value = response.json().await.unwrap();
-        let claims = verify(&app, "sandbox", body["access_token"].as_str().unwrap())
+        let claims = app
+            .verify("sandbox", body["access_token"].as_str().unwrap())
             .await
             .unwrap();
         assert_eq!(claims["client_id"], key.client_id);
@@ -104,7 +107,8 @@ pub async fn every_algorithm_verifies_through_the_jwks(backend: Backend) {
                 .to_owned();
             let header = jsonwebtoken::decode_header(&token).unwrap();
             assert_eq!(format!("{:?}", header.alg), alg);
-            let claims = verify(&app, env, &token)
+            let claims = app
+                .verify(env, &token)
                 .await
                 .unwrap_or_else(|e| panic!("{alg}: {e}"));
             assert_eq!(claims["env"], env);
@@ -140,7 +144,8 @@ pub async fn scope_narrows_the_granted_permissions(backend: Backend) {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["scope"], "a c");
-    let claims = verify(&app, "production", body["access_token"].as_str().unwrap())
+    let claims = app
+        .verify("production", body["access_token"].as_str().unwrap())
         .await
         .unwrap();
     assert_eq!(claims["permissions"], json!(["a", "c"]));
@@ -193,24 +198,24 @@ pub async fn permissions_stay_frozen_when_the_owner_changes(backend: Backend) {
     app.user("alice", &["runs:read", "admin"]).await;
     let new = app.key("alice", "production").await;
 
-    let old_claims = verify(
-        &app,
-        "production",
-        app.mint("production", &old).await["access_token"]
-            .as_str()
-            .unwrap(),
-    )
-    .await
-    .unwrap();
-    let new_claims = verify(
-        &app,
-        "production",
-        app.mint("production", &new).await["access_token"]
-            .as_str()
-            .unwrap(),
-    )
-    .await
-    .unwrap();
+    let old_claims = app
+        .verify(
+            "production",
+            app.mint("production", &old).await["access_token"]
+                .as_str()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let new_claims = app
+        .verify(
+            "production",
+            app.mint("production", &new).await["access_token"]
+                .as_str()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
     assert_eq!(
         old_claims["permissions"],
         json!(["runs:read", "runs:write"])
@@ -224,7 +229,8 @@ pub async fn token_lifetime_follows_the_configuration(backend: Backend) {
     let key = app.key("alice", "production").await;
     let body = app.mint("production", &key).await;
     assert_eq!(body["expires_in"], 120);
-    let claims = verify(&app, "production", body["access_token"].as_str().unwrap())
+    let claims = app
+        .verify("production", body["access_token"].as_str().unwrap())
         .await
         .unwrap();
     assert_eq!(
@@ -240,7 +246,8 @@ pub async fn every_token_has_a_unique_jti(backend: Backend) {
     let mut jtis = std::collections::HashSet::new();
     for _ in 0..5 {
         let body = app.mint("production", &key).await;
-        let claims = verify(&app, "production", body["access_token"].as_str().unwrap())
+        let claims = app
+            .verify("production", body["access_token"].as_str().unwrap())
             .await
             .unwrap();
         assert!(
@@ -248,4 +255,27 @@ pub async fn every_token_has_a_unique_jti(backend: Backend) {
             "jti repeated"
         );
     }
+}
+
+/// With a seeded `Random`, the same steps give the same token ids and etags (and another
+/// seed others): jti and etags come through the handle, not from the OS generator.
+pub async fn token_ids_and_etags_come_from_the_random_handle(backend: Backend) {
+    async fn run(backend: Backend, seed: u64) -> (String, String) {
+        let app = TestApp::spawn_seeded(backend, seed).await;
+        app.user("alice", &["runs:read"]).await;
+        let key = app.key("alice", "production").await;
+        let token = app.access_token("production", &key).await;
+        let claims = app.verify("production", &token).await.unwrap();
+        let client_id = keymint::domain::ClientId::new(key.client_id.clone());
+        let etag = app.state.store.get_key(&client_id).await.unwrap().etag;
+        (claims["jti"].as_str().unwrap().to_owned(), etag)
+    }
+    let (first, again, other) = (
+        run(backend, 7).await,
+        run(backend, 7).await,
+        run(backend, 8).await,
+    );
+    assert_eq!(first, again, "one seed, one sequence");
+    assert_ne!(first.0, other.0, "another seed, another jti");
+    assert_ne!(first.1, other.1, "another seed, another etag");
 }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# A/B of two Keymint builds on the warm token path, interleaved so the noisy machine
+# cancels out: both builds serve the same 10,000 seeded keys on one SQLite file and on one
+# PostgreSQL database (two instances per database, the normal case), each warmed once;
+# then, per round, /healthz and warm tokens (10,000 keys round-robin) for A, B, A, B on
+# each backend. Prints requests/s and p99 per build and backend, and warm / healthz.
+# Takes about 10 minutes on 2 cores (mostly warming: one argon2id verification per key
+# per instance).
+#
+# Usage: bench/ab.sh BIN_A [BIN_B]   (BIN_B defaults to this checkout's release build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DUR=${DUR:-10}
+KEYS=10000
+ROUNDS=${ROUNDS:-2}
+cargo build --release --quiet --bin keymint --example bench_tool
+A=$(realpath "${1:?usage: bench/ab.sh BIN_A [BIN_B]}")
+B=$(realpath "${2:-$ROOT/target/release/keymint}")
+TOOL="$ROOT/target/release/examples/bench_tool"
+WORK=$(mktemp -d)
+DB="keymint_ab_$$"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+source "$ROOT/bench/lib.sh"
+psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $DB"
+PG="postgres://postgres:$PGPASSWORD@127.0.0.1:5432/$DB"
+
+echo "seeding $KEYS keys in SQLite and PostgreSQL..." >&2
+SECRET_sqlite=$("$TOOL" seed "sqlite://$WORK/keymint.db" $KEYS)
+SECRET_pg=$("$TOOL" seed "$PG" $KEYS)
+for build in A B; do
+  start "${build}_sqlite" "sqlite://$WORK/keymint.db" "${!build}"
+  start "${build}_pg" "$PG" "${!build}"
+done
+echo "warming $KEYS keys on each of the 4 instances..." >&2
+for name in A_sqlite B_sqlite A_pg B_pg; do
+  url="URL_$name"; secret="SECRET_${name#*_}"
+  "$TOOL" warm "${!url}" "${!secret}" $KEYS
+done
+
+declare -A R
+for round in $(seq 1 "$ROUNDS"); do
+  for backend in sqlite pg; do
+    for build in A B; do
+      url="URL_${build}_$backend"; secret="SECRET_$backend"
+      R[$build,$backend,healthz,$round]=$(wrk_run "${!url}/healthz" healthz.lua 1 x 64)
+      R[$build,$backend,warm,$round]=$(wrk_run "${!url}" token.lua $KEYS "${!secret}" 64)
+      echo "round $round $backend $build: healthz ${R[$build,$backend,healthz,$round]}| warm ${R[$build,$backend,warm,$round]}" >&2
+    done
+  done
+done
+
+avg() { for r in $(seq 1 "$ROUNDS"); do field "${R[$1,$2,$3,$r]}" "$4"; done | mean; }
+avg2() { for r in $(seq 1 "$ROUNDS"); do field "${R[$1,$2,$3,$r]}" "$4"; done | awk '{ s += $1 } END { printf "%.2f", s / NR }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+echo
+echo "A = $A"
+echo "B = $B"
+echo
+echo "| backend | build | /healthz req/s | warm tokens/s ($KEYS keys) | warm p99 ms | warm / healthz | errors |"
+echo "|---|---|---|---|---|---|---|"
+for backend in sqlite pg; do
+  for build in A B; do
+    h=$(avg $build $backend healthz 1); w=$(avg $build $backend warm 1)
+    errors=$(for r in $(seq 1 "$ROUNDS"); do field "${R[$build,$backend,warm,$r]}" 5; done | paste -sd+ | bc)
+    echo "| $backend | $build | $h | $w | $(avg2 $build $backend warm 3) | $(ratio "$w" "$h") | $errors |"
+  done
+done

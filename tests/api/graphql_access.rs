@@ -1,0 +1,310 @@
+//! Who may use the management API and how: the admin-only audit trail, hostile queries,
+//! the explorer page, session tokens from the identity provider.
+
+use serde_json::{Value, json};
+
+use crate::app::{Backend, Key, TestApp};
+use crate::graphql::{CREATE, DELETE, LIST, UPDATE, code, etag_of, manager};
+
+crate::both_backends!(graphql_access:
+    audit_trail_records_actors_and_is_admin_only,
+    hostile_queries_are_refused,
+    the_explorer_page_loads,
+    session_tokens_from_the_identity_provider_create_a_first_key,
+);
+
+pub async fn audit_trail_records_actors_and_is_admin_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user(
+        "root",
+        &["admin", "CreateAPIKey", "UpdateAPIKey", "DeleteAPIKey"],
+    )
+    .await;
+    let admin = app.key("root", "production").await;
+    let bearer = app.access_token("production", &admin).await;
+    let (_, body) = app
+        .graphql("production", Some(&bearer), CREATE, Value::Null)
+        .await;
+    let client_id = body["data"]["createApiKey"]["apikey"]["clientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.graphql(
+        "production",
+        Some(&bearer),
+        UPDATE,
+        json!({"input": {"clientId": client_id, "enabled": false}}),
+    )
+    .await;
+    app.graphql(
+        "production",
+        Some(&bearer),
+        UPDATE,
+        json!({"input": {"clientId": client_id, "regenerateSecret": true}}),
+    )
+    .await;
+    let etag = etag_of(&app, &bearer, &client_id).await;
+    app.graphql(
+        "production",
+        Some(&bearer),
+        DELETE,
+        json!({"input": {"clientId": client_id, "_etag": etag}}),
+    )
+    .await;
+
+    let query = "query($c: String) { auditEvents(clientId: $c) { edges { node { action actorUserId actorClientId source requestId reason environment } } } }";
+    let (_, body) = app
+        .graphql("production", Some(&bearer), query, json!({"c": client_id}))
+        .await;
+    let nodes: Vec<Value> = body["data"]["auditEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    let actions: Vec<&str> = nodes
+        .iter()
+        .map(|n| n["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "key.created",
+            "key.disabled",
+            "key.secret_regenerated",
+            "key.deleted"
+        ]
+    );
+    for node in &nodes {
+        assert_eq!(node["actorUserId"], "root");
+        assert_eq!(node["actorClientId"], admin.client_id);
+        assert_eq!(node["source"], "graphql");
+        assert_eq!(node["environment"], "production");
+        assert!(
+            node["requestId"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("req_"))
+        );
+    }
+    assert_eq!(nodes[1]["reason"], "manual");
+
+    // Pagination by cursor, oldest first.
+    let (_, page) = app.graphql("production", Some(&bearer), "{ auditEvents(first: 2) { edges { cursor node { action } } pageInfo { hasNextPage endCursor } } }", Value::Null).await;
+    assert_eq!(page["data"]["auditEvents"]["pageInfo"]["hasNextPage"], true);
+    let after = page["data"]["auditEvents"]["pageInfo"]["endCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, next) = app
+        .graphql(
+            "production",
+            Some(&bearer),
+            "query($a: String) { auditEvents(first: 2, after: $a) { edges { node { action } } } }",
+            json!({"a": after}),
+        )
+        .await;
+    assert!(
+        next["data"]["auditEvents"]["edges"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty())
+    );
+}
+
+pub async fn hostile_queries_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, bearer) = manager(&app).await;
+    let aliases: String = (0..500)
+        .map(|i| format!("a{i}: apiKeys {{ totalCount }} "))
+        .collect();
+    let (status, body) = app
+        .graphql(
+            "production",
+            Some(&bearer),
+            &format!("{{ {aliases} }}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("complex"),
+        "{body}"
+    );
+    let deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } }";
+    let (_, body) = app.graphql("production", None, deep, Value::Null).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("nested"),
+        "{body}"
+    );
+    let (status, body) = app
+        .graphql("production", Some(&bearer), "{ apiKeys { ", Value::Null)
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        body["errors"].is_array() && body["data"].is_null(),
+        "syntax errors are GraphQL errors: {body}"
+    );
+    let raw = app
+        .http
+        .post(app.url("/production/graphql"))
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    assert!(raw.json::<Value>().await.unwrap()["errors"][0]["message"].is_string());
+    // Introspection is on, without credentials too.
+    let (_, body) = app
+        .graphql(
+            "production",
+            None,
+            "{ __type(name: \"APIKeyInput\") { inputFields { name } } }",
+            Value::Null,
+        )
+        .await;
+    let fields: Vec<&str> = body["data"]["__type"]["inputFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"_etag")
+            && fields.contains(&"etag")
+            && fields.contains(&"secretGracePeriodSeconds"),
+        "{fields:?}"
+    );
+}
+
+pub async fn the_explorer_page_loads(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app
+        .http
+        .get(app.url("/production/graphql"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("graphiql") && html.contains("/production/graphql"),
+        "{html}"
+    );
+    assert_eq!(
+        app.http
+            .get(app.url("/staging/graphql"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
+
+pub async fn session_tokens_from_the_identity_provider_create_a_first_key(backend: Backend) {
+    let idp = crate::idp::TestIdp::start().await;
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("KEYMINT_USER_TOKEN_ISSUER", crate::idp::ISSUER),
+            ("KEYMINT_USER_TOKEN_JWKS_URL", &idp.jwks_url()),
+            ("KEYMINT_USER_TOKEN_AUDIENCE", crate::idp::AUDIENCE),
+        ],
+    )
+    .await;
+    app.user("carol", &["CreateAPIKey", "runs:read"]).await;
+
+    let session = idp.token("carol", crate::idp::ISSUER);
+    let (_, body) = app
+        .graphql("production", Some(&session), CREATE, Value::Null)
+        .await;
+    let created = &body["data"]["createApiKey"]["apikey"];
+    let first = Key {
+        client_id: created["clientId"].as_str().unwrap().into(),
+        secret: created["clientSecret"].as_str().unwrap().into(),
+    };
+    let claims = app
+        .verify("production", &app.access_token("production", &first).await)
+        .await
+        .unwrap();
+    assert_eq!(claims["sub"], "carol");
+    assert_eq!(claims["permissions"], json!(["CreateAPIKey", "runs:read"]));
+
+    let (_, body) = app
+        .graphql(
+            "production",
+            Some(&idp.token("carol", "https://evil.example")),
+            LIST,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        code(&body),
+        Some("UNAUTHENTICATED"),
+        "untrusted issuer accepted"
+    );
+    let (_, body) = app
+        .graphql(
+            "production",
+            Some(&idp.token("mallory", crate::idp::ISSUER)),
+            LIST,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        code(&body),
+        Some("UNAUTHENTICATED"),
+        "unknown user accepted"
+    );
+    let stranger = crate::idp::TestIdp::start().await; // signs with a key the IdP never published
+    let (_, body) = app
+        .graphql(
+            "production",
+            Some(&stranger.token("carol", crate::idp::ISSUER)),
+            LIST,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        code(&body),
+        Some("UNAUTHENTICATED"),
+        "unpublished key accepted"
+    );
+
+    // The IdP rotates its key: an unknown kid makes Keymint refetch the JWKS (at most
+    // every 10 s, measured on Keymint's clock).
+    idp.rotate();
+    app.clock.advance(time::Duration::seconds(11));
+    let (_, body) = app
+        .graphql(
+            "production",
+            Some(&idp.token("carol", crate::idp::ISSUER)),
+            LIST,
+            Value::Null,
+        )
+        .await;
+    assert!(
+        body.get("errors").is_none(),
+        "rotated IdP key not picked up: {body}"
+    );
+    // The stranger's unknown kid came within 10 s of the first fetch: no refetch for it.
+    assert_eq!(
+        idp.fetches(),
+        2,
+        "one initial fetch and one after the rotation"
+    );
+}

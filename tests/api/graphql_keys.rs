@@ -1,0 +1,221 @@
+//! The management API and the keys it changes: no escalation, one winner per etag,
+//! secret regeneration with and without a grace period, last use and expiry in listings.
+
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+use crate::app::{Backend, Key, TestApp};
+use crate::graphql::{MANAGER, UPDATE, code, etag_of, list_nodes, manager};
+
+crate::both_backends!(graphql_keys:
+    keys_cannot_mint_stronger_keys,
+    concurrent_updates_with_one_etag_have_one_winner,
+    regenerating_with_and_without_a_grace_period,
+    last_use_and_expiry_show_in_listings,
+);
+
+pub async fn keys_cannot_mint_stronger_keys(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", MANAGER).await;
+    // A key narrowed to CreateAPIKey + runs:read, while alice also holds runs:write.
+    let narrow = app
+        .key_with(
+            "alice",
+            "production",
+            Some(&["CreateAPIKey", "runs:read"]),
+            None,
+        )
+        .await;
+    let bearer = app.access_token("production", &narrow).await;
+
+    let (_, body) = app
+        .graphql(
+            "production",
+            Some(&bearer),
+            "mutation { createApiKey { apikey { clientId permissions } } }",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        body["data"]["createApiKey"]["apikey"]["permissions"],
+        json!(["CreateAPIKey", "runs:read"]),
+        "{body}"
+    );
+
+    let query = "mutation($p: [String!]) { createApiKey(input: {permissions: $p}) { apikey { permissions } } }";
+    let body = app
+        .graphql(
+            "production",
+            Some(&bearer),
+            query,
+            json!({"p": ["runs:write"]}),
+        )
+        .await
+        .1;
+    assert_eq!(
+        code(&body),
+        Some("FORBIDDEN"),
+        "asking for more than the calling key holds: {body}"
+    );
+    let body = app
+        .graphql(
+            "production",
+            Some(&bearer),
+            query,
+            json!({"p": ["runs:read"]}),
+        )
+        .await
+        .1;
+    assert_eq!(
+        body["data"]["createApiKey"]["apikey"]["permissions"],
+        json!(["runs:read"])
+    );
+
+    // The owner loses runs:read: the key still holds it (frozen) but cannot pass it on.
+    app.user("alice", &["CreateAPIKey", "UpdateAPIKey", "DeleteAPIKey"])
+        .await;
+    let body = app
+        .graphql(
+            "production",
+            Some(&bearer),
+            query,
+            json!({"p": ["runs:read"]}),
+        )
+        .await
+        .1;
+    assert_eq!(code(&body), Some("FORBIDDEN"), "{body}");
+}
+
+pub async fn concurrent_updates_with_one_etag_have_one_winner(backend: Backend) {
+    let app = Arc::new(TestApp::spawn(backend).await);
+    let (bootstrap, bearer) = manager(&app).await;
+    let target = app.key("alice", "production").await;
+    let etag = etag_of(&app, &bearer, &target.client_id).await;
+    let _ = bootstrap;
+    let attempts: Vec<_> = (0..6)
+        .map(|i| {
+            let (app, bearer, client_id, etag) = (
+                app.clone(),
+                bearer.clone(),
+                target.client_id.clone(),
+                etag.clone(),
+            );
+            tokio::spawn(async move {
+                let vars =
+                    json!({"input": {"clientId": client_id, "enabled": i % 2 == 0, "_etag": etag}});
+                app.graphql("production", Some(&bearer), UPDATE, vars)
+                    .await
+                    .1
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for attempt in attempts {
+        let body = attempt.await.unwrap();
+        outcomes.push(code(&body).unwrap_or("OK").to_owned());
+    }
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "OK").count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.iter().all(|o| o == "OK" || o == "CONFLICT"),
+        "{outcomes:?}"
+    );
+}
+
+async fn regenerate(app: &TestApp, bearer: &str, key: &Key, grace: Option<i64>) -> Key {
+    let mut input = json!({"clientId": key.client_id, "regenerateSecret": true});
+    if let Some(g) = grace {
+        input["secretGracePeriodSeconds"] = json!(g);
+    }
+    let (_, body) = app
+        .graphql("production", Some(bearer), UPDATE, json!({"input": input}))
+        .await;
+    let secret = body["data"]["updateApiKey"]["apikey"]["clientSecret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"));
+    Key {
+        client_id: key.client_id.clone(),
+        secret: secret.into(),
+    }
+}
+
+pub async fn regenerating_with_and_without_a_grace_period(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (bootstrap, bearer) = manager(&app).await;
+    let key = app.key("alice", "production").await;
+    let second = regenerate(&app, &bearer, &key, Some(600)).await;
+    assert_eq!(
+        app.token_status("production", &key).await,
+        200,
+        "old secret refused during its grace period"
+    );
+    assert_eq!(app.token_status("production", &second).await, 200);
+    app.clock.advance(time::Duration::seconds(601));
+    assert_eq!(
+        app.token_status("production", &key).await,
+        401,
+        "old secret accepted after the grace period"
+    );
+    assert_eq!(app.token_status("production", &second).await, 200);
+
+    // Ten minutes passed on Keymint's clock: the first bearer token expired.
+    let bearer = app.access_token("production", &bootstrap).await;
+    let third = regenerate(&app, &bearer, &key, None).await;
+    assert_eq!(
+        app.token_status("production", &second).await,
+        401,
+        "without grace the old secret stops at once"
+    );
+    assert_eq!(app.token_status("production", &third).await, 200);
+}
+
+pub async fn last_use_and_expiry_show_in_listings(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (bootstrap, bearer) = manager(&app).await;
+    let expiring = app
+        .key_with(
+            "alice",
+            "production",
+            None,
+            Some(app.clock.now_plus(time::Duration::seconds(60))),
+        )
+        .await;
+    keymint::sync::flush_usage(&app.state.sync_task()).await;
+    let query = "{ apiKeys { totalCount edges { node { clientId lastUsedAt expiresAt enabled disabledReason ownerId environment permissions name createdAt updatedAt } } } }";
+    let (_, body) = app
+        .graphql("production", Some(&bearer), query, Value::Null)
+        .await;
+    assert_eq!(body["data"]["apiKeys"]["totalCount"], 2);
+    let nodes = list_nodes(&body);
+    let boot = nodes
+        .iter()
+        .find(|n| n["clientId"] == bootstrap.client_id)
+        .unwrap();
+    assert!(
+        boot["lastUsedAt"].is_string(),
+        "the bootstrap key minted a token: {boot}"
+    );
+    assert_eq!(boot["ownerId"], "alice");
+    let exp = nodes
+        .iter()
+        .find(|n| n["clientId"] == expiring.client_id)
+        .unwrap();
+    assert!(exp["lastUsedAt"].is_null() && exp["expiresAt"].is_string());
+
+    // Time passes: the expiry sweep disables the key with reason `expired`.
+    app.clock.advance(time::Duration::seconds(61));
+    let swept = TestApp::eventually(std::time::Duration::from_secs(3), || async {
+        let (_, body) = app
+            .graphql("production", Some(&bearer), query, Value::Null)
+            .await;
+        list_nodes(&body)
+            .iter()
+            .any(|n| n["clientId"] == expiring.client_id && n["disabledReason"] == "expired")
+    })
+    .await;
+    assert!(swept.is_some(), "expired key not marked");
+    assert_eq!(app.token_status("production", &expiring).await, 401);
+}

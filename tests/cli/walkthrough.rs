@@ -1,0 +1,288 @@
+//! The README walk-through, ending with a sweep of every log line for the secrets,
+//! hashes and tokens the run produced.
+
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::*;
+
+#[test]
+fn quick_start_walkthrough_works_and_logs_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let logs = Arc::new(Mutex::new(String::new()));
+    let http = reqwest::blocking::Client::new();
+
+    ok(
+        dir,
+        &[
+            "users",
+            "upsert",
+            "alice",
+            "--email",
+            "alice@example.com",
+            "--permission",
+            "runs:read",
+            "--permission",
+            "runs:write",
+        ],
+        &logs,
+    );
+    let created: Value = serde_json::from_str(&ok(
+        dir,
+        &[
+            "keys",
+            "create",
+            "--user",
+            "alice",
+            "--env",
+            "production",
+            "--json",
+        ],
+        &logs,
+    ))
+    .unwrap();
+    let fields: Vec<&str> = created
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "clientId",
+            "clientSecret",
+            "environment",
+            "id",
+            "permissions"
+        ]
+    );
+    let client_id = created["clientId"].as_str().unwrap().to_owned();
+    let secret = created["clientSecret"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created["permissions"],
+        serde_json::json!(["runs:read", "runs:write"])
+    );
+
+    let escalation = keymint(
+        dir,
+        &[
+            "keys",
+            "create",
+            "--user",
+            "alice",
+            "--env",
+            "production",
+            "--permission",
+            "admin",
+        ],
+    );
+    assert!(!escalation.status.success());
+    assert!(String::from_utf8_lossy(&escalation.stderr).contains("does not hold: admin"));
+
+    let mut server = start_server(dir, Arc::clone(&logs));
+    assert!(
+        dir.join("keymint.db").exists(),
+        "default database is keymint.db in the working directory"
+    );
+    let key_files: Vec<_> = std::fs::read_dir(dir.join("keys/production"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(key_files.len(), 1);
+    assert_eq!(
+        std::fs::metadata(&key_files[0])
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+
+    let response = token(&http, &server.base, &client_id, &secret);
+    assert_eq!(response.status(), 200);
+    let access_token = response.json::<Value>().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Check it against the published JWKS, as the README shows.
+    let jwks: jsonwebtoken::jwk::JwkSet = http
+        .get(format!("{}/production/.well-known/jwks.json", server.base))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let header = jsonwebtoken::decode_header(&access_token).unwrap();
+    let kid = header.kid.clone().unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(&kid).unwrap()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_issuer(&[format!("{}/production", server.base)]);
+    validation.set_audience(&[format!("{}/production", server.base)]);
+    let claims = jsonwebtoken::decode::<Value>(&access_token, &key, &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["sub"], "alice");
+    assert!(ok(dir, &["signing-keys", "list", "--env", "production"], &logs).contains(&kid));
+    let issuer = format!("{}/production", server.base);
+    let verified = ok(
+        dir,
+        &["tokens", "verify", "--issuer", &issuer, &access_token],
+        &logs,
+    );
+    assert!(
+        verified.contains("valid for") && verified.contains("\"sub\": \"alice\""),
+        "{verified}"
+    );
+    let foreign = keymint(
+        dir,
+        &[
+            "tokens",
+            "verify",
+            "--issuer",
+            &format!("{}/sandbox", server.base),
+            &access_token,
+        ],
+    );
+    assert!(
+        !foreign.status.success(),
+        "a production token verified for sandbox"
+    );
+    assert!(String::from_utf8_lossy(&foreign.stderr).contains("NOT valid"));
+    let jti = claims["jti"].as_str().unwrap().to_owned();
+    assert!(
+        ok(
+            dir,
+            &["tokens", "revoke", "--env", "production", &jti],
+            &logs
+        )
+        .contains("revoked")
+    );
+    assert!(read_revoked(dir, &jti), "the CLI revocation was not stored");
+
+    assert_eq!(
+        token(&http, &server.base, &client_id, "kms_wrong").status(),
+        401
+    );
+
+    let listed: Value = serde_json::from_str(&ok(
+        dir,
+        &["keys", "list", "--env", "production", "--json"],
+        &logs,
+    ))
+    .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["clientId"], client_id);
+    assert!(!listed.to_string().contains(&secret) && !listed.to_string().contains("argon2"));
+
+    let rotated: Value = serde_json::from_str(&ok(
+        dir,
+        &["keys", "rotate-secret", &client_id, "--json"],
+        &logs,
+    ))
+    .unwrap();
+    let new_secret = rotated["clientSecret"].as_str().unwrap().to_owned();
+    // The CLI is another process: the server learns of its changes from the change feed,
+    // within a second (SQLite is polled every 100 ms).
+    assert!(
+        refused_within_a_second(&http, &server.base, &client_id, &secret),
+        "old secret still works"
+    );
+    assert_eq!(
+        token(&http, &server.base, &client_id, &new_secret).status(),
+        200
+    );
+
+    ok(dir, &["keys", "disable", &client_id], &logs);
+    assert!(refused_within_a_second(
+        &http,
+        &server.base,
+        &client_id,
+        &new_secret
+    ));
+    ok(dir, &["keys", "enable", &client_id], &logs);
+    assert_eq!(
+        token(&http, &server.base, &client_id, &new_secret).status(),
+        200
+    );
+
+    let deactivated = ok(dir, &["users", "deactivate", "alice"], &logs);
+    assert!(deactivated.contains("1 key(s) disabled"), "{deactivated}");
+    assert!(refused_within_a_second(
+        &http,
+        &server.base,
+        &client_id,
+        &new_secret
+    ));
+    ok(dir, &["users", "reactivate", "alice"], &logs);
+    assert_eq!(
+        token(&http, &server.base, &client_id, &new_secret).status(),
+        401,
+        "reactivation must not re-enable keys"
+    );
+
+    let audit: Value =
+        serde_json::from_str(&ok(dir, &["audit", "--env", "production", "--json"], &logs)).unwrap();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "user.upserted",
+            "key.created",
+            "key.secret_regenerated",
+            "key.disabled",
+            "key.enabled",
+            "key.disabled",
+            "user.deactivated",
+            "user.reactivated"
+        ]
+    );
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["source"] == "cli")
+    );
+    assert!(
+        ok(
+            dir,
+            &["audit", "--env", "production", "--client-id", &client_id],
+            &logs
+        )
+        .contains("reason=owner_deactivated")
+    );
+
+    // SIGTERM: drain and exit 0.
+    let started = Instant::now();
+    stop_with_sigterm(&mut server);
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    let hash = read_hash(dir, &client_id);
+    let logs = logs.lock().unwrap();
+    assert!(
+        logs.contains("token issued"),
+        "the log capture is empty or incomplete"
+    );
+    for (what, value) in [
+        ("secret", &secret),
+        ("rotated secret", &new_secret),
+        ("argon2 hash", &hash),
+        ("access token", &access_token),
+    ] {
+        assert!(!logs.contains(value.as_str()), "{what} appears in the logs");
+    }
+    let signature = access_token.rsplit('.').next().unwrap();
+    assert!(
+        !logs.contains(signature),
+        "token signature appears in the logs"
+    );
+}

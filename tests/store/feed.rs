@@ -1,0 +1,87 @@
+//! The change feed and expiry: every change leaves a row, expired keys are audited.
+
+use std::sync::Arc;
+use time::Duration;
+
+use keymint::domain::DisabledReason;
+use keymint::store::{AuditQuery, Store};
+
+use crate::fixtures::*;
+
+pub async fn every_change_appends_to_the_change_feed(store: Arc<dyn Store>) {
+    let start = store.latest_change().await.unwrap();
+    user(&store, "alice", &["x"]).await;
+    let key = create(&store, "alice", "production").await;
+    store
+        .update_key(
+            &key.client_id,
+            &update(KeyChange::Disable(DisabledReason::Manual), None),
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    deactivate(&store, "alice").await.unwrap();
+    store
+        .delete_key(&key.client_id, None, &ctx())
+        .await
+        .unwrap();
+    let changes: Vec<(String, String)> = store
+        .changes_since(start, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.kind, c.subject))
+        .collect();
+    let key_id = key.client_id.to_string();
+    let expected = [
+        ("user", "alice"),
+        ("key", &key_id),
+        ("key", &key_id),
+        ("user", "alice"),
+        ("key", &key_id),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(k, s)| (k.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(changes, expected);
+    assert!(store.latest_change().await.unwrap() > start);
+    // Pruning keeps the newest position.
+    let latest = store.latest_change().await.unwrap();
+    store.prune(now() + Duration::hours(2)).await.unwrap();
+    assert_eq!(store.latest_change().await.unwrap(), latest);
+}
+
+pub async fn expired_keys_are_disabled_and_audited(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let mut expiring = new_key("alice", "production", None);
+    expiring.expires_at = Some(now() + Duration::minutes(5));
+    let expiring = store.create_key(&expiring, &ctx()).await.unwrap();
+    let lasting = create(&store, "alice", "production").await;
+    assert!(store.expire_keys(now()).await.unwrap().is_empty());
+    let expired = store
+        .expire_keys(now() + Duration::minutes(6))
+        .await
+        .unwrap();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].client_id, expiring.client_id);
+    assert_eq!(expired[0].disabled_reason, Some(DisabledReason::Expired));
+    assert!(store.get_key(&lasting.client_id).await.unwrap().enabled);
+    let actions = audit_actions(
+        &store,
+        AuditQuery {
+            client_id: Some(expiring.client_id.to_string()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(actions, ["key.created", "key.expired"]);
+    assert!(
+        store
+            .expire_keys(now() + Duration::minutes(7))
+            .await
+            .unwrap()
+            .is_empty(),
+        "expires once"
+    );
+}

@@ -1,0 +1,212 @@
+//! Secrets: credentials, grace periods, atomic updates, check tags, last use.
+
+use std::sync::Arc;
+use time::Duration;
+
+use keymint::domain::DisabledReason;
+use keymint::store::{Activation, AuditQuery, KeyUpdate, NewSecret, Store};
+
+use crate::fixtures::*;
+
+pub async fn credentials_carry_hash_and_owner_state(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let key = create(&store, "alice", "production").await;
+    let creds = store
+        .find_credentials(&key.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(creds.key, key);
+    assert!(creds.owner_active);
+    assert!(creds.secret.hash.starts_with("$argon2id$"));
+    assert!(
+        !format!("{creds:?}").contains("argon2id"),
+        "Debug must redact the hash"
+    );
+    deactivate(&store, "alice").await.unwrap();
+    assert!(
+        !store
+            .find_credentials(&key.client_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .owner_active
+    );
+}
+
+pub async fn a_grace_period_keeps_the_previous_secret_until_it_ends(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let key = create(&store, "alice", "production").await;
+    let old_hash = store
+        .find_credentials(&key.client_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .secret
+        .hash;
+    let until = now() + Duration::minutes(10);
+    let with_grace = KeyUpdate {
+        secret: Some(NewSecret {
+            secret: stored("$argon2id$second"),
+            grace_until: Some(until),
+        }),
+        ..Default::default()
+    };
+    store
+        .update_key(&key.client_id, &with_grace, &ctx())
+        .await
+        .unwrap();
+    let creds = store
+        .find_credentials(&key.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        creds
+            .accepted(now())
+            .map(|s| s.hash.as_str())
+            .collect::<Vec<_>>(),
+        ["$argon2id$second", old_hash.as_str()]
+    );
+    assert_eq!(
+        creds
+            .accepted(until)
+            .map(|s| s.hash.as_str())
+            .collect::<Vec<_>>(),
+        ["$argon2id$second"],
+        "grace ends at `until`"
+    );
+
+    // A rotation without grace drops the previous secret at once.
+    store
+        .update_key(
+            &key.client_id,
+            &update(KeyChange::ReplaceSecret("$argon2id$third".into()), None),
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    let creds = store
+        .find_credentials(&key.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        creds
+            .accepted(now())
+            .map(|s| s.hash.as_str())
+            .collect::<Vec<_>>(),
+        ["$argon2id$third"]
+    );
+}
+
+pub async fn one_update_can_disable_and_regenerate_atomically(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let key = create(&store, "alice", "production").await;
+    let both = KeyUpdate {
+        activation: Some(Activation::Disable(DisabledReason::Manual)),
+        secret: Some(NewSecret {
+            secret: stored("$argon2id$new"),
+            grace_until: None,
+        }),
+        expected_etag: Some(key.etag.clone()),
+    };
+    let updated = store
+        .update_key(&key.client_id, &both, &ctx())
+        .await
+        .unwrap();
+    assert!(!updated.enabled);
+    let actions = audit_actions(
+        &store,
+        AuditQuery {
+            client_id: Some(key.client_id.to_string()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        actions,
+        ["key.created", "key.disabled", "key.secret_regenerated"]
+    );
+}
+
+/// Check tags travel with their secrets: a rotation with grace keeps the old tag beside
+/// the old hash, and a tag is recorded only beside the hash it was verified against, once.
+pub async fn check_tags_travel_with_their_secrets(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let mut untagged = new_key("alice", "production", None);
+    untagged.secret.check = None;
+    let key = store.create_key(&untagged, &ctx()).await.unwrap();
+    let read = || async {
+        store
+            .find_credentials(&key.client_id)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(read().await.secret.check, None);
+    let hash = untagged.secret.hash.clone();
+    let feed_before = store.latest_change().await.unwrap();
+    store
+        .record_secret_check(&key.client_id, "$argon2id$other", "wrong")
+        .await
+        .unwrap();
+    assert_eq!(read().await.secret.check, None, "only beside its own hash");
+    store
+        .record_secret_check(&key.client_id, &hash, "t1")
+        .await
+        .unwrap();
+    store
+        .record_secret_check(&key.client_id, &hash, "t2")
+        .await
+        .unwrap();
+    assert_eq!(read().await.secret.check.as_deref(), Some("t1"));
+    assert_eq!(
+        store.latest_change().await.unwrap(),
+        feed_before,
+        "a tag is not a change of the key"
+    );
+    assert_eq!(read().await.key, key, "nor does it move the etag");
+
+    let with_grace = KeyUpdate {
+        secret: Some(NewSecret {
+            secret: stored("$argon2id$next"),
+            grace_until: Some(now() + Duration::minutes(5)),
+        }),
+        ..Default::default()
+    };
+    store
+        .update_key(&key.client_id, &with_grace, &ctx())
+        .await
+        .unwrap();
+    let creds = read().await;
+    assert_eq!(creds.secret.check.as_deref(), Some("tag-of-$argon2id$next"));
+    let (previous, _) = creds.previous_secret.unwrap();
+    assert_eq!(
+        (previous.hash.as_str(), previous.check.as_deref()),
+        (hash.as_str(), Some("t1"))
+    );
+}
+
+pub async fn last_use_is_recorded_without_changing_the_key(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let key = create(&store, "alice", "production").await;
+    let feed_before = store.latest_change().await.unwrap();
+    let used = now() + Duration::minutes(3);
+    store
+        .record_last_used(&[(key.client_id.clone(), used)])
+        .await
+        .unwrap();
+    store
+        .record_last_used(&[(key.client_id.clone(), used - Duration::minutes(2))])
+        .await
+        .unwrap();
+    let read = store.get_key(&key.client_id).await.unwrap();
+    assert_eq!(
+        read.last_used_at,
+        Some(used),
+        "an older time must not overwrite a newer one"
+    );
+    assert_eq!(read.etag, key.etag, "last use is not a change of the key");
+    assert_eq!(store.latest_change().await.unwrap(), feed_before);
+}
