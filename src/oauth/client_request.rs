@@ -6,6 +6,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request};
 use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 use super::client_auth::resolve_credentials;
@@ -32,44 +33,70 @@ impl OAuthRequest {
     }
 }
 
+/// A request refused before its client was looked at, with the environment when the
+/// path named a served one (for the metrics' `env` label).
+#[derive(Debug)]
+pub struct Rejected {
+    /// Why.
+    pub error: TokenError,
+    /// The environment of the endpoint, when served.
+    pub environment: Option<EnvironmentName>,
+}
+
+impl IntoResponse for Rejected {
+    fn into_response(self) -> Response {
+        self.error.into_response()
+    }
+}
+
 impl<S> FromRequest<S> for OAuthRequest
 where
     S: Send + Sync,
     Arc<OAuthState>: FromRef<S>,
 {
-    type Rejection = TokenError;
+    type Rejection = Rejected;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, TokenError> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, Rejected> {
         let oauth = Arc::<OAuthState>::from_ref(state);
         let (mut parts, body) = request.into_parts();
+        let unknown = || Rejected {
+            error: TokenError::UnknownEnvironment,
+            environment: None,
+        };
         let Path(env) = Path::<String>::from_request_parts(&mut parts, state)
             .await
-            .map_err(|_| TokenError::UnknownEnvironment)?;
+            .map_err(|_| unknown())?;
         let environment = oauth
             .config
             .environment(&env)
             .map(|e| e.name.clone())
-            .ok_or(TokenError::UnknownEnvironment)?;
+            .ok_or_else(unknown)?;
+        let rejected = |error| Rejected {
+            error,
+            environment: Some(environment.clone()),
+        };
         // The body extractor reads the limits from the extensions, not the headers.
         let headers = std::mem::take(&mut parts.headers);
         let request = Request::from_parts(parts, body);
         let body = Bytes::from_request(request, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            rejected(if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 TokenError::TooLarge
             } else {
                 TokenError::InvalidRequest(format!(
                     "could not read the request body: {}",
                     e.body_text()
                 ))
-            }
+            })
         })?;
         let content_type = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        let params = parse_token_body(content_type, &body)?;
+        let params = parse_token_body(content_type, &body).map_err(rejected)?;
         let authorization = match headers.get(header::AUTHORIZATION) {
             Some(v) => Some(v.to_str().map(str::to_owned).map_err(|_| {
-                TokenError::InvalidRequest("Authorization header is not ASCII".into())
+                rejected(TokenError::InvalidRequest(
+                    "Authorization header is not ASCII".into(),
+                ))
             })?),
             None => None,
         };

@@ -1,29 +1,35 @@
 //! `POST /{env}/oauth2/token`: check the parameters, run the grant, answer (RFC 6749 §5.1).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
+use super::client_request::Rejected;
 use super::{OAuthRequest, OAuthState, SourceAddress, TokenError, TokenRequest, issue_token};
 use crate::domain::Permissions;
 
 /// The token endpoint handler.
 pub async fn token(
     State(oauth): State<Arc<OAuthState>>,
-    Path(env): Path<String>,
     source: SourceAddress,
-    request: Result<OAuthRequest, TokenError>,
+    request: Result<OAuthRequest, Rejected>,
 ) -> Response {
-    let result = match request {
-        Ok(request) => handle(&oauth, request, source).await,
-        Err(e) => Err(e),
-    };
     // Label values come from configuration and fixed sets, never from the request.
-    let env_label = oauth
-        .config
-        .environment(&env)
-        .map_or("unknown", |e| e.name.as_str());
+    let label = |env: Option<&str>| {
+        env.and_then(|e| oauth.config.environment(e))
+            .map_or("unknown", |e| e.name.as_str())
+    };
+    let (env_label, result) = match request {
+        Ok(request) => (
+            label(Some(request.environment.as_str())),
+            handle(&oauth, request, source).await,
+        ),
+        Err(rejected) => (
+            label(rejected.environment.as_ref().map(|e| e.as_str())),
+            Err(rejected.error),
+        ),
+    };
     match result {
         Ok(response) => {
             oauth.requests.token(env_label, "issued", "none");

@@ -66,22 +66,9 @@ impl KeyDir {
     /// All keys of `env`, oldest first. A missing directory means no keys.
     pub fn load(&self, env: &EnvironmentName) -> Result<Vec<StoredKey>, KeyDirError> {
         let dir = self.root.join(env.as_str());
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(KeyDirError::Io { path: dir, source }),
-        };
         let mut keys = Vec::new();
-        for entry in entries {
-            let path = entry
-                .map_err(|source| KeyDirError::Io {
-                    path: dir.clone(),
-                    source,
-                })?
-                .path();
-            if path.extension().is_some_and(|ext| ext == "pem") {
-                keys.push(read_key(&path)?);
-            }
+        for path in pem_files(&dir, true)? {
+            keys.push(read_key(&path)?);
         }
         keys.sort_by(|a, b| (a.created_at, a.key.kid()).cmp(&(b.created_at, b.key.kid())));
         Ok(keys)
@@ -96,20 +83,8 @@ impl KeyDir {
     ) -> Result<Vec<(String, super::KeyState)>, KeyDirError> {
         let dir = self.root.join(env.as_str());
         let mut named = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(|source| KeyDirError::Io {
-            path: dir.clone(),
-            source,
-        })? {
-            let path = entry
-                .map_err(|source| KeyDirError::Io {
-                    path: dir.clone(),
-                    source,
-                })?
-                .path();
-            if path.extension().is_some_and(|ext| ext == "pem") {
-                let (created, kid) = parse_name(&path)?;
-                named.push((created, kid));
-            }
+        for path in pem_files(&dir, false)? {
+            named.push(parse_name(&path)?);
         }
         named.sort();
         let states = schedule.classify(&named.iter().map(|(c, _)| *c).collect::<Vec<_>>(), now);
@@ -250,6 +225,29 @@ fn pem_decode(text: &str) -> Option<Vec<u8>> {
     let body = text.trim().strip_prefix(PEM_BEGIN)?.strip_suffix(PEM_END)?;
     let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
     STANDARD.decode(b64).ok()
+}
+
+/// The `.pem` files in `dir`; a missing `dir` is empty when `missing_is_empty`.
+fn pem_files(dir: &Path, missing_is_empty: bool) -> Result<Vec<PathBuf>, KeyDirError> {
+    let io = |source| KeyDirError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if missing_is_empty && e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(io(e)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(io)?.path();
+        if path.extension().is_some_and(|ext| ext == "pem") {
+            files.push(path);
+        }
+    }
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -114,6 +114,9 @@ pub const DELETE_KEY: &str = concat!(
     key_columns!()
 );
 
+pub const COUNT_DUE_TO_EXPIRE: &str = "SELECT COUNT(*) FROM api_keys \
+     WHERE enabled AND expires_at IS NOT NULL AND expires_at <= $1";
+
 pub const EXPIRE_KEYS: &str = concat!(
     "UPDATE api_keys SET enabled = FALSE, disabled_reason = 'expired', etag = $2, \
      updated_at = $1 WHERE enabled AND expires_at IS NOT NULL AND expires_at <= $1 RETURNING ",

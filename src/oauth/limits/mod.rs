@@ -19,14 +19,14 @@
 //! state is sound here: N instances multiply the guess rate by a constant N, and with
 //! 256-bit secrets no guess rate gets anywhere.
 
-use std::collections::HashMap;
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
+mod table;
+
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use time::OffsetDateTime;
+
+use table::Table;
 
 /// Failures from one address before its failures are answered 429.
 pub const ADDRESS_THRESHOLD: u32 = 20;
@@ -52,91 +52,6 @@ pub enum Verdict {
     Late(Duration),
     /// The address is past its threshold: `429` with this `Retry-After`.
     TooMany(Duration),
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    last: OffsetDateTime,
-}
-
-impl Failures {
-    /// The back-off of the latest failure: none for the first `threshold`, then 1 s
-    /// doubling with every further one, at most `cap`.
-    fn backoff(&self, threshold: u32, cap: Duration) -> Option<Duration> {
-        let excess = self.count.checked_sub(threshold + 1)?;
-        let factor = 1u32.checked_shl(excess.min(20)).unwrap_or(u32::MAX);
-        Some(BASE_BACKOFF.saturating_mul(factor).min(cap))
-    }
-}
-
-#[derive(Default)]
-struct Generations {
-    current: HashMap<u64, Failures>,
-    previous: HashMap<u64, Failures>,
-}
-
-/// One table of failure counts, keyed by a keyed hash (fixed size whatever the input).
-struct Table {
-    hasher: RandomState,
-    entries: Mutex<Generations>,
-    len: AtomicUsize,
-}
-
-impl Table {
-    fn new() -> Self {
-        Self {
-            hasher: RandomState::new(),
-            entries: Mutex::new(Generations::default()),
-            len: AtomicUsize::new(0),
-        }
-    }
-
-    fn key(&self, parts: &[&[u8]]) -> u64 {
-        use std::hash::Hasher;
-        let mut h = self.hasher.build_hasher();
-        for part in parts {
-            h.write_usize(part.len());
-            h.write(part);
-        }
-        h.finish()
-    }
-
-    /// Counts one failure of `key` at `now` and returns its count.
-    fn record(&self, key: u64, now: OffsetDateTime) -> Failures {
-        let mut retired = None;
-        let failures = {
-            let mut g = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-            let known = g
-                .current
-                .get(&key)
-                .copied()
-                .or_else(|| g.previous.remove(&key));
-            if known.is_none() && g.current.len() >= MAX_ENTRIES / 2 {
-                let full = std::mem::take(&mut g.current);
-                retired = Some(std::mem::replace(&mut g.previous, full));
-            }
-            let mut entry = known
-                .filter(|f| now - f.last < FORGET_AFTER)
-                .unwrap_or(Failures {
-                    count: 0,
-                    last: now,
-                });
-            entry.count = entry.count.saturating_add(1);
-            entry.last = now;
-            g.current.insert(key, entry);
-            self.len
-                .store(g.current.len() + g.previous.len(), Ordering::Relaxed);
-            entry
-        };
-        // The retired generation is freed outside the lock.
-        drop(retired);
-        failures
-    }
-
-    fn len(&self) -> usize {
-        self.len.load(Ordering::Relaxed)
-    }
 }
 
 /// Failed-authentication counters of this instance.
