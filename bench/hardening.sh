@@ -13,29 +13,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 DUR=${DUR:-10}
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 if [ -z "${BIN:-}" ]; then
   cargo build --release --quiet --bin keymint --example bench_tool
   BIN="$ROOT/target/release/keymint"
   TOOL="$ROOT/target/release/examples/bench_tool"
 fi
-WORK=$(mktemp -d)
-trap 'kill $PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
+source "$ROOT/bench/lib.sh"
 
 SECRET=$("$TOOL" seed "sqlite://$WORK/k.db" 3000)
-(cd "$WORK" && exec env DATABASE_URL="sqlite://$WORK/k.db" KEYMINT_LISTEN=127.0.0.1:0 \
-  RUST_LOG=warn,keymint::cli::serve=info "$BIN" serve) 2> "$WORK/log" &
-PID=$!
-for _ in $(seq 1 300); do
-  ADDR=$(grep 'keymint serving' "$WORK/log" | grep -o 'address=[0-9.:]*' | head -1 | cut -d= -f2 || true)
-  [ -n "$ADDR" ] && break
-  sleep 0.1
-done
-[ -n "$ADDR" ] || { cat "$WORK/log" >&2; exit 1; }
-URL="http://$ADDR"
+start k "sqlite://$WORK/k.db" "$BIN"
+PID=$PID_k
+URL=$URL_k
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
 result() { awk '/^RESULT/ { $1 = ""; print }'; }
-field() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+# key=value fields of a wrk RESULT line (lib.sh's field() takes positions).
+kv() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 
 # Key 1 warm for the warm-token runs.
 curl -s -o /dev/null -d "grant_type=client_credentials&client_id=kmc_bench00000001&client_secret=$SECRET" "$URL/production/oauth2/token"
@@ -44,7 +36,7 @@ echo "1. hostile bodies..." >&2
 before=$(cpu_ticks)
 HOSTILE=$(SECRET=$SECRET wrk -t1 -c4 -d"${DUR}s" --timeout 5s -s bench/hostile.lua "$URL" 2>&1 | result)
 after=$(cpu_ticks)
-HOSTILE_CPU_MS=$(awk -v t=$((after - before)) -v n="$(field "$HOSTILE" requests)" 'BEGIN { printf "%.2f", t * 10 / n }')
+HOSTILE_CPU_MS=$(awk -v t=$((after - before)) -v n="$(kv "$HOSTILE" requests)" 'BEGIN { printf "%.2f", t * 10 / n }')
 ALONE=$(KEYS=1 SECRET=$SECRET wrk -t1 -c32 -d"${DUR}s" --timeout 5s -s bench/token.lua "$URL" 2>&1 | result)
 SECRET=$SECRET wrk -t1 -c8 -d"${DUR}s" --timeout 5s -s bench/hostile.lua "$URL" > "$WORK/hostile2" 2>&1 &
 FLOOD=$!
@@ -70,9 +62,9 @@ GUESS=$(result < "$WORK/guess")
 echo
 echo "| measure | figure |"
 echo "|---|---|"
-echo "| hostile body (~$(field "$HOSTILE" names) names, 64 KiB): server CPU per request | $HOSTILE_CPU_MS ms |"
-echo "| hostile bodies/s answered (4 connections), non-2xx | $(field "$HOSTILE" rps), $(field "$HOSTILE" non2xx) of $(field "$HOSTILE" requests) |"
-echo "| warm tokens/s and p99, alone | $(field "$ALONE" rps), $(field "$ALONE" p99_ms) ms |"
-echo "| warm tokens/s and p99, during a hostile-body flood ($(field "$HOSTILE2" rps)/s) | $(field "$FLOODED" rps), $(field "$FLOODED" p99_ms) ms |"
-echo "| guesser, one address, 16 connections: answers/s, statuses | $(field "$GUESS" rps), $(field "$GUESS" statuses) |"
+echo "| hostile body (~$(kv "$HOSTILE" names) names, 64 KiB): server CPU per request | $HOSTILE_CPU_MS ms |"
+echo "| hostile bodies/s answered (4 connections), non-2xx | $(kv "$HOSTILE" rps), $(kv "$HOSTILE" non2xx) of $(kv "$HOSTILE" requests) |"
+echo "| warm tokens/s and p99, alone | $(kv "$ALONE" rps), $(kv "$ALONE" p99_ms) ms |"
+echo "| warm tokens/s and p99, during a hostile-body flood ($(kv "$HOSTILE2" rps)/s) | $(kv "$FLOODED" rps), $(kv "$FLOODED" p99_ms) ms |"
+echo "| guesser, one address, 16 connections: answers/s, statuses | $(kv "$GUESS" rps), $(kv "$GUESS" statuses) |"
 echo "| cold honest clients on the guesser's address: right secrets served | $HONEST_OK of $HONEST_N |"

@@ -1,8 +1,26 @@
-# Shared by the bench scripts (sourced): PostgreSQL up, wrk present, instance start-up,
-# wrk runs and means. The caller sets ROOT, WORK, DUR and an empty PIDS array.
+# Shared by the bench scripts (sourced after ROOT and DUR are set): wrk present, a work
+# folder (and database) removed on exit with every instance started, instance start-up,
+# wrk runs and means.
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 export PGPASSWORD=${KEYMINT_CI_PG_PASSWORD:-postgres}
-pg_isready -h 127.0.0.1 -q || pg_ctlcluster --skip-systemctl-redirect 15 main start
+PIDS=()
+DB=""
+WORK=$(mktemp -d)
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ -n "$DB" ]; then
+    psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+need_postgres() { # name: starts the local PostgreSQL 15 if down, creates database $1 (dropped on exit)
+  pg_isready -h 127.0.0.1 -q || pg_ctlcluster --skip-systemctl-redirect 15 main start
+  DB=$1
+  psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $DB"
+}
 
 start() { # name database_url binary [VAR=value...]: starts an instance, sets URL_<name> and PID_<name>
   local name=$1 url=$2 bin=$3; shift 3

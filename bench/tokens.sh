@@ -13,18 +13,8 @@ KEYS=10000
 cargo build --release --quiet --bin keymint --example bench_tool
 BIN="$ROOT/target/release/keymint"
 TOOL="$ROOT/target/release/examples/bench_tool"
-WORK=$(mktemp -d)
-DB="keymint_tokens_$$"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 source "$ROOT/bench/lib.sh"
-psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $DB"
+need_postgres "keymint_tokens_$$"
 
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 reset_peak() { echo 5 > "/proc/$1/clear_refs"; }
