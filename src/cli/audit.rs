@@ -1,4 +1,5 @@
-//! `keymint audit --env E [--json]`: the audit trail, oldest first.
+//! `keymint audit --env E [--json]`: the newest `--limit` entries of the audit trail,
+//! printed oldest first, saying when older ones were left out.
 
 use clap::Args;
 use serde_json::json;
@@ -20,7 +21,8 @@ pub struct AuditArgs {
     /// Only entries about this user.
     #[arg(long)]
     user: Option<String>,
-    /// At most this many entries (the newest are not cut: the oldest come first).
+    /// Show the newest this many entries (printed oldest first); older ones are left
+    /// out, and the output says so.
     #[arg(long, default_value_t = 1000)]
     limit: u32,
     /// Print JSON (an array).
@@ -32,6 +34,7 @@ pub async fn run(args: AuditArgs, config: &Config, manage: &Management) -> anyho
     let environment = served_environment(config, &args.env)?;
     let mut entries = Vec::new();
     let mut after = None;
+    let mut cut = false;
     while entries.len() < args.limit as usize {
         let query = AuditQuery {
             environment: Some(environment.to_string()),
@@ -39,13 +42,23 @@ pub async fn run(args: AuditArgs, config: &Config, manage: &Management) -> anyho
             user_id: args.user.clone(),
             after,
             limit: (args.limit as usize - entries.len()).min(500) as u32,
+            newest_first: true,
         };
         let (page, more) = manage.store().list_audit(&query).await?;
         after = page.last().map(|e| e.seq);
         entries.extend(page);
+        cut = more;
         if !more {
             break;
         }
+    }
+    entries.reverse();
+    if cut {
+        // On stderr, so that --json output stays one JSON document.
+        eprintln!(
+            "showing the newest {} entries; older ones were left out (raise --limit to see them)",
+            entries.len()
+        );
     }
     if args.json {
         let out: Vec<_> = entries

@@ -8,7 +8,7 @@ use super::served_environment;
 use crate::clock::rfc3339;
 use crate::config::Config;
 use crate::domain::{ApiKey, ClientId, Permissions, UserId};
-use crate::manage::{CreateKey, Management};
+use crate::manage::{CreateKey, MAX_GRACE_SECS, ManageError, Management};
 use crate::store::KeyQuery;
 
 #[derive(Debug, Subcommand)]
@@ -81,12 +81,7 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
             expires_at,
             json,
         } => {
-            let expires_at = expires_at
-                .map(|s| crate::clock::parse_rfc3339(&s))
-                .transpose()
-                .context(
-                    "--expires-at must be an RFC 3339 date-time such as 2027-01-31T00:00:00Z",
-                )?;
+            let expires_at = expires_at.map(|s| expiry(&s)).transpose()?;
             let request = CreateKey {
                 owner_id: UserId::parse(&user).context("invalid --user")?,
                 environment: served_environment(config, &env)?,
@@ -98,7 +93,11 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
                 name,
                 expires_at,
             };
-            let created = manage.create_key(request).await?;
+            let owner = request.owner_id.clone();
+            let created = manage
+                .create_key(request)
+                .await
+                .map_err(|e| named(e, &format!("user {:?}", owner.as_str())))?;
             let key = &created.key;
             if json {
                 let out = json!({
@@ -147,19 +146,22 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
         KeysCommand::Disable { client_id } => {
             manage
                 .set_key_enabled(&ClientId::new(client_id.clone()), false, None)
-                .await?;
+                .await
+                .map_err(|e| named(e, &format!("key {client_id}")))?;
             println!("key {client_id} disabled");
         }
         KeysCommand::Enable { client_id } => {
             manage
                 .set_key_enabled(&ClientId::new(client_id.clone()), true, None)
-                .await?;
+                .await
+                .map_err(|e| named(e, &format!("key {client_id}")))?;
             println!("key {client_id} enabled");
         }
         KeysCommand::Delete { client_id } => {
             manage
                 .delete_key(&ClientId::new(client_id.clone()), None)
-                .await?;
+                .await
+                .map_err(|e| named(e, &format!("key {client_id}")))?;
             println!("key {client_id} deleted");
         }
         KeysCommand::RotateSecret {
@@ -167,10 +169,14 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
             grace_seconds,
             json,
         } => {
+            if grace_seconds.is_some_and(|g| !(0..=MAX_GRACE_SECS).contains(&g)) {
+                anyhow::bail!("--grace-seconds must be from 0 to {MAX_GRACE_SECS} (one day)");
+            }
             let grace = grace_seconds.map(time::Duration::seconds);
             let rotated = manage
-                .rotate_secret(&ClientId::new(client_id), None, grace)
-                .await?;
+                .rotate_secret(&ClientId::new(client_id.clone()), None, grace)
+                .await
+                .map_err(|e| named(e, &format!("key {client_id}")))?;
             if json {
                 println!(
                     "{}",
@@ -191,6 +197,30 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
         }
     }
     Ok(())
+}
+
+/// `--expires-at`: an RFC 3339 date-time, or a date (that day's start, UTC).
+fn expiry(text: &str) -> anyhow::Result<time::OffsetDateTime> {
+    if let Ok(at) = crate::clock::parse_rfc3339(text) {
+        return Ok(at);
+    }
+    let date = time::format_description::well_known::Iso8601::DATE;
+    time::Date::parse(text, &date)
+        .map(|day| day.midnight().assume_utc())
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "--expires-at {text:?}: give a date (2027-01-31, midnight UTC) or an RFC 3339 \
+                 date-time (2027-01-31T17:00:00Z, 2027-01-31T18:00:00+01:00)"
+            )
+        })
+}
+
+/// A refused change, naming what was not found.
+fn named(e: ManageError, what: &str) -> anyhow::Error {
+    match e {
+        ManageError::NotFound => anyhow::anyhow!("{what} not found in this database"),
+        other => other.into(),
+    }
 }
 
 async fn list_all(

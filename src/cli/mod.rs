@@ -69,7 +69,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve::run(config).await,
         Command::Users(cmd) => users::run(cmd, &open(&config).await?).await,
         Command::Keys(cmd) => keys::run(cmd, &config, &open(&config).await?).await,
-        Command::Tokens(cmd) if !tokens::needs_store(&cmd) => tokens::verify(cmd).await,
+        Command::Tokens(cmd) if !tokens::needs_store(&cmd) => tokens::verify(cmd, None).await,
         Command::Tokens(cmd) => tokens::run(cmd, &config, &open(&config).await?).await,
         Command::Audit(args) => audit::run(args, &config, &open(&config).await?).await,
         Command::SigningKeys(cmd) => signing_keys::run(cmd, &config),
@@ -97,7 +97,17 @@ fn served_environment(
     config
         .environment(name)
         .map(|e| e.name.clone())
-        .ok_or_else(|| anyhow::anyhow!("environment {name:?} is not in KEYMINT_ENVIRONMENTS"))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "environment {name:?} is not served; KEYMINT_ENVIRONMENTS has: {}",
+                config
+                    .environments
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
 }
 
 #[cfg(test)]

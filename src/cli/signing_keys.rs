@@ -56,10 +56,11 @@ pub fn run(cmd: SigningKeysCommand, config: &Config) -> anyhow::Result<()> {
             }
         }
         SigningKeysCommand::Rotate { env } => {
-            let alg = config.environment(&env).map(|e| e.alg).ok_or_else(|| {
-                anyhow::anyhow!("environment {env:?} is not in KEYMINT_ENVIRONMENTS")
-            })?;
             let env = served_environment(config, &env)?;
+            let alg = config
+                .environment(env.as_str())
+                .map(|e| e.alg)
+                .ok_or_else(|| anyhow::anyhow!("environment {env} has no signing algorithm"))?;
             let created = dir.create(&env, alg, now)?;
             let signs_from = now
                 + time::Duration::try_from(schedule.publish_delay).unwrap_or(time::Duration::ZERO);

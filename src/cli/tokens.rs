@@ -1,4 +1,6 @@
-//! `keymint tokens revoke --env E JTI`: revoke one access token by its `jti`.
+//! `keymint tokens revoke --env E JTI`: revoke one access token by its `jti`;
+//! `keymint tokens verify --issuer URL TOKEN [--introspect]`: check one as a gateway would
+//! (offline), and with `--introspect` against the database too (revoked, key disabled...).
 
 use clap::Subcommand;
 
@@ -20,7 +22,9 @@ pub enum TokensCommand {
         #[arg(allow_hyphen_values = true)]
         jti: String,
     },
-    /// Print a token's claims and whether it is valid for an issuer (as a gateway checks).
+    /// Print a token's claims and whether it is valid for an issuer, checked offline as a
+    /// gateway does (signature through the JWKS, issuer, audience, time). Revocation and
+    /// the key's current state are checked only with --introspect.
     Verify {
         /// Issuer URL, e.g. https://keymint.example/production.
         #[arg(long)]
@@ -28,22 +32,45 @@ pub enum TokensCommand {
         /// Expected audience (default: the issuer).
         #[arg(long)]
         audience: Option<String>,
+        /// Also check the token against the database, as introspection does: revoked,
+        /// key disabled, deleted or expired, owner inactive, secret since replaced.
+        #[arg(long)]
+        introspect: bool,
         /// The access token.
         #[arg(allow_hyphen_values = true)]
         token: String,
     },
 }
 
-/// `tokens verify` needs no database; the other verbs do.
-pub fn needs_store(cmd: &TokensCommand) -> bool {
-    !matches!(cmd, TokensCommand::Verify { .. })
+/// Length of the `jti` Keymint issues: 16 random bytes in base64url.
+const JTI_LEN: usize = 22;
+
+/// True for strings shaped like the `jti` claims Keymint issues.
+fn is_keymint_jti(jti: &str) -> bool {
+    jti.len() == JTI_LEN
+        && jti
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Checks a token against an issuer; exits non-zero when it is not valid.
-pub async fn verify(cmd: TokensCommand) -> anyhow::Result<()> {
+/// `tokens verify` needs no database unless it introspects; the other verbs do.
+pub fn needs_store(cmd: &TokensCommand) -> bool {
+    !matches!(
+        cmd,
+        TokensCommand::Verify {
+            introspect: false,
+            ..
+        }
+    )
+}
+
+/// Checks a token against an issuer (and, with `--introspect`, the database); exits
+/// non-zero when it is not valid.
+pub async fn verify(cmd: TokensCommand, manage: Option<&Management>) -> anyhow::Result<()> {
     let TokensCommand::Verify {
         issuer,
         audience,
+        introspect,
         token,
     } = cmd
     else {
@@ -59,27 +86,56 @@ pub async fn verify(cmd: TokensCommand) -> anyhow::Result<()> {
         None => println!("(the token's payload is not readable JSON)"),
     }
     let verifier = Verifier::discover(&issuer, audience.as_deref()).await?;
-    match verifier.verify(&token).await {
-        Ok(token) => {
-            println!(
-                "valid for {issuer} (sub {}, client {}, permissions [{}])",
-                token.sub,
-                token.client_id,
-                token.permissions()
-            );
+    let verified = match verifier.verify(&token).await {
+        Ok(verified) => verified,
+        Err(e) => anyhow::bail!("NOT valid for {issuer}: {e}"),
+    };
+    let summary = format!(
+        "sub {}, client {}, permissions [{}]",
+        verified.sub,
+        verified.client_id,
+        verified.permissions()
+    );
+    let (Some(manage), true) = (manage, introspect) else {
+        println!(
+            "valid for {issuer} ({summary}), checked offline: signature, issuer, audience and \
+             time. Revocation and the key's state were not checked: add --introspect"
+        );
+        return Ok(());
+    };
+    let environment = crate::domain::EnvironmentName::parse(&verified.env)
+        .map_err(|_| anyhow::anyhow!("the token names no valid environment"))?;
+    let sv = claims
+        .as_ref()
+        .and_then(|c| c["sv"].as_str())
+        .map(str::to_owned);
+    let claims = crate::oauth::IssuedClaims {
+        jti: &verified.jti,
+        client_id: &verified.client_id,
+        sub: &verified.sub,
+        sv: sv.as_deref(),
+    };
+    let store = manage.store().as_ref();
+    match crate::oauth::check_current(store, manage.now(), &environment, &claims).await {
+        Ok(_) => {
+            println!("active: valid for {issuer} ({summary}) and not revoked, its key enabled");
             Ok(())
         }
-        Err(e) => anyhow::bail!("NOT valid for {issuer}: {e}"),
+        Err(inactive) => anyhow::bail!("NOT active: {inactive}"),
     }
 }
 
 pub async fn run(cmd: TokensCommand, config: &Config, manage: &Management) -> anyhow::Result<()> {
     match cmd {
-        TokensCommand::Verify { .. } => verify(cmd).await?,
+        TokensCommand::Verify { .. } => verify(cmd, Some(manage)).await?,
         TokensCommand::Revoke { env, jti } => {
             let environment = served_environment(config, &env)?;
-            if jti.is_empty() || jti.len() > 128 || jti.chars().any(char::is_control) {
-                anyhow::bail!("a jti is 1 to 128 printable characters");
+            if !is_keymint_jti(&jti) {
+                anyhow::bail!(
+                    "{:?} is not a token id Keymint issues: a jti is {JTI_LEN} characters of \
+                     A-Z a-z 0-9 - _ (the \"jti\" claim; `keymint tokens verify` prints it)",
+                    jti.chars().take(40).collect::<String>()
+                );
             }
             let now = time::OffsetDateTime::now_utc();
             // The token's own expiry is unknown here; no token lives longer than this.

@@ -56,7 +56,10 @@ pub async fn run(cmd: UsersCommand, manage: &Management) -> anyhow::Result<()> {
             );
         }
         UsersCommand::Deactivate { id } => {
-            let result = manage.deactivate_user(&user_id(&id)?).await?;
+            let result = manage
+                .deactivate_user(&user_id(&id)?)
+                .await
+                .map_err(|e| unknown_user(e, &id))?;
             println!(
                 "user {} deactivated; {} key(s) disabled",
                 result.user.id,
@@ -64,7 +67,10 @@ pub async fn run(cmd: UsersCommand, manage: &Management) -> anyhow::Result<()> {
             );
         }
         UsersCommand::Reactivate { id } => {
-            let user = manage.reactivate_user(&user_id(&id)?).await?;
+            let user = manage
+                .reactivate_user(&user_id(&id)?)
+                .await
+                .map_err(|e| unknown_user(e, &id))?;
             println!(
                 "user {} reactivated; its disabled keys stay disabled until enabled",
                 user.id
@@ -72,6 +78,16 @@ pub async fn run(cmd: UsersCommand, manage: &Management) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A refusal naming the user that was not found, and how to create one.
+fn unknown_user(e: crate::manage::ManageError, id: &str) -> anyhow::Error {
+    match e {
+        crate::manage::ManageError::NotFound => anyhow::anyhow!(
+            "user {id:?} not found in this database (create it with `keymint users upsert {id}`)"
+        ),
+        other => other.into(),
+    }
 }
 
 fn user_id(id: &str) -> anyhow::Result<UserId> {

@@ -101,6 +101,7 @@ impl QueryRoot {
             user_id,
             after: parse_after("audit", after)?,
             limit: page_size(first)?,
+            newest_first: false,
         };
         let (events, more) = rc
             .state

@@ -86,6 +86,34 @@ async fn limits(request: Request, next: Next) -> Response {
     }
 }
 
+/// The router's bare 405 with an error body in the route's shape. Its headers stay,
+/// `Allow` among them (RFC 9110 §15.5.6: a 405 MUST name the methods the route
+/// supports); the router adds `Allow` outside the layers, so this runs on the router's
+/// answer, in [`super::serve`].
+pub fn method_not_allowed(graphql: bool, bare: Response) -> Response {
+    let (mut parts, _) = bare.into_parts();
+    let methods = parts
+        .headers
+        .get(header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .unwrap_or("another method")
+        .replace(',', ", ");
+    let message = format!("this route answers {methods} only");
+    let (error, body) = refusal(
+        graphql,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request",
+        &message,
+    )
+    .into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (name, value) in &error.headers {
+        parts.headers.insert(name, value.clone());
+    }
+    Response::from_parts(parts, body)
+}
+
 /// An error in the shape of the route: GraphQL's `errors` list, or RFC 6749's JSON.
 pub fn refusal(graphql: bool, status: StatusCode, code: &str, message: &str) -> Response {
     if graphql {

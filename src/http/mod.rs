@@ -5,6 +5,7 @@
 pub mod errors;
 pub mod guard;
 pub mod health;
+pub mod landing;
 pub mod openapi;
 pub mod request_id;
 mod router;

@@ -62,6 +62,14 @@ fn oauth_failures(mut responses: Value) -> Value {
     responses
 }
 
+/// `landing`.
+pub fn landing() -> Value {
+    json!({
+        "tags": ["discovery"], "summary": "Where to start: environments (issuer, token endpoint, metadata, explorer) and this document",
+        "responses": {"200": {"description": "links", "content": {"application/json": {}}}},
+    })
+}
+
 /// `token`.
 pub fn token(env: &Value) -> Value {
     json!({
@@ -118,7 +126,7 @@ pub fn explorer(env: &Value) -> Value {
 /// `graphql`.
 pub fn graphql(env: &Value) -> Value {
     json!({
-        "tags": ["management"], "summary": "Management API (GraphQL; see the contract's operations)",
+        "tags": ["management"], "summary": "Management API (GraphQL; operations and permissions in docs/reference.md)",
         "parameters": env, "security": [{"bearer": []}],
         "requestBody": {"required": true, "content": content("application/json", schema("GraphQlRequest"))},
         "responses": {"200": {"description": "GraphQL response (errors carry extensions.code)",

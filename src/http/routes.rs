@@ -5,7 +5,7 @@
 use axum::routing::{MethodRouter, get, post};
 use serde_json::Value;
 
-use super::{AppState, health, openapi};
+use super::{AppState, health, landing, openapi};
 use crate::{events, graphql, metrics, oauth};
 
 /// One method on one path.
@@ -30,6 +30,7 @@ pub fn table() -> Vec<Route> {
         operation,
     };
     vec![
+        route("GET", "/", get(landing::landing), openapi::landing()),
         route(
             "POST",
             "/{env}/oauth2/token",

@@ -105,7 +105,15 @@ pub async fn serve(
             let (routed, starting) = (service.get().cloned(), starting.clone());
             async move {
                 Ok::<_, Infallible>(match routed {
-                    Some(app) => app.oneshot(request).await.unwrap_or_else(|n| match n {}),
+                    Some(app) => {
+                        let graphql = request.uri().path().ends_with("/graphql");
+                        let response = app.oneshot(request).await.unwrap_or_else(|n| match n {});
+                        if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+                            super::guard::method_not_allowed(graphql, response)
+                        } else {
+                            response
+                        }
+                    }
                     None => starting.answer(request.uri().path()),
                 })
             }

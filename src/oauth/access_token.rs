@@ -172,44 +172,68 @@ impl TokenChecker {
         env: &EnvironmentName,
         claims: &TokenClaims,
     ) -> Result<KeyCredentials, Inactive> {
-        let unavailable = |e: crate::store::StoreError| {
-            tracing::warn!(error = %e, "token check: database unavailable");
-            Inactive {
-                reason: "temporarily unable to check the token, retry shortly".into(),
-                unavailable: true,
-            }
+        let token = IssuedClaims {
+            jti: &claims.jti,
+            client_id: &claims.client_id,
+            sub: &claims.sub,
+            sv: claims.sv.as_deref(),
         };
-        if self
-            .store
-            .is_revoked(&claims.jti)
-            .await
-            .map_err(unavailable)?
-        {
-            return Err(inactive("token revoked"));
-        }
-        let creds = self
-            .store
-            .find_credentials(&ClientId::new(claims.client_id.clone()))
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| inactive("the token's key was deleted"))?;
-        let now = self.clock.now();
-        if !creds.key.enabled || creds.key.is_expired(now) || creds.key.environment != *env {
-            return Err(inactive("the token's key is disabled or expired"));
-        }
-        if !creds.owner_active {
-            return Err(inactive("the token's owner is inactive"));
-        }
-        if creds.key.owner_id.as_str() != claims.sub {
-            return Err(inactive("token subject does not own its key"));
-        }
-        if let Some(sv) = &claims.sv
-            && !creds.accepts_secret_version(sv, now)
-        {
-            return Err(inactive(
-                "minted with a secret that has since been replaced",
-            ));
-        }
-        Ok(creds)
+        check_current(self.store.as_ref(), self.clock.now(), env, &token).await
     }
+}
+
+/// What the current-state check reads from a token whose signature was verified.
+#[derive(Debug, Clone, Copy)]
+pub struct IssuedClaims<'a> {
+    /// Token id.
+    pub jti: &'a str,
+    /// The key.
+    pub client_id: &'a str,
+    /// The key's owner.
+    pub sub: &'a str,
+    /// Secret version, when the token carries one.
+    pub sv: Option<&'a str>,
+}
+
+/// Checks that a token of `env` is still good at `now`: not revoked, its key there,
+/// enabled, unexpired and of that environment, its owner active and still the owner,
+/// and its secret not since replaced. Returns the key's credentials.
+pub async fn check_current(
+    store: &dyn Store,
+    now: OffsetDateTime,
+    env: &EnvironmentName,
+    claims: &IssuedClaims<'_>,
+) -> Result<KeyCredentials, Inactive> {
+    let unavailable = |e: crate::store::StoreError| {
+        tracing::warn!(error = %e, "token check: database unavailable");
+        Inactive {
+            reason: "temporarily unable to check the token, retry shortly".into(),
+            unavailable: true,
+        }
+    };
+    if store.is_revoked(claims.jti).await.map_err(unavailable)? {
+        return Err(inactive("token revoked"));
+    }
+    let creds = store
+        .find_credentials(&ClientId::new(claims.client_id.to_owned()))
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| inactive("the token's key was deleted"))?;
+    if !creds.key.enabled || creds.key.is_expired(now) || creds.key.environment != *env {
+        return Err(inactive("the token's key is disabled or expired"));
+    }
+    if !creds.owner_active {
+        return Err(inactive("the token's owner is inactive"));
+    }
+    if creds.key.owner_id.as_str() != claims.sub {
+        return Err(inactive("token subject does not own its key"));
+    }
+    if let Some(sv) = claims.sv
+        && !creds.accepts_secret_version(sv, now)
+    {
+        return Err(inactive(
+            "minted with a secret that has since been replaced",
+        ));
+    }
+    Ok(creds)
 }

@@ -19,7 +19,9 @@ mod token;
 mod usage;
 mod verified_cache;
 
-pub use access_token::{Expected, Inactive, TokenChecker, TokenClaims, verify_claims};
+pub use access_token::{
+    Expected, Inactive, IssuedClaims, TokenChecker, TokenClaims, check_current, verify_claims,
+};
 pub use authentication::{Authenticated, Authenticator};
 pub use client_auth::{ClientCredentials, parse_basic};
 pub use client_request::OAuthRequest;

@@ -152,10 +152,12 @@ pub struct AuditQuery {
     pub client_id: Option<String>,
     /// Only entries about this user.
     pub user_id: Option<String>,
-    /// Start after this position.
+    /// Start after this position (in `newest_first` order: before it).
     pub after: Option<i64>,
     /// At most this many.
     pub limit: u32,
+    /// Newest entries first, instead of oldest first.
+    pub newest_first: bool,
 }
 
 /// Result of applying a user event.

@@ -8,6 +8,7 @@ crate::both_backends!(discovery:
     metadata_is_served_at_all_three_paths,
     jwks_publishes_public_keys_only,
     health_and_readiness_answer,
+    the_base_url_points_at_where_to_start,
 );
 
 pub async fn metadata_is_served_at_all_three_paths(backend: Backend) {
@@ -83,4 +84,41 @@ pub async fn health_and_readiness_answer(backend: Backend) {
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     assert_eq!(ready.json::<Value>().await.unwrap()["status"], "ready");
+}
+
+/// `GET /` answers with the environments and links that work, not a 404.
+pub async fn the_base_url_points_at_where_to_start(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app.http.get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let root: Value = response.json().await.unwrap();
+    let names: Vec<&str> = root["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["production", "sandbox"]);
+    // Every link answers.
+    let production = &root["environments"][0];
+    for link in [
+        &production["metadata"],
+        &production["graphql_explorer"],
+        &root["openapi"],
+        &root["health"],
+    ] {
+        let status = app
+            .http
+            .get(link.as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200, "{link}");
+    }
+    assert_eq!(production["issuer"], app.url("/production"));
+    assert_eq!(
+        production["token_endpoint"],
+        app.url("/production/oauth2/token")
+    );
 }

@@ -304,6 +304,15 @@ pub async fn unknown_environments_and_methods_are_refused(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(get.status(), 405);
+    // RFC 9110 §15.5.6: a 405 names the methods that work; the body says it in RFC 6749 JSON.
+    assert_eq!(get.headers()["allow"], "POST");
+    assert_eq!(get.headers()["cache-control"], "no-store");
+    let body: serde_json::Value = get.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    assert!(
+        body["error_description"].as_str().unwrap().contains("POST"),
+        "{body}"
+    );
     let jwks = app
         .http
         .get(app.url("/staging/.well-known/jwks.json"))

@@ -2,6 +2,7 @@
 //! `keymint.db`, keys generated in `keys/`): the README walk-through, the webhook example,
 //! start-up without a database, JSON logs, HTTPS. This file holds what they share.
 
+mod errors;
 mod https;
 mod logs;
 mod startup;

@@ -137,6 +137,23 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
         verified.contains("valid for") && verified.contains("\"sub\": \"alice\""),
         "{verified}"
     );
+    assert!(
+        verified.contains("checked offline") && verified.contains("--introspect"),
+        "an offline check must say what it did not check: {verified}"
+    );
+    let active = ok(
+        dir,
+        &[
+            "tokens",
+            "verify",
+            "--introspect",
+            "--issuer",
+            &issuer,
+            &access_token,
+        ],
+        &logs,
+    );
+    assert!(active.contains("active: valid for"), "{active}");
     let foreign = keymint(
         dir,
         &[
@@ -162,6 +179,34 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
         .contains("revoked")
     );
     assert!(read_revoked(dir, &jti), "the CLI revocation was not stored");
+    // Offline the revoked token still verifies; --introspect asks the database.
+    let introspected = keymint(
+        dir,
+        &[
+            "tokens",
+            "verify",
+            "--introspect",
+            "--issuer",
+            &issuer,
+            &access_token,
+        ],
+    );
+    assert!(
+        !introspected.status.success(),
+        "a revoked token introspected as active"
+    );
+    assert!(
+        String::from_utf8_lossy(&introspected.stderr).contains("NOT active: token revoked"),
+        "{}",
+        String::from_utf8_lossy(&introspected.stderr)
+    );
+    // What is not a jti Keymint issues is refused, not "revoked".
+    let nonsense = keymint(
+        dir,
+        &["tokens", "revoke", "--env", "production", "nonsense"],
+    );
+    assert!(!nonsense.status.success(), "a nonsense jti was accepted");
+    assert!(String::from_utf8_lossy(&nonsense.stderr).contains("is not a token id Keymint issues"));
 
     assert_eq!(
         token(&http, &server.base, &client_id, "kms_wrong").status(),
@@ -252,6 +297,26 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
             .iter()
             .all(|e| e["source"] == "cli")
     );
+    // --limit keeps the newest entries (still printed oldest first) and says what it cut.
+    let out = keymint(
+        dir,
+        &["audit", "--env", "production", "--json", "--limit", "2"],
+    );
+    assert!(out.status.success());
+    let newest: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let newest: Vec<&str> = newest
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(newest, ["user.deactivated", "user.reactivated"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("older ones were left out"),
+        "a cut listing must say so"
+    );
+    let all = keymint(dir, &["audit", "--env", "production", "--json"]);
+    assert!(!String::from_utf8_lossy(&all.stderr).contains("left out"));
     assert!(
         ok(
             dir,

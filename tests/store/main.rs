@@ -42,6 +42,7 @@ mod secrets_tests {
         one_update_can_disable_and_regenerate_atomically,
         check_tags_travel_with_their_secrets,
         last_use_is_recorded_without_changing_the_key,
+        last_use_is_never_before_creation,
     );
 }
 

@@ -210,3 +210,17 @@ pub async fn last_use_is_recorded_without_changing_the_key(store: Arc<dyn Store>
     assert_eq!(read.etag, key.etag, "last use is not a change of the key");
     assert_eq!(store.latest_change().await.unwrap(), feed_before);
 }
+
+/// Last-use times are kept to the minute; one noted in the minute a key was created must
+/// not read as earlier than its creation.
+pub async fn last_use_is_never_before_creation(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let key = create(&store, "alice", "production").await;
+    let same_minute = key.created_at - Duration::seconds(30);
+    store
+        .record_last_used(&[(key.client_id.clone(), same_minute)])
+        .await
+        .unwrap();
+    let read = store.get_key(&key.client_id).await.unwrap();
+    assert_eq!(read.last_used_at, Some(key.created_at));
+}

@@ -132,7 +132,9 @@ pub const RECORD_SECRET_CHECK: &str = "UPDATE api_keys SET \
      AND previous_secret_check IS NULL THEN $3 ELSE previous_secret_check END \
      WHERE client_id = $1 AND (secret_hash = $2 OR previous_secret_hash = $2)";
 
-pub const RECORD_LAST_USED: &str = "UPDATE api_keys SET last_used_at = $2 \
+/// Times are noted to the minute; one from the minute of creation reads as the creation.
+pub const RECORD_LAST_USED: &str = "UPDATE api_keys \
+     SET last_used_at = CASE WHEN $2 < created_at THEN created_at ELSE $2 END \
      WHERE client_id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
 
 pub const REVOKE_TOKEN: &str = "INSERT INTO revoked_tokens \
@@ -141,13 +143,25 @@ pub const REVOKE_TOKEN: &str = "INSERT INTO revoked_tokens \
 
 pub const IS_REVOKED: &str = "SELECT COUNT(*) FROM revoked_tokens WHERE jti = $1";
 
-pub const LIST_AUDIT: &str = "SELECT seq, at, action, environment, client_id, user_id, \
-     actor_user_id, actor_client_id, source, request_id, reason FROM audit_events \
-     WHERE seq > $1 \
-     AND (CAST($2 AS TEXT) IS NULL OR environment = CAST($2 AS TEXT) OR environment IS NULL) \
-     AND (CAST($3 AS TEXT) IS NULL OR client_id = CAST($3 AS TEXT)) \
-     AND (CAST($4 AS TEXT) IS NULL OR user_id = CAST($4 AS TEXT)) \
-     ORDER BY seq LIMIT $5";
+/// Columns and filters of `audit_events` reads; `$2`–`$4` filter, `$5` limits.
+macro_rules! audit_select {
+    () => {
+        "SELECT seq, at, action, environment, client_id, user_id, \
+         actor_user_id, actor_client_id, source, request_id, reason FROM audit_events \
+         WHERE (CAST($2 AS TEXT) IS NULL OR environment = CAST($2 AS TEXT) OR environment IS NULL) \
+         AND (CAST($3 AS TEXT) IS NULL OR client_id = CAST($3 AS TEXT)) \
+         AND (CAST($4 AS TEXT) IS NULL OR user_id = CAST($4 AS TEXT)) "
+    };
+}
+
+/// Oldest first, after position `$1`.
+pub const LIST_AUDIT: &str = concat!(audit_select!(), "AND seq > $1 ORDER BY seq LIMIT $5");
+
+/// Newest first, before position `$1` (`0`: from the newest).
+pub const LIST_AUDIT_NEWEST: &str = concat!(
+    audit_select!(),
+    "AND ($1 = 0 OR seq < $1) ORDER BY seq DESC LIMIT $5"
+);
 
 pub const CHANGES_SINCE: &str =
     "SELECT seq, kind, subject FROM keymint_changes WHERE seq > $1 ORDER BY seq LIMIT $2";

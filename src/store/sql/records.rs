@@ -211,7 +211,12 @@ where
         &self,
         query: &AuditQuery,
     ) -> Result<(Vec<AuditEvent>, bool), StoreError> {
-        let rows: Vec<AuditRow> = sqlx::query_as(q::LIST_AUDIT)
+        let sql = if query.newest_first {
+            q::LIST_AUDIT_NEWEST
+        } else {
+            q::LIST_AUDIT
+        };
+        let rows: Vec<AuditRow> = sqlx::query_as(sql)
             .bind(query.after.unwrap_or(0))
             .bind(query.environment.as_deref())
             .bind(query.client_id.as_deref())

@@ -1,0 +1,99 @@
+//! CLI refusals name what was wrong: the user or key not found, the flag out of range,
+//! the date form expected, the environments served.
+
+use crate::*;
+
+/// Runs `keymint args` in `dir`, expects failure, returns stderr.
+fn refused(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = keymint(dir, args);
+    assert!(!out.status.success(), "keymint {args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn refusals_name_what_was_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let logs = std::sync::Mutex::new(String::new());
+
+    let ghost = refused(dir, &["users", "deactivate", "ghost"]);
+    assert!(ghost.contains("user \"ghost\" not found"), "{ghost}");
+    assert!(ghost.contains("keymint users upsert ghost"), "{ghost}");
+
+    let missing = refused(dir, &["keys", "disable", "kmc_nothing_here_at_all"]);
+    assert!(
+        missing.contains("key kmc_nothing_here_at_all not found"),
+        "{missing}"
+    );
+
+    let no_owner = refused(
+        dir,
+        &["keys", "create", "--user", "nobody", "--env", "production"],
+    );
+    assert!(no_owner.contains("user \"nobody\" not found"), "{no_owner}");
+
+    let staging = refused(dir, &["keys", "list", "--env", "staging"]);
+    assert!(
+        staging.contains("\"staging\" is not served") && staging.contains("production, sandbox"),
+        "{staging}"
+    );
+
+    ok(
+        dir,
+        &["users", "upsert", "alice", "--permission", "runs:read"],
+        &logs,
+    );
+    let bad_date = refused(
+        dir,
+        &[
+            "keys",
+            "create",
+            "--user",
+            "alice",
+            "--env",
+            "production",
+            "--expires-at",
+            "tomorrow",
+        ],
+    );
+    assert!(
+        bad_date.contains("2027-01-31") && bad_date.contains("RFC 3339"),
+        "{bad_date}"
+    );
+    // A plain date is taken as that day's start, UTC.
+    let created: serde_json::Value = serde_json::from_str(&ok(
+        dir,
+        &[
+            "keys",
+            "create",
+            "--user",
+            "alice",
+            "--env",
+            "production",
+            "--expires-at",
+            "2099-01-31",
+            "--json",
+        ],
+        &logs,
+    ))
+    .unwrap();
+    let client_id = created["clientId"].as_str().unwrap();
+    let listed = ok(
+        dir,
+        &["keys", "list", "--env", "production", "--json"],
+        &logs,
+    );
+    assert!(listed.contains("2099-01-31T00:00:00Z"), "{listed}");
+
+    let grace = refused(
+        dir,
+        &[
+            "keys",
+            "rotate-secret",
+            client_id,
+            "--grace-seconds",
+            "999999",
+        ],
+    );
+    assert!(grace.contains("--grace-seconds"), "{grace}");
+}
