@@ -114,6 +114,14 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
                 println!("environment:  {}", key.environment);
                 println!("permissions:  [{}]", key.permissions);
                 println!("The secret is shown only now; store it safely.");
+                println!();
+                println!("Get an access token with it:");
+                println!(
+                    "  curl -s -u '{}:{}' -d grant_type=client_credentials {}/oauth2/token",
+                    key.client_id,
+                    created.secret.expose(),
+                    config.issuer(&key.environment)
+                );
             }
         }
         KeysCommand::List { env, json } => {

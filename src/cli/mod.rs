@@ -16,6 +16,33 @@ use crate::config::Config;
 use crate::manage::Management;
 use crate::secrets::SecretHasher;
 
+/// The configuration `serve` (and every other verb) reads, for `serve --help`.
+const SERVE_HELP: &str = "\
+Configuration (environment variables; empty counts as unset):
+  DATABASE_URL                        sqlite://keymint.db (default) or postgres://user:pass@host/db
+  KEYMINT_LISTEN                      listen address, default 127.0.0.1:8080
+  KEYMINT_PUBLIC_URL                  base URL clients use, default http:// + listen address
+  KEYMINT_ENVIRONMENTS                served environments, default production,sandbox
+  KEYMINT_KEYS_DIR                    signing keys folder, default keys
+  KEYMINT_SIGNING_ALG                 ES256 (default), RS256, EdDSA; or production:RS256,sandbox:EdDSA
+  KEYMINT_TOKEN_TTL                   access-token lifetime in seconds, 1 to 3600, default 600
+  KEYMINT_AUDIENCE                    comma-separated audiences, default the environment's issuer
+  KEYMINT_SIGNING_KEY_PUBLISH_DELAY   seconds a new key is published before it signs, default 300
+  KEYMINT_SIGNING_KEY_ROTATE_DAYS     rotate signing keys this often (unset: manual)
+  KEYMINT_WEBHOOK_SECRET              whsec_... Standard Webhooks secret (unset: webhook off)
+  KEYMINT_USER_TOKEN_ISSUER, KEYMINT_USER_TOKEN_JWKS_URL, KEYMINT_USER_TOKEN_AUDIENCE
+                                      identity-provider session tokens for the GraphQL API
+  KEYMINT_TLS_CERT, KEYMINT_TLS_KEY   serve HTTPS from these PEM files
+  KEYMINT_BEHIND_TLS_PROXY            1: a TLS-terminating proxy is in front
+  KEYMINT_TRUSTED_PROXIES             CIDRs whose X-Forwarded-For is believed, default loopback
+  KEYMINT_METRICS_LISTEN              serve /metrics on this address only
+  KEYMINT_CACHE_CAPACITY, KEYMINT_CACHE_TTL, KEYMINT_HASH_THREADS, KEYMINT_HASH_MAX_WAIT_MS,
+  KEYMINT_HEADER_TIMEOUT, KEYMINT_MAX_CONNECTIONS, KEYMINT_TOKEN_RATE_LIMIT
+                                      performance and limits (see the README)
+  KEYMINT_LOG_FORMAT                  json: one JSON object per log line
+  RUST_LOG                            log filter, default info,sqlx=warn
+Reference: docs/reference.md; configuration details: the README's Configuration section.";
+
 /// Keymint: an OAuth2 client-credentials token issuer.
 #[derive(Debug, Parser)]
 #[command(name = "keymint", version, about)]
@@ -27,6 +54,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run migrations, create missing signing keys, and serve HTTP.
+    #[command(after_help = SERVE_HELP)]
     Serve,
     /// Mirror users from the directory.
     #[command(subcommand)]

@@ -1,9 +1,12 @@
-//! `keymint users upsert|deactivate|reactivate`.
+//! `keymint users upsert|deactivate|reactivate|list|show`.
 
 use clap::Subcommand;
+use serde_json::json;
 
+use crate::clock::rfc3339;
 use crate::domain::{Permissions, UserId, UserUpsert};
 use crate::manage::Management;
+use crate::store::{UserQuery, UserSummary};
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
@@ -31,10 +34,65 @@ pub enum UsersCommand {
         /// Directory id of the user.
         id: String,
     },
+    /// List users: active state, e-mail, service account, current permissions, keys.
+    List {
+        /// Print JSON (an array).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one user.
+    Show {
+        /// Directory id of the user.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(cmd: UsersCommand, manage: &Management) -> anyhow::Result<()> {
     match cmd {
+        UsersCommand::List { json } => {
+            let users = list(manage, None).await?;
+            if json {
+                let out: Vec<_> = users.iter().map(user_json).collect();
+                println!("{}", serde_json::Value::Array(out));
+            } else {
+                println!(
+                    "{:<24} {:<8} {:<5} {:<8} {:<28} permissions",
+                    "id", "state", "kind", "keys", "email"
+                );
+                for summary in &users {
+                    print_row(summary);
+                }
+                println!("{} user(s)", users.len());
+            }
+        }
+        UsersCommand::Show { id, json } => {
+            let user_id = user_id(&id)?;
+            let Some(summary) = list(manage, Some(user_id)).await?.pop() else {
+                return Err(unknown_user(crate::manage::ManageError::NotFound, &id));
+            };
+            if json {
+                println!("{}", user_json(&summary));
+            } else {
+                let u = &summary.user;
+                println!("id:              {}", u.id);
+                println!("state:           {}", state(u.active));
+                println!("email:           {}", u.email.as_deref().unwrap_or("-"));
+                println!(
+                    "service account: {}",
+                    if u.service_account { "yes" } else { "no" }
+                );
+                println!("permissions:     [{}]", u.permissions);
+                println!(
+                    "keys:            {} ({} enabled)",
+                    summary.keys, summary.enabled_keys
+                );
+                println!("created:         {}", rfc3339(u.created_at));
+                println!("updated:         {}", rfc3339(u.updated_at));
+            }
+        }
         UsersCommand::Upsert {
             id,
             email,
@@ -78,6 +136,57 @@ pub async fn run(cmd: UsersCommand, manage: &Management) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Every user (or the one `id`), in id order.
+async fn list(manage: &Management, id: Option<UserId>) -> anyhow::Result<Vec<UserSummary>> {
+    let mut users = Vec::new();
+    let mut after = None;
+    loop {
+        let query = UserQuery {
+            id: id.clone(),
+            after: after.clone(),
+            limit: 500,
+        };
+        let (page, more) = manage.store().list_users(&query).await?;
+        after = page.last().map(|s| s.user.id.to_string());
+        users.extend(page);
+        if !more {
+            return Ok(users);
+        }
+    }
+}
+
+fn state(active: bool) -> &'static str {
+    if active { "active" } else { "inactive" }
+}
+
+fn print_row(summary: &UserSummary) {
+    let u = &summary.user;
+    println!(
+        "{:<24} {:<8} {:<5} {:<8} {:<28} [{}]",
+        u.id.as_str(),
+        state(u.active),
+        if u.service_account { "svc" } else { "human" },
+        format!("{}/{}", summary.enabled_keys, summary.keys),
+        u.email.as_deref().unwrap_or("-"),
+        u.permissions
+    );
+}
+
+fn user_json(summary: &UserSummary) -> serde_json::Value {
+    let u = &summary.user;
+    json!({
+        "id": u.id.as_str(),
+        "active": u.active,
+        "email": u.email,
+        "serviceAccount": u.service_account,
+        "permissions": u.permissions.iter().collect::<Vec<_>>(),
+        "keys": summary.keys,
+        "enabledKeys": summary.enabled_keys,
+        "createdAt": rfc3339(u.created_at),
+        "updatedAt": rfc3339(u.updated_at),
+    })
 }
 
 /// A refusal naming the user that was not found, and how to create one.

@@ -1,5 +1,5 @@
-//! Queries: `apiKeys` (any authenticated caller; own keys, or all for `admin`) and
-//! `auditEvents` (admin only).
+//! Queries: `apiKeys` (any authenticated caller; own keys, or all for `admin`),
+//! `auditEvents`, `users` and `user` (admin only).
 
 use async_graphql::{Context, Object, Result};
 
@@ -7,9 +7,10 @@ use super::RequestContext;
 use super::errors::{bad_input, forbidden};
 use super::types::{
     ApiKeyConnection, ApiKeyEdge, ApiKeyNode, AuditEventConnection, AuditEventEdge, PageInfo,
-    cursor, parse_cursor,
+    UserNode, cursor, parse_cursor,
 };
-use crate::store::{AuditQuery, KeyQuery};
+use crate::domain::UserId;
+use crate::store::{AuditQuery, KeyQuery, UserQuery};
 
 /// Largest page.
 const MAX_PAGE: i32 = 100;
@@ -32,8 +33,53 @@ fn parse_after(kind: &str, after: Option<String>) -> Result<Option<i64>> {
         .transpose()
 }
 
+/// The users matching `query`, for an admin caller.
+async fn users_for_admin(ctx: &Context<'_>, query: UserQuery) -> Result<Vec<UserNode>> {
+    let rc = ctx.data::<RequestContext>()?;
+    let caller = rc.caller.as_ref().map_err(|e| e.to_graphql())?;
+    if !caller.is_admin() {
+        return Err(forbidden("users requires the admin permission"));
+    }
+    let (users, _) = rc
+        .state
+        .management
+        .store()
+        .list_users(&query)
+        .await
+        .map_err(|e| super::errors::from_manage(e.into()))?;
+    Ok(users.into_iter().map(UserNode::from).collect())
+}
+
 #[Object]
 impl QueryRoot {
+    /// Users in id order, with their current permissions and key counts. Requires
+    /// `admin`. `after` is the last id of the previous page.
+    #[graphql(complexity = "first.unwrap_or(50).max(0) as usize * child_complexity + 1")]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Vec<UserNode>> {
+        let query = UserQuery {
+            id: None,
+            after,
+            limit: page_size(first)?,
+        };
+        users_for_admin(ctx, query).await
+    }
+
+    /// One user, or null when unknown. Requires `admin`.
+    async fn user(&self, ctx: &Context<'_>, id: String) -> Result<Option<UserNode>> {
+        let id = UserId::parse(&id).ok_or_else(|| bad_input("id is not a user id"))?;
+        let query = UserQuery {
+            id: Some(id),
+            after: None,
+            limit: 1,
+        };
+        Ok(users_for_admin(ctx, query).await?.pop())
+    }
+
     /// API keys of this environment: the caller's own, or every key for `admin`.
     #[graphql(complexity = "first.unwrap_or(50).max(0) as usize * child_complexity + 1")]
     async fn api_keys(

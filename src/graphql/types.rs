@@ -211,3 +211,44 @@ pub fn parse_cursor(kind: &str, cursor: &str) -> Option<i64> {
     let text = String::from_utf8(raw).ok()?;
     text.strip_prefix(kind)?.strip_prefix(':')?.parse().ok()
 }
+
+/// A user of the directory, as Keymint mirrors it (admins only).
+#[derive(SimpleObject)]
+#[graphql(name = "User")]
+pub struct UserNode {
+    /// Directory id.
+    pub id: String,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// True for non-human accounts.
+    pub service_account: bool,
+    /// Inactive users cannot use, create or enable keys.
+    pub active: bool,
+    /// The user's current permissions (keys keep the set they were created with).
+    pub permissions: Vec<String>,
+    /// Keys the user owns, in every environment.
+    pub key_count: i64,
+    /// Of those, enabled.
+    pub enabled_key_count: i64,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+impl From<crate::store::UserSummary> for UserNode {
+    fn from(s: crate::store::UserSummary) -> Self {
+        let u = s.user;
+        Self {
+            id: u.id.to_string(),
+            email: u.email,
+            service_account: u.service_account,
+            active: u.active,
+            permissions: u.permissions.iter().map(str::to_owned).collect(),
+            key_count: s.keys,
+            enabled_key_count: s.enabled_keys,
+            created_at: rfc3339(u.created_at),
+            updated_at: rfc3339(u.updated_at),
+        }
+    }
+}

@@ -119,6 +119,28 @@ pub struct KeyUpdate {
     pub expected_etag: Option<String>,
 }
 
+/// A user with the number of keys it owns (in every environment).
+#[derive(Debug, Clone)]
+pub struct UserSummary {
+    /// The user.
+    pub user: User,
+    /// Keys it owns.
+    pub keys: i64,
+    /// Of those, enabled.
+    pub enabled_keys: i64,
+}
+
+/// Which users to list, by id.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Only this user.
+    pub id: Option<UserId>,
+    /// Start after this id.
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
 /// A page of keys in creation order.
 #[derive(Debug, Clone)]
 pub struct KeyPage {
@@ -238,6 +260,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The user with `id`.
     async fn get_user(&self, id: &UserId) -> Result<User, StoreError>;
+
+    /// Users in id order with their key counts; `true` when more follow.
+    async fn list_users(&self, query: &UserQuery) -> Result<(Vec<UserSummary>, bool), StoreError>;
 
     /// Applies a user event: upsert (profile and current permissions; keys untouched),
     /// deactivation (the user and every enabled key of theirs, in every environment, with

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use super::sql::{Backend, SqlStore, forward_store};
 use super::{
     AuditQuery, ChangeRecord, Dedupe, EventOutcome, KeyPage, KeyQuery, KeyUpdate, NewApiKey,
-    PoolUsage, StoreError, TableEventOutcome, Wakeup, WriteContext,
+    PoolUsage, StoreError, TableEventOutcome, UserQuery, UserSummary, Wakeup, WriteContext,
 };
 use crate::domain::{
     Actor, ApiKey, AuditEvent, ChangeSource, ClientId, EnvironmentName, KeyCredentials, User,

@@ -170,3 +170,24 @@ impl From<ChangeRow> for super::ChangeRecord {
         }
     }
 }
+
+/// A user row with its key counts.
+#[derive(sqlx::FromRow)]
+pub(super) struct UserSummaryRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    keys: i64,
+    enabled_keys: i64,
+}
+
+impl TryFrom<UserSummaryRow> for super::UserSummary {
+    type Error = StoreError;
+
+    fn try_from(r: UserSummaryRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            user: r.user.try_into()?,
+            keys: r.keys,
+            enabled_keys: r.enabled_keys,
+        })
+    }
+}

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use super::sql::{Backend, SqlStore, forward_store, no_table_events, no_wakeups};
 use super::{
     AuditQuery, ChangeRecord, Dedupe, EventOutcome, KeyPage, KeyQuery, KeyUpdate, NewApiKey,
-    PoolUsage, StoreError, TableEventOutcome, Wakeup, WriteContext,
+    PoolUsage, StoreError, TableEventOutcome, UserQuery, UserSummary, Wakeup, WriteContext,
 };
 use crate::domain::{
     ApiKey, AuditEvent, ClientId, EnvironmentName, KeyCredentials, User, UserEvent, UserId,

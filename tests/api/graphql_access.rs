@@ -11,6 +11,7 @@ crate::both_backends!(graphql_access:
     hostile_queries_are_refused,
     the_explorer_page_loads,
     session_tokens_from_the_identity_provider_create_a_first_key,
+    admins_see_users_and_others_do_not,
 );
 
 pub async fn audit_trail_records_actors_and_is_admin_only(backend: Backend) {
@@ -307,4 +308,41 @@ pub async fn session_tokens_from_the_identity_provider_create_a_first_key(backen
         2,
         "one initial fetch and one after the rotation"
     );
+}
+
+/// `users` and `user(id:)` show the directory as Keymint mirrors it, to admins only.
+pub async fn admins_see_users_and_others_do_not(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("root", &["admin"]).await;
+    app.user("alice", &["CreateAPIKey", "runs:read"]).await;
+    let admin = app.key("root", "production").await;
+    let alices = app.key("alice", "production").await;
+    let admin_bearer = app.access_token("production", &admin).await;
+    let users = "query { users { id active permissions keyCount enabledKeyCount } }";
+    let (_, body) = app
+        .graphql("production", Some(&admin_bearer), users, Value::Null)
+        .await;
+    assert_eq!(
+        body["data"]["users"],
+        json!([
+            {"id": "alice", "active": true, "permissions": ["CreateAPIKey", "runs:read"], "keyCount": 1, "enabledKeyCount": 1},
+            {"id": "root", "active": true, "permissions": ["admin"], "keyCount": 1, "enabledKeyCount": 1},
+        ]),
+        "{body}"
+    );
+    let one = "query { user(id: \"alice\") { id email } nobody: user(id: \"nobody\") { id } }";
+    let (_, body) = app
+        .graphql("production", Some(&admin_bearer), one, Value::Null)
+        .await;
+    assert_eq!(
+        body["data"]["user"],
+        json!({"id": "alice", "email": "alice@example.com"})
+    );
+    assert!(body["data"]["nobody"].is_null(), "{body}");
+
+    let alice_bearer = app.access_token("production", &alices).await;
+    let (_, body) = app
+        .graphql("production", Some(&alice_bearer), users, Value::Null)
+        .await;
+    assert_eq!(code(&body), Some("FORBIDDEN"), "{body}");
 }

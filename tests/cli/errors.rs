@@ -97,3 +97,41 @@ fn refusals_name_what_was_wrong() {
     );
     assert!(grace.contains("--grace-seconds"), "{grace}");
 }
+
+/// The next steps are printed ready to run: `serve --help` lists the configuration, a new
+/// key comes with the token request to make with it.
+#[test]
+fn next_steps_are_ready_to_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let logs = std::sync::Mutex::new(String::new());
+    let help = ok(dir, &["serve", "--help"], &logs);
+    for variable in [
+        "DATABASE_URL",
+        "KEYMINT_PUBLIC_URL",
+        "KEYMINT_TOKEN_TTL",
+        "RUST_LOG",
+    ] {
+        assert!(help.contains(variable), "serve --help lacks {variable}");
+    }
+    ok(
+        dir,
+        &["users", "upsert", "alice", "--permission", "runs:read"],
+        &logs,
+    );
+    let created = ok(
+        dir,
+        &["keys", "create", "--user", "alice", "--env", "sandbox"],
+        &logs,
+    );
+    let client_id = created
+        .lines()
+        .find_map(|l| l.strip_prefix("clientId:"))
+        .unwrap()
+        .trim();
+    assert!(
+        created.contains(&format!("curl -s -u '{client_id}:kms_"))
+            && created.contains("http://127.0.0.1:0/sandbox/oauth2/token"),
+        "{created}"
+    );
+}

@@ -1,7 +1,7 @@
 //! The README walk-through, ending with a sweep of every log line for the secrets,
 //! hashes and tokens the run produced.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -267,6 +267,21 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
         token(&http, &server.base, &client_id, &new_secret).status(),
         401,
         "reactivation must not re-enable keys"
+    );
+
+    // Users are visible: state, permissions and key counts.
+    let users = ok(dir, &["users", "list"], &logs);
+    assert!(users.contains("alice") && users.contains("0/1"), "{users}");
+    let alice: Value =
+        serde_json::from_str(&ok(dir, &["users", "show", "alice", "--json"], &logs)).unwrap();
+    // Reactivated, with its one key still disabled by the deactivation.
+    assert_eq!(
+        (&alice["active"], &alice["keys"], &alice["enabledKeys"]),
+        (&json!(true), &json!(1), &json!(0))
+    );
+    assert!(
+        keymint(dir, &["users", "show", "nobody"]).status.code() != Some(0),
+        "an unknown user was shown"
     );
 
     let audit: Value =

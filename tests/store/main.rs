@@ -18,6 +18,7 @@ mod users_tests {
         webhook_ids_apply_once,
         directory_events_about_unknown_users_are_remembered,
         directory_events_of_a_user_apply_in_emission_order,
+        users_are_listed_in_id_order_with_their_key_counts,
     );
 }
 

@@ -287,3 +287,59 @@ pub async fn directory_events_of_a_user_apply_in_emission_order(store: Arc<dyn S
             .is_ok()
     );
 }
+
+pub async fn users_are_listed_in_id_order_with_their_key_counts(store: Arc<dyn Store>) {
+    use keymint::store::UserQuery;
+    user(&store, "carol", &["x"]).await;
+    user(&store, "alice", &["x", "y"]).await;
+    user(&store, "bob", &[]).await;
+    let first = create(&store, "alice", "production").await;
+    create(&store, "alice", "sandbox").await;
+    deactivate(&store, "carol").await.unwrap();
+    store
+        .update_key(
+            &first.client_id,
+            &update(KeyChange::Disable(DisabledReason::Manual), None),
+            &ctx(),
+        )
+        .await
+        .unwrap();
+
+    let all = UserQuery {
+        limit: 10,
+        ..Default::default()
+    };
+    let (users, more) = store.list_users(&all).await.unwrap();
+    assert!(!more);
+    let rows: Vec<(&str, bool, i64, i64)> = users
+        .iter()
+        .map(|s| (s.user.id.as_str(), s.user.active, s.keys, s.enabled_keys))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("alice", true, 2, 1),
+            ("bob", true, 0, 0),
+            ("carol", false, 0, 0)
+        ]
+    );
+    assert_eq!(users[0].user.permissions, perms(&["x", "y"]));
+
+    let page = UserQuery {
+        after: Some("alice".into()),
+        limit: 1,
+        ..Default::default()
+    };
+    let (users, more) = store.list_users(&page).await.unwrap();
+    assert!(more, "carol follows");
+    assert_eq!(users[0].user.id.as_str(), "bob");
+
+    let one = UserQuery {
+        id: Some(uid("carol")),
+        limit: 1,
+        ..Default::default()
+    };
+    let (users, _) = store.list_users(&one).await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert!(!users[0].user.active);
+}

@@ -136,6 +136,12 @@ macro_rules! forward_store {
             async fn get_user(&self, id: &UserId) -> Result<User, StoreError> {
                 $crate::store::sql::SqlStore::<$db>::get_user(self, id).await
             }
+            async fn list_users(
+                &self,
+                query: &UserQuery,
+            ) -> Result<(Vec<UserSummary>, bool), StoreError> {
+                $crate::store::sql::SqlStore::<$db>::list_users(self, query).await
+            }
             async fn apply_user_event(
                 &self,
                 event: &UserEvent,

@@ -29,6 +29,16 @@ pub const CREDENTIALS_BY_CLIENT_ID: &str = concat!(
 
 pub const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
 
+/// Users in id order with their key counts, optionally one (`$1`), after `$2`.
+pub const LIST_USERS: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    ", (SELECT COUNT(*) FROM api_keys WHERE api_keys.owner_id = users.id) AS keys, \
+     (SELECT COUNT(*) FROM api_keys WHERE api_keys.owner_id = users.id AND enabled) \
+     AS enabled_keys FROM users WHERE (CAST($1 AS TEXT) IS NULL OR id = CAST($1 AS TEXT)) \
+     AND id > $2 ORDER BY id LIMIT $3"
+);
+
 pub const USER_LAST_EVENT: &str = "SELECT last_event_at FROM users WHERE id = $1";
 
 pub const SET_USER_LAST_EVENT: &str = "UPDATE users SET last_event_at = $2 WHERE id = $1";

@@ -5,9 +5,10 @@
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 use time::OffsetDateTime;
 
-use super::super::rows::{AuditRow, ChangeRow, KeyRow, UserRow};
+use super::super::rows::{AuditRow, ChangeRow, KeyRow, UserRow, UserSummaryRow};
 use super::super::{
-    AuditQuery, ChangeRecord, Dedupe, EventOutcome, StoreError, UserActivation, WriteContext,
+    AuditQuery, ChangeRecord, Dedupe, EventOutcome, StoreError, UserActivation, UserQuery,
+    UserSummary, WriteContext,
 };
 use super::queries as q;
 use super::{Backend, Journal, SqlStore, locked};
@@ -31,6 +32,7 @@ where
     for<'e> String: Encode<'e, DB> + Type<DB>,
     for<'r> (Option<OffsetDateTime>,): FromRow<'r, DB::Row>,
     for<'r> UserRow: FromRow<'r, DB::Row>,
+    for<'r> UserSummaryRow: FromRow<'r, DB::Row>,
     for<'e> i64: Encode<'e, DB> + Type<DB>,
     for<'r> (i64,): FromRow<'r, DB::Row>,
     for<'r> (Option<i64>,): FromRow<'r, DB::Row>,
@@ -45,6 +47,24 @@ where
             .fetch_one(&self.pool)
             .await?;
         row.try_into()
+    }
+
+    pub(in crate::store) async fn list_users(
+        &self,
+        query: &UserQuery,
+    ) -> Result<(Vec<UserSummary>, bool), StoreError> {
+        let rows: Vec<UserSummaryRow> = sqlx::query_as(q::LIST_USERS)
+            .bind(query.id.as_ref().map(|id| id.as_str()))
+            .bind(query.after.as_deref().unwrap_or(""))
+            .bind(i64::from(query.limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let more = rows.len() > query.limit as usize;
+        let users = rows
+            .into_iter()
+            .take(query.limit as usize)
+            .map(TryInto::try_into);
+        Ok((users.collect::<Result<_, _>>()?, more))
     }
 
     pub(in crate::store) async fn apply_user_event(
