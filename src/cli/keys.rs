@@ -39,6 +39,12 @@ pub enum KeysCommand {
         /// Environment.
         #[arg(long)]
         env: String,
+        /// Only the keys of this user.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only keys in this state.
+        #[arg(long, value_enum)]
+        status: Option<KeyStatus>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -69,6 +75,29 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A key's state, for `keys list --status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyStatus {
+    /// Enabled and not past its expiry.
+    Enabled,
+    /// Disabled (by hand, by the owner's deactivation, or by expiry).
+    Disabled,
+    /// Past its expiry.
+    Expired,
+}
+
+impl KeyStatus {
+    fn of(key: &ApiKey, now: time::OffsetDateTime) -> Self {
+        if key.is_expired(now) {
+            Self::Expired
+        } else if key.enabled {
+            Self::Enabled
+        } else {
+            Self::Disabled
+        }
+    }
 }
 
 pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyhow::Result<()> {
@@ -124,31 +153,30 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
                 );
             }
         }
-        KeysCommand::List { env, json } => {
+        KeysCommand::List {
+            env,
+            user,
+            status,
+            json,
+        } => {
             let environment = served_environment(config, &env)?;
-            let keys = list_all(manage, environment).await?;
+            let owner = user
+                .as_deref()
+                .map(|u| UserId::parse(u).context("invalid --user"))
+                .transpose()?;
+            let now = manage.now();
+            let keys: Vec<ApiKey> = list_all(manage, environment, owner)
+                .await?
+                .into_iter()
+                .filter(|k| status.is_none_or(|s| KeyStatus::of(k, now) == s))
+                .collect();
             if json {
                 println!(
                     "{}",
                     serde_json::Value::Array(keys.iter().map(key_json).collect())
                 );
             } else {
-                for key in &keys {
-                    let state = match key.disabled_reason {
-                        _ if key.enabled => "enabled".to_owned(),
-                        Some(reason) => format!("disabled ({})", reason.as_str()),
-                        None => "disabled".to_owned(),
-                    };
-                    println!(
-                        "{}  owner={}  {}  [{}]  {}",
-                        key.client_id,
-                        key.owner_id,
-                        state,
-                        key.permissions,
-                        key.name.as_deref().unwrap_or("")
-                    );
-                }
-                println!("{} key(s)", keys.len());
+                print_keys(&keys, now);
             }
         }
         KeysCommand::Disable { client_id } => {
@@ -231,9 +259,42 @@ fn named(e: ManageError, what: &str) -> anyhow::Error {
     }
 }
 
+/// The keys as a table: client id, owner, status, created, expires, last used, name,
+/// permissions.
+fn print_keys(keys: &[ApiKey], now: time::OffsetDateTime) {
+    let day = |t: Option<time::OffsetDateTime>| {
+        t.map_or_else(|| "-".to_owned(), |t| rfc3339(t).chars().take(16).collect())
+    };
+    println!(
+        "{:<27} {:<16} {:<26} {:<16} {:<16} {:<16} {:<16} permissions",
+        "client id", "owner", "status", "created", "expires", "last used", "name"
+    );
+    for key in keys {
+        let status = match (KeyStatus::of(key, now), key.disabled_reason) {
+            (KeyStatus::Enabled, _) => "enabled".to_owned(),
+            (KeyStatus::Expired, _) => "expired".to_owned(),
+            (KeyStatus::Disabled, Some(reason)) => format!("disabled ({})", reason.as_str()),
+            (KeyStatus::Disabled, None) => "disabled".to_owned(),
+        };
+        println!(
+            "{:<27} {:<16} {:<26} {:<16} {:<16} {:<16} {:<16} [{}]",
+            key.client_id.as_str(),
+            key.owner_id.as_str(),
+            status,
+            day(Some(key.created_at)),
+            day(key.expires_at),
+            day(key.last_used_at),
+            key.name.as_deref().unwrap_or("-"),
+            key.permissions
+        );
+    }
+    println!("{} key(s)", keys.len());
+}
+
 async fn list_all(
     manage: &Management,
     environment: crate::domain::EnvironmentName,
+    owner: Option<UserId>,
 ) -> anyhow::Result<Vec<ApiKey>> {
     let mut keys = Vec::new();
     let mut after = None;
@@ -242,7 +303,7 @@ async fn list_all(
             .store()
             .list_keys(&KeyQuery {
                 environment: environment.clone(),
-                owner: None,
+                owner: owner.clone(),
                 after,
                 limit: 500,
             })
@@ -266,6 +327,7 @@ fn key_json(key: &ApiKey) -> serde_json::Value {
         "enabled": key.enabled,
         "disabledReason": key.disabled_reason.map(|r| r.as_str()),
         "expiresAt": key.expires_at.map(rfc3339),
+        "lastUsedAt": key.last_used_at.map(rfc3339),
         "createdAt": rfc3339(key.created_at),
         "updatedAt": rfc3339(key.updated_at),
         "_etag": key.etag,

@@ -105,6 +105,12 @@ pub async fn run(cmd: UsersCommand, manage: &Management) -> anyhow::Result<()> {
                 service_account,
                 permissions: Permissions::parse(&permissions)?,
             };
+            for (given, meant) in upsert.permissions.near_misses() {
+                eprintln!(
+                    "warning: permission {given:?} is not {meant:?}: Keymint matches permissions \
+                     exactly, so it will not act on {given:?} (see docs/reference.md)"
+                );
+            }
             let user = manage.upsert_user(&upsert).await?;
             println!(
                 "user {}: {}, permissions: [{}]",

@@ -14,6 +14,6 @@ pub use environment::{EnvironmentName, InvalidEnvironmentName};
 pub use key_update::{
     Activation, NewSecret, OwnerInactive, UpdatePlan, frozen_permissions, plan_update,
 };
-pub use permissions::{InvalidPermission, Permissions};
+pub use permissions::{BUILT_IN, InvalidPermission, Permissions};
 pub use user::{User, UserId, UserUpsert};
 pub use user_event::{InvalidEvent, UserEvent};

@@ -14,6 +14,15 @@ const MAX_PERMISSION_LEN: usize = 128;
 )]
 pub struct InvalidPermission(pub String);
 
+/// The permissions Keymint itself acts on (see `docs/reference.md`); matched exactly.
+pub const BUILT_IN: [&str; 5] = [
+    "CreateAPIKey",
+    "UpdateAPIKey",
+    "DeleteAPIKey",
+    "IntrospectToken",
+    "admin",
+];
+
 /// An ordered, duplicate-free set of permissions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Permissions(BTreeSet<String>);
@@ -81,6 +90,19 @@ impl Permissions {
         serde_json::to_string(&self.0).unwrap_or_else(|_| "[]".to_owned())
     }
 
+    /// Permissions that differ from a built-in one only by case (`createapikey`), each
+    /// with the built-in it was probably meant to be. Keymint does not act on them.
+    pub fn near_misses(&self) -> Vec<(&str, &'static str)> {
+        self.iter()
+            .filter_map(|p| {
+                BUILT_IN
+                    .iter()
+                    .find(|b| b.eq_ignore_ascii_case(p) && **b != p)
+                    .map(|b| (p, *b))
+            })
+            .collect()
+    }
+
     /// Reads the storage format back.
     pub fn from_json(text: &str) -> Result<Self, InvalidPermission> {
         let items: Vec<String> =
@@ -114,6 +136,22 @@ fn truncate(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn permissions_that_miss_a_built_in_by_case_are_named() {
+        let set =
+            Permissions::parse(["createapikey", "ADMIN", "CreateAPIKey", "runs:read"]).unwrap();
+        assert_eq!(
+            set.near_misses(),
+            [("ADMIN", "admin"), ("createapikey", "CreateAPIKey")]
+        );
+        assert!(
+            Permissions::parse(["UpdateAPIKey"])
+                .unwrap()
+                .near_misses()
+                .is_empty()
+        );
+    }
     use super::*;
 
     #[test]

@@ -69,6 +69,28 @@ impl QueryRoot {
         users_for_admin(ctx, query).await
     }
 
+    /// One key of this environment by its client id: the caller's own, or any for
+    /// `admin`; null otherwise (whether it exists elsewhere does not leak). Fetches an
+    /// `_etag` without paging.
+    async fn api_key(&self, ctx: &Context<'_>, client_id: String) -> Result<Option<ApiKeyNode>> {
+        let rc = ctx.data::<RequestContext>()?;
+        let caller = rc.caller.as_ref().map_err(|e| e.to_graphql())?;
+        let found = rc
+            .state
+            .management
+            .store()
+            .get_key(&crate::domain::ClientId::new(client_id))
+            .await;
+        let key = match found {
+            Ok(key) => key,
+            Err(crate::store::StoreError::NotFound) => return Ok(None),
+            Err(e) => return Err(super::errors::from_manage(e.into())),
+        };
+        let visible =
+            key.environment == rc.environment && (key.owner_id == caller.user || caller.is_admin());
+        Ok(visible.then(|| ApiKeyNode::from_key(key, None)))
+    }
+
     /// One user, or null when unknown. Requires `admin`.
     async fn user(&self, ctx: &Context<'_>, id: String) -> Result<Option<UserNode>> {
         let id = UserId::parse(&id).ok_or_else(|| bad_input("id is not a user id"))?;
@@ -149,13 +171,10 @@ impl QueryRoot {
             limit: page_size(first)?,
             newest_first: false,
         };
-        let (events, more) = rc
-            .state
-            .management
-            .store()
-            .list_audit(&query)
-            .await
-            .map_err(|e| super::errors::from_manage(e.into()))?;
+        let store = rc.state.management.store();
+        let unavailable = |e: crate::store::StoreError| super::errors::from_manage(e.into());
+        let (events, more) = store.list_audit(&query).await.map_err(unavailable)?;
+        let total_count = store.count_audit(&query).await.map_err(unavailable)?;
         let edges: Vec<AuditEventEdge> = events
             .into_iter()
             .map(|e| AuditEventEdge {
@@ -169,6 +188,10 @@ impl QueryRoot {
             start_cursor: edges.first().map(|e| e.cursor.clone()),
             end_cursor: edges.last().map(|e| e.cursor.clone()),
         };
-        Ok(AuditEventConnection { edges, page_info })
+        Ok(AuditEventConnection {
+            edges,
+            page_info,
+            total_count,
+        })
     }
 }

@@ -167,6 +167,8 @@ pub struct AuditEventConnection {
     pub edges: Vec<AuditEventEdge>,
     /// Paging.
     pub page_info: PageInfo,
+    /// Entries matching the filters in total.
+    pub total_count: i64,
 }
 
 /// Which key to change and how (contract input).

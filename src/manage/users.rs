@@ -30,6 +30,9 @@ impl Management {
 
     /// Creates or updates a user. Existing keys keep their frozen permissions.
     pub async fn upsert_user(&self, user: &UserUpsert) -> Result<User, ManageError> {
+        for (given, meant) in user.permissions.near_misses() {
+            tracing::warn!(user = %user.id, permission = given, built_in = meant, "permission differs from a built-in one only by case; Keymint matches permissions exactly and will not act on it");
+        }
         Ok(self.apply(UserEvent::Upserted(user.clone())).await?.user)
     }
 

@@ -356,6 +356,9 @@ pub trait Store: Send + Sync + 'static {
     /// True when the token `jti` was revoked.
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;
 
+    /// How many audit entries match `query`'s filters (its position and limit aside).
+    async fn count_audit(&self, query: &AuditQuery) -> Result<i64, StoreError>;
+
     /// Audit entries, oldest first, and whether more follow.
     async fn list_audit(&self, query: &AuditQuery) -> Result<(Vec<AuditEvent>, bool), StoreError>;
 

@@ -76,6 +76,25 @@ pub async fn audit_trail_records_actors_and_is_admin_only(backend: Backend) {
             "key.deleted"
         ]
     );
+    // totalCount counts the filtered entries, whatever the page size.
+    let counted =
+        "query($c: String) { auditEvents(clientId: $c, first: 1) { totalCount edges { cursor } } }";
+    let (_, body) = app
+        .graphql(
+            "production",
+            Some(&bearer),
+            counted,
+            json!({"c": client_id}),
+        )
+        .await;
+    assert_eq!(body["data"]["auditEvents"]["totalCount"], 4, "{body}");
+    assert_eq!(
+        body["data"]["auditEvents"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     for node in &nodes {
         assert_eq!(node["actorUserId"], "root");
         assert_eq!(node["actorClientId"], admin.client_id);

@@ -12,6 +12,7 @@ crate::both_backends!(graphql_keys:
     concurrent_updates_with_one_etag_have_one_winner,
     regenerating_with_and_without_a_grace_period,
     last_use_and_expiry_show_in_listings,
+    one_key_is_read_by_its_client_id,
 );
 
 pub async fn keys_cannot_mint_stronger_keys(backend: Backend) {
@@ -218,4 +219,38 @@ pub async fn last_use_and_expiry_show_in_listings(backend: Backend) {
     .await;
     assert!(swept.is_some(), "expired key not marked");
     assert_eq!(app.token_status("production", &expiring).await, 401);
+}
+
+/// `apiKey(clientId:)` reads one key (its `_etag` without paging); another user's key,
+/// or an unknown id, is null.
+pub async fn one_key_is_read_by_its_client_id(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (key, bearer) = manager(&app).await;
+    app.user("bob", &["runs:read"]).await;
+    let bobs = app.key("bob", "production").await;
+    let query = "query($c: String!) { apiKey(clientId: $c) { clientId _etag enabled } }";
+    let (_, body) = app
+        .graphql(
+            "production",
+            Some(&bearer),
+            query,
+            json!({"c": key.client_id}),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["apiKey"]["clientId"],
+        key.client_id.as_str(),
+        "{body}"
+    );
+    assert_eq!(
+        body["data"]["apiKey"]["_etag"],
+        etag_of(&app, &bearer, &key.client_id).await.as_str()
+    );
+    for other in [bobs.client_id.as_str(), "kmc_unknown"] {
+        let (_, body) = app
+            .graphql("production", Some(&bearer), query, json!({"c": other}))
+            .await;
+        assert!(body["data"]["apiKey"].is_null(), "{other}: {body}");
+        assert!(body.get("errors").is_none(), "{body}");
+    }
 }

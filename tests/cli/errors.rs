@@ -85,6 +85,71 @@ fn refusals_name_what_was_wrong() {
     );
     assert!(listed.contains("2099-01-31T00:00:00Z"), "{listed}");
 
+    // Listings: a header, status and dates; filters by user and status; lastUsedAt in JSON.
+    ok(
+        dir,
+        &["users", "upsert", "bob", "--permission", "runs:read"],
+        &logs,
+    );
+    let bobs: serde_json::Value = serde_json::from_str(&ok(
+        dir,
+        &[
+            "keys",
+            "create",
+            "--user",
+            "bob",
+            "--env",
+            "production",
+            "--json",
+        ],
+        &logs,
+    ))
+    .unwrap();
+    let bobs = bobs["clientId"].as_str().unwrap();
+    ok(dir, &["keys", "disable", bobs], &logs);
+    let table = ok(dir, &["keys", "list", "--env", "production"], &logs);
+    let header = table.lines().next().unwrap();
+    for column in [
+        "client id",
+        "owner",
+        "status",
+        "created",
+        "expires",
+        "last used",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert!(
+        table.contains("disabled (manual)") && table.contains("2099-01-31"),
+        "{table}"
+    );
+    let only_bob = ok(
+        dir,
+        &["keys", "list", "--env", "production", "--user", "bob"],
+        &logs,
+    );
+    assert!(
+        only_bob.contains(bobs) && !only_bob.contains(client_id),
+        "{only_bob}"
+    );
+    let enabled = ok(
+        dir,
+        &[
+            "keys",
+            "list",
+            "--env",
+            "production",
+            "--status",
+            "enabled",
+            "--json",
+        ],
+        &logs,
+    );
+    let enabled: serde_json::Value = serde_json::from_str(&enabled).unwrap();
+    assert_eq!(enabled.as_array().unwrap().len(), 1);
+    assert_eq!(enabled[0]["clientId"], client_id);
+    assert!(enabled[0].as_object().unwrap().contains_key("lastUsedAt"));
+
     let grace = refused(
         dir,
         &[

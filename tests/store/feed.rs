@@ -85,3 +85,39 @@ pub async fn expired_keys_are_disabled_and_audited(store: Arc<dyn Store>) {
         "expires once"
     );
 }
+
+/// Newest first, with a cursor and the total of the filtered entries (the CLI's `audit
+/// --limit` and GraphQL's `totalCount`).
+pub async fn audit_reads_newest_first_and_counts(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let key = create(&store, "alice", "production").await;
+    store
+        .update_key(
+            &key.client_id,
+            &update(KeyChange::Disable(DisabledReason::Manual), None),
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    store
+        .update_key(&key.client_id, &update(KeyChange::Enable, None), &ctx())
+        .await
+        .unwrap();
+    let newest = AuditQuery {
+        client_id: Some(key.client_id.to_string()),
+        limit: 2,
+        newest_first: true,
+        ..Default::default()
+    };
+    let (page, more) = store.list_audit(&newest).await.unwrap();
+    let actions: Vec<&str> = page.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!((actions, more), (vec!["key.enabled", "key.disabled"], true));
+    let rest = AuditQuery {
+        after: page.last().map(|e| e.seq),
+        ..newest.clone()
+    };
+    let (page, more) = store.list_audit(&rest).await.unwrap();
+    let actions: Vec<&str> = page.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!((actions, more), (vec!["key.created"], false));
+    assert_eq!(store.count_audit(&newest).await.unwrap(), 3);
+}

@@ -49,6 +49,7 @@ mod secrets_tests {
 
 mod feed_tests {
     crate::support::both_backends!(store feed:
+        audit_reads_newest_first_and_counts,
         every_change_appends_to_the_change_feed,
         expired_keys_are_disabled_and_audited,
     );

@@ -247,6 +247,9 @@ macro_rules! forward_store {
             async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
                 $crate::store::sql::SqlStore::<$db>::is_revoked(self, jti).await
             }
+            async fn count_audit(&self, query: &AuditQuery) -> Result<i64, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::count_audit(self, query).await
+            }
             async fn list_audit(
                 &self,
                 query: &AuditQuery,

@@ -153,16 +153,29 @@ pub const REVOKE_TOKEN: &str = "INSERT INTO revoked_tokens \
 
 pub const IS_REVOKED: &str = "SELECT COUNT(*) FROM revoked_tokens WHERE jti = $1";
 
-/// Columns and filters of `audit_events` reads; `$2`–`$4` filter, `$5` limits.
-macro_rules! audit_select {
+/// The filters of `audit_events` reads: `$2` environment, `$3` client id, `$4` user id.
+macro_rules! audit_filters {
     () => {
-        "SELECT seq, at, action, environment, client_id, user_id, \
-         actor_user_id, actor_client_id, source, request_id, reason FROM audit_events \
+        "FROM audit_events \
          WHERE (CAST($2 AS TEXT) IS NULL OR environment = CAST($2 AS TEXT) OR environment IS NULL) \
          AND (CAST($3 AS TEXT) IS NULL OR client_id = CAST($3 AS TEXT)) \
          AND (CAST($4 AS TEXT) IS NULL OR user_id = CAST($4 AS TEXT)) "
     };
 }
+
+/// Columns and filters of `audit_events` reads; `$5` limits.
+macro_rules! audit_select {
+    () => {
+        concat!(
+            "SELECT seq, at, action, environment, client_id, user_id, actor_user_id, \
+             actor_client_id, source, request_id, reason ",
+            audit_filters!()
+        )
+    };
+}
+
+/// Entries matching the filters; `$1` is unused (0) so the filters keep their numbers.
+pub const COUNT_AUDIT: &str = concat!("SELECT COUNT(*) ", audit_filters!(), "AND $1 = 0");
 
 /// Oldest first, after position `$1`.
 pub const LIST_AUDIT: &str = concat!(audit_select!(), "AND seq > $1 ORDER BY seq LIMIT $5");

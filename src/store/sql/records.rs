@@ -227,6 +227,20 @@ where
         Ok(found > 0)
     }
 
+    pub(in crate::store) async fn count_audit(
+        &self,
+        query: &AuditQuery,
+    ) -> Result<i64, StoreError> {
+        let count: i64 = sqlx::query_scalar(q::COUNT_AUDIT)
+            .bind(0_i64)
+            .bind(query.environment.as_deref())
+            .bind(query.client_id.as_deref())
+            .bind(query.user_id.as_deref())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count)
+    }
+
     pub(in crate::store) async fn list_audit(
         &self,
         query: &AuditQuery,
