@@ -1,6 +1,7 @@
 //! The `keymint` command line (verbs fixed by the contract).
 
 mod audit;
+mod config_check;
 mod keys;
 mod serve;
 mod signing_keys;
@@ -65,11 +66,21 @@ enum Command {
     /// Revoke access tokens.
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
+    /// Check the configuration: print what serve would run with (secrets left out) and
+    /// what is wrong with it.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Show the audit trail of an environment.
     Audit(audit::AuditArgs),
     /// List or rotate the signing keys of an environment.
     #[command(subcommand, name = "signing-keys")]
     SigningKeys(signing_keys::SigningKeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration and check it (variables, database).
+    Check,
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the default level, `KEYMINT_LOG_FORMAT=json`
@@ -92,6 +103,9 @@ pub fn init_tracing() {
 
 /// Runs one command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Config(ConfigCommand::Check) = cli.command {
+        return config_check::run().await;
+    }
     let config = Config::from_env()?;
     match cli.command {
         Command::Serve => serve::run(config).await,
@@ -101,6 +115,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tokens(cmd) => tokens::run(cmd, &config, &open(&config).await?).await,
         Command::Audit(args) => audit::run(args, &config, &open(&config).await?).await,
         Command::SigningKeys(cmd) => signing_keys::run(cmd, &config),
+        Command::Config(ConfigCommand::Check) => config_check::run().await,
     }
 }
 

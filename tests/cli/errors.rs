@@ -200,3 +200,48 @@ fn next_steps_are_ready_to_run() {
         "{created}"
     );
 }
+
+/// `config check` prints the effective configuration without secrets, and names what is
+/// wrong.
+#[test]
+fn config_check_shows_the_configuration_and_what_is_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let out = std::process::Command::new(BIN)
+        .args(["config", "check"])
+        .current_dir(dir)
+        .env_clear()
+        .env("KEYMINT_WEBHOOK_SECRET", secret)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        shown.contains("sqlite://keymint.db") && shown.contains("http://127.0.0.1:8080/production"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("KEYMINT_WEBHOOK_SECRET") && shown.contains("set (not shown)"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        "a secret was printed"
+    );
+    assert!(shown.contains("configuration is valid"), "{shown}");
+
+    let bad = std::process::Command::new(BIN)
+        .args(["config", "check"])
+        .current_dir(dir)
+        .env_clear()
+        .env("KEYMINT_TOKEN_TTL", "forever")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("KEYMINT_TOKEN_TTL"));
+}

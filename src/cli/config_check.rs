@@ -1,0 +1,107 @@
+//! `keymint config check`: the effective configuration, secrets left out, and what is
+//! wrong with it (an invalid variable, an unreachable database).
+
+use std::time::Duration;
+
+use crate::config::Config;
+
+/// Prints the configuration `serve` would run with; fails naming what is wrong.
+pub async fn run() -> anyhow::Result<()> {
+    let config =
+        Config::from_env().map_err(|e| anyhow::anyhow!("configuration is not valid: {e}"))?;
+    let set = |v: bool| if v { "set (not shown)" } else { "unset" };
+    // The URL's password is replaced by ***.
+    let database = format!("{:?}", config.database_url);
+    let database = database
+        .strip_prefix("DatabaseUrl(\"")
+        .and_then(|d| d.strip_suffix("\")"))
+        .unwrap_or(&database)
+        .to_owned();
+    println!("DATABASE_URL                       {database}");
+    println!("KEYMINT_LISTEN                     {}", config.listen);
+    println!("KEYMINT_PUBLIC_URL                 {}", config.public_url);
+    for env in &config.environments {
+        println!(
+            "environment {:<22} {} (issuer {}, audiences {})",
+            env.name.as_str(),
+            env.alg,
+            config.issuer(&env.name),
+            config.audiences(&env.name).join(", ")
+        );
+    }
+    println!(
+        "KEYMINT_KEYS_DIR                   {}",
+        config.keys_dir.display()
+    );
+    println!(
+        "KEYMINT_TOKEN_TTL                  {} s",
+        config.token_ttl.as_secs()
+    );
+    println!(
+        "KEYMINT_SIGNING_KEY_PUBLISH_DELAY  {} s",
+        config.signing_publish_delay.as_secs()
+    );
+    println!(
+        "KEYMINT_SIGNING_KEY_ROTATE_DAYS    {}",
+        config
+            .signing_rotate_days
+            .map_or("unset (manual)".to_owned(), |d| d.to_string())
+    );
+    println!(
+        "KEYMINT_WEBHOOK_SECRET             {}",
+        set(config.webhook_secret.is_some())
+    );
+    match &config.user_tokens {
+        Some(u) => println!(
+            "session tokens                     issuer {}, JWKS {}, audience {}",
+            u.issuer, u.jwks_url, u.audience
+        ),
+        None => println!("session tokens                     off"),
+    }
+    match &config.tls {
+        Some(t) => println!(
+            "HTTPS                              {} and {}",
+            t.cert.display(),
+            t.key.display()
+        ),
+        None if config.behind_tls_proxy => {
+            println!("HTTPS                              by a proxy in front")
+        }
+        None => println!("HTTPS                              off (plain HTTP on loopback)"),
+    }
+    println!(
+        "KEYMINT_TRUSTED_PROXIES            {:?}",
+        config.trusted_proxies
+    );
+    if let Some(address) = config.metrics_listen {
+        println!("KEYMINT_METRICS_LISTEN             {address}");
+    }
+    let perf = &config.performance;
+    println!(
+        "performance                        cache {} entries for {} s, {} argon2 threads, \
+         queue wait {} ms, header timeout {} s, {} connections, quota {}",
+        perf.cache_capacity,
+        perf.cache_ttl.as_secs(),
+        perf.hash_threads,
+        perf.hash_max_wait.as_millis(),
+        perf.header_timeout.as_secs(),
+        perf.max_connections,
+        perf.token_rate_limit
+            .map_or("none".to_owned(), |n| format!("{n} tokens/min per key"))
+    );
+    let reachable = tokio::time::timeout(
+        Duration::from_secs(5),
+        crate::store::connect(&config.database_url),
+    )
+    .await;
+    match reachable {
+        Ok(Ok(store)) => match store.ping().await {
+            Ok(()) => println!("database                           reachable"),
+            Err(e) => anyhow::bail!("the database does not answer: {e}"),
+        },
+        Ok(Err(e)) => anyhow::bail!("cannot connect to the database: {e}"),
+        Err(_) => anyhow::bail!("cannot connect to the database: no answer within 5 s"),
+    }
+    println!("configuration is valid");
+    Ok(())
+}
