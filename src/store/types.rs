@@ -1,0 +1,205 @@
+//! The values the [`super::Store`] methods take and give: queries, pages, outcomes,
+//! the write context.
+
+use time::OffsetDateTime;
+
+use crate::domain::{
+    Activation, Actor, ApiKey, ClientId, EnvironmentName, NewSecret, Permissions, StoredSecret,
+    User, UserId,
+};
+
+/// Connections of a store's pool.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolUsage {
+    /// Open connections (busy and idle).
+    pub open: u32,
+    /// Idle connections.
+    pub idle: u32,
+    /// The pool's limit.
+    pub max: u32,
+}
+
+/// Who is writing, when, and for which request: recorded in the audit trail written in
+/// the same transaction as the change.
+#[derive(Debug, Clone)]
+pub struct WriteContext {
+    /// The time of the change.
+    pub now: OffsetDateTime,
+    /// Who makes it.
+    pub actor: Actor,
+    /// Request or event id, for correlating logs and audit entries.
+    pub request_id: Option<String>,
+}
+
+/// A key to insert. The store freezes the owner's permissions (narrowed to `requested`)
+/// in the same transaction that checks the owner is active. `Debug` leaves the hash out.
+#[derive(Clone)]
+pub struct NewApiKey {
+    /// Opaque id.
+    pub id: String,
+    /// Public client id.
+    pub client_id: ClientId,
+    /// The secret's argon2id hash and check tag.
+    pub secret: StoredSecret,
+    /// Environment of the key.
+    pub environment: EnvironmentName,
+    /// Owner.
+    pub owner_id: UserId,
+    /// A subset of the owner's permissions; `None` takes all of them.
+    pub requested: Option<Permissions>,
+    /// Human label.
+    pub name: Option<String>,
+    /// Expiry.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for NewApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewApiKey")
+            .field("id", &self.id)
+            .field("client_id", &self.client_id)
+            .field("environment", &self.environment)
+            .field("owner_id", &self.owner_id)
+            .field("requested", &self.requested)
+            .field("name", &self.name)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Changes to one key, applied together in one transaction, with a concurrency guard.
+#[derive(Debug, Clone, Default)]
+pub struct KeyUpdate {
+    /// Enable or disable.
+    pub activation: Option<Activation>,
+    /// Replace the secret.
+    pub secret: Option<NewSecret>,
+    /// When given, the update applies only if the key's etag still equals it.
+    pub expected_etag: Option<String>,
+}
+
+/// A user with the number of keys it owns (in every environment).
+#[derive(Debug, Clone)]
+pub struct UserSummary {
+    /// The user.
+    pub user: User,
+    /// Keys it owns.
+    pub keys: i64,
+    /// Of those, enabled.
+    pub enabled_keys: i64,
+}
+
+/// Which users to list, by id.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Only this user.
+    pub id: Option<UserId>,
+    /// Start after this id.
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// A page of keys in creation order.
+#[derive(Debug, Clone)]
+pub struct KeyPage {
+    /// Keys with their cursor (a position usable as `after`).
+    pub entries: Vec<(i64, ApiKey)>,
+    /// True when more keys follow.
+    pub has_next_page: bool,
+    /// Keys matching the filter in total.
+    pub total_count: i64,
+}
+
+/// Which keys to list.
+#[derive(Debug, Clone)]
+pub struct KeyQuery {
+    /// Environment.
+    pub environment: EnvironmentName,
+    /// Only this owner's keys, when given.
+    pub owner: Option<UserId>,
+    /// Start after this cursor.
+    pub after: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// Which audit entries to list, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only entries of this environment, plus user-level entries (which have none).
+    pub environment: Option<String>,
+    /// Only entries about this key.
+    pub client_id: Option<String>,
+    /// Only entries about this user.
+    pub user_id: Option<String>,
+    /// Start after this position (in `newest_first` order: before it).
+    pub after: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+    /// Newest entries first, instead of oldest first.
+    pub newest_first: bool,
+}
+
+/// Result of applying a user event.
+#[derive(Debug, Clone)]
+pub struct UserActivation {
+    /// The user after the change.
+    pub user: User,
+    /// Keys disabled by this change (deactivation only).
+    pub disabled_keys: Vec<ApiKey>,
+}
+
+/// How a user event is protected against being applied twice.
+#[derive(Debug, Clone)]
+pub enum Dedupe {
+    /// Not at all (CLI).
+    None,
+    /// By its Standard Webhooks `webhook-id`.
+    WebhookId(String),
+}
+
+/// What applying a user event did.
+#[derive(Debug, Clone)]
+pub enum EventOutcome {
+    /// The event took effect.
+    Applied(UserActivation),
+    /// The same event was applied before; nothing changed.
+    Duplicate,
+    /// The event is older than the last directory event applied for its user (a
+    /// delayed retry, say); nothing changed.
+    Stale,
+}
+
+/// A row of `keymint_user_events` that was handled.
+#[derive(Debug, Clone)]
+pub struct TableEventOutcome {
+    /// Row id.
+    pub id: i64,
+    /// The effect, or why the row could not be applied (recorded on the row).
+    pub result: Result<UserActivation, String>,
+}
+
+/// An entry of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRecord {
+    /// Position.
+    pub seq: i64,
+    /// `key` or `user`.
+    pub kind: String,
+    /// Client id or user id.
+    pub subject: String,
+}
+
+/// Wake-ups from the database (PostgreSQL LISTEN); SQLite has none and is polled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wakeup {
+    /// The change feed has new rows.
+    Changes,
+    /// `keymint_user_events` has new rows.
+    UserEvents,
+    /// The notification connection is (re)established; anything may have been missed.
+    Connected,
+    /// The notification connection is down (reason), retrying with back-off.
+    Disconnected(String),
+}
