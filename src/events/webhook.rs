@@ -30,6 +30,8 @@ pub struct WebhookState {
     pub secret: Option<WebhookSecret>,
     /// The use cases (and their clock).
     pub management: Management,
+    /// Events applied by this instance (duplicates and stale events not counted).
+    pub applied: std::sync::atomic::AtomicU64,
 }
 
 /// The webhook handler.
@@ -102,6 +104,9 @@ pub async fn user_events(
         .await
     {
         Ok(EventOutcome::Applied(result)) => {
+            state
+                .applied
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(webhook_id = %id, event = event.type_name(), user = %event.user_id(), keys_disabled = result.disabled_keys.len(), "user event applied");
             (StatusCode::OK, axum::Json(json!({"status": "applied"}))).into_response()
         }

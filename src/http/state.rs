@@ -169,6 +169,7 @@ impl AppState {
         let webhook = Arc::new(WebhookState {
             secret: config.webhook_secret.clone(),
             management,
+            applied: Default::default(),
         });
         let metrics = Arc::new(MetricsSources {
             sync: Arc::clone(&sync),
@@ -179,6 +180,7 @@ impl AppState {
             quota,
             requests: Arc::clone(&requests),
             store: Arc::clone(&store),
+            webhook: Arc::clone(&webhook),
         });
         let state = Self {
             config,

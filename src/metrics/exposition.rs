@@ -32,6 +32,8 @@ pub struct MetricsSources {
     pub requests: Arc<RequestMetrics>,
     /// The database pool.
     pub store: Arc<dyn Store>,
+    /// The user-events webhook.
+    pub webhook: Arc<crate::events::WebhookState>,
 }
 
 /// Renders the metrics.
@@ -44,6 +46,12 @@ pub async fn metrics(State(state): State<Arc<MetricsSources>>) -> impl IntoRespo
             "counter",
             "keymint_user_events rows applied by this instance.",
             sync.events_applied.load(Relaxed) as f64,
+        ),
+        (
+            "keymint_webhook_events_applied_total",
+            "counter",
+            "User events applied from the signed webhook by this instance (duplicates and stale events not counted).",
+            state.webhook.applied.load(Relaxed) as f64,
         ),
         (
             "keymint_user_events_rejected_total",

@@ -243,6 +243,10 @@ pub async fn webhook_replays_are_applied_once(backend: Backend) {
         "a replay is acknowledged so the sender stops retrying"
     );
     assert_eq!(replay.json::<Value>().await.unwrap()["status"], "duplicate");
+    assert_eq!(
+        app.metric("keymint_webhook_events_applied_total").await,
+        1.0
+    );
     assert_eq!(app.audit_count("alice", "user.deactivated").await, 1);
     assert_eq!(app.audit_count("alice", "key.disabled").await, 1);
 }
