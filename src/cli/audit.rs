@@ -67,31 +67,36 @@ pub async fn run(args: AuditArgs, config: &Config, manage: &Management) -> anyho
                 json!({
                     "at": rfc3339(e.at), "action": e.action, "environment": e.environment,
                     "clientId": e.client_id, "userId": e.user_id, "actorUserId": e.actor_user_id,
-                    "actorClientId": e.actor_client_id, "source": e.source, "requestId": e.request_id,
-                    "reason": e.reason,
+                    "actorClientId": e.actor_client_id, "operator": e.operator, "source": e.source,
+                    "requestId": e.request_id, "reason": e.reason, "target": e.target,
                 })
             })
             .collect();
         println!("{}", serde_json::Value::Array(out));
     } else {
         for e in &entries {
-            let actor = match (&e.actor_user_id, &e.actor_client_id) {
-                (Some(u), Some(c)) => format!("{u} via {c}"),
-                (Some(u), None) => u.clone(),
+            let actor = match (&e.actor_user_id, &e.actor_client_id, &e.operator) {
+                (Some(u), Some(c), _) => format!("{u} via {c}"),
+                (Some(u), None, _) => u.clone(),
+                (None, _, Some(operator)) => operator.clone(),
                 _ => "-".to_owned(),
             };
+            let extra = |name: &str, value: &Option<String>| {
+                value
+                    .as_deref()
+                    .map(|v| format!(" {name}={v}"))
+                    .unwrap_or_default()
+            };
             println!(
-                "{}  {:<22} key={} user={} by={} ({}){}",
+                "{}  {:<22} key={} user={} by={} ({}){}{}",
                 rfc3339(e.at),
                 e.action,
                 e.client_id.as_deref().unwrap_or("-"),
                 e.user_id.as_deref().unwrap_or("-"),
                 actor,
                 e.source,
-                e.reason
-                    .as_deref()
-                    .map(|r| format!(" reason={r}"))
-                    .unwrap_or_default()
+                extra("target", &e.target),
+                extra("reason", &e.reason),
             );
         }
         println!(

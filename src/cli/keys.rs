@@ -1,4 +1,4 @@
-//! `keymint keys create|list|disable|enable|delete|rotate-secret`.
+//! `keymint keys create|list|update|disable|enable|delete|rotate-secret`.
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -7,8 +7,8 @@ use serde_json::json;
 use super::served_environment;
 use crate::clock::rfc3339;
 use crate::config::Config;
-use crate::domain::{ApiKey, ClientId, Permissions, UserId};
-use crate::manage::{CreateKey, MAX_GRACE_SECS, ManageError, Management};
+use crate::domain::{ApiKey, ClientId, KeyEdit, Permissions, UserId};
+use crate::manage::{CreateKey, KeyChangeRequest, MAX_GRACE_SECS, ManageError, Management};
 use crate::store::KeyQuery;
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +63,23 @@ pub enum KeysCommand {
     Delete {
         /// Client id.
         client_id: String,
+    },
+    /// Rename a key or move its expiry (an expired key keeps its own).
+    Update {
+        /// Client id.
+        client_id: String,
+        /// New label.
+        #[arg(long, conflicts_with = "no_name")]
+        name: Option<String>,
+        /// Remove the label.
+        #[arg(long)]
+        no_name: bool,
+        /// New expiry: a date (midnight UTC) or an RFC 3339 date-time, in the future.
+        #[arg(long, conflicts_with = "no_expiry")]
+        expires_at: Option<String>,
+        /// Never expire.
+        #[arg(long)]
+        no_expiry: bool,
     },
     /// Replace a key's secret; the old secret stops working at once, or after --grace-seconds.
     RotateSecret {
@@ -199,6 +216,43 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
                 .await
                 .map_err(|e| named(e, &format!("key {client_id}")))?;
             println!("key {client_id} deleted");
+        }
+        KeysCommand::Update {
+            client_id,
+            name,
+            no_name,
+            expires_at,
+            no_expiry,
+        } => {
+            let edit = KeyEdit {
+                name: if no_name { Some(None) } else { name.map(Some) },
+                expires_at: match (no_expiry, expires_at) {
+                    (true, _) => Some(None),
+                    (false, Some(at)) => Some(Some(expiry(&at)?)),
+                    (false, None) => None,
+                },
+            };
+            if edit.is_empty() {
+                anyhow::bail!(
+                    "nothing to change: give --name, --no-name, --expires-at or --no-expiry"
+                );
+            }
+            let change = KeyChangeRequest {
+                edit,
+                ..KeyChangeRequest::default()
+            };
+            let updated = manage
+                .update_key(&ClientId::new(client_id.clone()), change, None)
+                .await
+                .map_err(|e| named(e, &format!("key {client_id}")))?;
+            let key = updated.key;
+            println!(
+                "key {client_id} updated: name {}, expires {}",
+                key.name
+                    .as_deref()
+                    .map_or("(none)".into(), |n| format!("{n:?}")),
+                key.expires_at.map_or("never".into(), rfc3339)
+            );
         }
         KeysCommand::RotateSecret {
             client_id,

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::domain::Actor;
 use crate::manage::Management;
 use crate::secrets::SecretHasher;
 
@@ -48,6 +49,9 @@ Reference: docs/reference.md; configuration details: the README's Configuration 
 #[derive(Debug, Parser)]
 #[command(name = "keymint", version, about)]
 pub struct Cli {
+    /// Who is acting, for the audit trail (default: the OS account, as user@host).
+    #[arg(long, global = true, value_name = "NAME")]
+    actor: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -75,6 +79,8 @@ enum Command {
     /// List or rotate the signing keys of an environment.
     #[command(subcommand, name = "signing-keys")]
     SigningKeys(signing_keys::SigningKeysCommand),
+    /// The permissions Keymint itself acts on, and what each allows.
+    Permissions,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,33 +109,104 @@ pub fn init_tracing() {
 
 /// Runs one command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Config(ConfigCommand::Check) = cli.command {
-        return config_check::run().await;
-    }
-    let config = Config::from_env()?;
+    // These two need no configuration: they help when it is wrong.
     match cli.command {
-        Command::Serve => serve::run(config).await,
-        Command::Users(cmd) => users::run(cmd, &open(&config).await?).await,
-        Command::Keys(cmd) => keys::run(cmd, &config, &open(&config).await?).await,
-        Command::Tokens(cmd) if !tokens::needs_store(&cmd) => tokens::verify(cmd, None).await,
-        Command::Tokens(cmd) => tokens::run(cmd, &config, &open(&config).await?).await,
-        Command::Audit(args) => audit::run(args, &config, &open(&config).await?).await,
-        Command::SigningKeys(cmd) => signing_keys::run(cmd, &config),
         Command::Config(ConfigCommand::Check) => config_check::run().await,
+        Command::Permissions => {
+            print_permissions();
+            Ok(())
+        }
+        command => run_configured(command, cli.actor).await,
     }
 }
 
-/// Opens the store (running migrations, so any command works on a fresh database).
-async fn open(config: &Config) -> anyhow::Result<Management> {
+async fn run_configured(command: Command, actor: Option<String>) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let operator = operator(actor)?;
+    let connect = |config| open(config, operator.clone());
+    match command {
+        Command::Serve => serve::run(config).await,
+        Command::Users(cmd) => users::run(cmd, &connect(&config).await?).await,
+        Command::Keys(cmd) => keys::run(cmd, &config, &connect(&config).await?).await,
+        Command::Tokens(cmd) if !tokens::needs_store(&cmd) => tokens::verify(cmd, None).await,
+        Command::Tokens(cmd) => tokens::run(cmd, &config, &connect(&config).await?).await,
+        Command::Audit(args) => audit::run(args, &config, &connect(&config).await?).await,
+        Command::SigningKeys(cmd) => {
+            signing_keys::run(cmd, &config, &connect(&config).await?).await
+        }
+        Command::Config(ConfigCommand::Check) => config_check::run().await,
+        Command::Permissions => {
+            print_permissions();
+            Ok(())
+        }
+    }
+}
+
+/// Opens the store (running migrations, so any command works on a fresh database); the
+/// changes are recorded as made by `operator` at the command line.
+async fn open(config: &Config, operator: String) -> anyhow::Result<Management> {
     let store = crate::store::connect(&config.database_url).await?;
     store.migrate().await?;
     // Running instances learn of these changes from the change feed in the database.
-    Ok(Management::new(
+    let manage = Management::new(
         store,
         Arc::new(SecretHasher::per_core()),
         Arc::new(SystemClock),
         Arc::new(crate::sync::ChangeFeed::default()),
-    ))
+    );
+    Ok(manage.acting_as(Actor::cli(operator), None))
+}
+
+/// `keymint permissions`: the catalogue of permissions Keymint acts on.
+fn print_permissions() {
+    println!("Keymint acts on these permissions, matched exactly (case matters):");
+    for (name, allows) in crate::domain::BUILT_IN {
+        println!("  {name:<16} {allows}");
+    }
+    println!(
+        "Every other permission is passed through to the tokens as is, for your APIs to check.\n\
+         Give a user some with: keymint users upsert ID --permission P ...\n\
+         Details: docs/reference.md#permissions-keymint-understands"
+    );
+}
+
+/// Longest `--actor` accepted.
+const MAX_ACTOR_LEN: usize = 100;
+
+/// The operator recorded in audit entries: `--actor` when given, else the OS account as
+/// `user@host` (`uid N@host` when the environment names no user).
+fn operator(actor: Option<String>) -> anyhow::Result<String> {
+    if let Some(actor) = actor {
+        if actor.is_empty()
+            || actor.chars().count() > MAX_ACTOR_LEN
+            || actor.chars().any(char::is_control)
+        {
+            anyhow::bail!(
+                "--actor must be 1 to {MAX_ACTOR_LEN} characters without control characters"
+            );
+        }
+        return Ok(actor);
+    }
+    let user = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata("/proc/self")
+                .map_or_else(|_| "unknown".into(), |m| format!("uid {}", m.uid()))
+        });
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let operator: String = format!("{user}@{host}")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_ACTOR_LEN)
+        .collect();
+    Ok(operator)
 }
 
 /// Parses an environment name that must be served.

@@ -5,6 +5,7 @@ use clap::Subcommand;
 use super::served_environment;
 use crate::clock::rfc3339;
 use crate::config::Config;
+use crate::manage::Management;
 use crate::signing::{KeyDir, Schedule};
 
 #[derive(Debug, Subcommand)]
@@ -23,7 +24,11 @@ pub enum SigningKeysCommand {
     },
 }
 
-pub fn run(cmd: SigningKeysCommand, config: &Config) -> anyhow::Result<()> {
+pub async fn run(
+    cmd: SigningKeysCommand,
+    config: &Config,
+    manage: &Management,
+) -> anyhow::Result<()> {
     let dir = KeyDir::new(&config.keys_dir);
     let schedule = Schedule {
         publish_delay: config.signing_publish_delay,
@@ -62,6 +67,7 @@ pub fn run(cmd: SigningKeysCommand, config: &Config) -> anyhow::Result<()> {
                 .map(|e| e.alg)
                 .ok_or_else(|| anyhow::anyhow!("environment {env} has no signing algorithm"))?;
             let created = dir.create(&env, alg, now)?;
+            manage.signing_key_created(&env, created.key.kid()).await?;
             let signs_from = now
                 + time::Duration::try_from(schedule.publish_delay).unwrap_or(time::Duration::ZERO);
             println!(

@@ -7,6 +7,7 @@ use clap::Subcommand;
 use super::served_environment;
 use crate::config::{Config, MAX_TOKEN_TTL_SECS};
 use crate::manage::Management;
+use crate::store::TokenRevocation;
 use crate::verifier::Verifier;
 
 #[derive(Debug, Subcommand)]
@@ -137,14 +138,22 @@ pub async fn run(cmd: TokensCommand, config: &Config, manage: &Management) -> an
                     jti.chars().take(40).collect::<String>()
                 );
             }
-            let now = time::OffsetDateTime::now_utc();
             // The token's own expiry is unknown here; no token lives longer than this.
-            let until = now + time::Duration::seconds(MAX_TOKEN_TTL_SECS as i64);
-            manage
-                .store()
-                .revoke_token(&jti, &environment, None, now, until)
+            let until = manage.now() + time::Duration::seconds(MAX_TOKEN_TTL_SECS as i64);
+            let newly = manage
+                .revoke_token(&TokenRevocation {
+                    jti: jti.clone(),
+                    environment: environment.clone(),
+                    client_id: None,
+                    user_id: None,
+                    expires_at: until,
+                })
                 .await?;
-            println!("token {jti} revoked in {environment}");
+            if newly {
+                println!("token {jti} revoked in {environment}");
+            } else {
+                println!("token {jti} was already revoked in {environment}");
+            }
         }
     }
     Ok(())

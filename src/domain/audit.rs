@@ -17,6 +17,10 @@ pub enum ChangeSource {
     GraphQl,
     /// Keymint itself, when a key reaches its expiry.
     Expiry,
+    /// A client at the revocation endpoint (RFC 7009).
+    OAuth,
+    /// Keymint itself, rotating signing keys on `KEYMINT_SIGNING_KEY_ROTATE_DAYS`.
+    Schedule,
 }
 
 impl ChangeSource {
@@ -28,6 +32,8 @@ impl ChangeSource {
             Self::Table => "table",
             Self::GraphQl => "graphql",
             Self::Expiry => "expiry",
+            Self::OAuth => "oauth",
+            Self::Schedule => "schedule",
         }
     }
 }
@@ -41,15 +47,26 @@ pub struct Actor {
     pub user: Option<UserId>,
     /// The key the actor authenticated with, when acting through a key.
     pub client_id: Option<ClientId>,
+    /// Who ran a CLI command: the OS account as `user@host`, or what `--actor` said.
+    pub operator: Option<String>,
 }
 
 impl Actor {
-    /// An actor known only by its source (CLI, directory).
+    /// An actor known only by its source (directory, Keymint itself).
     pub fn system(source: ChangeSource) -> Self {
         Self {
             source,
             user: None,
             client_id: None,
+            operator: None,
+        }
+    }
+
+    /// A person at the command line.
+    pub fn cli(operator: String) -> Self {
+        Self {
+            operator: Some(operator),
+            ..Self::system(ChangeSource::Cli)
         }
     }
 }
@@ -69,12 +86,20 @@ pub enum AuditAction {
     KeyDeleted,
     /// A key reached its expiry and was disabled.
     KeyExpired,
+    /// A key's name was changed.
+    KeyRenamed,
+    /// A key's expiry was set, moved or removed.
+    KeyExpiryChanged,
     /// A user was created or updated.
     UserUpserted,
     /// A user was deactivated.
     UserDeactivated,
     /// A user was reactivated.
     UserReactivated,
+    /// An access token was revoked (the target is its `jti`).
+    TokenRevoked,
+    /// A signing key was created (the target is its `kid`).
+    SigningKeyCreated,
 }
 
 impl AuditAction {
@@ -87,9 +112,13 @@ impl AuditAction {
             Self::KeySecretRegenerated => "key.secret_regenerated",
             Self::KeyDeleted => "key.deleted",
             Self::KeyExpired => "key.expired",
+            Self::KeyRenamed => "key.renamed",
+            Self::KeyExpiryChanged => "key.expiry_changed",
             Self::UserUpserted => "user.upserted",
             Self::UserDeactivated => "user.deactivated",
             Self::UserReactivated => "user.reactivated",
+            Self::TokenRevoked => "token.revoked",
+            Self::SigningKeyCreated => "signing_key.created",
         }
     }
 }
@@ -113,10 +142,14 @@ pub struct AuditEvent {
     pub actor_user_id: Option<String>,
     /// Key the actor used.
     pub actor_client_id: Option<String>,
-    /// `cli`, `webhook`, `table` or `graphql`.
+    /// Who ran the CLI command (`user@host` or `--actor`).
+    pub operator: Option<String>,
+    /// `cli`, `graphql`, `webhook`, `table`, `oauth`, `expiry` or `schedule`.
     pub source: String,
     /// Request or event id.
     pub request_id: Option<String>,
     /// Why (e.g. `owner_deactivated`).
     pub reason: Option<String>,
+    /// What else the entry concerns: a token's `jti`, a signing key's `kid`.
+    pub target: Option<String>,
 }

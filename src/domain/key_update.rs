@@ -32,6 +32,23 @@ impl fmt::Debug for NewSecret {
     }
 }
 
+/// Changes of a key's label and expiry. The outer `None` leaves a field as it is; the
+/// inner `None` clears it (no name, never expires).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyEdit {
+    /// The new name.
+    pub name: Option<Option<String>>,
+    /// The new expiry, which the caller has checked is in the future.
+    pub expires_at: Option<Option<OffsetDateTime>>,
+}
+
+impl KeyEdit {
+    /// True when nothing is to change.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.expires_at.is_none()
+    }
+}
+
 /// The permissions a new key freezes: all its owner holds, or the requested subset.
 /// `Err` names the requested permissions the owner does not hold.
 pub fn frozen_permissions(
@@ -56,6 +73,10 @@ pub struct UpdatePlan {
     pub secret: StoredSecret,
     /// The previous secret and the end of its grace period.
     pub previous_secret: Option<(StoredSecret, OffsetDateTime)>,
+    /// The name after the update.
+    pub name: Option<String>,
+    /// The expiry after the update.
+    pub expires_at: Option<OffsetDateTime>,
     /// Audit actions, each with its reason.
     pub actions: Vec<(AuditAction, Option<&'static str>)>,
 }
@@ -65,25 +86,37 @@ impl fmt::Debug for UpdatePlan {
         f.debug_struct("UpdatePlan")
             .field("enabled", &self.enabled)
             .field("disabled_reason", &self.disabled_reason)
+            .field("name", &self.name)
+            .field("expires_at", &self.expires_at)
             .field("actions", &self.actions)
             .finish_non_exhaustive()
     }
 }
 
-/// Enabling a key whose owner is inactive.
+/// Why an update is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OwnerInactive;
+pub enum UpdateRefused {
+    /// Enabling a key whose owner is inactive.
+    OwnerInactive,
+    /// Changing the expiry of a key that has already expired: an expired key stays
+    /// expired (a new key is the way back), so an expiry is a promise.
+    Expired,
+}
 
-/// Plans an update of `current`. Activation and secret change together or not at all.
+/// Plans an update of `current` at `now`. Everything asked changes together or not at all.
 pub fn plan_update(
     current: &KeyCredentials,
     activation: Option<Activation>,
     secret: Option<&NewSecret>,
-) -> Result<UpdatePlan, OwnerInactive> {
+    edit: &KeyEdit,
+    now: OffsetDateTime,
+) -> Result<UpdatePlan, UpdateRefused> {
     let mut actions = Vec::new();
     let (enabled, disabled_reason) = match activation {
         None => (current.key.enabled, current.key.disabled_reason),
-        Some(Activation::Enable) if !current.owner_active => return Err(OwnerInactive),
+        Some(Activation::Enable) if !current.owner_active => {
+            return Err(UpdateRefused::OwnerInactive);
+        }
         Some(Activation::Enable) => {
             actions.push((AuditAction::KeyEnabled, None));
             (true, None)
@@ -102,11 +135,30 @@ pub fn plan_update(
             (new.secret.clone(), previous)
         }
     };
+    let mut name = current.key.name.clone();
+    if let Some(new) = &edit.name
+        && *new != name
+    {
+        actions.push((AuditAction::KeyRenamed, None));
+        name.clone_from(new);
+    }
+    let mut expires_at = current.key.expires_at;
+    if let Some(new) = edit.expires_at
+        && new != expires_at
+    {
+        if expires_at.is_some_and(|at| at <= now) {
+            return Err(UpdateRefused::Expired);
+        }
+        actions.push((AuditAction::KeyExpiryChanged, None));
+        expires_at = new;
+    }
     Ok(UpdatePlan {
         enabled,
         disabled_reason,
         secret,
         previous_secret,
+        name,
+        expires_at,
         actions,
     })
 }
@@ -128,8 +180,10 @@ mod tests {
         }
     }
 
+    const AT: OffsetDateTime = datetime!(2026-01-01 0:00 UTC);
+
     fn credentials(enabled: bool, owner_active: bool) -> KeyCredentials {
-        let at = datetime!(2026-01-01 0:00 UTC);
+        let at = AT;
         KeyCredentials {
             key: ApiKey {
                 id: "key_1".into(),
@@ -168,9 +222,22 @@ mod tests {
 
     #[test]
     fn enabling_needs_an_active_owner() {
-        let plan = plan_update(&credentials(false, false), Some(Activation::Enable), None);
-        assert_eq!(plan.unwrap_err(), OwnerInactive);
-        let plan = plan_update(&credentials(false, true), Some(Activation::Enable), None).unwrap();
+        let plan = plan_update(
+            &credentials(false, false),
+            Some(Activation::Enable),
+            None,
+            &KeyEdit::default(),
+            AT,
+        );
+        assert_eq!(plan.unwrap_err(), UpdateRefused::OwnerInactive);
+        let plan = plan_update(
+            &credentials(false, true),
+            Some(Activation::Enable),
+            None,
+            &KeyEdit::default(),
+            AT,
+        )
+        .unwrap();
         assert!(plan.enabled && plan.disabled_reason.is_none());
         assert!(matches!(
             plan.actions[..],
@@ -182,7 +249,7 @@ mod tests {
     fn disabling_records_its_reason_and_keeps_the_secret() {
         let current = credentials(true, false);
         let disable = Some(Activation::Disable(DisabledReason::Manual));
-        let plan = plan_update(&current, disable, None).unwrap();
+        let plan = plan_update(&current, disable, None, &KeyEdit::default(), AT).unwrap();
         assert!(!plan.enabled);
         assert_eq!(plan.disabled_reason, Some(DisabledReason::Manual));
         assert_eq!(plan.secret.hash, "old");
@@ -200,7 +267,7 @@ mod tests {
             secret: stored("new"),
             grace_until: Some(until),
         };
-        let plan = plan_update(&current, None, Some(&with_grace)).unwrap();
+        let plan = plan_update(&current, None, Some(&with_grace), &KeyEdit::default(), AT).unwrap();
         assert_eq!(plan.secret.hash, "new");
         let (previous, kept_until) = plan.previous_secret.unwrap();
         assert_eq!((previous.hash.as_str(), kept_until), ("old", until));
@@ -209,11 +276,54 @@ mod tests {
             grace_until: None,
             ..with_grace
         };
-        let plan = plan_update(&current, None, Some(&at_once)).unwrap();
+        let plan = plan_update(&current, None, Some(&at_once), &KeyEdit::default(), AT).unwrap();
         assert!(plan.previous_secret.is_none());
         assert!(matches!(
             plan.actions[..],
             [(AuditAction::KeySecretRegenerated, None)]
         ));
+    }
+
+    #[test]
+    fn name_and_expiry_change_only_when_they_differ() {
+        let current = credentials(true, true);
+        let later = AT + time::Duration::days(30);
+        let edit = KeyEdit {
+            name: Some(Some("ci".into())),
+            expires_at: Some(Some(later)),
+        };
+        let plan = plan_update(&current, None, None, &edit, AT).unwrap();
+        assert_eq!(
+            (plan.name.as_deref(), plan.expires_at),
+            (Some("ci"), Some(later))
+        );
+        assert!(matches!(
+            plan.actions[..],
+            [
+                (AuditAction::KeyRenamed, None),
+                (AuditAction::KeyExpiryChanged, None)
+            ]
+        ));
+        let same = KeyEdit {
+            name: Some(None),
+            expires_at: Some(None),
+        };
+        let plan = plan_update(&current, None, None, &same, AT).unwrap();
+        assert!(plan.actions.is_empty(), "no name and no expiry already");
+    }
+
+    #[test]
+    fn an_expired_key_keeps_its_expiry() {
+        let mut current = credentials(true, true);
+        current.key.expires_at = Some(AT);
+        let extend = KeyEdit {
+            expires_at: Some(None),
+            ..KeyEdit::default()
+        };
+        let refused = plan_update(&current, None, None, &extend, AT);
+        assert_eq!(refused.unwrap_err(), UpdateRefused::Expired);
+        let before = AT - time::Duration::seconds(1);
+        let plan = plan_update(&current, None, None, &extend, before).unwrap();
+        assert_eq!(plan.expires_at, None, "not yet expired: the expiry can go");
     }
 }

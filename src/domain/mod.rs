@@ -12,7 +12,7 @@ pub use api_key::{ApiKey, ClientId, DisabledReason, KeyCredentials, StoredSecret
 pub use audit::{Actor, AuditAction, AuditEvent, ChangeSource};
 pub use environment::{EnvironmentName, InvalidEnvironmentName};
 pub use key_update::{
-    Activation, NewSecret, OwnerInactive, UpdatePlan, frozen_permissions, plan_update,
+    Activation, KeyEdit, NewSecret, UpdatePlan, UpdateRefused, frozen_permissions, plan_update,
 };
 pub use permissions::{BUILT_IN, InvalidPermission, Permissions};
 pub use user::{User, UserId, UserUpsert};

@@ -14,13 +14,31 @@ const MAX_PERMISSION_LEN: usize = 128;
 )]
 pub struct InvalidPermission(pub String);
 
-/// The permissions Keymint itself acts on (see `docs/reference.md`); matched exactly.
-pub const BUILT_IN: [&str; 5] = [
-    "CreateAPIKey",
-    "UpdateAPIKey",
-    "DeleteAPIKey",
-    "IntrospectToken",
-    "admin",
+/// The permissions Keymint itself acts on, matched exactly, with what each allows (the
+/// same table as `docs/reference.md`; `keymint permissions` prints it).
+pub const BUILT_IN: [(&str, &str); 5] = [
+    (
+        "CreateAPIKey",
+        "createApiKey: a key owned by the caller, with at most the caller's permissions",
+    ),
+    (
+        "UpdateAPIKey",
+        "updateApiKey on the caller's own keys (with admin: any key of the environment): \
+         enable, disable, regenerate the secret, rename, move the expiry",
+    ),
+    (
+        "DeleteAPIKey",
+        "deleteApiKey on the caller's own keys (with admin: any key of the environment)",
+    ),
+    (
+        "IntrospectToken",
+        "calling POST /{env}/oauth2/introspect with this key",
+    ),
+    (
+        "admin",
+        "widens the three key permissions and apiKeys to every key of the environment, and \
+         reads auditEvents, users and user; by itself it changes nothing",
+    ),
 ];
 
 /// An ordered, duplicate-free set of permissions.
@@ -97,8 +115,9 @@ impl Permissions {
             .filter_map(|p| {
                 BUILT_IN
                     .iter()
-                    .find(|b| b.eq_ignore_ascii_case(p) && **b != p)
-                    .map(|b| (p, *b))
+                    .map(|(name, _)| *name)
+                    .find(|b| b.eq_ignore_ascii_case(p) && *b != p)
+                    .map(|b| (p, b))
             })
             .collect()
     }

@@ -41,6 +41,9 @@ pub fn from_manage(e: ManageError) -> Error {
         ManageError::NotHeld(missing) => {
             forbidden(format!("the owner does not hold: {}", missing.join(", ")))
         }
+        ManageError::Expired => {
+            bad_input("the API key has expired and keeps its expiry; create a new key instead")
+        }
         ManageError::InvalidInput(message) => bad_input(message),
         ManageError::Unavailable(detail) => {
             tracing::warn!(error = %detail, "graphql change failed");

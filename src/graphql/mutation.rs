@@ -7,7 +7,7 @@ use async_graphql::{Context, Object, Result};
 use super::errors::{bad_input, forbidden, from_manage, not_found};
 use super::types::{ApiKeyInput, ApiKeyNode, ApiKeyPayload, CreateApiKeyInput};
 use super::{Caller, RequestContext};
-use crate::domain::{Actor, ApiKey, ChangeSource, ClientId, Permissions};
+use crate::domain::{Actor, ApiKey, ChangeSource, ClientId, KeyEdit, Permissions};
 use crate::manage::{CreateKey, KeyChangeRequest, Management};
 
 pub struct MutationRoot;
@@ -27,6 +27,7 @@ fn management(rc: &RequestContext, caller: &Caller) -> Management {
         source: ChangeSource::GraphQl,
         user: Some(caller.user.clone()),
         client_id: caller.client_id.clone(),
+        operator: None,
     };
     rc.state
         .management
@@ -54,6 +55,12 @@ fn etag(input: &ApiKeyInput) -> Result<Option<String>> {
         (Some(a), Some(b)) if a != b => Err(bad_input("_etag and etag differ")),
         (a, b) => Ok(a.clone().or_else(|| b.clone())),
     }
+}
+
+fn expiry(at: &str) -> Result<time::OffsetDateTime> {
+    crate::clock::parse_rfc3339(at).map_err(|_| {
+        bad_input("expiresAt must be an RFC 3339 date-time, e.g. 2027-01-31T00:00:00Z")
+    })
 }
 
 #[Object]
@@ -85,12 +92,7 @@ impl MutationRoot {
                 asked
             }
         };
-        let expires_at = input
-            .expires_at
-            .as_deref()
-            .map(crate::clock::parse_rfc3339)
-            .transpose()
-            .map_err(|_| bad_input("expiresAt must be an RFC 3339 date-time"))?;
+        let expires_at = input.expires_at.as_deref().map(expiry).transpose()?;
         let created = management(rc, caller)
             .create_key(CreateKey {
                 owner_id: caller.user.clone(),
@@ -107,7 +109,8 @@ impl MutationRoot {
         })
     }
 
-    /// Enables or disables a key and/or regenerates its secret, in one transaction.
+    /// Enables or disables a key, regenerates its secret, renames it or moves its expiry,
+    /// in one transaction.
     async fn update_api_key(&self, ctx: &Context<'_>, input: ApiKeyInput) -> Result<ApiKeyPayload> {
         let rc = ctx.data::<RequestContext>()?;
         let caller = caller(rc, "UpdateAPIKey")?;
@@ -126,7 +129,14 @@ impl MutationRoot {
                 )));
             }
         }
-        if input.enabled.is_none() && !regenerate {
+        let edit = KeyEdit {
+            name: input.name.as_opt_deref().map(|n| n.map(str::to_owned)),
+            expires_at: match input.expires_at.as_opt_deref() {
+                None => None,
+                Some(at) => Some(at.map(expiry).transpose()?),
+            },
+        };
+        if input.enabled.is_none() && !regenerate && edit.is_empty() {
             if input.secret_grace_period_seconds.is_some() {
                 return Err(bad_input("secretGracePeriodSeconds needs regenerateSecret"));
             }
@@ -143,6 +153,7 @@ impl MutationRoot {
             grace: input
                 .secret_grace_period_seconds
                 .map(|s| time::Duration::seconds(i64::from(s))),
+            edit,
         };
         let updated = management(rc, caller)
             .update_key(&key.client_id, change, etag)

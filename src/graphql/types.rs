@@ -1,6 +1,6 @@
 //! GraphQL object and input types.
 
-use async_graphql::{InputObject, SimpleObject};
+use async_graphql::{InputObject, MaybeUndefined, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -126,12 +126,16 @@ pub struct AuditEventNode {
     pub actor_user_id: Option<String>,
     /// The key the actor used.
     pub actor_client_id: Option<String>,
-    /// `cli`, `graphql`, `webhook`, `table` or `expiry`.
+    /// Who ran a CLI command: the OS account as `user@host`, or what `--actor` said.
+    pub operator: Option<String>,
+    /// `cli`, `graphql`, `webhook`, `table`, `oauth`, `expiry` or `schedule`.
     pub source: String,
     /// Request or event id.
     pub request_id: Option<String>,
     /// Why, e.g. `owner_deactivated`.
     pub reason: Option<String>,
+    /// What else it concerns: the `jti` of a revoked token, the `kid` of a signing key.
+    pub target: Option<String>,
 }
 
 impl From<AuditEvent> for AuditEventNode {
@@ -144,9 +148,11 @@ impl From<AuditEvent> for AuditEventNode {
             user_id: e.user_id,
             actor_user_id: e.actor_user_id,
             actor_client_id: e.actor_client_id,
+            operator: e.operator,
             source: e.source,
             request_id: e.request_id,
             reason: e.reason,
+            target: e.target,
         }
     }
 }
@@ -188,6 +194,11 @@ pub struct ApiKeyInput {
     pub etag: Option<String>,
     /// With `regenerateSecret`: the previous secret keeps working this long (0 to 86400).
     pub secret_grace_period_seconds: Option<i32>,
+    /// A new label; `null` removes it. Left out: unchanged.
+    pub name: MaybeUndefined<String>,
+    /// A new expiry (RFC 3339, in the future); `null`: never expires. Left out: unchanged.
+    /// A key that has expired keeps its expiry.
+    pub expires_at: MaybeUndefined<String>,
 }
 
 /// Optional settings of a new key.

@@ -231,9 +231,8 @@ impl AppState {
     }
 
     /// Runs the sync task's signing-key step now: due rotations, then a re-read.
-    pub fn refresh_signing_keys(&self) {
-        let task = self.sync_task();
-        crate::signing::refresh(&task.keys, &task.rotation, self.clock.now());
+    pub async fn refresh_signing_keys(&self) {
+        crate::sync::refresh_signing_keys(&self.sync_task()).await;
     }
 }
 

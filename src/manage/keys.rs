@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use super::{ManageError, Management};
 use crate::domain::{ApiKey, ClientId, DisabledReason, EnvironmentName, Permissions, UserId};
 use crate::secrets::{ClientSecret, new_client_id, new_client_secret, random_token};
-use crate::store::{Activation, KeyUpdate, NewApiKey, NewSecret};
+use crate::store::{Activation, KeyEdit, KeyUpdate, NewApiKey, NewSecret};
 use crate::sync::Change;
 
 /// Longest grace period for the previous secret after a rotation (one day).
@@ -40,6 +40,9 @@ pub struct KeyChangeRequest {
     pub regenerate_secret: bool,
     /// Grace period of the old secret.
     pub grace: Option<time::Duration>,
+    /// New name or expiry. An expiry must be in the future, and an expired key keeps its
+    /// own: a new key is the way back.
+    pub edit: KeyEdit,
 }
 
 /// A key after an update, with its new secret if one was generated (shown once).
@@ -60,23 +63,35 @@ pub struct CreatedKey {
     pub secret: ClientSecret,
 }
 
+fn check_name(name: Option<&str>) -> Result<(), ManageError> {
+    match name {
+        Some(name) if name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control) => {
+            Err(ManageError::InvalidInput(format!(
+                "name must be at most {MAX_NAME_LEN} characters without control characters"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_expiry(
+    expires_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<(), ManageError> {
+    if expires_at.is_some_and(|at| at <= now) {
+        return Err(ManageError::InvalidInput(
+            "expiresAt must be in the future".into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Management {
     /// Creates a key holding the owner's current permissions (or the narrower set asked for).
     pub async fn create_key(&self, req: CreateKey) -> Result<CreatedKey, ManageError> {
         let ctx = self.write_context();
-        let now = ctx.now;
-        if let Some(name) = &req.name
-            && (name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control))
-        {
-            return Err(ManageError::InvalidInput(format!(
-                "name must be at most {MAX_NAME_LEN} characters without control characters"
-            )));
-        }
-        if req.expires_at.is_some_and(|at| at <= now) {
-            return Err(ManageError::InvalidInput(
-                "expiresAt must be in the future".into(),
-            ));
-        }
+        check_name(req.name.as_deref())?;
+        check_expiry(req.expires_at, ctx.now)?;
         let secret = new_client_secret();
         let stored = self.hasher.stored(&secret).await?;
         let key = self
@@ -156,6 +171,12 @@ impl Management {
                 "secretGracePeriodSeconds must be between 0 and {MAX_GRACE_SECS}"
             )));
         }
+        if let Some(name) = &change.edit.name {
+            check_name(name.as_deref())?;
+        }
+        if let Some(expires_at) = change.edit.expires_at {
+            check_expiry(expires_at, self.clock.now())?;
+        }
         let activation = change.enabled.map(|enabled| {
             if enabled {
                 Activation::Enable
@@ -181,6 +202,7 @@ impl Management {
         let update = KeyUpdate {
             activation,
             secret: new_secret,
+            edit: change.edit.clone(),
             expected_etag,
         };
         let key = self
@@ -193,6 +215,8 @@ impl Management {
             enabled = ?change.enabled,
             secret_regenerated = change.regenerate_secret,
             grace_seconds = change.grace.map_or(0, |g| g.whole_seconds()),
+            renamed = change.edit.name.is_some(),
+            expiry_changed = change.edit.expires_at.is_some(),
             source = self.actor.source.as_str(),
             "api key updated"
         );

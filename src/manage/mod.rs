@@ -2,6 +2,7 @@
 //! and the user-event listener call the same ones, so every change goes through one place.
 
 mod keys;
+mod tokens;
 mod users;
 
 use std::sync::Arc;
@@ -26,6 +27,9 @@ pub enum ManageError {
     /// The owner is inactive.
     #[error("the owner is inactive")]
     OwnerInactive,
+    /// The key has expired; its expiry can no longer change.
+    #[error("the key has expired; create a new key instead")]
+    Expired,
     /// Asked for permissions the owner lacks.
     #[error("the owner does not hold: {}", .0.join(", "))]
     NotHeld(Vec<String>),
@@ -43,6 +47,7 @@ impl From<StoreError> for ManageError {
             StoreError::NotFound => Self::NotFound,
             StoreError::Conflict => Self::Conflict,
             StoreError::OwnerInactive => Self::OwnerInactive,
+            StoreError::Expired => Self::Expired,
             StoreError::NotHeld(p) => Self::NotHeld(p),
             StoreError::Backend(m) => Self::Unavailable(m),
         }

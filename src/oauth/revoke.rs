@@ -2,19 +2,23 @@
 //! issued. The token's `jti` is remembered until the token's `exp`, then forgotten;
 //! introspection and the management API refuse it on every instance at once.
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 use super::{OAuthRequest, OAuthState, SourceAddress, TokenError};
-use crate::domain::ClientId;
+use crate::domain::{Actor, ChangeSource, UserId};
 use crate::http::errors;
+use crate::http::request_id::RequestId;
+use crate::store::{TokenRevocation, WriteContext};
 
 /// The revocation handler.
 pub async fn revoke(
     State(oauth): State<Arc<OAuthState>>,
     source: SourceAddress,
+    request_id: Option<Extension<RequestId>>,
     request: OAuthRequest,
 ) -> Result<Response, TokenError> {
     if request.params.token_type_hint.as_deref() == Some("refresh_token") {
@@ -43,20 +47,27 @@ pub async fn revoke(
     }
     let now = oauth.clock.now();
     let expires_at = time::OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or(now);
-    oauth
-        .store
-        .revoke_token(
-            &claims.jti,
-            environment,
-            Some(&ClientId::new(claims.client_id.clone())),
-            now,
-            expires_at,
-        )
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "revocation failed");
-            TokenError::TemporarilyUnavailable
-        })?;
+    let token = TokenRevocation {
+        jti: claims.jti.clone(),
+        environment: environment.clone(),
+        client_id: Some(caller.key.client_id.clone()),
+        user_id: UserId::parse(&claims.sub),
+        expires_at,
+    };
+    let ctx = WriteContext {
+        now,
+        actor: Actor {
+            source: ChangeSource::OAuth,
+            user: Some(caller.key.owner_id.clone()),
+            client_id: Some(caller.key.client_id.clone()),
+            operator: None,
+        },
+        request_id: request_id.map(|Extension(RequestId(id))| id),
+    };
+    oauth.store.revoke_token(&token, &ctx).await.map_err(|e| {
+        tracing::warn!(error = %e, "revocation failed");
+        TokenError::TemporarilyUnavailable
+    })?;
     tracing::info!(env = %environment, client_id = %caller.key.client_id, jti = %claims.jti, "token revoked");
     Ok(ok())
 }

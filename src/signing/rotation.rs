@@ -16,18 +16,29 @@ pub struct RotationPolicy {
 }
 
 /// Starts the rotations that are due, then re-reads the signing keys (new files,
-/// publish delays passing). Failures are logged: the current keys stay in use.
-pub fn refresh(keys: &KeyRing, policy: &RotationPolicy, now: OffsetDateTime) {
+/// publish delays passing). Failures are logged: the current keys stay in use. Returns
+/// the keys this call created (environment and kid), for the audit trail.
+pub fn refresh(
+    keys: &KeyRing,
+    policy: &RotationPolicy,
+    now: OffsetDateTime,
+) -> Vec<(EnvironmentName, String)> {
+    let mut created = Vec::new();
     if let Some(days) = policy.every_days {
         for (env, alg) in &policy.environments {
-            if let Err(e) = rotate_if_due(keys, env, *alg, days, now) {
-                tracing::warn!(env = %env, error = %e, "scheduled signing-key rotation failed");
+            match rotate_if_due(keys, env, *alg, days, now) {
+                Ok(Some(kid)) => created.push((env.clone(), kid)),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(env = %env, error = %e, "scheduled signing-key rotation failed");
+                }
             }
         }
     }
     if let Err(e) = keys.refresh(now) {
         tracing::warn!(error = %e, "re-reading signing keys failed; keeping the current ones");
     }
+    created
 }
 
 fn rotate_if_due(
@@ -36,7 +47,7 @@ fn rotate_if_due(
     alg: SigningAlg,
     days: u64,
     now: OffsetDateTime,
-) -> Result<(), KeyDirError> {
+) -> Result<Option<String>, KeyDirError> {
     let dir = keys.dir();
     let newest = dir.load(env)?.last().map(|k| k.created_at);
     let due = newest.is_none_or(|created| now - created >= time::Duration::days(days as i64));
@@ -44,6 +55,7 @@ fn rotate_if_due(
     if due && dir.claim_rotation(env, now)? {
         let created = dir.create(env, alg, now)?;
         tracing::info!(env = %env, kid = %created.key.kid(), "scheduled signing-key rotation: new key published");
+        return Ok(Some(created.key.kid().to_owned()));
     }
-    Ok(())
+    Ok(None)
 }

@@ -15,12 +15,13 @@ use crate::domain::{
     ApiKey, AuditEvent, ClientId, EnvironmentName, KeyCredentials, User, UserEvent, UserId,
 };
 
-pub use crate::domain::{Activation, NewSecret};
+pub use crate::domain::{Activation, KeyEdit, NewSecret};
 pub use postgres::{MAX_EVENT_ATTEMPTS, PgStore};
 pub use sqlite::SqliteStore;
 pub use types::{
     AuditQuery, ChangeRecord, Dedupe, EventOutcome, KeyPage, KeyQuery, KeyUpdate, NewApiKey,
-    PoolUsage, TableEventOutcome, UserActivation, UserQuery, UserSummary, Wakeup, WriteContext,
+    PoolUsage, TableEventOutcome, TokenRevocation, UserActivation, UserQuery, UserSummary, Wakeup,
+    WriteContext,
 };
 
 /// Errors of the store. Constraint violations are mapped here, never leaked raw.
@@ -35,6 +36,9 @@ pub enum StoreError {
     /// The owner is inactive, so the key cannot be created or enabled.
     #[error("the owner is inactive")]
     OwnerInactive,
+    /// The key has expired, so its expiry can no longer change.
+    #[error("the key has expired")]
+    Expired,
     /// A key asked for permissions its owner does not hold.
     #[error("the owner does not hold: {}", .0.join(", "))]
     NotHeld(Vec<String>),
@@ -150,15 +154,21 @@ pub trait Store: Send + Sync + 'static {
     async fn record_last_used(&self, uses: &[(ClientId, OffsetDateTime)])
     -> Result<(), StoreError>;
 
-    /// Remembers that the token `jti` is revoked until `expires_at` (then forgotten).
-    /// Revoking twice is not an error.
+    /// Remembers that a token is revoked until its expiry (then forgotten), with a
+    /// `token.revoked` audit entry. Revoking twice is not an error and is recorded once;
+    /// `Ok(false)` says the token was already revoked.
     async fn revoke_token(
         &self,
-        jti: &str,
+        token: &TokenRevocation,
+        ctx: &WriteContext,
+    ) -> Result<bool, StoreError>;
+
+    /// Records a `signing_key.created` audit entry for key `kid` of `environment`.
+    async fn audit_signing_key_created(
+        &self,
         environment: &EnvironmentName,
-        client_id: Option<&ClientId>,
-        now: OffsetDateTime,
-        expires_at: OffsetDateTime,
+        kid: &str,
+        ctx: &WriteContext,
     ) -> Result<(), StoreError>;
 
     /// True when the token `jti` was revoked.

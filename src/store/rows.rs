@@ -131,9 +131,11 @@ pub(super) struct AuditRow {
     user_id: Option<String>,
     actor_user_id: Option<String>,
     actor_client_id: Option<String>,
+    operator: Option<String>,
     source: String,
     request_id: Option<String>,
     reason: Option<String>,
+    target: Option<String>,
 }
 
 impl From<AuditRow> for crate::domain::AuditEvent {
@@ -147,9 +149,11 @@ impl From<AuditRow> for crate::domain::AuditEvent {
             user_id: r.user_id,
             actor_user_id: r.actor_user_id,
             actor_client_id: r.actor_client_id,
+            operator: r.operator,
             source: r.source,
             request_id: r.request_id,
             reason: r.reason,
+            target: r.target,
         }
     }
 }

@@ -4,8 +4,8 @@
 use time::OffsetDateTime;
 
 use crate::domain::{
-    Activation, Actor, ApiKey, ClientId, EnvironmentName, NewSecret, Permissions, StoredSecret,
-    User, UserId,
+    Activation, Actor, ApiKey, ClientId, EnvironmentName, KeyEdit, NewSecret, Permissions,
+    StoredSecret, User, UserId,
 };
 
 /// Connections of a store's pool.
@@ -74,6 +74,8 @@ pub struct KeyUpdate {
     pub activation: Option<Activation>,
     /// Replace the secret.
     pub secret: Option<NewSecret>,
+    /// Rename, or move the expiry.
+    pub edit: KeyEdit,
     /// When given, the update applies only if the key's etag still equals it.
     pub expected_etag: Option<String>,
 }
@@ -202,4 +204,19 @@ pub enum Wakeup {
     Connected,
     /// The notification connection is down (reason), retrying with back-off.
     Disconnected(String),
+}
+
+/// An access token to revoke (RFC 7009), with what its claims say about it.
+#[derive(Debug, Clone)]
+pub struct TokenRevocation {
+    /// The token's `jti`.
+    pub jti: String,
+    /// Its environment.
+    pub environment: EnvironmentName,
+    /// The client it was issued to, when known (`keymint tokens revoke` has only the jti).
+    pub client_id: Option<ClientId>,
+    /// Its subject, when known.
+    pub user_id: Option<UserId>,
+    /// Remembered until then (the token's `exp`), then forgotten.
+    pub expires_at: OffsetDateTime,
 }

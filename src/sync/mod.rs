@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::clock::Clock;
+use crate::domain::{Actor, ChangeSource};
 use crate::oauth::UsageTracker;
 use crate::signing::{KeyRing, RotationPolicy};
-use crate::store::{Store, StoreError, Wakeup};
+use crate::store::{Store, StoreError, Wakeup, WriteContext};
 
 /// How often the signing keys are re-read (new files, publish delays passing).
 const KEY_REFRESH: Duration = Duration::from_secs(1);
@@ -93,7 +94,7 @@ pub async fn run(state: SyncTask, mut shutdown: watch::Receiver<bool>) {
         }
         if last_keys.elapsed() >= KEY_REFRESH {
             last_keys = Instant::now();
-            crate::signing::refresh(&state.keys, &state.rotation, state.clock.now());
+            refresh_signing_keys(&state).await;
         }
         if let Err(e) = expire_keys(&state).await {
             tracing::warn!(error = %e, "expiring keys failed; will retry");
@@ -169,6 +170,26 @@ async fn expire_keys(state: &SyncTask) -> Result<(), StoreError> {
 }
 
 /// Writes pending last-use times; keeps them for the next try if the write fails.
+/// Runs the rotations that are due and re-reads the signing keys; each key a scheduled
+/// rotation created gets its audit entry.
+pub async fn refresh_signing_keys(state: &SyncTask) {
+    let now = state.clock.now();
+    for (env, kid) in crate::signing::refresh(&state.keys, &state.rotation, now) {
+        let ctx = WriteContext {
+            now,
+            actor: Actor::system(ChangeSource::Schedule),
+            request_id: None,
+        };
+        if let Err(e) = state
+            .store
+            .audit_signing_key_created(&env, &kid, &ctx)
+            .await
+        {
+            tracing::warn!(error = %e, env = %env, kid, "recording a signing-key rotation failed");
+        }
+    }
+}
+
 pub async fn flush_usage(state: &SyncTask) {
     let uses = state.usage.drain();
     if uses.is_empty() {

@@ -1,5 +1,6 @@
 //! The management API and the keys it changes: no escalation, one winner per etag,
-//! secret regeneration with and without a grace period, last use and expiry in listings.
+//! secret regeneration with and without a grace period, last use and expiry in listings,
+//! renaming and moving the expiry.
 
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -13,6 +14,7 @@ crate::both_backends!(graphql_keys:
     regenerating_with_and_without_a_grace_period,
     last_use_and_expiry_show_in_listings,
     one_key_is_read_by_its_client_id,
+    name_and_expiry_change_and_an_expired_key_keeps_its_own,
 );
 
 pub async fn keys_cannot_mint_stronger_keys(backend: Backend) {
@@ -253,4 +255,69 @@ pub async fn one_key_is_read_by_its_client_id(backend: Backend) {
         assert!(body["data"]["apiKey"].is_null(), "{other}: {body}");
         assert!(body.get("errors").is_none(), "{body}");
     }
+}
+
+/// `updateApiKey` renames a key and moves its expiry (`null` clears either); the token
+/// endpoint honours the new expiry at once, though the key's secret was verified and
+/// cached before. An expired key keeps its expiry.
+pub async fn name_and_expiry_change_and_an_expired_key_keeps_its_own(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, bearer) = manager(&app).await;
+    let key = app.key("alice", "production").await;
+    assert_eq!(
+        app.token_status("production", &key).await,
+        200,
+        "cached now"
+    );
+    let update = "mutation($input: APIKeyInput!) { updateApiKey(input: $input) { apikey { clientId name expiresAt _etag } } }";
+    let send = |input: Value| {
+        let app = &app;
+        let bearer = &bearer;
+        async move {
+            app.graphql("production", Some(bearer), update, json!({"input": input}))
+                .await
+                .1
+        }
+    };
+    let before = etag_of(&app, &bearer, &key.client_id).await;
+    let at = app.clock.now_plus(time::Duration::seconds(60));
+    let at = at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let body = send(json!({"clientId": key.client_id, "name": "nightly", "expiresAt": at})).await;
+    let node = &body["data"]["updateApiKey"]["apikey"];
+    assert_eq!(node["name"], "nightly", "{body}");
+    assert!(node["expiresAt"].is_string(), "{body}");
+    assert_ne!(node["_etag"], before.as_str(), "an update changes the etag");
+    assert_eq!(app.audit_count("alice", "key.renamed").await, 1);
+    assert_eq!(app.audit_count("alice", "key.expiry_changed").await, 1);
+
+    // The same values again change nothing and record nothing.
+    send(json!({"clientId": key.client_id, "name": "nightly"})).await;
+    assert_eq!(app.audit_count("alice", "key.renamed").await, 1);
+
+    for bad in ["2020-01-01T00:00:00Z", "next friday"] {
+        let body = send(json!({"clientId": key.client_id, "expiresAt": bad})).await;
+        assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{bad}: {body}");
+    }
+
+    app.clock.advance(time::Duration::seconds(61));
+    assert_eq!(
+        app.token_status("production", &key).await,
+        401,
+        "the moved expiry applies to a key whose secret was cached"
+    );
+    let body = send(json!({"clientId": key.client_id, "expiresAt": null})).await;
+    assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("expired"), "{message}");
+    assert_eq!(app.token_status("production", &key).await, 401);
+
+    // Its name still changes; `null` removes it.
+    let body = send(json!({"clientId": key.client_id, "name": null})).await;
+    assert!(
+        body["data"]["updateApiKey"]["apikey"]["name"].is_null(),
+        "{body}"
+    );
+    assert_eq!(app.audit_count("alice", "key.renamed").await, 2);
 }

@@ -320,6 +320,29 @@ pub async fn clients_revoke_their_own_tokens_only(backend: Backend) {
         "already revoked answers 200"
     );
     assert!(!active(&app, &gateway, &token).await);
+    // One audit entry, however often it was revoked: the token, its key, who, how.
+    let query = keymint::store::AuditQuery {
+        client_id: Some(alice.client_id.clone()),
+        limit: 100,
+        ..Default::default()
+    };
+    let (entries, _) = app.state.store.list_audit(&query).await.unwrap();
+    let revoked: Vec<_> = entries
+        .iter()
+        .filter(|e| e.action == "token.revoked")
+        .collect();
+    assert_eq!(revoked.len(), 1, "{entries:?}");
+    let claims = app.verify("production", &token).await.unwrap();
+    let entry = revoked[0];
+    assert_eq!(entry.target.as_deref(), claims["jti"].as_str());
+    assert_eq!(entry.environment.as_deref(), Some("production"));
+    assert_eq!(entry.user_id.as_deref(), Some("alice"));
+    assert_eq!(
+        entry.actor_client_id.as_deref(),
+        Some(alice.client_id.as_str())
+    );
+    assert_eq!(entry.source, "oauth");
+    assert!(entry.request_id.is_some());
     // A revoked token no longer opens the management API either.
     let (_, body) = app
         .graphql(

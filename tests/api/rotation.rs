@@ -116,7 +116,7 @@ async fn a_caching_validator_keeps_validating_through_a_rotation() {
         .dir()
         .create(&env, SigningAlg::Es256, app.clock.now())
         .unwrap();
-    app.state.refresh_signing_keys();
+    app.state.refresh_signing_keys().await;
     assert_eq!(
         jwks_kids(&app).await,
         [next.key.kid().to_owned(), old_kid.clone()]
@@ -131,7 +131,7 @@ async fn a_caching_validator_keeps_validating_through_a_rotation() {
 
     // The publish delay passes: the new key signs; the old one stays published.
     app.clock.advance(time::Duration::seconds(301));
-    app.state.refresh_signing_keys();
+    app.state.refresh_signing_keys().await;
     let after = mint().await;
     assert_eq!(
         validator.validate(&app, &after).await.unwrap(),
@@ -148,7 +148,7 @@ async fn a_caching_validator_keeps_validating_through_a_rotation() {
 
     // Every token of the old key has expired: it drops out of the JWKS.
     app.clock.advance(time::Duration::seconds(600));
-    app.state.refresh_signing_keys();
+    app.state.refresh_signing_keys().await;
     assert_eq!(jwks_kids(&app).await, [next.key.kid().to_owned()]);
 }
 
@@ -180,10 +180,29 @@ async fn scheduled_rotation_creates_one_key_when_due() {
         &[("KEYMINT_SIGNING_KEY_ROTATE_DAYS", "30")],
     )
     .await;
-    app.state.refresh_signing_keys();
+    app.state.refresh_signing_keys().await;
     assert_eq!(jwks_kids(&app).await.len(), 1, "rotated before it was due");
     app.clock.advance(time::Duration::days(30));
-    app.state.refresh_signing_keys();
-    app.state.refresh_signing_keys();
-    assert_eq!(jwks_kids(&app).await.len(), 2, "one new key, published");
+    app.state.refresh_signing_keys().await;
+    app.state.refresh_signing_keys().await;
+    let kids = jwks_kids(&app).await;
+    assert_eq!(kids.len(), 2, "one new key, published");
+    let query = keymint::store::AuditQuery {
+        environment: Some("production".into()),
+        limit: 100,
+        ..Default::default()
+    };
+    let (entries, _) = app.state.store.list_audit(&query).await.unwrap();
+    let created: Vec<_> = entries
+        .iter()
+        .filter(|e| e.action == "signing_key.created")
+        .collect();
+    assert_eq!(
+        created.len(),
+        1,
+        "one entry for the one rotation: {entries:?}"
+    );
+    assert_eq!(created[0].source, "schedule");
+    let kid = created[0].target.as_deref().unwrap();
+    assert!(kids.iter().any(|k| k == kid), "{kid} not in {kids:?}");
 }

@@ -109,7 +109,7 @@ async fn the_verifier_accepts_good_tokens_and_refuses_the_rest() {
         .create(&env, SigningAlg::Es256, app.clock.now())
         .unwrap();
     app.clock.advance(time::Duration::seconds(2));
-    app.state.refresh_signing_keys();
+    app.state.refresh_signing_keys().await;
     let rotated = token_of(&app.mint("production", &key).await);
     assert_eq!(
         jsonwebtoken::decode_header(&rotated)

@@ -27,9 +27,24 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
             "runs:read",
             "--permission",
             "runs:write",
+            "--permission",
+            "CreateAPIKey",
+            "--permission",
+            "UpdateAPIKey",
+            "--permission",
+            "DeleteAPIKey",
         ],
         &logs,
     );
+    let users = ok(dir, &["users", "list"], &logs);
+    assert!(
+        users.contains("alice") && users.contains("alice@example.com"),
+        "{users}"
+    );
+    let catalogue = ok(dir, &["permissions"], &logs);
+    for (name, _) in keymint::domain::BUILT_IN {
+        assert!(catalogue.contains(name), "{name} missing from: {catalogue}");
+    }
     let created: Value = serde_json::from_str(&ok(
         dir,
         &[
@@ -64,7 +79,13 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
     let secret = created["clientSecret"].as_str().unwrap().to_owned();
     assert_eq!(
         created["permissions"],
-        serde_json::json!(["runs:read", "runs:write"])
+        serde_json::json!([
+            "CreateAPIKey",
+            "DeleteAPIKey",
+            "UpdateAPIKey",
+            "runs:read",
+            "runs:write"
+        ])
     );
 
     let escalation = keymint(
@@ -169,6 +190,27 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
         "a production token verified for sandbox"
     );
     assert!(String::from_utf8_lossy(&foreign.stderr).contains("NOT valid"));
+
+    // 5. The same key manages keys through GraphQL, as the README's next section shows.
+    let made: Value = http
+        .post(format!("{}/production/graphql", server.base))
+        .bearer_auth(&access_token)
+        .json(&json!({"query": "mutation CreateAPIKey { createApiKey { apikey { clientId clientSecret } } }"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let second = &made["data"]["createApiKey"]["apikey"];
+    let second_id = second["clientId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{made}"));
+    let second_secret = second["clientSecret"].as_str().unwrap().to_owned();
+    assert_eq!(
+        token(&http, &server.base, second_id, &second_secret).status(),
+        200,
+        "the key made through GraphQL mints tokens"
+    );
+
     let jti = claims["jti"].as_str().unwrap().to_owned();
     assert!(
         ok(
@@ -219,7 +261,7 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
         &logs,
     ))
     .unwrap();
-    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed.as_array().unwrap().len(), 2);
     assert_eq!(listed[0]["clientId"], client_id);
     assert!(!listed.to_string().contains(&secret) && !listed.to_string().contains("argon2"));
 
@@ -241,7 +283,11 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
         200
     );
 
-    ok(dir, &["keys", "disable", &client_id], &logs);
+    ok(
+        dir,
+        &["--actor", "ops-carol", "keys", "disable", &client_id],
+        &logs,
+    );
     assert!(refused_within_a_second(
         &http,
         &server.base,
@@ -253,9 +299,24 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
         token(&http, &server.base, &client_id, &new_secret).status(),
         200
     );
+    let renamed = ok(
+        dir,
+        &["keys", "update", &client_id, "--name", "nightly export"],
+        &logs,
+    );
+    assert!(renamed.contains("\"nightly export\""), "{renamed}");
+    let new_signing_key = ok(
+        dir,
+        &["signing-keys", "rotate", "--env", "production"],
+        &logs,
+    );
+    assert!(
+        new_signing_key.contains("new ES256 signing key"),
+        "{new_signing_key}"
+    );
 
     let deactivated = ok(dir, &["users", "deactivate", "alice"], &logs);
-    assert!(deactivated.contains("1 key(s) disabled"), "{deactivated}");
+    assert!(deactivated.contains("2 key(s) disabled"), "{deactivated}");
     assert!(refused_within_a_second(
         &http,
         &server.base,
@@ -271,13 +332,13 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
 
     // Users are visible: state, permissions and key counts.
     let users = ok(dir, &["users", "list"], &logs);
-    assert!(users.contains("alice") && users.contains("0/1"), "{users}");
+    assert!(users.contains("alice") && users.contains("0/2"), "{users}");
     let alice: Value =
         serde_json::from_str(&ok(dir, &["users", "show", "alice", "--json"], &logs)).unwrap();
     // Reactivated, with its one key still disabled by the deactivation.
     assert_eq!(
         (&alice["active"], &alice["keys"], &alice["enabledKeys"]),
-        (&json!(true), &json!(1), &json!(0))
+        (&json!(true), &json!(2), &json!(0))
     );
     assert!(
         keymint(dir, &["users", "show", "nobody"]).status.code() != Some(0),
@@ -286,32 +347,42 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
 
     let audit: Value =
         serde_json::from_str(&ok(dir, &["audit", "--env", "production", "--json"], &logs)).unwrap();
-    let actions: Vec<&str> = audit
-        .as_array()
-        .unwrap()
+    let entries = audit.as_array().unwrap();
+    let actions: Vec<(&str, &str)> = entries
         .iter()
-        .map(|e| e["action"].as_str().unwrap())
+        .map(|e| (e["action"].as_str().unwrap(), e["source"].as_str().unwrap()))
         .collect();
     assert_eq!(
         actions,
         [
-            "user.upserted",
-            "key.created",
-            "key.secret_regenerated",
-            "key.disabled",
-            "key.enabled",
-            "key.disabled",
-            "user.deactivated",
-            "user.reactivated"
+            ("user.upserted", "cli"),
+            ("key.created", "cli"),
+            ("key.created", "graphql"),
+            ("token.revoked", "cli"),
+            ("key.secret_regenerated", "cli"),
+            ("key.disabled", "cli"),
+            ("key.enabled", "cli"),
+            ("key.renamed", "cli"),
+            ("signing_key.created", "cli"),
+            ("key.disabled", "cli"),
+            ("key.disabled", "cli"),
+            ("user.deactivated", "cli"),
+            ("user.reactivated", "cli")
         ]
     );
-    assert!(
-        audit
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|e| e["source"] == "cli")
-    );
+    // Who: the GraphQL caller is alice through her key; the CLI records the OS account
+    // (user@host), or what --actor said.
+    assert_eq!(entries[2]["actorUserId"], "alice");
+    assert_eq!(entries[2]["actorClientId"], client_id.as_str());
+    assert_eq!(entries[5]["operator"], "ops-carol");
+    for e in entries.iter().filter(|e| e["source"] == "cli") {
+        let operator = e["operator"].as_str().unwrap_or_default();
+        assert!(operator == "ops-carol" || operator.contains('@'), "{e}");
+    }
+    // What: the revoked token's jti, the new signing key's kid.
+    assert_eq!(entries[3]["target"], jti.as_str());
+    let new_kid = entries[8]["target"].as_str().unwrap();
+    assert!(new_signing_key.contains(new_kid), "{new_signing_key}");
     // --limit keeps the newest entries (still printed oldest first) and says what it cut.
     let out = keymint(
         dir,
@@ -355,6 +426,7 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
     for (what, value) in [
         ("secret", &secret),
         ("rotated secret", &new_secret),
+        ("secret made through GraphQL", &second_secret),
         ("argon2 hash", &hash),
         ("access token", &access_token),
     ] {

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use time::Duration;
 
-use keymint::domain::DisabledReason;
-use keymint::store::{AuditQuery, Store};
+use keymint::domain::{Actor, DisabledReason, UserId};
+use keymint::store::{AuditQuery, Store, TokenRevocation, WriteContext};
 
 use crate::fixtures::*;
 
@@ -120,4 +120,38 @@ pub async fn audit_reads_newest_first_and_counts(store: Arc<dyn Store>) {
     let actions: Vec<&str> = page.iter().map(|e| e.action.as_str()).collect();
     assert_eq!((actions, more), (vec!["key.created"], false));
     assert_eq!(store.count_audit(&newest).await.unwrap(), 3);
+}
+
+pub async fn a_revocation_is_audited_once_with_its_target_and_operator(store: Arc<dyn Store>) {
+    let jti = "AAAAAAAAAAAAAAAAAAAAAA";
+    let token = TokenRevocation {
+        jti: jti.into(),
+        environment: env("production"),
+        client_id: None,
+        user_id: Some(UserId::parse("alice").unwrap()),
+        expires_at: now() + Duration::minutes(10),
+    };
+    let by_carol = WriteContext {
+        actor: Actor::cli("carol@ops-1".into()),
+        ..ctx()
+    };
+    assert!(store.revoke_token(&token, &by_carol).await.unwrap(), "new");
+    assert!(
+        !store.revoke_token(&token, &by_carol).await.unwrap(),
+        "again"
+    );
+    assert!(store.is_revoked(jti).await.unwrap());
+    let query = AuditQuery {
+        environment: Some("production".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let (entries, _) = store.list_audit(&query).await.unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = &entries[0];
+    assert_eq!(entry.action, "token.revoked");
+    assert_eq!(entry.target.as_deref(), Some(jti));
+    assert_eq!(entry.user_id.as_deref(), Some("alice"));
+    assert_eq!(entry.operator.as_deref(), Some("carol@ops-1"));
+    assert_eq!(entry.source, "cli");
 }

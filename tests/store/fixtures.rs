@@ -4,8 +4,8 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use keymint::domain::{
-    Actor, ChangeSource, ClientId, DisabledReason, EnvironmentName, Permissions, StoredSecret,
-    User, UserEvent, UserId, UserUpsert,
+    Actor, ChangeSource, ClientId, DisabledReason, EnvironmentName, KeyEdit, Permissions,
+    StoredSecret, User, UserEvent, UserId, UserUpsert,
 };
 use keymint::store::{
     Activation, AuditQuery, Dedupe, EventOutcome, KeyUpdate, NewApiKey, NewSecret, Store,
@@ -128,11 +128,13 @@ pub fn update(change: KeyChange, expected: Option<&str>) -> KeyUpdate {
         KeyChange::Enable => KeyUpdate {
             activation: Some(Activation::Enable),
             secret: None,
+            edit: KeyEdit::default(),
             expected_etag,
         },
         KeyChange::Disable(reason) => KeyUpdate {
             activation: Some(Activation::Disable(reason)),
             secret: None,
+            edit: KeyEdit::default(),
             expected_etag,
         },
         KeyChange::ReplaceSecret(hash) => KeyUpdate {
@@ -141,6 +143,7 @@ pub fn update(change: KeyChange, expected: Option<&str>) -> KeyUpdate {
                 secret: stored(&hash),
                 grace_until: None,
             }),
+            edit: KeyEdit::default(),
             expected_etag,
         },
     }

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use time::Duration;
 
-use keymint::domain::{ChangeSource, DisabledReason};
-use keymint::store::{AuditQuery, KeyQuery, Store, StoreError};
+use keymint::domain::{ChangeSource, DisabledReason, KeyEdit};
+use keymint::store::{AuditQuery, KeyQuery, KeyUpdate, Store, StoreError};
 
 use crate::fixtures::*;
 
@@ -242,4 +242,53 @@ pub async fn listing_pages_in_creation_order_with_owner_filter(store: Arc<dyn St
     assert_eq!(all.total_count, 8);
     assert_eq!(all.entries.len(), 8);
     assert!(!all.has_next_page);
+}
+
+pub async fn names_and_expiries_change_in_one_audited_update(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let key = create(&store, "alice", "production").await;
+    let later = now() + Duration::days(7);
+    let edit = KeyUpdate {
+        edit: KeyEdit {
+            name: Some(Some("nightly".into())),
+            expires_at: Some(Some(later)),
+        },
+        expected_etag: Some(key.etag.clone()),
+        ..KeyUpdate::default()
+    };
+    let updated = store
+        .update_key(&key.client_id, &edit, &ctx())
+        .await
+        .unwrap();
+    assert_eq!(updated.name.as_deref(), Some("nightly"));
+    assert_eq!(updated.expires_at, Some(later));
+    assert_ne!(updated.etag, key.etag);
+    let read = store.get_key(&key.client_id).await.unwrap();
+    assert_eq!((read.name, read.expires_at), (updated.name, Some(later)));
+    let query = AuditQuery {
+        client_id: Some(key.client_id.to_string()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(
+        audit_actions(&store, query).await,
+        ["key.created", "key.renamed", "key.expiry_changed"]
+    );
+
+    // Past its expiry, the expiry stays; nothing else of the update is applied either.
+    let expired = ctx_as(ChangeSource::Cli, later + Duration::seconds(1));
+    let extend = KeyUpdate {
+        edit: KeyEdit {
+            name: Some(None),
+            expires_at: Some(None),
+        },
+        ..KeyUpdate::default()
+    };
+    let refused = store.update_key(&key.client_id, &extend, &expired).await;
+    assert!(matches!(refused, Err(StoreError::Expired)), "{refused:?}");
+    let read = store.get_key(&key.client_id).await.unwrap();
+    assert_eq!(
+        (read.name.as_deref(), read.expires_at),
+        (Some("nightly"), Some(later))
+    );
 }

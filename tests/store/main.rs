@@ -33,6 +33,7 @@ mod keys_tests {
         enabling_requires_an_active_owner,
         delete_removes_the_key,
         listing_pages_in_creation_order_with_owner_filter,
+        names_and_expiries_change_in_one_audited_update,
     );
 }
 
@@ -52,5 +53,6 @@ mod feed_tests {
         audit_reads_newest_first_and_counts,
         every_change_appends_to_the_change_feed,
         expired_keys_are_disabled_and_audited,
+        a_revocation_is_audited_once_with_its_target_and_operator,
     );
 }

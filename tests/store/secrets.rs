@@ -110,6 +110,7 @@ pub async fn one_update_can_disable_and_regenerate_atomically(store: Arc<dyn Sto
             grace_until: None,
         }),
         expected_etag: Some(key.etag.clone()),
+        ..KeyUpdate::default()
     };
     let updated = store
         .update_key(&key.client_id, &both, &ctx())

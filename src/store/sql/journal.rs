@@ -9,6 +9,41 @@ use super::queries as q;
 use super::{Backend, SqlStore};
 use crate::domain::{ApiKey, AuditAction, UserId};
 
+/// One audit entry to append; the time, the actor and the request come from the
+/// [`WriteContext`] of the write it belongs to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AuditRecord<'a> {
+    pub action: AuditAction,
+    pub environment: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub target: Option<&'a str>,
+}
+
+impl<'a> AuditRecord<'a> {
+    /// An entry about `key` (and its owner).
+    pub fn key(action: AuditAction, key: &'a ApiKey, reason: Option<&'a str>) -> Self {
+        Self {
+            environment: Some(key.environment.as_str()),
+            client_id: Some(key.client_id.as_str()),
+            ..Self::user(action, &key.owner_id, reason)
+        }
+    }
+
+    /// An entry about `user`.
+    pub fn user(action: AuditAction, user: &'a UserId, reason: Option<&'a str>) -> Self {
+        Self {
+            action,
+            environment: None,
+            client_id: None,
+            user_id: Some(user.as_str()),
+            reason,
+            target: None,
+        }
+    }
+}
+
 /// The journal of writes. A trait, so the parts of the store that write need only the
 /// one bound `SqlStore<DB>: Journal`.
 pub(crate) trait Journal {
@@ -19,10 +54,7 @@ pub(crate) trait Journal {
     async fn audit(
         conn: &mut <Self::Db as Database>::Connection,
         ctx: &WriteContext,
-        action: AuditAction,
-        key: Option<&ApiKey>,
-        user: &UserId,
-        reason: Option<&str>,
+        record: AuditRecord<'_>,
     ) -> Result<(), sqlx::Error>;
 
     /// Appends the change-feed rows of a transaction, as its last statements.
@@ -55,22 +87,21 @@ where
     async fn audit(
         conn: &mut DB::Connection,
         ctx: &WriteContext,
-        action: AuditAction,
-        key: Option<&ApiKey>,
-        user: &UserId,
-        reason: Option<&str>,
+        record: AuditRecord<'_>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(q::INSERT_AUDIT)
             .bind(ctx.now)
-            .bind(action.as_str())
-            .bind(key.map(|k| k.environment.as_str()))
-            .bind(key.map(|k| k.client_id.as_str()))
-            .bind(user.as_str())
+            .bind(record.action.as_str())
+            .bind(record.environment)
+            .bind(record.client_id)
+            .bind(record.user_id)
             .bind(ctx.actor.user.as_ref().map(|u| u.as_str()))
             .bind(ctx.actor.client_id.as_ref().map(|c| c.as_str()))
             .bind(ctx.actor.source.as_str())
             .bind(ctx.request_id.as_deref())
-            .bind(reason)
+            .bind(record.reason)
+            .bind(record.target)
+            .bind(ctx.actor.operator.as_deref())
             .execute(&mut *conn)
             .await?;
         Ok(())
@@ -114,7 +145,7 @@ where
         reason: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         for key in keys {
-            Self::audit(conn, ctx, action, Some(key), &key.owner_id, reason).await?;
+            Self::audit(conn, ctx, AuditRecord::key(action, key, reason)).await?;
         }
         let changes: Vec<(&str, &str)> =
             keys.iter().map(|k| ("key", k.client_id.as_str())).collect();

@@ -6,11 +6,12 @@ use time::OffsetDateTime;
 
 use super::super::rows::{CredentialsRow, KeyRow, UserRow};
 use super::super::{KeyPage, KeyQuery, KeyUpdate, NewApiKey, StoreError, WriteContext};
+use super::journal::AuditRecord;
 use super::queries as q;
 use super::{Backend, Journal, SqlStore, locked};
 use crate::domain::{
-    Actor, ApiKey, AuditAction, ChangeSource, ClientId, KeyCredentials, User, frozen_permissions,
-    plan_update,
+    Actor, ApiKey, AuditAction, ChangeSource, ClientId, KeyCredentials, UpdateRefused, User,
+    frozen_permissions, plan_update,
 };
 
 // The bounds name the store's private row types and traits; only the store calls these.
@@ -152,8 +153,17 @@ where
         {
             return Err(StoreError::Conflict);
         }
-        let plan = plan_update(&current, update.activation, update.secret.as_ref())
-            .map_err(|_| StoreError::OwnerInactive)?;
+        let plan = plan_update(
+            &current,
+            update.activation,
+            update.secret.as_ref(),
+            &update.edit,
+            ctx.now,
+        )
+        .map_err(|refused| match refused {
+            UpdateRefused::OwnerInactive => StoreError::OwnerInactive,
+            UpdateRefused::Expired => StoreError::Expired,
+        })?;
         let previous = plan.previous_secret.as_ref();
         let row: Option<KeyRow> = sqlx::query_as(q::UPDATE_KEY)
             .bind(client_id.as_str())
@@ -167,11 +177,13 @@ where
             .bind(previous.map(|(_, until)| *until))
             .bind(plan.secret.check.as_deref())
             .bind(previous.and_then(|(s, _)| s.check.as_deref()))
+            .bind(plan.name.as_deref())
+            .bind(plan.expires_at)
             .fetch_optional(&mut *tx)
             .await?;
         let key: ApiKey = row.ok_or(StoreError::Conflict)?.try_into()?;
         for (action, reason) in plan.actions {
-            Self::audit(&mut tx, ctx, action, Some(&key), &key.owner_id, reason).await?;
+            Self::audit(&mut tx, ctx, AuditRecord::key(action, &key, reason)).await?;
         }
         Self::changed(&mut tx, ctx.now, &[("key", key.client_id.as_str())]).await?;
         tx.commit().await?;

@@ -228,19 +228,22 @@ macro_rules! forward_store {
             }
             async fn revoke_token(
                 &self,
-                jti: &str,
+                token: &$crate::store::TokenRevocation,
+                ctx: &WriteContext,
+            ) -> Result<bool, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::revoke_token(self, token, ctx).await
+            }
+            async fn audit_signing_key_created(
+                &self,
                 environment: &EnvironmentName,
-                client_id: Option<&ClientId>,
-                now: OffsetDateTime,
-                expires_at: OffsetDateTime,
+                kid: &str,
+                ctx: &WriteContext,
             ) -> Result<(), StoreError> {
-                $crate::store::sql::SqlStore::<$db>::revoke_token(
+                $crate::store::sql::SqlStore::<$db>::audit_signing_key_created(
                     self,
-                    jti,
                     environment,
-                    client_id,
-                    now,
-                    expires_at,
+                    kid,
+                    ctx,
                 )
                 .await
             }

@@ -75,8 +75,8 @@ pub const DISABLE_KEYS_OF_OWNER: &str = concat!(
 );
 
 pub const INSERT_AUDIT: &str = "INSERT INTO audit_events (at, action, environment, client_id, \
-     user_id, actor_user_id, actor_client_id, source, request_id, reason) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+     user_id, actor_user_id, actor_client_id, source, request_id, reason, target, operator) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 pub const INSERT_CHANGE: &str =
     "INSERT INTO keymint_changes (at, kind, subject) VALUES ($1, $2, $3)";
@@ -112,7 +112,7 @@ pub const COUNT_KEYS: &str = "SELECT COUNT(*) FROM api_keys WHERE environment = 
 pub const UPDATE_KEY: &str = concat!(
     "UPDATE api_keys SET enabled = $2, disabled_reason = $3, secret_hash = $4, \
      etag = $5, updated_at = $6, previous_secret_hash = $8, previous_secret_expires_at = $9, \
-     secret_check = $10, previous_secret_check = $11 \
+     secret_check = $10, previous_secret_check = $11, name = $12, expires_at = $13 \
      WHERE client_id = $1 AND etag = $7 RETURNING ",
     key_columns!()
 );
@@ -168,7 +168,7 @@ macro_rules! audit_select {
     () => {
         concat!(
             "SELECT seq, at, action, environment, client_id, user_id, actor_user_id, \
-             actor_client_id, source, request_id, reason ",
+             actor_client_id, operator, source, request_id, reason, target ",
             audit_filters!()
         )
     };

@@ -7,13 +7,14 @@ use time::OffsetDateTime;
 
 use super::super::rows::{AuditRow, ChangeRow, KeyRow, UserRow, UserSummaryRow};
 use super::super::{
-    AuditQuery, ChangeRecord, Dedupe, EventOutcome, StoreError, UserActivation, UserQuery,
-    UserSummary, WriteContext,
+    AuditQuery, ChangeRecord, Dedupe, EventOutcome, StoreError, TokenRevocation, UserActivation,
+    UserQuery, UserSummary, WriteContext,
 };
+use super::journal::AuditRecord;
 use super::queries as q;
 use super::{Backend, Journal, SqlStore, locked};
 use crate::domain::{
-    ApiKey, AuditAction, AuditEvent, ChangeSource, ClientId, DisabledReason, EnvironmentName, User,
+    ApiKey, AuditAction, AuditEvent, ChangeSource, DisabledReason, EnvironmentName, User,
     UserEvent, UserId,
 };
 
@@ -167,22 +168,15 @@ where
         }
         let reason = DisabledReason::OwnerDeactivated.as_str();
         for key in &disabled_keys {
-            Self::audit(
-                conn,
-                ctx,
-                AuditAction::KeyDisabled,
-                Some(key),
-                id,
-                Some(reason),
-            )
-            .await?;
+            let record = AuditRecord::key(AuditAction::KeyDisabled, key, Some(reason));
+            Self::audit(conn, ctx, record).await?;
         }
         let action = match event {
             UserEvent::Upserted(_) => AuditAction::UserUpserted,
             UserEvent::Deactivated(_) => AuditAction::UserDeactivated,
             UserEvent::Reactivated(_) => AuditAction::UserReactivated,
         };
-        Self::audit(conn, ctx, action, None, id, None).await?;
+        Self::audit(conn, ctx, AuditRecord::user(action, id, None)).await?;
         let mut changes: Vec<(&str, &str)> = disabled_keys
             .iter()
             .map(|k| ("key", k.client_id.as_str()))
@@ -202,20 +196,51 @@ where
 
     pub(in crate::store) async fn revoke_token(
         &self,
-        jti: &str,
-        environment: &EnvironmentName,
-        client_id: Option<&ClientId>,
-        now: OffsetDateTime,
-        expires_at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        sqlx::query(q::REVOKE_TOKEN)
-            .bind(jti)
-            .bind(environment.as_str())
-            .bind(client_id.map(|c| c.as_str()))
-            .bind(now)
-            .bind(expires_at)
-            .execute(&self.pool)
+        token: &TokenRevocation,
+        ctx: &WriteContext,
+    ) -> Result<bool, StoreError> {
+        let mut tx = DB::begin_write(&self.pool).await?;
+        let inserted = sqlx::query(q::REVOKE_TOKEN)
+            .bind(token.jti.as_str())
+            .bind(token.environment.as_str())
+            .bind(ctx.actor.client_id.as_ref().map(|c| c.as_str()))
+            .bind(ctx.now)
+            .bind(token.expires_at)
+            .execute(&mut *tx)
             .await?;
+        let newly = DB::rows_affected(&inserted) > 0;
+        if newly {
+            let record = AuditRecord {
+                action: AuditAction::TokenRevoked,
+                environment: Some(token.environment.as_str()),
+                client_id: token.client_id.as_ref().map(|c| c.as_str()),
+                user_id: token.user_id.as_ref().map(|u| u.as_str()),
+                reason: None,
+                target: Some(token.jti.as_str()),
+            };
+            Self::audit(&mut tx, ctx, record).await?;
+        }
+        tx.commit().await?;
+        Ok(newly)
+    }
+
+    pub(in crate::store) async fn audit_signing_key_created(
+        &self,
+        environment: &EnvironmentName,
+        kid: &str,
+        ctx: &WriteContext,
+    ) -> Result<(), StoreError> {
+        let mut tx = DB::begin_write(&self.pool).await?;
+        let record = AuditRecord {
+            action: AuditAction::SigningKeyCreated,
+            environment: Some(environment.as_str()),
+            client_id: None,
+            user_id: None,
+            reason: None,
+            target: Some(kid),
+        };
+        Self::audit(&mut tx, ctx, record).await?;
+        tx.commit().await?;
         Ok(())
     }
 
