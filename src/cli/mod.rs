@@ -79,6 +79,10 @@ enum Command {
     /// List or rotate the signing keys of an environment.
     #[command(subcommand, name = "signing-keys")]
     SigningKeys(signing_keys::SigningKeysCommand),
+    /// Generate an encryption-key entry, or re-encrypt the stored signing keys under the
+    /// first entry of KEYMINT_ENCRYPTION_KEYS.
+    #[command(subcommand, name = "encryption-keys")]
+    EncryptionKeys(signing_keys::EncryptionKeysCommand),
     /// The permissions Keymint itself acts on, and what each allows.
     Permissions,
 }
@@ -133,6 +137,13 @@ async fn run_configured(command: Command, actor: Option<String>) -> anyhow::Resu
         Command::Audit(args) => audit::run(args, &config, &connect(&config).await?).await,
         Command::SigningKeys(cmd) => {
             signing_keys::run(cmd, &config, &connect(&config).await?).await
+        }
+        Command::EncryptionKeys(signing_keys::EncryptionKeysCommand::Generate) => {
+            println!("{}", crate::signing::EncryptionKeys::generate_entry());
+            Ok(())
+        }
+        Command::EncryptionKeys(cmd) => {
+            signing_keys::run_encryption(cmd, &config, &connect(&config).await?).await
         }
         Command::Config(ConfigCommand::Check) => config_check::run().await,
         Command::Permissions => {

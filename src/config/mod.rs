@@ -64,6 +64,9 @@ pub struct Config {
     pub audience: Option<Vec<String>>,
     /// `KEYMINT_WEBHOOK_SECRET`; the user-events webhook is off without it.
     pub webhook_secret: Option<WebhookSecret>,
+    /// `KEYMINT_ENCRYPTION_KEYS`: the keys signing keys are sealed under; unset, a
+    /// generated file in the keys directory (`Debug` shows the ids only).
+    pub encryption_keys: Option<crate::signing::EncryptionKeys>,
     /// `KEYMINT_SIGNING_KEY_PUBLISH_DELAY`: seconds a new signing key is published before it
     /// signs; also the JWKS cache lifetime advertised (default 300).
     pub signing_publish_delay: Duration,

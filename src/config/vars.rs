@@ -115,6 +115,13 @@ impl Config {
             token_ttl: token_ttl(&vars)?,
             audience: audience(&vars)?,
             webhook_secret: webhook_secret(&vars)?,
+            encryption_keys: vars
+                .get("KEYMINT_ENCRYPTION_KEYS")
+                .map(|v| {
+                    crate::signing::EncryptionKeys::parse(&v)
+                        .map_err(|e| invalid("KEYMINT_ENCRYPTION_KEYS", e))
+                })
+                .transpose()?,
             signing_publish_delay: Duration::from_secs(vars.number(
                 "KEYMINT_SIGNING_KEY_PUBLISH_DELAY",
                 300,

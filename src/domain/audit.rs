@@ -19,7 +19,8 @@ pub enum ChangeSource {
     Expiry,
     /// A client at the revocation endpoint (RFC 7009).
     OAuth,
-    /// Keymint itself, rotating signing keys on `KEYMINT_SIGNING_KEY_ROTATE_DAYS`.
+    /// Keymint itself, creating signing keys: at start-up (reason `missing` or `imported`)
+    /// and on `KEYMINT_SIGNING_KEY_ROTATE_DAYS` (reason `scheduled`).
     Schedule,
 }
 
@@ -100,6 +101,8 @@ pub enum AuditAction {
     TokenRevoked,
     /// A signing key was created (the target is its `kid`).
     SigningKeyCreated,
+    /// A signing key was re-encrypted under the first encryption key (target: its `kid`).
+    SigningKeyRewrapped,
 }
 
 impl AuditAction {
@@ -119,6 +122,7 @@ impl AuditAction {
             Self::UserReactivated => "user.reactivated",
             Self::TokenRevoked => "token.revoked",
             Self::SigningKeyCreated => "signing_key.created",
+            Self::SigningKeyRewrapped => "signing_key.rewrapped",
         }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::domain::{Actor, ChangeSource};
 use crate::events::WebhookState;
 use crate::graphql::{self, GraphqlState, UserTokenVerifier};
 use crate::manage::Management;
@@ -17,8 +18,8 @@ use crate::oauth::{
 };
 use crate::random::{Random, SystemRandom};
 use crate::secrets::SecretHasher;
-use crate::signing::{KeyDir, KeyRing, RotationPolicy, Schedule};
-use crate::store::{self, Store};
+use crate::signing::{KeyRing, RotationPolicy, Schedule};
+use crate::store::{self, Store, WriteContext};
 use crate::sync::{ChangeFeed, SyncStatus, SyncTask};
 
 /// The parts of the application. Cheap to clone.
@@ -99,12 +100,22 @@ impl AppState {
             publish_delay: config.signing_publish_delay,
             token_ttl: config.token_ttl,
         };
-        let keys = Arc::new(KeyRing::load_or_create(
-            KeyDir::new(&config.keys_dir),
-            envs,
-            schedule,
-            clock.now(),
-        )?);
+        // Follow the change feed from before the keys are read: a rotation committed while
+        // this instance starts is then seen, at worst twice.
+        let sync = Arc::new(SyncStatus::new(store.latest_change().await?));
+        let encryption = crate::signing::encryption_keys(
+            config.encryption_keys.as_ref(),
+            &config.keys_dir,
+            store.as_ref(),
+        )
+        .await?;
+        let keys = Arc::new(KeyRing::new(Arc::clone(&store), encryption, envs, schedule));
+        let ctx = WriteContext {
+            now: clock.now(),
+            actor: Actor::system(ChangeSource::Schedule),
+            request_id: None,
+        };
+        crate::signing::start(&keys, store.as_ref(), &config.keys_dir, &ctx).await?;
         let perf = &config.performance;
         let hasher = Arc::new(SecretHasher::new(perf.hash_threads, perf.hash_max_wait));
         let cache = Arc::new(VerifiedCache::new(perf.cache_capacity, perf.cache_ttl));
@@ -121,8 +132,6 @@ impl AppState {
             )?)),
             None => None,
         };
-        // Follow the change feed from here on: this instance holds no state from before.
-        let sync = Arc::new(SyncStatus::new(store.latest_change().await?));
         let quota = Arc::new(TokenQuota::new(perf.token_rate_limit));
         let limiter = Arc::new(AuthLimiter::default());
         let usage = Arc::new(UsageTracker::default());
@@ -220,17 +229,11 @@ impl AppState {
             keys: Arc::clone(&self.keys),
             rotation: RotationPolicy {
                 every_days: self.config.signing_rotate_days,
-                environments: self
-                    .config
-                    .environments
-                    .iter()
-                    .map(|e| (e.name.clone(), e.alg))
-                    .collect(),
             },
         }
     }
 
-    /// Runs the sync task's signing-key step now: due rotations, then a re-read.
+    /// Runs the sync task's signing-key step now: due rotations, then the schedule.
     pub async fn refresh_signing_keys(&self) {
         crate::sync::refresh_signing_keys(&self.sync_task()).await;
     }

@@ -108,6 +108,12 @@ impl Management {
         &self.store
     }
 
+    /// The context of a write made now by this actor (for writes outside these use cases,
+    /// such as signing-key rotation).
+    pub fn context(&self) -> WriteContext {
+        self.write_context()
+    }
+
     fn write_context(&self) -> WriteContext {
         WriteContext {
             now: self.clock.now(),

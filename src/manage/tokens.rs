@@ -1,8 +1,6 @@
-//! Token and signing-key use cases an operator performs: revoking one access token,
-//! recording a new signing key.
+//! Revoking one access token, by `jti`, as an operator.
 
 use super::{ManageError, Management};
-use crate::domain::EnvironmentName;
 use crate::store::TokenRevocation;
 
 impl Management {
@@ -14,17 +12,5 @@ impl Management {
             .await?;
         tracing::info!(env = %token.environment, jti = %token.jti, newly, source = self.actor.source.as_str(), "token revoked");
         Ok(newly)
-    }
-
-    /// Records that signing key `kid` was created for `environment`.
-    pub async fn signing_key_created(
-        &self,
-        environment: &EnvironmentName,
-        kid: &str,
-    ) -> Result<(), ManageError> {
-        self.store
-            .audit_signing_key_created(environment, kid, &self.write_context())
-            .await?;
-        Ok(())
     }
 }

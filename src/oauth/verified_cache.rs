@@ -176,6 +176,8 @@ impl VerifiedCache {
             }
             Change::User(user) => self.retain(|e| e.key.owner_id != *user),
             Change::All => self.retain(|_| false),
+            // Signing keys sign tokens; they say nothing about client secrets.
+            Change::SigningKeys(_) => {}
         }
     }
 

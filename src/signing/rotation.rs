@@ -1,61 +1,39 @@
-//! Scheduled rotation (`KEYMINT_SIGNING_KEY_ROTATE_DAYS`) and the periodic re-read of
-//! the key directory, run by the sync task every second.
+//! Scheduled rotation (`KEYMINT_SIGNING_KEY_ROTATE_DAYS`), checked by the sync task. Of
+//! instances checking at once, one creates the key (the store decides under its lock);
+//! the others learn of it from the change feed.
 
-use time::OffsetDateTime;
-
-use super::{KeyDirError, KeyRing, SigningAlg};
+use super::{KeyRing, SigningKeyError};
 use crate::domain::EnvironmentName;
+use crate::store::{InsertWhen, WriteContext};
 
-/// When and for which environments new signing keys are created.
-#[derive(Debug, Clone)]
+/// When new signing keys are created.
+#[derive(Debug, Clone, Copy)]
 pub struct RotationPolicy {
     /// Create a key when the newest of an environment is this many days old; `None`: never.
     pub every_days: Option<u64>,
-    /// Every configured environment and its algorithm.
-    pub environments: Vec<(EnvironmentName, SigningAlg)>,
 }
 
-/// Starts the rotations that are due, then re-reads the signing keys (new files,
-/// publish delays passing). Failures are logged: the current keys stay in use. Returns
-/// the keys this call created (environment and kid), for the audit trail.
-pub fn refresh(
-    keys: &KeyRing,
-    policy: &RotationPolicy,
-    now: OffsetDateTime,
-) -> Vec<(EnvironmentName, String)> {
+/// Creates a key for each environment whose newest key is due for rotation at `ctx.now`;
+/// returns the environments and kids created here.
+pub async fn rotate_due(
+    ring: &KeyRing,
+    policy: RotationPolicy,
+    ctx: &WriteContext,
+) -> Result<Vec<(EnvironmentName, String)>, SigningKeyError> {
+    let Some(days) = policy.every_days else {
+        return Ok(Vec::new());
+    };
+    let due_before =
+        ctx.now - time::Duration::days(i64::try_from(days).unwrap_or(i64::MAX / 86_400));
     let mut created = Vec::new();
-    if let Some(days) = policy.every_days {
-        for (env, alg) in &policy.environments {
-            match rotate_if_due(keys, env, *alg, days, now) {
-                Ok(Some(kid)) => created.push((env.clone(), kid)),
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(env = %env, error = %e, "scheduled signing-key rotation failed");
-                }
-            }
+    for (env, alg) in ring.environments() {
+        if let Some(key) = ring
+            .create(env, *alg, InsertWhen::NewestBefore(due_before), ctx)
+            .await?
+        {
+            tracing::info!(env = %env, kid = %key.kid, "scheduled signing-key rotation: new key published");
+            created.push((env.clone(), key.kid));
         }
     }
-    if let Err(e) = keys.refresh(now) {
-        tracing::warn!(error = %e, "re-reading signing keys failed; keeping the current ones");
-    }
-    created
-}
-
-fn rotate_if_due(
-    keys: &KeyRing,
-    env: &EnvironmentName,
-    alg: SigningAlg,
-    days: u64,
-    now: OffsetDateTime,
-) -> Result<Option<String>, KeyDirError> {
-    let dir = keys.dir();
-    let newest = dir.load(env)?.last().map(|k| k.created_at);
-    let due = newest.is_none_or(|created| now - created >= time::Duration::days(days as i64));
-    // Instances sharing the keys directory race here; the per-day lock lets one win.
-    if due && dir.claim_rotation(env, now)? {
-        let created = dir.create(env, alg, now)?;
-        tracing::info!(env = %env, kid = %created.key.kid(), "scheduled signing-key rotation: new key published");
-        return Ok(Some(created.key.kid().to_owned()));
-    }
-    Ok(None)
+    Ok(created)
 }

@@ -19,9 +19,9 @@ pub use crate::domain::{Activation, KeyEdit, NewSecret};
 pub use postgres::{MAX_EVENT_ATTEMPTS, PgStore};
 pub use sqlite::SqliteStore;
 pub use types::{
-    AuditQuery, ChangeRecord, Dedupe, EventOutcome, KeyPage, KeyQuery, KeyUpdate, NewApiKey,
-    PoolUsage, TableEventOutcome, TokenRevocation, UserActivation, UserQuery, UserSummary, Wakeup,
-    WriteContext,
+    AuditQuery, ChangeRecord, Dedupe, EventOutcome, InsertWhen, KeyPage, KeyQuery, KeyUpdate,
+    NewApiKey, PoolUsage, SigningKeyRecord, TableEventOutcome, TokenRevocation, UserActivation,
+    UserQuery, UserSummary, Wakeup, WriteContext,
 };
 
 /// Errors of the store. Constraint violations are mapped here, never leaked raw.
@@ -163,13 +163,30 @@ pub trait Store: Send + Sync + 'static {
         ctx: &WriteContext,
     ) -> Result<bool, StoreError>;
 
-    /// Records a `signing_key.created` audit entry for key `kid` of `environment`.
-    async fn audit_signing_key_created(
+    /// Signing keys (of `environment`, or all), ordered by environment, then creation.
+    async fn signing_keys(
         &self,
-        environment: &EnvironmentName,
-        kid: &str,
+        environment: Option<&EnvironmentName>,
+    ) -> Result<Vec<SigningKeyRecord>, StoreError>;
+
+    /// Inserts a signing key if `when` holds, decided under a lock (see [`InsertWhen`]),
+    /// with a `signing_key.created` audit entry and a change-feed row. Returns the key as
+    /// stored (its `created_at` distinct from every other key of the environment), or
+    /// `None` when `when` did not hold.
+    async fn insert_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        when: InsertWhen,
         ctx: &WriteContext,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Option<SigningKeyRecord>, StoreError>;
+
+    /// Replaces the sealing of keys, each given with the encryption key id it was read
+    /// under, in one transaction (`Conflict` if any changed meanwhile); audited.
+    async fn rewrap_signing_keys(
+        &self,
+        rewrapped: &[(SigningKeyRecord, String)],
+        ctx: &WriteContext,
+    ) -> Result<usize, StoreError>;
 
     /// True when the token `jti` was revoked.
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;

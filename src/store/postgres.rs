@@ -36,6 +36,10 @@ impl Backend for Postgres {
     /// first change-feed row to its commit, so `keymint_changes.seq` order is commit order.
     const CHANGES_LOCK: Option<&'static str> =
         Some("SELECT pg_advisory_xact_lock(7738725045533307906)");
+    /// Advisory lock 0x6b65_796d_696e_7403 ("keymint" 03), taken first by a transaction
+    /// that may insert a signing key (and before [`Self::CHANGES_LOCK`]).
+    const SIGNING_KEYS_LOCK: Option<&'static str> =
+        Some("SELECT pg_advisory_xact_lock(7738725045533307907)");
     /// A safety net only: notifications normally wake instances at once.
     const POLL_INTERVAL: Duration = Duration::from_secs(1);
 

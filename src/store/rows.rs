@@ -195,3 +195,31 @@ impl TryFrom<UserSummaryRow> for super::UserSummary {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(super) struct SigningKeyRow {
+    kid: String,
+    environment: String,
+    alg: String,
+    created_at: OffsetDateTime,
+    encryption_key_id: String,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+}
+
+impl TryFrom<SigningKeyRow> for super::SigningKeyRecord {
+    type Error = StoreError;
+
+    fn try_from(r: SigningKeyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            kid: r.kid,
+            environment: EnvironmentName::parse(&r.environment)
+                .map_err(|_| corrupt("signing_keys.environment"))?,
+            alg: r.alg,
+            created_at: r.created_at,
+            encryption_key_id: r.encryption_key_id,
+            nonce: r.nonce,
+            ciphertext: r.ciphertext,
+        })
+    }
+}

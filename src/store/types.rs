@@ -220,3 +220,49 @@ pub struct TokenRevocation {
     /// Remembered until then (the token's `exp`), then forgotten.
     pub expires_at: OffsetDateTime,
 }
+
+/// A signing key as stored: its public facts and its sealed private key. `Debug` leaves
+/// the sealed bytes out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    /// RFC 7638 thumbprint.
+    pub kid: String,
+    /// Environment.
+    pub environment: EnvironmentName,
+    /// `ES256`, `RS256` or `EdDSA`.
+    pub alg: String,
+    /// Orders the keys of an environment (the newest that may sign is active).
+    pub created_at: OffsetDateTime,
+    /// The encryption key entry that sealed it.
+    pub encryption_key_id: String,
+    /// AEAD nonce.
+    pub nonce: Vec<u8>,
+    /// The sealed PKCS#8 DER, with its tag.
+    pub ciphertext: Vec<u8>,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("environment", &self.environment)
+            .field("alg", &self.alg)
+            .field("created_at", &self.created_at)
+            .field("encryption_key_id", &self.encryption_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// When [`super::Store::insert_signing_key`] inserts, decided under the store's
+/// signing-key lock so that of instances racing, one inserts and the others see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertWhen {
+    /// Always (a rotation an operator asked for).
+    Always,
+    /// When the environment has no key, or its newest uses another algorithm (start-up).
+    Missing,
+    /// When the environment's newest key was created before this time (scheduled rotation).
+    NewestBefore(OffsetDateTime),
+    /// When no key has this kid, keeping the record's `created_at` (import of key files).
+    Import,
+}

@@ -11,7 +11,7 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::broadcast;
 
-use crate::domain::{ClientId, UserId};
+use crate::domain::{ClientId, EnvironmentName, UserId};
 
 /// What changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,8 @@ pub enum Change {
     Key(ClientId),
     /// A user (profile, permissions, activity).
     User(UserId),
+    /// The signing keys of an environment (a key created, rotated in or imported).
+    SigningKeys(EnvironmentName),
     /// Unknown: something may have been missed (e.g. after a reconnect).
     All,
 }
@@ -30,6 +32,7 @@ impl Change {
         match kind {
             "key" => Self::Key(ClientId::new(subject.to_owned())),
             "user" => UserId::parse(subject).map_or(Self::All, Self::User),
+            "signing_key" => EnvironmentName::parse(subject).map_or(Self::All, Self::SigningKeys),
             _ => Self::All,
         }
     }

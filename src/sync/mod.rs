@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::clock::Clock;
-use crate::domain::{Actor, ChangeSource};
+use crate::domain::{Actor, ChangeSource, EnvironmentName};
 use crate::oauth::UsageTracker;
 use crate::signing::{KeyRing, RotationPolicy};
 use crate::store::{Store, StoreError, Wakeup, WriteContext};
@@ -76,6 +76,7 @@ pub async fn run(state: SyncTask, mut shutdown: watch::Receiver<bool>) {
                 state.status.set_connected(true, None);
                 state.status.connects.fetch_add(1, Ordering::SeqCst);
                 state.changes.publish(Change::All);
+                reload_signing_keys(&state, None).await;
                 tracing::info!("database notifications connected");
             }
             Some(Wakeup::Disconnected(reason)) => {
@@ -148,10 +149,20 @@ async fn follow_changes(state: &SyncTask) -> Result<(), StoreError> {
             return Ok(());
         };
         let last = last.seq;
+        let mut signing: Option<Vec<EnvironmentName>> = Some(Vec::new());
         for record in &records {
-            state
-                .changes
-                .publish(Change::from_record(&record.kind, &record.subject));
+            let change = Change::from_record(&record.kind, &record.subject);
+            match (&change, signing.as_mut()) {
+                (Change::SigningKeys(env), Some(envs)) if !envs.contains(env) => {
+                    envs.push(env.clone());
+                }
+                (Change::All, _) => signing = None,
+                _ => {}
+            }
+            state.changes.publish(change);
+        }
+        if signing.as_ref().is_none_or(|envs| !envs.is_empty()) {
+            reload_signing_keys(state, signing).await;
         }
         state.status.last_change.store(last, Ordering::SeqCst);
         if records.len() < 500 {
@@ -169,27 +180,52 @@ async fn expire_keys(state: &SyncTask) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Writes pending last-use times; keeps them for the next try if the write fails.
-/// Runs the rotations that are due and re-reads the signing keys; each key a scheduled
-/// rotation created gets its audit entry.
+/// Runs the rotations that are due, then re-applies the schedule (keys becoming active
+/// or retired as time passes).
 pub async fn refresh_signing_keys(state: &SyncTask) {
     let now = state.clock.now();
-    for (env, kid) in crate::signing::refresh(&state.keys, &state.rotation, now) {
+    let due = state.rotation.every_days.is_some_and(|days| {
+        let age = time::Duration::days(i64::try_from(days).unwrap_or(i64::MAX / 86_400));
+        state.keys.environments().iter().any(|(env, _)| {
+            state
+                .keys
+                .newest_created(env)
+                .is_none_or(|c| now - c >= age)
+        })
+    });
+    if due {
         let ctx = WriteContext {
             now,
             actor: Actor::system(ChangeSource::Schedule),
             request_id: None,
         };
-        if let Err(e) = state
-            .store
-            .audit_signing_key_created(&env, &kid, &ctx)
-            .await
-        {
-            tracing::warn!(error = %e, env = %env, kid, "recording a signing-key rotation failed");
+        if let Err(e) = crate::signing::rotate_due(&state.keys, state.rotation, &ctx).await {
+            tracing::warn!(error = %e, "scheduled signing-key rotation failed; will retry");
+        }
+    }
+    state.keys.apply_schedule(now);
+}
+
+/// Re-reads the signing keys of `envs` (all when `None`), after the change feed said they
+/// changed. A key that does not open is logged; the keys in use stay.
+async fn reload_signing_keys(state: &SyncTask, envs: Option<Vec<EnvironmentName>>) {
+    let now = state.clock.now();
+    let envs = envs.unwrap_or_else(|| {
+        state
+            .keys
+            .environments()
+            .iter()
+            .map(|(env, _)| env.clone())
+            .collect()
+    });
+    for env in envs {
+        if let Err(e) = state.keys.reload(&env, now).await {
+            tracing::error!(env = %env, error = %e, "reloading signing keys failed; keeping the current ones");
         }
     }
 }
 
+/// Writes pending last-use times; keeps them for the next try if the write fails.
 pub async fn flush_usage(state: &SyncTask) {
     let uses = state.usage.drain();
     if uses.is_empty() {

@@ -15,6 +15,12 @@ use crate::support::TestDb;
 
 pub use crate::support::Backend;
 
+/// The encryption keys every `TestApp` of this process uses unless told otherwise.
+pub fn test_encryption_keys() -> &'static str {
+    static KEYS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEYS.get_or_init(keymint::signing::EncryptionKeys::generate_entry)
+}
+
 /// A running Keymint.
 pub struct TestApp {
     pub base: String,
@@ -87,6 +93,11 @@ impl TestApp {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut map: HashMap<String, String> = HashMap::from([
             ("DATABASE_URL".into(), url.to_owned()),
+            // One secret for every instance of this test process, as a cluster shares one.
+            (
+                "KEYMINT_ENCRYPTION_KEYS".into(),
+                test_encryption_keys().to_owned(),
+            ),
             ("KEYMINT_KEYS_DIR".into(), keys.path().display().to_string()),
             ("KEYMINT_PUBLIC_URL".into(), base.clone()),
         ]);
@@ -123,6 +134,56 @@ impl TestApp {
             shutdown: Some(tx),
             server: Some(server),
         }
+    }
+
+    /// Creates a signing key for `env` through this instance's own ring (as a scheduled
+    /// rotation does); returns its kid.
+    pub async fn rotate_signing_key(&self, env: &str) -> String {
+        let (env, alg) = self.signing_env(env);
+        let ctx = keymint::store::WriteContext {
+            now: self.clock.now(),
+            ..self.state.management().context()
+        };
+        let created = self
+            .state
+            .keys
+            .create(&env, alg, keymint::store::InsertWhen::Always, &ctx)
+            .await
+            .unwrap()
+            .unwrap();
+        created.kid
+    }
+
+    /// Creates a signing key for `env` as `keymint signing-keys rotate` does: through the
+    /// store, from outside this instance, which learns of it from the change feed.
+    pub async fn rotate_signing_key_elsewhere(&self, env: &str) -> String {
+        let (env, alg) = self.signing_env(env);
+        let ring = keymint::signing::KeyRing::new(
+            Arc::clone(&self.state.store),
+            self.state.keys.encryption().clone(),
+            vec![(env.clone(), alg)],
+            *self.state.keys.schedule(),
+        );
+        let ctx = keymint::store::WriteContext {
+            now: self.clock.now(),
+            ..self.state.management().context()
+        };
+        let created = ring
+            .create(&env, alg, keymint::store::InsertWhen::Always, &ctx)
+            .await
+            .unwrap()
+            .unwrap();
+        created.kid
+    }
+
+    fn signing_env(&self, env: &str) -> (EnvironmentName, keymint::signing::SigningAlg) {
+        self.state
+            .keys
+            .environments()
+            .iter()
+            .find(|(e, _)| e.as_str() == env)
+            .cloned()
+            .unwrap()
     }
 
     /// Stops serving (and the background sync) as SIGTERM would; the database stays.

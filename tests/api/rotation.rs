@@ -6,8 +6,6 @@ use serde_json::Value;
 use std::time::Duration;
 
 use keymint::clock::Clock;
-use keymint::domain::EnvironmentName;
-use keymint::signing::SigningAlg;
 
 use crate::app::{Backend, TestApp};
 
@@ -109,18 +107,9 @@ async fn a_caching_validator_keeps_validating_through_a_rotation() {
     assert_eq!(validator.validate(&app, &before).await.unwrap(), old_kid);
 
     // Rotate: the next key is published at once but does not sign yet.
-    let env = EnvironmentName::parse("production").unwrap();
-    let next = app
-        .state
-        .keys
-        .dir()
-        .create(&env, SigningAlg::Es256, app.clock.now())
-        .unwrap();
+    let next = app.rotate_signing_key("production").await;
     app.state.refresh_signing_keys().await;
-    assert_eq!(
-        jwks_kids(&app).await,
-        [next.key.kid().to_owned(), old_kid.clone()]
-    );
+    assert_eq!(jwks_kids(&app).await, [next.clone(), old_kid.clone()]);
     let during = mint().await;
     assert_eq!(
         validator.validate(&app, &during).await.unwrap(),
@@ -135,7 +124,7 @@ async fn a_caching_validator_keeps_validating_through_a_rotation() {
     let after = mint().await;
     assert_eq!(
         validator.validate(&app, &after).await.unwrap(),
-        next.key.kid(),
+        next,
         "the validator could not follow"
     );
     for token in [&before, &during] {
@@ -149,28 +138,19 @@ async fn a_caching_validator_keeps_validating_through_a_rotation() {
     // Every token of the old key has expired: it drops out of the JWKS.
     app.clock.advance(time::Duration::seconds(600));
     app.state.refresh_signing_keys().await;
-    assert_eq!(jwks_kids(&app).await, [next.key.kid().to_owned()]);
+    assert_eq!(jwks_kids(&app).await, [next]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_instances_pick_up_a_new_key_without_a_restart() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let env = EnvironmentName::parse("production").unwrap();
     // As `keymint signing-keys rotate` does, from outside the serving process.
-    let next = app
-        .state
-        .keys
-        .dir()
-        .create(&env, SigningAlg::Es256, app.clock.now())
-        .unwrap();
+    let next = app.rotate_signing_key_elsewhere("production").await;
     let seen = TestApp::eventually(Duration::from_secs(3), || async {
-        jwks_kids(&app).await.contains(&next.key.kid().to_owned())
+        jwks_kids(&app).await.contains(&next)
     })
     .await;
-    assert!(
-        seen.is_some(),
-        "the background refresh did not publish the new key"
-    );
+    assert!(seen.is_some(), "the change feed did not bring the new key");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,7 +175,7 @@ async fn scheduled_rotation_creates_one_key_when_due() {
     let (entries, _) = app.state.store.list_audit(&query).await.unwrap();
     let created: Vec<_> = entries
         .iter()
-        .filter(|e| e.action == "signing_key.created")
+        .filter(|e| e.action == "signing_key.created" && e.reason.as_deref() == Some("scheduled"))
         .collect();
     assert_eq!(
         created.len(),

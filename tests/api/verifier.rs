@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use keymint::clock::Clock;
 use keymint::domain::EnvironmentName;
-use keymint::signing::SigningAlg;
 use keymint::verifier::layer::{RequirePermission, require_permission};
 use keymint::verifier::{VerifiedToken, Verifier, VerifyError};
 
@@ -101,13 +100,7 @@ async fn the_verifier_accepts_good_tokens_and_refuses_the_rest() {
     let fresh = Verifier::discover(&app.url("/production"), None)
         .await
         .unwrap();
-    let env = EnvironmentName::parse("production").unwrap();
-    let next = app
-        .state
-        .keys
-        .dir()
-        .create(&env, SigningAlg::Es256, app.clock.now())
-        .unwrap();
+    let next = app.rotate_signing_key("production").await;
     app.clock.advance(time::Duration::seconds(2));
     app.state.refresh_signing_keys().await;
     let rotated = token_of(&app.mint("production", &key).await);
@@ -116,7 +109,7 @@ async fn the_verifier_accepts_good_tokens_and_refuses_the_rest() {
             .unwrap()
             .kid
             .as_deref(),
-        Some(next.key.kid())
+        Some(next.as_str())
     );
     assert_eq!(
         fresh.verify(&rotated).await.unwrap().sub,

@@ -109,19 +109,23 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
         dir.join("keymint.db").exists(),
         "default database is keymint.db in the working directory"
     );
-    let key_files: Vec<_> = std::fs::read_dir(dir.join("keys/production"))
+    // Signing keys live in the database, sealed; the keys folder holds only the generated
+    // encryption key, private to this user.
+    let keys_dir: Vec<String> = std::fs::read_dir(dir.join("keys"))
         .unwrap()
-        .map(|e| e.unwrap().path())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(key_files.len(), 1);
-    assert_eq!(
-        std::fs::metadata(&key_files[0])
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o600
+    assert_eq!(keys_dir, ["encryption-keys"]);
+    let mode = |p: &str| std::fs::metadata(dir.join(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode("keys"), mode("keys/encryption-keys")), (0o700, 0o600));
+    let encryption_key = std::fs::read_to_string(dir.join("keys/encryption-keys")).unwrap();
+    let encryption_key = encryption_key.trim().split_once(':').unwrap().1.to_owned();
+    let stored: i64 = sqlite_query(
+        dir,
+        "SELECT COUNT(*) FROM signing_keys WHERE environment = $1",
+        "production",
     );
+    assert_eq!(stored, 1, "one signing key for production");
 
     let response = token(&http, &server.base, &client_id, &secret);
     assert_eq!(response.status(), 200);
@@ -357,6 +361,7 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
         [
             ("user.upserted", "cli"),
             ("key.created", "cli"),
+            ("signing_key.created", "schedule"),
             ("key.created", "graphql"),
             ("token.revoked", "cli"),
             ("key.secret_regenerated", "cli"),
@@ -372,16 +377,17 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
     );
     // Who: the GraphQL caller is alice through her key; the CLI records the OS account
     // (user@host), or what --actor said.
-    assert_eq!(entries[2]["actorUserId"], "alice");
-    assert_eq!(entries[2]["actorClientId"], client_id.as_str());
-    assert_eq!(entries[5]["operator"], "ops-carol");
+    assert_eq!(entries[2]["reason"], "missing", "serve made the first signing key");
+    assert_eq!(entries[3]["actorUserId"], "alice");
+    assert_eq!(entries[3]["actorClientId"], client_id.as_str());
+    assert_eq!(entries[6]["operator"], "ops-carol");
     for e in entries.iter().filter(|e| e["source"] == "cli") {
         let operator = e["operator"].as_str().unwrap_or_default();
         assert!(operator == "ops-carol" || operator.contains('@'), "{e}");
     }
     // What: the revoked token's jti, the new signing key's kid.
-    assert_eq!(entries[3]["target"], jti.as_str());
-    let new_kid = entries[8]["target"].as_str().unwrap();
+    assert_eq!(entries[4]["target"], jti.as_str());
+    let new_kid = entries[9]["target"].as_str().unwrap();
     assert!(new_signing_key.contains(new_kid), "{new_signing_key}");
     // --limit keeps the newest entries (still printed oldest first) and says what it cut.
     let out = keymint(
@@ -429,6 +435,7 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
         ("secret made through GraphQL", &second_secret),
         ("argon2 hash", &hash),
         ("access token", &access_token),
+        ("encryption key", &encryption_key),
     ] {
         assert!(!logs.contains(value.as_str()), "{what} appears in the logs");
     }

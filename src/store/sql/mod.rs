@@ -13,6 +13,7 @@ mod journal;
 mod keys;
 pub(super) mod queries;
 mod records;
+mod signing_keys;
 
 use sqlx::{Database, Pool, Transaction};
 use std::sync::Arc;
@@ -32,6 +33,9 @@ pub(crate) trait Backend: Database {
     const LOCK_UPDATE: &'static str;
     /// Run before a transaction's change-feed rows (see [`SqlStore::changed`]).
     const CHANGES_LOCK: Option<&'static str>;
+    /// Run first by a transaction that may insert a signing key, so that of instances
+    /// racing, one decides and the others see its key (SQLite: `BEGIN IMMEDIATE`).
+    const SIGNING_KEYS_LOCK: Option<&'static str>;
     /// How often instances poll when no notification wakes them.
     const POLL_INTERVAL: Duration;
 
@@ -233,19 +237,26 @@ macro_rules! forward_store {
             ) -> Result<bool, StoreError> {
                 $crate::store::sql::SqlStore::<$db>::revoke_token(self, token, ctx).await
             }
-            async fn audit_signing_key_created(
+            async fn signing_keys(
                 &self,
-                environment: &EnvironmentName,
-                kid: &str,
+                environment: Option<&EnvironmentName>,
+            ) -> Result<Vec<$crate::store::SigningKeyRecord>, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::signing_keys(self, environment).await
+            }
+            async fn insert_signing_key(
+                &self,
+                key: &$crate::store::SigningKeyRecord,
+                when: $crate::store::InsertWhen,
                 ctx: &WriteContext,
-            ) -> Result<(), StoreError> {
-                $crate::store::sql::SqlStore::<$db>::audit_signing_key_created(
-                    self,
-                    environment,
-                    kid,
-                    ctx,
-                )
-                .await
+            ) -> Result<Option<$crate::store::SigningKeyRecord>, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::insert_signing_key(self, key, when, ctx).await
+            }
+            async fn rewrap_signing_keys(
+                &self,
+                rewrapped: &[($crate::store::SigningKeyRecord, String)],
+                ctx: &WriteContext,
+            ) -> Result<usize, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::rewrap_signing_keys(self, rewrapped, ctx).await
             }
             async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
                 $crate::store::sql::SqlStore::<$db>::is_revoked(self, jti).await

@@ -199,3 +199,20 @@ pub const PRUNE_WEBHOOK_IDS: &str = "DELETE FROM processed_webhooks WHERE receiv
 
 /// Revocations are needed only until the token would have expired anyway.
 pub const PRUNE_REVOCATIONS: &str = "DELETE FROM revoked_tokens WHERE expires_at < $1";
+
+pub const LIST_SIGNING_KEYS: &str = "SELECT kid, environment, alg, created_at, \
+     encryption_key_id, nonce, ciphertext FROM signing_keys \
+     WHERE (CAST($1 AS TEXT) IS NULL OR environment = CAST($1 AS TEXT)) \
+     ORDER BY environment, created_at, kid";
+
+pub const NEWEST_SIGNING_KEY: &str = "SELECT created_at, alg FROM signing_keys \
+     WHERE environment = $1 ORDER BY created_at DESC, kid DESC LIMIT 1";
+
+pub const COUNT_SIGNING_KEY: &str = "SELECT COUNT(*) FROM signing_keys WHERE kid = $1";
+
+pub const INSERT_SIGNING_KEY: &str = "INSERT INTO signing_keys (kid, environment, alg, \
+     created_at, encryption_key_id, nonce, ciphertext) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Applies only while the row is still sealed under the entry it was read with.
+pub const REWRAP_SIGNING_KEY: &str = "UPDATE signing_keys SET encryption_key_id = $2, \
+     nonce = $3, ciphertext = $4 WHERE kid = $1 AND encryption_key_id = $5";

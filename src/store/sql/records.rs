@@ -14,8 +14,7 @@ use super::journal::AuditRecord;
 use super::queries as q;
 use super::{Backend, Journal, SqlStore, locked};
 use crate::domain::{
-    ApiKey, AuditAction, AuditEvent, ChangeSource, DisabledReason, EnvironmentName, User,
-    UserEvent, UserId,
+    ApiKey, AuditAction, AuditEvent, ChangeSource, DisabledReason, User, UserEvent, UserId,
 };
 
 // The bounds name the store's private row types and traits; only the store calls these.
@@ -222,26 +221,6 @@ where
         }
         tx.commit().await?;
         Ok(newly)
-    }
-
-    pub(in crate::store) async fn audit_signing_key_created(
-        &self,
-        environment: &EnvironmentName,
-        kid: &str,
-        ctx: &WriteContext,
-    ) -> Result<(), StoreError> {
-        let mut tx = DB::begin_write(&self.pool).await?;
-        let record = AuditRecord {
-            action: AuditAction::SigningKeyCreated,
-            environment: Some(environment.as_str()),
-            client_id: None,
-            user_id: None,
-            reason: None,
-            target: Some(kid),
-        };
-        Self::audit(&mut tx, ctx, record).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     pub(in crate::store) async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
