@@ -21,6 +21,39 @@ pub fn test_encryption_keys() -> &'static str {
     KEYS.get_or_init(keymint::signing::EncryptionKeys::generate_entry)
 }
 
+/// The configuration of a test instance: its database, keys folder and URL, the shared
+/// test encryption keys, then `vars` (which override any of these).
+pub fn test_config(
+    url: &str,
+    keys_dir: &std::path::Path,
+    base: &str,
+    vars: &[(&str, &str)],
+) -> Config {
+    let mut map: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), url.to_owned()),
+        // One secret for every instance of this test process, as a cluster shares one.
+        (
+            "KEYMINT_ENCRYPTION_KEYS".into(),
+            test_encryption_keys().to_owned(),
+        ),
+        ("KEYMINT_KEYS_DIR".into(), keys_dir.display().to_string()),
+        ("KEYMINT_PUBLIC_URL".into(), base.to_owned()),
+    ]);
+    map.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_lookup(|k| map.get(k).cloned().filter(|v| !v.is_empty())).unwrap()
+}
+
+/// Builds (without serving) the state an instance on `url` would start with: start-up
+/// refusals surface here.
+pub async fn build_state(
+    url: &str,
+    keys_dir: &std::path::Path,
+    vars: &[(&str, &str)],
+) -> anyhow::Result<AppState> {
+    let config = test_config(url, keys_dir, "http://127.0.0.1:1", vars);
+    AppState::build(config, Runtime::default()).await
+}
+
 /// A running Keymint.
 pub struct TestApp {
     pub base: String,
@@ -91,18 +124,7 @@ impl TestApp {
         let keys = tempfile::tempdir().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let mut map: HashMap<String, String> = HashMap::from([
-            ("DATABASE_URL".into(), url.to_owned()),
-            // One secret for every instance of this test process, as a cluster shares one.
-            (
-                "KEYMINT_ENCRYPTION_KEYS".into(),
-                test_encryption_keys().to_owned(),
-            ),
-            ("KEYMINT_KEYS_DIR".into(), keys.path().display().to_string()),
-            ("KEYMINT_PUBLIC_URL".into(), base.clone()),
-        ]);
-        map.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let config = Config::from_lookup(|k| map.get(k).cloned()).unwrap();
+        let config = test_config(url, keys.path(), &base, vars);
         // A manual clock set to now: tokens stay valid for real validators, and tests
         // that need time to pass advance it instead of sleeping.
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));

@@ -44,7 +44,18 @@ pub async fn verify_for_audience(
         .json()
         .await
         .map_err(|e| e.to_string())?;
+    check(&jwks, &issuer, audience.unwrap_or(&issuer), env, token)
+}
 
+/// Validates `token` against `jwks` for `issuer` and `audience`, as a gateway configured
+/// with them does (the JWKS may come from any instance behind the gateway's URL).
+pub fn check(
+    jwks: &JwkSet,
+    issuer: &str,
+    audience: &str,
+    env: &str,
+    token: &str,
+) -> Result<Value, String> {
     let header = decode_header(token).map_err(|e| format!("header: {e}"))?;
     if header.typ.as_deref() != Some("at+jwt") {
         return Err(format!("typ is {:?}, RFC 9068 requires at+jwt", header.typ));
@@ -61,8 +72,8 @@ pub async fn verify_for_audience(
     }
     let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("jwk: {e}"))?;
     let mut validation = Validation::new(header.alg);
-    validation.set_issuer(&[&issuer]);
-    validation.set_audience(&[audience.unwrap_or(&issuer)]);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf"]);
     validation.validate_nbf = true;
     let claims = decode::<Value>(token, &key, &validation)

@@ -24,6 +24,7 @@ mod metrics;
 mod openapi;
 mod rotation;
 mod session_tokens;
+mod signing_keys;
 mod token;
 mod token_errors;
 mod verifier;

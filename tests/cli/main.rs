@@ -1,7 +1,8 @@
 //! The real `keymint` binary in an empty folder on the embedded defaults (SQLite file
 //! `keymint.db`, keys generated in `keys/`): the README walk-through, the webhook example,
-//! start-up without a database, JSON logs, HTTPS. This file holds what they share.
+//! start-up without a database, JSON logs, HTTPS, rotating the encryption keys. This file holds what they share.
 
+mod encryption;
 mod errors;
 mod https;
 mod logs;
@@ -18,12 +19,18 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_keymint");
 
 pub fn keymint(dir: &Path, args: &[&str]) -> Output {
+    keymint_with(dir, args, &[])
+}
+
+/// Runs `keymint args` in `dir` with extra environment variables.
+pub fn keymint_with(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
     Command::new(BIN)
         .args(args)
         .current_dir(dir)
         .env_clear()
         .env("RUST_LOG", "debug")
         .env("KEYMINT_LISTEN", "127.0.0.1:0")
+        .envs(vars.iter().copied())
         .output()
         .expect("run keymint")
 }

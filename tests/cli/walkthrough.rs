@@ -377,7 +377,10 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
     );
     // Who: the GraphQL caller is alice through her key; the CLI records the OS account
     // (user@host), or what --actor said.
-    assert_eq!(entries[2]["reason"], "missing", "serve made the first signing key");
+    assert_eq!(
+        entries[2]["reason"], "missing",
+        "serve made the first signing key"
+    );
     assert_eq!(entries[3]["actorUserId"], "alice");
     assert_eq!(entries[3]["actorClientId"], client_id.as_str());
     assert_eq!(entries[6]["operator"], "ops-carol");

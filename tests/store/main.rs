@@ -7,6 +7,7 @@ mod feed;
 mod fixtures;
 mod keys;
 mod secrets;
+mod signing_keys;
 mod users;
 
 mod users_tests {
@@ -45,6 +46,13 @@ mod secrets_tests {
         check_tags_travel_with_their_secrets,
         last_use_is_recorded_without_changing_the_key,
         last_use_is_never_before_creation,
+    );
+}
+
+mod signing_keys_tests {
+    crate::support::both_backends!(store signing_keys:
+        signing_keys_are_inserted_only_when_their_rule_holds,
+        a_rewrap_applies_only_to_the_sealing_it_read,
     );
 }
 
