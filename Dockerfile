@@ -13,8 +13,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
 COPY --from=build /src/target/release/keymint /usr/local/bin/keymint
 USER keymint
 WORKDIR /var/lib/keymint
-# Signing keys live here; mount a volume so they survive the container.
-VOLUME ["/var/lib/keymint/keys"]
+# Signing keys live in the database, sealed under KEYMINT_ENCRYPTION_KEYS: give every
+# replica the same value from a secret. (Unset, a generated keys/encryption-keys in this
+# folder is used, which then must survive the container.)
 ENV KEYMINT_LISTEN=0.0.0.0:8080
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD curl -fsS http://127.0.0.1:8080/readyz || exit 1
