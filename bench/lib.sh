@@ -3,6 +3,9 @@
 # wrk runs and means.
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 export PGPASSWORD=${KEYMINT_CI_PG_PASSWORD:-postgres}
+# Instances sharing a database share its signing keys, so they need the same encryption key.
+KEYMINT_ENCRYPTION_KEYS="ek_bench:$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+export KEYMINT_ENCRYPTION_KEYS
 PIDS=()
 DB=""
 WORK=$(mktemp -d)

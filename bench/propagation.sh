@@ -27,8 +27,11 @@ trap cleanup EXIT
 export DATABASE_URL="postgres://postgres:$PGPASSWORD@127.0.0.1:5432/$DB"
 export KEYMINT_WEBHOOK_SECRET="whsec_$(head -c 32 /dev/urandom | base64)"
 export KEYMINT_LISTEN=127.0.0.1:0 RUST_LOG=warn,keymint::cli::serve=info
+# Instances sharing a database share its signing keys, so they need the same encryption key.
+KEYMINT_ENCRYPTION_KEYS="ek_bench:$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+export KEYMINT_ENCRYPTION_KEYS
 BIN="$(pwd)/target/release/keymint"
-start() { # name: starts an instance in its own folder (its own signing keys)
+start() { # name: starts an instance in its own folder (the same signing keys, from the database)
   mkdir -p "$WORK/$1"
   (cd "$WORK/$1" && exec "$BIN" serve) 2> "$WORK/$1.log" &
   PIDS+=($!)

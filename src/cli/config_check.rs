@@ -34,6 +34,16 @@ pub async fn run() -> anyhow::Result<()> {
         config.keys_dir.display()
     );
     println!(
+        "KEYMINT_ENCRYPTION_KEYS            {}",
+        config.encryption_keys.as_ref().map_or_else(
+            || format!(
+                "unset: {} (generated on first start)",
+                config.keys_dir.join("encryption-keys").display()
+            ),
+            |keys| format!("set, sealing under {}", keys.sealing_id())
+        )
+    );
+    println!(
         "KEYMINT_TOKEN_TTL                  {} s",
         config.token_ttl.as_secs()
     );

@@ -25,7 +25,9 @@ Configuration (environment variables; empty counts as unset):
   KEYMINT_LISTEN                      listen address, default 127.0.0.1:8080
   KEYMINT_PUBLIC_URL                  base URL clients use, default http:// + listen address
   KEYMINT_ENVIRONMENTS                served environments, default production,sandbox
-  KEYMINT_KEYS_DIR                    signing keys folder, default keys
+  KEYMINT_KEYS_DIR                    folder of the generated encryption-keys file, default keys
+  KEYMINT_ENCRYPTION_KEYS             ID:KEY,... the keys signing keys are sealed under in the
+                                      database (unset: KEYMINT_KEYS_DIR/encryption-keys)
   KEYMINT_SIGNING_ALG                 ES256 (default), RS256, EdDSA; or production:RS256,sandbox:EdDSA
   KEYMINT_TOKEN_TTL                   access-token lifetime in seconds, 1 to 3600, default 600
   KEYMINT_AUDIENCE                    comma-separated audiences, default the environment's issuer

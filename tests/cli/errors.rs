@@ -208,11 +208,13 @@ fn config_check_shows_the_configuration_and_what_is_wrong() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let encryption = "ek_test:8dGJ2cHv5N0t4WqZJ0c3m6yQ1xQk2m9v0Xw8a7bC6dE";
     let out = std::process::Command::new(BIN)
         .args(["config", "check"])
         .current_dir(dir)
         .env_clear()
         .env("KEYMINT_WEBHOOK_SECRET", secret)
+        .env("KEYMINT_ENCRYPTION_KEYS", encryption)
         .output()
         .unwrap();
     let shown = String::from_utf8_lossy(&out.stdout);
@@ -232,6 +234,11 @@ fn config_check_shows_the_configuration_and_what_is_wrong() {
     assert!(
         !shown.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
         "a secret was printed"
+    );
+    assert!(shown.contains("sealing under ek_test"), "{shown}");
+    assert!(
+        !shown.contains("8dGJ2cHv5N0t4WqZJ0c3m6yQ1xQk2m9v0Xw8a7bC6dE"),
+        "an encryption key was printed"
     );
     assert!(shown.contains("configuration is valid"), "{shown}");
 
