@@ -29,6 +29,7 @@ pub mod manage;
 pub mod metrics;
 pub mod oauth;
 pub mod random;
+pub mod scim;
 pub mod secrets;
 pub mod signing;
 pub mod store;

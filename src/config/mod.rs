@@ -64,6 +64,8 @@ pub struct Config {
     pub audience: Option<Vec<String>>,
     /// `KEYMINT_WEBHOOK_SECRET`; the user-events webhook is off without it.
     pub webhook_secret: Option<WebhookSecret>,
+    /// `KEYMINT_SCIM_TOKEN`: the bearer token of `/scim/v2`; SCIM is off without it.
+    pub scim_token: Option<crate::scim::ScimToken>,
     /// `KEYMINT_ENCRYPTION_KEYS`: the keys signing keys are sealed under; unset, a
     /// generated file in the keys directory (`Debug` shows the ids only).
     pub encryption_keys: Option<crate::signing::EncryptionKeys>,

@@ -115,6 +115,20 @@ impl Config {
             token_ttl: token_ttl(&vars)?,
             audience: audience(&vars)?,
             webhook_secret: webhook_secret(&vars)?,
+            scim_token: vars
+                .get("KEYMINT_SCIM_TOKEN")
+                .map(|v| {
+                    crate::scim::ScimToken::parse(&v).ok_or_else(|| {
+                        invalid(
+                            "KEYMINT_SCIM_TOKEN",
+                            format!(
+                                "must be at least {} visible characters (e.g. openssl rand -base64 32)",
+                                crate::scim::token::MIN_LEN
+                            ),
+                        )
+                    })
+                })
+                .transpose()?,
             encryption_keys: vars
                 .get("KEYMINT_ENCRYPTION_KEYS")
                 .map(|v| {

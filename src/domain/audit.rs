@@ -19,6 +19,8 @@ pub enum ChangeSource {
     Expiry,
     /// A client at the revocation endpoint (RFC 7009).
     OAuth,
+    /// A directory through SCIM 2.0.
+    Scim,
     /// Keymint itself, creating signing keys: at start-up (reason `missing` or `imported`)
     /// and on `KEYMINT_SIGNING_KEY_ROTATE_DAYS` (reason `scheduled`).
     Schedule,
@@ -35,6 +37,7 @@ impl ChangeSource {
             Self::Expiry => "expiry",
             Self::OAuth => "oauth",
             Self::Schedule => "schedule",
+            Self::Scim => "scim",
         }
     }
 }

@@ -153,6 +153,32 @@ pub fn user_events() -> Value {
     })
 }
 
+/// A SCIM 2.0 operation (RFC 7644): bodies and answers are `application/scim+json`.
+pub fn scim(summary: &str) -> Value {
+    json!({
+        "tags": ["scim"], "summary": summary,
+        "security": [{"bearer": []}],
+        "responses": {
+            "200": {"description": "the resource or list", "content": {"application/scim+json": {}}},
+            "201": {"description": "created", "content": {"application/scim+json": {}}},
+            "204": {"description": "deleted"},
+            "400": {"description": "invalid filter, syntax, path or value (RFC 7644 §3.12)"},
+            "401": {"description": "missing or wrong bearer token"},
+            "404": {"description": "no such resource, or SCIM is off (KEYMINT_SCIM_TOKEN unset)"},
+            "409": {"description": "userName taken (uniqueness)"},
+            "503": {"description": "database unavailable; retry"},
+        },
+    })
+}
+
+/// A SCIM operation on one resource, named by the path parameter `param`.
+pub fn scim_at(summary: &str, param: &str) -> Value {
+    let mut operation = scim(summary);
+    operation["parameters"] =
+        json!([{"name": param, "in": "path", "required": true, "schema": {"type": "string"}}]);
+    operation
+}
+
 /// `metrics`.
 pub fn metrics() -> Value {
     json!({

@@ -2,10 +2,11 @@
 //! ([`super::openapi`]). The router and `GET /openapi.json` are both built from it, so
 //! the document cannot drift from what is served.
 
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use serde_json::Value;
 
 use super::{AppState, health, landing, openapi};
+use crate::scim::handlers as scim;
 use crate::{events, graphql, metrics, oauth};
 
 /// One method on one path.
@@ -90,6 +91,72 @@ pub fn table() -> Vec<Route> {
             "/hooks/user-events",
             post(events::user_events),
             openapi::user_events(),
+        ),
+        route(
+            "GET",
+            "/scim/v2/Users",
+            get(scim::list_users),
+            openapi::scim("List users (filter, startIndex, count)"),
+        ),
+        route(
+            "POST",
+            "/scim/v2/Users",
+            post(scim::create_user),
+            openapi::scim("Create a user"),
+        ),
+        route(
+            "GET",
+            "/scim/v2/Users/{id}",
+            get(scim::get_user),
+            openapi::scim_at("Read a user", "id"),
+        ),
+        route(
+            "PUT",
+            "/scim/v2/Users/{id}",
+            put(scim::replace_user),
+            openapi::scim_at("Replace a user", "id"),
+        ),
+        route(
+            "PATCH",
+            "/scim/v2/Users/{id}",
+            patch(scim::patch_user),
+            openapi::scim_at("Patch a user (add, replace, remove)", "id"),
+        ),
+        route(
+            "DELETE",
+            "/scim/v2/Users/{id}",
+            delete(scim::delete_user),
+            openapi::scim_at("Delete a user: deactivated, its keys disabled", "id"),
+        ),
+        route(
+            "GET",
+            "/scim/v2/ServiceProviderConfig",
+            get(scim::service_provider_config),
+            openapi::scim("What this service provider supports"),
+        ),
+        route(
+            "GET",
+            "/scim/v2/ResourceTypes",
+            get(scim::resource_types),
+            openapi::scim("Resource types"),
+        ),
+        route(
+            "GET",
+            "/scim/v2/ResourceTypes/{name}",
+            get(scim::resource_types),
+            openapi::scim_at("One resource type", "name"),
+        ),
+        route(
+            "GET",
+            "/scim/v2/Schemas",
+            get(scim::schemas),
+            openapi::scim("Schemas"),
+        ),
+        route(
+            "GET",
+            "/scim/v2/Schemas/{id}",
+            get(scim::schemas),
+            openapi::scim_at("One schema", "id"),
         ),
         route("GET", "/metrics", get(metrics::metrics), openapi::metrics()),
         route("GET", "/healthz", get(health::healthz), openapi::healthz()),

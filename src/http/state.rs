@@ -17,6 +17,7 @@ use crate::oauth::{
     AuthLimiter, Authenticator, OAuthState, TokenChecker, TokenQuota, UsageTracker, VerifiedCache,
 };
 use crate::random::{Random, SystemRandom};
+use crate::scim::ScimState;
 use crate::secrets::SecretHasher;
 use crate::signing::{KeyRing, RotationPolicy, Schedule};
 use crate::store::{self, Store, WriteContext};
@@ -55,6 +56,8 @@ pub struct AppState {
     pub webhook: Arc<WebhookState>,
     /// What `/metrics` reads.
     pub metrics: Arc<MetricsSources>,
+    /// The SCIM endpoints' part.
+    pub scim: Arc<ScimState>,
 }
 
 /// The collaborators a state is built with; tests inject a clock or a seeded random.
@@ -175,6 +178,11 @@ impl AppState {
             tokens,
             user_tokens,
         });
+        let scim = Arc::new(ScimState {
+            token: config.scim_token.clone(),
+            management: management.acting_as(Actor::system(ChangeSource::Scim), None),
+            base: format!("{}/scim/v2", config.public_url),
+        });
         let webhook = Arc::new(WebhookState {
             secret: config.webhook_secret.clone(),
             management,
@@ -207,6 +215,7 @@ impl AppState {
             graphql,
             webhook,
             metrics,
+            scim,
         };
         // Events written while this instance was down take effect before it serves.
         crate::sync::catch_up(&state.sync_task()).await?;
@@ -256,4 +265,5 @@ part!(
     webhook: Arc<WebhookState>,
     metrics: Arc<MetricsSources>,
     requests: Arc<RequestMetrics>,
+    scim: Arc<ScimState>,
 );

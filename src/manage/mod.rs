@@ -2,6 +2,7 @@
 //! and the user-event listener call the same ones, so every change goes through one place.
 
 mod keys;
+mod scim;
 mod tokens;
 mod users;
 

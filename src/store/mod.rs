@@ -20,8 +20,9 @@ pub use postgres::{MAX_EVENT_ATTEMPTS, PgStore};
 pub use sqlite::SqliteStore;
 pub use types::{
     AuditQuery, ChangeRecord, Dedupe, EventOutcome, InsertWhen, KeyPage, KeyQuery, KeyUpdate,
-    NewApiKey, PoolUsage, SigningKeyRecord, TableEventOutcome, TokenRevocation, UserActivation,
-    UserQuery, UserSummary, Wakeup, WriteContext,
+    NewApiKey, PoolUsage, ScimOutcome, ScimQuery, ScimUserRecord, ScimWrite, SigningKeyRecord,
+    TableEventOutcome, TokenRevocation, UserActivation, UserQuery, UserSummary, Wakeup,
+    WriteContext,
 };
 
 /// Errors of the store. Constraint violations are mapped here, never leaked raw.
@@ -187,6 +188,31 @@ pub trait Store: Send + Sync + 'static {
         rewrapped: &[(SigningKeyRecord, String)],
         ctx: &WriteContext,
     ) -> Result<usize, StoreError>;
+
+    /// The SCIM resource of user `id`, if provisioned through SCIM (and not deleted).
+    async fn scim_user(&self, id: &UserId) -> Result<Option<ScimUserRecord>, StoreError>;
+
+    /// A page of SCIM users matching `query`, in id order, and how many match in all.
+    async fn scim_users(&self, query: &ScimQuery)
+    -> Result<(Vec<ScimUserRecord>, i64), StoreError>;
+
+    /// Creates or replaces a SCIM user in one transaction with its effect on the Keymint
+    /// user: upsert, then deactivation (every key disabled, reason `owner_deactivated`) or
+    /// reactivation when `active` changed. `Conflict` for a taken `userName` (or, on
+    /// create, an existing resource); `NotFound` on replace of none.
+    async fn scim_write(
+        &self,
+        write: &ScimWrite,
+        ctx: &WriteContext,
+    ) -> Result<ScimOutcome, StoreError>;
+
+    /// Deletes a SCIM user's resource and deactivates the user, in one transaction (the
+    /// user, its keys and audit trail stay). `NotFound` when there is no such resource.
+    async fn scim_delete(
+        &self,
+        id: &UserId,
+        ctx: &WriteContext,
+    ) -> Result<UserActivation, StoreError>;
 
     /// True when the token `jti` was revoked.
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;

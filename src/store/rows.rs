@@ -223,3 +223,27 @@ impl TryFrom<SigningKeyRow> for super::SigningKeyRecord {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ScimUserRow {
+    user_id: String,
+    resource: String,
+    version: i64,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+impl TryFrom<ScimUserRow> for super::ScimUserRecord {
+    type Error = StoreError;
+
+    fn try_from(r: ScimUserRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            user_id: UserId::parse(&r.user_id).ok_or_else(|| corrupt("scim_users.user_id"))?,
+            resource: serde_json::from_str(&r.resource)
+                .map_err(|_| corrupt("scim_users.resource"))?,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}

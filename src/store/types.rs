@@ -152,6 +152,19 @@ pub struct UserActivation {
     pub disabled_keys: Vec<ApiKey>,
 }
 
+impl UserActivation {
+    /// Its change-feed rows: every disabled key, then the user.
+    pub fn changes(&self) -> Vec<(&'static str, &str)> {
+        let mut changes: Vec<(&'static str, &str)> = self
+            .disabled_keys
+            .iter()
+            .map(|k| ("key", k.client_id.as_str()))
+            .collect();
+        changes.push(("user", self.user.id.as_str()));
+        changes
+    }
+}
+
 /// How a user event is protected against being applied twice.
 #[derive(Debug, Clone)]
 pub enum Dedupe {
@@ -265,4 +278,62 @@ pub enum InsertWhen {
     NewestBefore(OffsetDateTime),
     /// When no key has this kid, keeping the record's `created_at` (import of key files).
     Import,
+}
+
+/// A SCIM-provisioned user as stored: the resource (without `id` and `meta`) and its
+/// bookkeeping. The SCIM id is the Keymint user id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScimUserRecord {
+    /// The Keymint user (and SCIM) id.
+    pub user_id: UserId,
+    /// The resource as last written.
+    pub resource: serde_json::Value,
+    /// Grows with every write (`meta.version`).
+    pub version: i64,
+    /// First provisioned.
+    pub created_at: OffsetDateTime,
+    /// Last written.
+    pub updated_at: OffsetDateTime,
+}
+
+/// A SCIM create or replace, applied in one transaction with its user-lifecycle effect.
+#[derive(Debug, Clone)]
+pub struct ScimWrite {
+    /// Profile and current permissions of the user.
+    pub upsert: crate::domain::UserUpsert,
+    /// `active`: false deactivates (every key disabled), true reactivates.
+    pub active: bool,
+    /// `userName`.
+    pub user_name: String,
+    /// `externalId`.
+    pub external_id: Option<String>,
+    /// `displayName`.
+    pub display_name: Option<String>,
+    /// The resource to store.
+    pub resource: serde_json::Value,
+    /// Create (`Conflict` if the SCIM resource exists) or replace (`NotFound` if not).
+    pub create: bool,
+}
+
+/// What a SCIM write did: the stored resource, and the user events it applied.
+#[derive(Debug, Clone)]
+pub struct ScimOutcome {
+    /// The resource as stored.
+    pub record: ScimUserRecord,
+    /// The user-lifecycle effects (upsert, and a deactivation or reactivation).
+    pub effects: Vec<UserActivation>,
+}
+
+/// A page of `GET /Users`: a SQL condition built by the SCIM filter translation (only
+/// whitelisted columns and numbered placeholders `$3`...) and its bound values.
+#[derive(Debug, Clone, Default)]
+pub struct ScimQuery {
+    /// The condition, or `None` for every resource.
+    pub condition: Option<String>,
+    /// Its values, for `$3`, `$4`, ...
+    pub params: Vec<String>,
+    /// Resources to skip (`startIndex - 1`).
+    pub offset: i64,
+    /// Resources to return.
+    pub limit: i64,
 }

@@ -23,6 +23,7 @@ mod management_rules;
 mod metrics;
 mod openapi;
 mod rotation;
+mod scim;
 mod session_tokens;
 mod signing_keys;
 mod token;

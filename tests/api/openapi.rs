@@ -25,6 +25,18 @@ const CONTRACT_ROUTES: &[(&str, &str)] = &[
     ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
+    // SCIM 2.0 (RFC 7644) under /scim/v2.
+    ("get", "/scim/v2/Users"),
+    ("post", "/scim/v2/Users"),
+    ("get", "/scim/v2/Users/{id}"),
+    ("put", "/scim/v2/Users/{id}"),
+    ("patch", "/scim/v2/Users/{id}"),
+    ("delete", "/scim/v2/Users/{id}"),
+    ("get", "/scim/v2/ServiceProviderConfig"),
+    ("get", "/scim/v2/ResourceTypes"),
+    ("get", "/scim/v2/ResourceTypes/{name}"),
+    ("get", "/scim/v2/Schemas"),
+    ("get", "/scim/v2/Schemas/{id}"),
 ];
 
 /// Routes Keymint adds beyond the contract.
@@ -60,10 +72,18 @@ pub async fn the_document_lists_every_route_and_only_served_ones(backend: Backen
     for (path, item) in paths {
         for (method, _) in item.as_object().unwrap() {
             operations += 1;
-            let url = app.url(&path.replace("{env}", "production"));
+            let url = app.url(
+                &path
+                    .replace("{env}", "production")
+                    .replace("{id}", "x")
+                    .replace("{name}", "User"),
+            );
             let request = match method.as_str() {
                 "get" => app.http.get(&url),
                 "post" => app.http.post(&url).body("{}"),
+                "put" => app.http.put(&url).body("{}"),
+                "patch" => app.http.patch(&url).body("{}"),
+                "delete" => app.http.delete(&url),
                 other => panic!("unexpected method {other}"),
             };
             let response = request.send().await.unwrap();

@@ -104,7 +104,12 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
     assert!(!escalation.status.success());
     assert!(String::from_utf8_lossy(&escalation.stderr).contains("does not hold: admin"));
 
-    let mut server = start_server(dir, Arc::clone(&logs));
+    let scim_token = "walkthrough-scim-token-0123456789";
+    let mut server = start_server_with(
+        dir,
+        Arc::clone(&logs),
+        &[("KEYMINT_SCIM_TOKEN", scim_token)],
+    );
     assert!(
         dir.join("keymint.db").exists(),
         "default database is keymint.db in the working directory"
@@ -214,6 +219,16 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
         200,
         "the key made through GraphQL mints tokens"
     );
+
+    // A directory provisions a user through SCIM (its token must never reach the logs).
+    let provisioned = http
+        .post(format!("{}/scim/v2/Users", server.base))
+        .bearer_auth(scim_token)
+        .header("content-type", "application/scim+json")
+        .body(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"dana"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(provisioned.status(), 201);
 
     let jti = claims["jti"].as_str().unwrap().to_owned();
     assert!(
@@ -363,6 +378,7 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
             ("key.created", "cli"),
             ("signing_key.created", "schedule"),
             ("key.created", "graphql"),
+            ("user.upserted", "scim"),
             ("token.revoked", "cli"),
             ("key.secret_regenerated", "cli"),
             ("key.disabled", "cli"),
@@ -383,14 +399,14 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
     );
     assert_eq!(entries[3]["actorUserId"], "alice");
     assert_eq!(entries[3]["actorClientId"], client_id.as_str());
-    assert_eq!(entries[6]["operator"], "ops-carol");
+    assert_eq!(entries[7]["operator"], "ops-carol");
     for e in entries.iter().filter(|e| e["source"] == "cli") {
         let operator = e["operator"].as_str().unwrap_or_default();
         assert!(operator == "ops-carol" || operator.contains('@'), "{e}");
     }
     // What: the revoked token's jti, the new signing key's kid.
-    assert_eq!(entries[4]["target"], jti.as_str());
-    let new_kid = entries[9]["target"].as_str().unwrap();
+    assert_eq!(entries[5]["target"], jti.as_str());
+    let new_kid = entries[10]["target"].as_str().unwrap();
     assert!(new_signing_key.contains(new_kid), "{new_signing_key}");
     // --limit keeps the newest entries (still printed oldest first) and says what it cut.
     let out = keymint(
@@ -439,6 +455,7 @@ fn quick_start_walkthrough_works_and_logs_no_secrets() {
         ("argon2 hash", &hash),
         ("access token", &access_token),
         ("encryption key", &encryption_key),
+        ("SCIM token", &scim_token.to_owned()),
     ] {
         assert!(!logs.contains(value.as_str()), "{what} appears in the logs");
     }

@@ -13,6 +13,7 @@ mod journal;
 mod keys;
 pub(super) mod queries;
 mod records;
+mod scim;
 mod signing_keys;
 
 use sqlx::{Database, Pool, Transaction};
@@ -257,6 +258,32 @@ macro_rules! forward_store {
                 ctx: &WriteContext,
             ) -> Result<usize, StoreError> {
                 $crate::store::sql::SqlStore::<$db>::rewrap_signing_keys(self, rewrapped, ctx).await
+            }
+            async fn scim_user(
+                &self,
+                id: &UserId,
+            ) -> Result<Option<$crate::store::ScimUserRecord>, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::scim_user(self, id).await
+            }
+            async fn scim_users(
+                &self,
+                query: &$crate::store::ScimQuery,
+            ) -> Result<(Vec<$crate::store::ScimUserRecord>, i64), StoreError> {
+                $crate::store::sql::SqlStore::<$db>::scim_users(self, query).await
+            }
+            async fn scim_write(
+                &self,
+                write: &$crate::store::ScimWrite,
+                ctx: &WriteContext,
+            ) -> Result<$crate::store::ScimOutcome, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::scim_write(self, write, ctx).await
+            }
+            async fn scim_delete(
+                &self,
+                id: &UserId,
+                ctx: &WriteContext,
+            ) -> Result<$crate::store::UserActivation, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::scim_delete(self, id, ctx).await
             }
             async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
                 $crate::store::sql::SqlStore::<$db>::is_revoked(self, jti).await

@@ -216,3 +216,29 @@ pub const INSERT_SIGNING_KEY: &str = "INSERT INTO signing_keys (kid, environment
 /// Applies only while the row is still sealed under the entry it was read with.
 pub const REWRAP_SIGNING_KEY: &str = "UPDATE signing_keys SET encryption_key_id = $2, \
      nonce = $3, ciphertext = $4 WHERE kid = $1 AND encryption_key_id = $5";
+
+pub const SCIM_USER: &str = "SELECT user_id, resource, version, created_at, updated_at \
+     FROM scim_users WHERE user_id = $1";
+
+pub const SCIM_USER_VERSION: &str = "SELECT version FROM scim_users WHERE user_id = $1";
+
+pub const INSERT_SCIM_USER: &str = "INSERT INTO scim_users (user_id, user_name, user_name_key, \
+     external_id, display_name_key, resource, version, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) \
+     RETURNING user_id, resource, version, created_at, updated_at";
+
+pub const UPDATE_SCIM_USER: &str = "UPDATE scim_users SET user_name = $2, user_name_key = $3, \
+     external_id = $4, display_name_key = $5, resource = $6, version = version + 1, \
+     updated_at = $7 WHERE user_id = $1 \
+     RETURNING user_id, resource, version, created_at, updated_at";
+
+pub const DELETE_SCIM_USER: &str = "DELETE FROM scim_users WHERE user_id = $1";
+
+/// `GET /Users`: `{condition}` is built by the SCIM filter translation from whitelisted
+/// columns and placeholders from `$3` on; `$1` limit, `$2` offset.
+pub const LIST_SCIM_USERS: &str = "SELECT user_id, resource, version, created_at, updated_at \
+     FROM scim_users WHERE {condition} ORDER BY user_id LIMIT $1 OFFSET $2";
+
+/// The count of the same condition; `$1` and `$2` are unused (0) so placeholders match.
+pub const COUNT_SCIM_USERS: &str =
+    "SELECT COUNT(*) FROM scim_users WHERE {condition} AND $1 = 0 AND $2 = 0";

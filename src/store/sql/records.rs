@@ -101,6 +101,23 @@ where
         ctx: &WriteContext,
         etag: &str,
     ) -> Result<Option<UserActivation>, StoreError> {
+        let applied = Self::apply_event_rows(conn, event, occurred_at, ctx, etag).await?;
+        if let Some(applied) = &applied {
+            Self::changed(conn, ctx.now, &applied.changes()).await?;
+        }
+        Ok(applied)
+    }
+
+    /// The rows and audit entries of a user event, without its change-feed rows (the
+    /// caller appends those last, see [`UserActivation::changes`]), so that one
+    /// transaction can apply several events and take the change-feed lock once.
+    pub(in crate::store) async fn apply_event_rows(
+        conn: &mut DB::Connection,
+        event: &UserEvent,
+        occurred_at: Option<OffsetDateTime>,
+        ctx: &WriteContext,
+        etag: &str,
+    ) -> Result<Option<UserActivation>, StoreError> {
         let id = event.user_id();
         if let Some(at) = occurred_at {
             // The user row is locked, so concurrent events of one user are ordered.
@@ -176,12 +193,6 @@ where
             UserEvent::Reactivated(_) => AuditAction::UserReactivated,
         };
         Self::audit(conn, ctx, AuditRecord::user(action, id, None)).await?;
-        let mut changes: Vec<(&str, &str)> = disabled_keys
-            .iter()
-            .map(|k| ("key", k.client_id.as_str()))
-            .collect();
-        changes.push(("user", id.as_str()));
-        Self::changed(conn, ctx.now, &changes).await?;
         Ok(Some(UserActivation {
             user,
             disabled_keys,

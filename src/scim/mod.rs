@@ -1,0 +1,29 @@
+//! SCIM 2.0 (RFC 7643/7644) service provider at `/scim/v2`, so that directories (Okta,
+//! Microsoft Entra ID, ...) provision and deprovision users with no glue code. A SCIM
+//! user is a Keymint user (id: `externalId`, else `userName`); `roles` and
+//! `entitlements` are its current permissions; `active: false` and `DELETE` have the
+//! `user.deactivated` effect. `filter.rs` and `patch.rs` are the protocol's two small
+//! languages, `user.rs` the resource, `handlers.rs` the endpoints, `discovery.rs` the
+//! documents directories read first, `errors.rs` RFC 7644 §3.12 errors.
+
+pub mod discovery;
+pub mod errors;
+pub mod filter;
+pub mod handlers;
+pub mod patch;
+pub mod token;
+pub mod user;
+
+pub use token::ScimToken;
+
+use crate::manage::Management;
+
+/// What the SCIM endpoints need.
+pub struct ScimState {
+    /// The token directories present; `None`: SCIM is off.
+    pub token: Option<ScimToken>,
+    /// The use cases, acting as the directory (audit source `scim`).
+    pub management: Management,
+    /// `{KEYMINT_PUBLIC_URL}/scim/v2`, for `meta.location`.
+    pub base: String,
+}

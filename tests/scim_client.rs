@@ -1,0 +1,75 @@
+//! An independent SCIM client drives the Users resource end to end against the real
+//! server: scim2-client (Python, by Yaal; `.ci/run` installs it in a virtualenv and sets
+//! KEYMINT_TEST_SCIM_PYTHON) runs `tests/scim/client.py`: discovery, create, filter, get,
+//! replace, patch, delete. Enabled with the other external-tool tests
+//! (KEYMINT_TEST_GATEWAY=1).
+
+#[path = "support/mod.rs"]
+mod support;
+
+#[path = "api/app.rs"]
+#[allow(dead_code)]
+mod app;
+#[path = "api/gateway.rs"]
+#[allow(dead_code)]
+mod gateway;
+
+use app::{Backend, TestApp};
+
+const TOKEN: &str = "scim-client-token-0123456789";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(keymint_gateway),
+    ignore = "set KEYMINT_TEST_GATEWAY=1 and KEYMINT_TEST_SCIM_PYTHON (.ci/run installs scim2-client)"
+)]
+async fn scim2_client_drives_the_users_resource_end_to_end() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("KEYMINT_SCIM_TOKEN", TOKEN)]).await;
+    let python = std::env::var("KEYMINT_TEST_SCIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scim/client.py");
+    let base = app.url("/scim/v2/");
+    let run = python.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&run)
+            .arg(script)
+            .arg(&base)
+            .arg(TOKEN)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("{python}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "scim2-client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for step in [
+        "discovered",
+        "created",
+        "filtered 1",
+        "fetched",
+        "replaced",
+        "deactivated",
+        "deleted",
+    ] {
+        assert!(stdout.contains(step), "step {step} missing:\n{stdout}");
+    }
+    // What the client did, as Keymint recorded it.
+    let id = keymint::domain::UserId::parse("dir-grace").unwrap();
+    let user = app.state.store.get_user(&id).await.unwrap();
+    assert!(!user.active, "deactivated, then deleted");
+    let perms: Vec<&str> = user.permissions.iter().collect();
+    assert_eq!(perms, ["runs:read", "runs:write"], "the replaced roles");
+    let query = keymint::store::AuditQuery {
+        user_id: Some("dir-grace".into()),
+        limit: 100,
+        ..Default::default()
+    };
+    let (entries, _) = app.state.store.list_audit(&query).await.unwrap();
+    assert!(
+        !entries.is_empty() && entries.iter().all(|e| e.source == "scim"),
+        "{entries:?}"
+    );
+}
