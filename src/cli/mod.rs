@@ -34,6 +34,7 @@ Configuration (environment variables; empty counts as unset):
   KEYMINT_SIGNING_KEY_PUBLISH_DELAY   seconds a new key is published before it signs, default 300
   KEYMINT_SIGNING_KEY_ROTATE_DAYS     rotate signing keys this often (unset: manual)
   KEYMINT_WEBHOOK_SECRET              whsec_... Standard Webhooks secret (unset: webhook off)
+  KEYMINT_SCIM_TOKEN                  bearer token of /scim/v2, 16+ characters (unset: SCIM off)
   KEYMINT_USER_TOKEN_ISSUER, KEYMINT_USER_TOKEN_JWKS_URL, KEYMINT_USER_TOKEN_AUDIENCE
                                       identity-provider session tokens for the GraphQL API
   KEYMINT_TLS_CERT, KEYMINT_TLS_KEY   serve HTTPS from these PEM files
