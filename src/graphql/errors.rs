@@ -33,7 +33,7 @@ pub fn bad_input(message: impl Into<String>) -> Error {
 pub fn from_manage(e: ManageError) -> Error {
     match e {
         ManageError::NotFound => not_found("no such API key"),
-        ManageError::Conflict => coded(
+        ManageError::Conflict | ManageError::Stale => coded(
             "CONFLICT",
             "the API key changed since you read it (stale _etag); read it again and retry",
         ),

@@ -28,6 +28,9 @@ pub enum ManageError {
     /// The owner is inactive.
     #[error("the owner is inactive")]
     OwnerInactive,
+    /// The record changed since it was read; read it again and retry.
+    #[error("the record changed since it was read")]
+    Stale,
     /// The key has expired; its expiry can no longer change.
     #[error("the key has expired; create a new key instead")]
     Expired,
@@ -49,6 +52,7 @@ impl From<StoreError> for ManageError {
             StoreError::Conflict => Self::Conflict,
             StoreError::OwnerInactive => Self::OwnerInactive,
             StoreError::Expired => Self::Expired,
+            StoreError::Stale => Self::Stale,
             StoreError::NotHeld(p) => Self::NotHeld(p),
             StoreError::Backend(m) => Self::Unavailable(m),
         }

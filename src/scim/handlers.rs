@@ -100,7 +100,7 @@ fn refused(e: ManageError) -> ScimError {
     }
 }
 
-fn write_of(user: ScimUser, create: bool) -> ScimWrite {
+fn write_of(user: ScimUser, create: bool, expected_version: Option<i64>) -> ScimWrite {
     ScimWrite {
         upsert: user.upsert,
         active: user.active,
@@ -109,6 +109,7 @@ fn write_of(user: ScimUser, create: bool) -> ScimWrite {
         display_name: user.display_name,
         resource: user.resource,
         create,
+        expected_version,
     }
 }
 
@@ -197,7 +198,7 @@ pub async fn create_user(
     let user = ScimUser::from_resource(body_json(&headers, body)?, None)?;
     let outcome = state
         .management
-        .scim_write(&write_of(user, true))
+        .scim_write(&write_of(user, true, None))
         .await
         .map_err(refused)?;
     let resource = render(&outcome.record, &state.base);
@@ -241,7 +242,7 @@ pub async fn replace_user(
     let user = ScimUser::from_resource(body_json(&headers, body)?, Some(&id))?;
     let outcome = state
         .management
-        .scim_write(&write_of(user, false))
+        .scim_write(&write_of(user, false, None))
         .await
         .map_err(refused)?;
     Ok(scim_json(
@@ -250,7 +251,10 @@ pub async fn replace_user(
     ))
 }
 
-/// `PATCH /Users/{id}`.
+/// Tries of a PATCH that keeps losing the race against concurrent writes.
+const PATCH_TRIES: usize = 16;
+
+/// `PATCH /Users/{id}`: read, patch, write back if nobody wrote meanwhile (else again).
 pub async fn patch_user(
     State(state): State<Arc<ScimState>>,
     headers: HeaderMap,
@@ -260,24 +264,32 @@ pub async fn patch_user(
     authorize(&state, &headers)?;
     let id = user_id(path)?;
     let body = body_json(&headers, body)?;
-    let current = state
-        .management
-        .store()
-        .scim_user(&id)
-        .await
-        .map_err(|e| refused(e.into()))?
-        .ok_or_else(|| ScimError::not_found("no such user"))?;
-    let mut resource = current.resource;
-    patch::apply(&mut resource, &body)?;
-    let user = ScimUser::from_resource(resource, Some(&id))?;
-    let outcome = state
-        .management
-        .scim_write(&write_of(user, false))
-        .await
-        .map_err(refused)?;
-    Ok(scim_json(
-        StatusCode::OK,
-        &render(&outcome.record, &state.base),
+    for _ in 0..PATCH_TRIES {
+        let current = state
+            .management
+            .store()
+            .scim_user(&id)
+            .await
+            .map_err(|e| refused(e.into()))?
+            .ok_or_else(|| ScimError::not_found("no such user"))?;
+        let mut resource = current.resource;
+        patch::apply(&mut resource, &body)?;
+        let user = ScimUser::from_resource(resource, Some(&id))?;
+        let write = write_of(user, false, Some(current.version));
+        match state.management.scim_write(&write).await {
+            Ok(outcome) => {
+                return Ok(scim_json(
+                    StatusCode::OK,
+                    &render(&outcome.record, &state.base),
+                ));
+            }
+            Err(ManageError::Stale) => continue,
+            Err(e) => return Err(refused(e)),
+        }
+    }
+    Err(ScimError::status(
+        StatusCode::CONFLICT,
+        "the user kept changing while being patched; retry",
     ))
 }
 

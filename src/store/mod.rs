@@ -37,6 +37,9 @@ pub enum StoreError {
     /// The owner is inactive, so the key cannot be created or enabled.
     #[error("the owner is inactive")]
     OwnerInactive,
+    /// The record changed since it was read (a read-modify-write lost the race).
+    #[error("the record changed since it was read")]
+    Stale,
     /// The key has expired, so its expiry can no longer change.
     #[error("the key has expired")]
     Expired,

@@ -313,6 +313,9 @@ pub struct ScimWrite {
     pub resource: serde_json::Value,
     /// Create (`Conflict` if the SCIM resource exists) or replace (`NotFound` if not).
     pub create: bool,
+    /// On replace: applies only while the resource is still at this version (a PATCH
+    /// read it there); `Stale` otherwise.
+    pub expected_version: Option<i64>,
 }
 
 /// What a SCIM write did: the stored resource, and the user events it applied.

@@ -15,6 +15,7 @@ crate::both_backends!(scim:
     filters_pages_and_uniqueness,
     patches_of_multi_valued_attributes_change_permissions_and_keep_the_rest,
     bad_bodies_get_scim_errors_and_change_nothing,
+    concurrent_patches_lose_no_update,
 );
 
 const TOKEN: &str = "scim-test-token-0123456789";
@@ -452,6 +453,26 @@ pub async fn bad_bodies_get_scim_errors_and_change_nothing(backend: Backend) {
     let (status, _, _) = raw(nested, "application/json").await;
     assert!((400..500).contains(&status), "{status}");
     assert_eq!(total(&app).await, 0);
+}
+
+/// Eight directories' worth of PATCHes at once, each adding one role: every role is there
+/// afterwards (a PATCH writes back only the version it read, else patches it again).
+pub async fn concurrent_patches_lose_no_update(backend: Backend) {
+    let app = scim_app(backend).await;
+    create(&app, "frank", None).await;
+    let patches = (0..8).map(|i| {
+        let app = &app;
+        async move {
+            let add = json!({"schemas": [PATCH], "Operations": [
+                {"op": "add", "path": "roles", "value": [{"value": format!("role{i}")}]},
+            ]});
+            send(app, "PATCH", "/Users/frank", Some(add)).await.0
+        }
+    });
+    let statuses = futures_util::future::join_all(patches).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let expected: Vec<String> = (0..8).map(|i| format!("role{i}")).collect();
+    assert_eq!(permissions_of(&app, "frank").await, expected);
 }
 
 mod postgres_instances {

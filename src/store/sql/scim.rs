@@ -124,7 +124,10 @@ where
                     .bind(id.as_str())
                     .fetch_optional(&mut *tx)
                     .await?;
-            current.ok_or(StoreError::NotFound)?;
+            let (version,) = current.ok_or(StoreError::NotFound)?;
+            if write.expected_version.is_some_and(|v| v != version) {
+                return Err(StoreError::Stale);
+            }
             sqlx::query_as(q::UPDATE_SCIM_USER)
                 .bind(id.as_str())
                 .bind(write.user_name.as_str())
