@@ -24,6 +24,7 @@ mod metrics;
 mod openapi;
 mod rotation;
 mod scim;
+mod scim_concurrency;
 mod session_tokens;
 mod signing_keys;
 mod token;

@@ -1,10 +1,10 @@
 //! SCIM 2.0 at `/scim/v2` with the exact bodies Okta and Microsoft Entra ID document for
 //! create, deactivate, reactivate and delete, each followed by a token request proving the
 //! keys' state; filters, paging, uniqueness, PATCH of multi-valued attributes, unknown
-//! attributes kept, the token, bad bodies; two instances for "every instance refuses".
+//! attributes kept, the token, bad bodies. `scim_concurrency.rs`: concurrent patches and
+//! two instances.
 
 use serde_json::{Value, json};
-use std::time::Duration;
 
 use crate::app::{Backend, TestApp};
 
@@ -15,20 +15,19 @@ crate::both_backends!(scim:
     filters_pages_and_uniqueness,
     patches_of_multi_valued_attributes_change_permissions_and_keep_the_rest,
     bad_bodies_get_scim_errors_and_change_nothing,
-    concurrent_patches_lose_no_update,
 );
 
-const TOKEN: &str = "scim-test-token-0123456789";
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const TOKEN: &str = "scim-test-token-0123456789";
+pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
-async fn scim_app(backend: Backend) -> TestApp {
+pub async fn scim_app(backend: Backend) -> TestApp {
     TestApp::spawn_with(backend, &[("KEYMINT_SCIM_TOKEN", TOKEN)]).await
 }
 
 /// Sends a SCIM request with the token; returns status and JSON body (`Null` if none).
-async fn send(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+pub async fn send(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     send_as(app, method, path, body, Some(TOKEN)).await
 }
 
@@ -240,7 +239,7 @@ pub async fn entra_provisions_deactivates_and_deletes(backend: Backend) {
 }
 
 /// The Keymint user's current permissions.
-async fn permissions_of(app: &TestApp, id: &str) -> Vec<String> {
+pub async fn permissions_of(app: &TestApp, id: &str) -> Vec<String> {
     let user = app
         .state
         .store
@@ -250,7 +249,7 @@ async fn permissions_of(app: &TestApp, id: &str) -> Vec<String> {
     user.permissions.iter().map(str::to_owned).collect()
 }
 
-async fn create(app: &TestApp, user_name: &str, external_id: Option<&str>) -> Value {
+pub async fn create(app: &TestApp, user_name: &str, external_id: Option<&str>) -> Value {
     let mut body = json!({"schemas": [USER], "userName": user_name});
     if let Some(e) = external_id {
         body["externalId"] = e.into();
@@ -453,54 +452,4 @@ pub async fn bad_bodies_get_scim_errors_and_change_nothing(backend: Backend) {
     let (status, _, _) = raw(nested, "application/json").await;
     assert!((400..500).contains(&status), "{status}");
     assert_eq!(total(&app).await, 0);
-}
-
-/// Eight directories' worth of PATCHes at once, each adding one role: every role is there
-/// afterwards (a PATCH writes back only the version it read, else patches it again).
-pub async fn concurrent_patches_lose_no_update(backend: Backend) {
-    let app = scim_app(backend).await;
-    create(&app, "frank", None).await;
-    let patches = (0..8).map(|i| {
-        let app = &app;
-        async move {
-            let add = json!({"schemas": [PATCH], "Operations": [
-                {"op": "add", "path": "roles", "value": [{"value": format!("role{i}")}]},
-            ]});
-            send(app, "PATCH", "/Users/frank", Some(add)).await.0
-        }
-    });
-    let statuses = futures_util::future::join_all(patches).await;
-    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-    let expected: Vec<String> = (0..8).map(|i| format!("role{i}")).collect();
-    assert_eq!(permissions_of(&app, "frank").await, expected);
-}
-
-mod postgres_instances {
-    use super::*;
-
-    /// A SCIM deactivation answered by instance A: instance B refuses the user's key
-    /// within a second.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    #[cfg_attr(
-        not(keymint_pg),
-        ignore = "set KEYMINT_TEST_POSTGRES_URL to run the PostgreSQL suite"
-    )]
-    async fn a_scim_deactivation_at_one_instance_is_refused_at_the_other_within_a_second() {
-        let a = TestApp::spawn_with(Backend::Postgres, &[("KEYMINT_SCIM_TOKEN", TOKEN)]).await;
-        let b = a.spawn_peer().await;
-        create(&a, "erin", None).await;
-        let key = a.key("erin", "production").await;
-        assert_eq!(b.token_status("production", &key).await, 200, "cached at B");
-        let deactivate = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": false}}]});
-        let (status, _) = send(&a, "PATCH", "/Users/erin", Some(deactivate)).await;
-        assert_eq!(status, 200);
-        let refused = TestApp::eventually(Duration::from_secs(1), || async {
-            b.token_status("production", &key).await == 401
-        })
-        .await;
-        assert!(
-            refused.is_some(),
-            "B still issues tokens for a deactivated user"
-        );
-    }
 }
