@@ -84,6 +84,12 @@ pub async fn metrics(State(state): State<Arc<MetricsSources>>) -> impl IntoRespo
             sync.connects.load(Relaxed) as f64,
         ),
         (
+            "keymint_signing_key_reload_failures_total",
+            "counter",
+            "Signing-key reloads that failed (a stored key this instance cannot open); the keys in use stay.",
+            sync.signing_key_reload_failures.load(Relaxed) as f64,
+        ),
+        (
             "keymint_changes_published_total",
             "counter",
             "Key and user changes published to this instance's in-memory subscribers.",

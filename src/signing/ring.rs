@@ -102,6 +102,10 @@ pub struct KeyRing {
     schedule: Schedule,
     opened: RwLock<HashMap<EnvironmentName, Vec<OpenKey>>>,
     current: RwLock<HashMap<EnvironmentName, Arc<EnvironmentKeys>>>,
+    /// The latest time the schedule was applied at. States only move forward in time, so
+    /// a reload that read the clock before a slow database read never undoes a
+    /// transition applied meanwhile at a later time.
+    applied_at: std::sync::Mutex<Option<OffsetDateTime>>,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -208,6 +212,7 @@ impl KeyRing {
             schedule,
             opened: RwLock::new(HashMap::new()),
             current: RwLock::new(HashMap::new()),
+            applied_at: std::sync::Mutex::new(None),
         }
     }
 
@@ -294,6 +299,12 @@ impl KeyRing {
     }
 
     fn apply_schedule_to(&self, env: &EnvironmentName, now: OffsetDateTime) {
+        let now = {
+            let mut latest = self.applied_at.lock().unwrap_or_else(|e| e.into_inner());
+            let now = latest.map_or(now, |l| l.max(now));
+            *latest = Some(now);
+            now
+        };
         let opened = self.opened.read().unwrap_or_else(|e| e.into_inner());
         let Some(keys) = opened.get(env) else {
             return;

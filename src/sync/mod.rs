@@ -220,6 +220,10 @@ async fn reload_signing_keys(state: &SyncTask, envs: Option<Vec<EnvironmentName>
     });
     for env in envs {
         if let Err(e) = state.keys.reload(&env, now).await {
+            state
+                .status
+                .signing_key_reload_failures
+                .fetch_add(1, Ordering::Relaxed);
             tracing::error!(env = %env, error = %e, "reloading signing keys failed; keeping the current ones");
         }
     }

@@ -25,6 +25,8 @@ pub struct SyncStatus {
     pub lag_ms: AtomicU64,
     /// Times the notification connection was (re)established.
     pub connects: AtomicU64,
+    /// Reloads of signing keys that failed (a key this instance cannot open, say).
+    pub signing_key_reload_failures: AtomicU64,
 }
 
 impl SyncStatus {
@@ -44,6 +46,7 @@ impl SyncStatus {
             backlog: AtomicI64::new(0),
             lag_ms: AtomicU64::new(0),
             connects: AtomicU64::new(0),
+            signing_key_reload_failures: AtomicU64::new(0),
         }
     }
 

@@ -186,3 +186,23 @@ async fn scheduled_rotation_creates_one_key_when_due() {
     let kid = created[0].target.as_deref().unwrap();
     assert!(kids.iter().any(|k| k == kid), "{kid} not in {kids:?}");
 }
+
+/// A reload that read the clock before a slow database read (the sync task's, after the
+/// change feed) must not undo a key transition applied meanwhile at a later time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_reload_never_moves_the_schedule_back() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let before = app.clock.now();
+    let next = app.rotate_signing_key("production").await;
+    app.clock.advance(time::Duration::seconds(301));
+    app.state.refresh_signing_keys().await;
+    let env = keymint::domain::EnvironmentName::parse("production").unwrap();
+    assert_eq!(app.state.keys.get(&env).unwrap().active.kid(), next);
+    // The reload that started before the clock moved finishes now.
+    app.state.keys.reload(&env, before).await.unwrap();
+    assert_eq!(
+        app.state.keys.get(&env).unwrap().active.kid(),
+        next,
+        "a stale reload brought the old key back"
+    );
+}

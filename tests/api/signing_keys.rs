@@ -224,6 +224,7 @@ pub async fn a_wrong_or_missing_encryption_key_refuses_to_start_and_writes_nothi
 
 mod postgres_instances {
     use super::*;
+    use keymint::clock::Clock;
 
     /// Instances each with their own empty folder and the same encryption keys, started
     /// at the same moment on an empty database.
@@ -273,6 +274,55 @@ mod postgres_instances {
     )]
     async fn three_instances_starting_at_once_share_one_key_per_environment() {
         racing(3).await;
+    }
+
+    /// A key stored under encryption keys this instance lacks (another instance was given
+    /// a new first entry too early): the instance keeps its current keys, says so in
+    /// `/metrics`, and keeps issuing tokens that verify.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[cfg_attr(
+        not(keymint_pg),
+        ignore = "set KEYMINT_TEST_POSTGRES_URL to run the PostgreSQL suite"
+    )]
+    async fn a_key_an_instance_cannot_open_leaves_its_current_keys_in_use() {
+        let app = TestApp::spawn(Backend::Postgres).await;
+        app.user("alice", &["runs:read"]).await;
+        let key = app.key("alice", "production").await;
+        let before = kids(&jwks(&app).await);
+        // Sealed under encryption keys this instance does not have, stored as another
+        // instance would.
+        let other = keymint::signing::EncryptionKeys::parse(
+            &keymint::signing::EncryptionKeys::generate_entry(),
+        )
+        .unwrap();
+        let (signing, der) =
+            keymint::signing::SigningKey::generate(keymint::signing::SigningAlg::Es256).unwrap();
+        let env = keymint::domain::EnvironmentName::parse("production").unwrap();
+        let record = keymint::signing::seal_record(&other, &env, &signing, &der, app.clock.now());
+        let ctx = keymint::store::WriteContext {
+            now: app.clock.now(),
+            ..app.state.management().context()
+        };
+        let stored = app
+            .state
+            .store
+            .insert_signing_key(&record, keymint::store::InsertWhen::Always, &ctx)
+            .await
+            .unwrap();
+        assert!(stored.is_some());
+        let noticed = TestApp::eventually(Duration::from_secs(2), || async {
+            app.metric("keymint_signing_key_reload_failures_total")
+                .await
+                >= 1.0
+        })
+        .await;
+        assert!(noticed.is_some(), "the failed reload is not in /metrics");
+        assert_eq!(kids(&jwks(&app).await), before, "the keys in use changed");
+        let token = app.access_token("production", &key).await;
+        assert_eq!(
+            app.verify("production", &token).await.unwrap()["sub"],
+            "alice"
+        );
     }
 
     /// A rotation through one instance is published by every instance within a second;
