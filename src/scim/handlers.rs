@@ -100,6 +100,17 @@ fn refused(e: ManageError) -> ScimError {
     }
 }
 
+/// The stored resource of `id`, or 404.
+async fn stored(state: &ScimState, id: &UserId) -> Result<crate::store::ScimUserRecord, ScimError> {
+    state
+        .management
+        .store()
+        .scim_user(id)
+        .await
+        .map_err(|e| refused(e.into()))?
+        .ok_or_else(|| ScimError::not_found("no such user"))
+}
+
 fn write_of(user: ScimUser, create: bool, expected_version: Option<i64>) -> ScimWrite {
     ScimWrite {
         upsert: user.upsert,
@@ -220,13 +231,7 @@ pub async fn get_user(
 ) -> Answer {
     authorize(&state, &headers)?;
     let id = user_id(path)?;
-    let record = state
-        .management
-        .store()
-        .scim_user(&id)
-        .await
-        .map_err(|e| refused(e.into()))?
-        .ok_or_else(|| ScimError::not_found("no such user"))?;
+    let record = stored(&state, &id).await?;
     Ok(scim_json(StatusCode::OK, &render(&record, &state.base)))
 }
 
@@ -265,13 +270,7 @@ pub async fn patch_user(
     let id = user_id(path)?;
     let body = body_json(&headers, body)?;
     for _ in 0..PATCH_TRIES {
-        let current = state
-            .management
-            .store()
-            .scim_user(&id)
-            .await
-            .map_err(|e| refused(e.into()))?
-            .ok_or_else(|| ScimError::not_found("no such user"))?;
+        let current = stored(&state, &id).await?;
         let mut resource = current.resource;
         patch::apply(&mut resource, &body)?;
         let user = ScimUser::from_resource(resource, Some(&id))?;

@@ -100,45 +100,31 @@ where
         let user_name_key = write.user_name.to_lowercase();
         let display_name_key = write.display_name.as_deref().map(str::to_lowercase);
         let resource = write.resource.to_string();
-        let row: Option<ScimUserRow> = if write.create {
-            let exists: Option<(i64,)> = sqlx::query_as(q::SCIM_USER_VERSION)
-                .bind(id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_some() {
-                return Err(StoreError::Conflict);
-            }
-            sqlx::query_as(q::INSERT_SCIM_USER)
-                .bind(id.as_str())
-                .bind(write.user_name.as_str())
-                .bind(user_name_key.as_str())
-                .bind(write.external_id.as_deref())
-                .bind(display_name_key.as_deref())
-                .bind(resource.as_str())
-                .bind(ctx.now)
-                .fetch_optional(&mut *tx)
-                .await?
-        } else {
-            let current: Option<(i64,)> =
-                sqlx::query_as(locked(q::SCIM_USER_VERSION, DB::LOCK_UPDATE))
-                    .bind(id.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let (version,) = current.ok_or(StoreError::NotFound)?;
-            if write.expected_version.is_some_and(|v| v != version) {
+        // The SCIM row: a create finds none, a replace finds one at the version it read.
+        let current: Option<(i64,)> = sqlx::query_as(locked(q::SCIM_USER_VERSION, DB::LOCK_UPDATE))
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let statement = match (write.create, current) {
+            (true, Some(_)) => return Err(StoreError::Conflict),
+            (true, None) => q::INSERT_SCIM_USER,
+            (false, None) => return Err(StoreError::NotFound),
+            (false, Some((version,))) if write.expected_version.is_some_and(|v| v != version) => {
                 return Err(StoreError::Stale);
             }
-            sqlx::query_as(q::UPDATE_SCIM_USER)
-                .bind(id.as_str())
-                .bind(write.user_name.as_str())
-                .bind(user_name_key.as_str())
-                .bind(write.external_id.as_deref())
-                .bind(display_name_key.as_deref())
-                .bind(resource.as_str())
-                .bind(ctx.now)
-                .fetch_optional(&mut *tx)
-                .await?
+            (false, Some(_)) => q::UPDATE_SCIM_USER,
         };
+        // Both statements take the same parameters.
+        let row: Option<ScimUserRow> = sqlx::query_as(statement)
+            .bind(id.as_str())
+            .bind(write.user_name.as_str())
+            .bind(user_name_key.as_str())
+            .bind(write.external_id.as_deref())
+            .bind(display_name_key.as_deref())
+            .bind(resource.as_str())
+            .bind(ctx.now)
+            .fetch_optional(&mut *tx)
+            .await?;
         let record: ScimUserRecord = row.ok_or(StoreError::NotFound)?.try_into()?;
         let activation = match (was_active, write.active) {
             (true, false) => Some(UserEvent::Deactivated(id.clone())),
