@@ -2,6 +2,7 @@
 
 mod audit;
 mod config_check;
+mod groups;
 mod keys;
 mod serve;
 mod signing_keys;
@@ -67,6 +68,9 @@ enum Command {
     /// Mirror users from the directory.
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// Map directory groups to the permissions their members hold.
+    #[command(subcommand)]
+    Groups(groups::GroupsCommand),
     /// Create, list, disable, enable, delete API keys and rotate their secrets.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -134,6 +138,7 @@ async fn run_configured(command: Command, actor: Option<String>) -> anyhow::Resu
     match command {
         Command::Serve => serve::run(config).await,
         Command::Users(cmd) => users::run(cmd, &connect(&config).await?).await,
+        Command::Groups(cmd) => groups::run(cmd, &connect(&config).await?).await,
         Command::Keys(cmd) => keys::run(cmd, &config, &connect(&config).await?).await,
         Command::Tokens(cmd) if !tokens::needs_store(&cmd) => tokens::verify(cmd, None).await,
         Command::Tokens(cmd) => tokens::run(cmd, &config, &connect(&config).await?).await,

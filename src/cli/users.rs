@@ -85,6 +85,7 @@ pub async fn run(cmd: UsersCommand, manage: &Management) -> anyhow::Result<()> {
                     if u.service_account { "yes" } else { "no" }
                 );
                 println!("permissions:     [{}]", u.permissions);
+                println!("  from groups:   [{}]", u.group_permissions);
                 println!(
                     "keys:            {} ({} enabled)",
                     summary.keys, summary.enabled_keys
@@ -188,6 +189,7 @@ fn user_json(summary: &UserSummary) -> serde_json::Value {
         "email": u.email,
         "serviceAccount": u.service_account,
         "permissions": u.permissions.iter().collect::<Vec<_>>(),
+        "groupPermissions": u.group_permissions.iter().collect::<Vec<_>>(),
         "keys": summary.keys,
         "enabledKeys": summary.enabled_keys,
         "createdAt": rfc3339(u.created_at),

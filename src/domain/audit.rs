@@ -106,6 +106,19 @@ pub enum AuditAction {
     SigningKeyCreated,
     /// A signing key was re-encrypted under the first encryption key (target: its `kid`).
     SigningKeyRewrapped,
+    /// A SCIM group was created (target: its displayName).
+    GroupCreated,
+    /// A SCIM group's attributes were replaced or patched (target: its displayName).
+    GroupUpdated,
+    /// A SCIM group was deleted (target: its displayName).
+    GroupDeleted,
+    /// The permissions a group name maps to were set (target: the name; reason: the
+    /// permissions, space-separated).
+    GroupPermissionsSet,
+    /// A user joined a group (target: the group's displayName).
+    UserGroupAdded,
+    /// A user left a group (target: the group's displayName).
+    UserGroupRemoved,
 }
 
 impl AuditAction {
@@ -126,6 +139,12 @@ impl AuditAction {
             Self::TokenRevoked => "token.revoked",
             Self::SigningKeyCreated => "signing_key.created",
             Self::SigningKeyRewrapped => "signing_key.rewrapped",
+            Self::GroupCreated => "group.created",
+            Self::GroupUpdated => "group.updated",
+            Self::GroupDeleted => "group.deleted",
+            Self::GroupPermissionsSet => "group.permissions_set",
+            Self::UserGroupAdded => "user.group_added",
+            Self::UserGroupRemoved => "user.group_removed",
         }
     }
 }

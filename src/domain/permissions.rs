@@ -88,6 +88,11 @@ impl Permissions {
         self.0.iter().map(String::as_str)
     }
 
+    /// The permissions in `self`, `other` or both.
+    pub fn union(&self, other: &Permissions) -> Permissions {
+        Self(self.0.union(&other.0).cloned().collect())
+    }
+
     /// Number of permissions.
     pub fn len(&self) -> usize {
         self.0.len()

@@ -5,7 +5,7 @@ use std::fmt;
 use time::OffsetDateTime;
 
 /// The directory's id of a user.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UserId(String);
 
 impl UserId {
@@ -41,8 +41,12 @@ pub struct User {
     pub service_account: bool,
     /// Inactive users cannot use, create or enable keys.
     pub active: bool,
-    /// The user's current permissions (keys keep the set they were created with).
+    /// The user's current permissions (keys keep the set they were created with): its
+    /// own together with those its groups map to.
     pub permissions: Permissions,
+    /// The part of `permissions` that comes from the user's groups (SCIM `/Groups` and
+    /// the group mapping ops keep).
+    pub group_permissions: Permissions,
     /// First seen.
     pub created_at: OffsetDateTime,
     /// Last changed.

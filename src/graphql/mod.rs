@@ -3,6 +3,7 @@
 
 mod auth;
 mod errors;
+mod groups;
 mod mutation;
 mod mutation_cap;
 mod query;
@@ -10,7 +11,7 @@ mod types;
 mod user_tokens;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::{EmptySubscription, MergedObject, Schema};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -28,8 +29,16 @@ use crate::oauth::TokenChecker;
 pub use auth::{AuthFailure, Caller};
 pub use user_tokens::UserTokenVerifier;
 
+/// Every query: keys, audit, users, group mappings.
+#[derive(MergedObject, Default)]
+pub struct Query(query::QueryRoot, groups::GroupQuery);
+
+/// Every mutation: keys, group mappings.
+#[derive(MergedObject, Default)]
+pub struct Mutation(mutation::MutationRoot, groups::GroupMutation);
+
 /// The schema type.
-pub type KeymintSchema = Schema<query::QueryRoot, mutation::MutationRoot, EmptySubscription>;
+pub type KeymintSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Hostile-query limits: nesting depth, total complexity (every field, aliases included,
 /// costs 1; list fields cost their page size), and parser recursion.
@@ -41,7 +50,7 @@ const MAX_DIRECTIVES: usize = 4;
 
 /// Builds the schema once; per-request data carries the caller.
 pub fn schema() -> KeymintSchema {
-    Schema::build(query::QueryRoot, mutation::MutationRoot, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(MAX_RECURSION)

@@ -10,6 +10,7 @@ use super::{Caller, RequestContext};
 use crate::domain::{Actor, ApiKey, ChangeSource, ClientId, KeyEdit, Permissions};
 use crate::manage::{CreateKey, KeyChangeRequest, Management};
 
+#[derive(Default)]
 pub struct MutationRoot;
 
 fn caller<'a>(rc: &'a RequestContext, needs: &str) -> Result<&'a Caller> {
@@ -22,7 +23,7 @@ fn caller<'a>(rc: &'a RequestContext, needs: &str) -> Result<&'a Caller> {
     Ok(caller)
 }
 
-fn management(rc: &RequestContext, caller: &Caller) -> Management {
+pub(super) fn management(rc: &RequestContext, caller: &Caller) -> Management {
     let actor = Actor {
         source: ChangeSource::GraphQl,
         user: Some(caller.user.clone()),

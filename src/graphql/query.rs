@@ -15,6 +15,7 @@ use crate::store::{AuditQuery, KeyQuery, UserQuery};
 /// Largest page.
 const MAX_PAGE: i32 = 100;
 
+#[derive(Default)]
 pub struct QueryRoot;
 
 fn page_size(first: Option<i32>) -> Result<u32> {

@@ -239,6 +239,8 @@ pub struct UserNode {
     pub active: bool,
     /// The user's current permissions (keys keep the set they were created with).
     pub permissions: Vec<String>,
+    /// The part of `permissions` held through the user's directory groups.
+    pub group_permissions: Vec<String>,
     /// Keys the user owns, in every environment.
     pub key_count: i64,
     /// Of those, enabled.
@@ -258,6 +260,7 @@ impl From<crate::store::UserSummary> for UserNode {
             service_account: u.service_account,
             active: u.active,
             permissions: u.permissions.iter().map(str::to_owned).collect(),
+            group_permissions: u.group_permissions.iter().map(str::to_owned).collect(),
             key_count: s.keys,
             enabled_key_count: s.enabled_keys,
             created_at: rfc3339(u.created_at),

@@ -6,7 +6,7 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use serde_json::Value;
 
 use super::{AppState, health, landing, openapi};
-use crate::scim::handlers as scim;
+use crate::scim::{discovery as scim_discovery, groups as scim_groups, users as scim};
 use crate::{events, graphql, metrics, oauth};
 
 /// One method on one path.
@@ -130,32 +130,71 @@ pub fn table() -> Vec<Route> {
         ),
         route(
             "GET",
+            "/scim/v2/Groups",
+            get(scim_groups::list_groups),
+            openapi::scim("List groups (filter, startIndex, count, excludedAttributes=members)"),
+        ),
+        route(
+            "POST",
+            "/scim/v2/Groups",
+            post(scim_groups::create_group),
+            openapi::scim("Create a group"),
+        ),
+        route(
+            "GET",
+            "/scim/v2/Groups/{id}",
+            get(scim_groups::get_group),
+            openapi::scim_at("Read a group", "id"),
+        ),
+        route(
+            "PUT",
+            "/scim/v2/Groups/{id}",
+            put(scim_groups::replace_group),
+            openapi::scim_at("Replace a group (members kept when left out)", "id"),
+        ),
+        route(
+            "PATCH",
+            "/scim/v2/Groups/{id}",
+            patch(scim_groups::patch_group),
+            openapi::scim_at(
+                "Patch a group: members added and removed, attributes replaced",
+                "id",
+            ),
+        ),
+        route(
+            "DELETE",
+            "/scim/v2/Groups/{id}",
+            delete(scim_groups::delete_group),
+            openapi::scim_at("Delete a group: its members lose what it granted", "id"),
+        ),
+        route(
+            "GET",
             "/scim/v2/ServiceProviderConfig",
-            get(scim::service_provider_config),
+            get(scim_discovery::get_service_provider_config),
             openapi::scim("What this service provider supports"),
         ),
         route(
             "GET",
             "/scim/v2/ResourceTypes",
-            get(scim::resource_types),
+            get(scim_discovery::get_resource_types),
             openapi::scim("Resource types"),
         ),
         route(
             "GET",
             "/scim/v2/ResourceTypes/{name}",
-            get(scim::resource_types),
+            get(scim_discovery::get_resource_types),
             openapi::scim_at("One resource type", "name"),
         ),
         route(
             "GET",
             "/scim/v2/Schemas",
-            get(scim::schemas),
+            get(scim_discovery::get_schemas),
             openapi::scim("Schemas"),
         ),
         route(
             "GET",
             "/scim/v2/Schemas/{id}",
-            get(scim::schemas),
+            get(scim_discovery::get_schemas),
             openapi::scim_at("One schema", "id"),
         ),
         route("GET", "/metrics", get(metrics::metrics), openapi::metrics()),

@@ -1,6 +1,7 @@
 //! The use cases that change keys and users. The CLI calls these today; the GraphQL API
 //! and the user-event listener call the same ones, so every change goes through one place.
 
+mod groups;
 mod keys;
 mod scim;
 mod tokens;
@@ -54,6 +55,9 @@ impl From<StoreError> for ManageError {
             StoreError::Expired => Self::Expired,
             StoreError::Stale => Self::Stale,
             StoreError::NotHeld(p) => Self::NotHeld(p),
+            StoreError::UnknownUsers(ids) => {
+                Self::InvalidInput(format!("no such user: {}", ids.join(", ")))
+            }
             StoreError::Backend(m) => Self::Unavailable(m),
         }
     }

@@ -1,10 +1,16 @@
 //! Discovery (RFC 7644 §4): `ServiceProviderConfig`, `ResourceTypes` and `Schemas`, the
 //! documents directories read to learn what this service provider supports.
 
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
+use super::ScimState;
+use super::errors::ScimError;
 use super::filter::USER_SCHEMA;
-use super::handlers::MAX_RESULTS;
+use super::group::GROUP_SCHEMA;
+use super::wire::{Answer, MAX_RESULTS, authorize, scim_json};
 
 /// The enterprise User extension (RFC 7643 §4.3), accepted and stored as sent.
 pub const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -88,6 +94,54 @@ pub fn user_schema(base: &str) -> Value {
     })
 }
 
+/// The Group resource type.
+pub fn group_resource_type(base: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+        "id": "Group",
+        "name": "Group",
+        "endpoint": "/Groups",
+        "description": "A group of users; its displayName maps to permissions its members hold",
+        "schema": GROUP_SCHEMA,
+        "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/Group")},
+    })
+}
+
+/// The Group schema.
+pub fn group_schema(base: &str) -> Value {
+    let mut display_name = attribute(
+        "displayName",
+        "string",
+        false,
+        true,
+        "unique, case-insensitive; members hold the permissions ops map to this name",
+    );
+    display_name["uniqueness"] = json!("server");
+    let mut members = attribute("members", "complex", true, false, "the users in the group");
+    members["subAttributes"] = json!([
+        attribute("value", "string", false, true, "the member's user id"),
+        attribute(
+            "$ref",
+            "reference",
+            false,
+            false,
+            "the member's User resource"
+        ),
+        attribute("type", "string", false, false, "User"),
+    ]);
+    json!({
+        "id": GROUP_SCHEMA,
+        "name": "Group",
+        "description": "Group",
+        "attributes": [
+            display_name,
+            attribute("externalId", "string", false, false, "the directory's id"),
+            members,
+        ],
+        "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{GROUP_SCHEMA}")},
+    })
+}
+
 /// The enterprise extension schema (stored as sent; Keymint reads none of it).
 pub fn enterprise_schema(base: &str) -> Value {
     json!({
@@ -106,10 +160,65 @@ pub fn enterprise_schema(base: &str) -> Value {
 /// A ListResponse of `resources` (all of them: discovery lists are short).
 pub fn list(resources: Vec<Value>) -> Value {
     json!({
-        "schemas": [super::handlers::LIST_SCHEMA],
+        "schemas": [super::wire::LIST_SCHEMA],
         "totalResults": resources.len(),
         "startIndex": 1,
         "itemsPerPage": resources.len(),
         "Resources": resources,
     })
+}
+
+/// `GET /ServiceProviderConfig`.
+pub async fn get_service_provider_config(
+    State(state): State<Arc<ScimState>>,
+    headers: HeaderMap,
+) -> Answer {
+    authorize(&state, &headers)?;
+    Ok(scim_json(
+        StatusCode::OK,
+        &service_provider_config(&state.base),
+    ))
+}
+
+/// `GET /ResourceTypes` and `/ResourceTypes/{name}`.
+pub async fn get_resource_types(
+    State(state): State<Arc<ScimState>>,
+    headers: HeaderMap,
+    path: Option<Path<String>>,
+) -> Answer {
+    authorize(&state, &headers)?;
+    let all = vec![
+        user_resource_type(&state.base),
+        group_resource_type(&state.base),
+    ];
+    match path {
+        None => Ok(scim_json(StatusCode::OK, &list(all))),
+        Some(Path(name)) => all
+            .into_iter()
+            .find(|t| t["id"] == name.as_str())
+            .map(|t| scim_json(StatusCode::OK, &t))
+            .ok_or_else(|| ScimError::not_found("no such resource type")),
+    }
+}
+
+/// `GET /Schemas` and `/Schemas/{id}`.
+pub async fn get_schemas(
+    State(state): State<Arc<ScimState>>,
+    headers: HeaderMap,
+    path: Option<Path<String>>,
+) -> Answer {
+    authorize(&state, &headers)?;
+    let all = vec![
+        user_schema(&state.base),
+        enterprise_schema(&state.base),
+        group_schema(&state.base),
+    ];
+    match path {
+        None => Ok(scim_json(StatusCode::OK, &list(all))),
+        Some(Path(id)) => all
+            .into_iter()
+            .find(|s| s["id"] == id.as_str())
+            .map(|s| scim_json(StatusCode::OK, &s))
+            .ok_or_else(|| ScimError::not_found("no such schema")),
+    }
 }

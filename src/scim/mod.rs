@@ -2,17 +2,23 @@
 //! Microsoft Entra ID, ...) provision and deprovision users with no glue code. A SCIM
 //! user is a Keymint user (id: `externalId`, else `userName`); `roles` and
 //! `entitlements` are its current permissions; `active: false` and `DELETE` have the
-//! `user.deactivated` effect. `filter.rs` and `patch.rs` are the protocol's two small
-//! languages, `user.rs` the resource, `handlers.rs` the endpoints, `discovery.rs` the
+//! `user.deactivated` effect. A group's members hold the permissions ops map to its
+//! `displayName`. `filter/` and `patch.rs` (with `members.rs` for group membership) are
+//! the protocol's small languages, `user.rs` and `group.rs` the resources, `users.rs` and
+//! `groups.rs` their endpoints, `wire.rs` what every endpoint shares, `discovery.rs` the
 //! documents directories read first, `errors.rs` RFC 7644 §3.12 errors.
 
 pub mod discovery;
 pub mod errors;
 pub mod filter;
-pub mod handlers;
+pub mod group;
+pub mod groups;
+pub mod members;
 pub mod patch;
 pub mod token;
 pub mod user;
+pub mod users;
+pub mod wire;
 
 pub use token::ScimToken;
 

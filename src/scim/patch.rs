@@ -10,7 +10,7 @@ use super::errors::ScimError;
 use super::filter::{AttrPath, Filter};
 
 /// Longest list of operations in one request.
-const MAX_OPERATIONS: usize = 100;
+pub(super) const MAX_OPERATIONS: usize = 100;
 
 /// The PatchOp message schema.
 pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";

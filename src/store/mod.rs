@@ -12,17 +12,18 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::domain::{
-    ApiKey, AuditEvent, ClientId, EnvironmentName, KeyCredentials, User, UserEvent, UserId,
+    ApiKey, AuditEvent, ClientId, EnvironmentName, KeyCredentials, Permissions, User, UserEvent,
+    UserId,
 };
 
 pub use crate::domain::{Activation, KeyEdit, NewSecret};
 pub use postgres::{MAX_EVENT_ATTEMPTS, PgStore};
 pub use sqlite::SqliteStore;
 pub use types::{
-    AuditQuery, ChangeRecord, Dedupe, EventOutcome, InsertWhen, KeyPage, KeyQuery, KeyUpdate,
-    NewApiKey, PoolUsage, ScimOutcome, ScimQuery, ScimUserRecord, ScimWrite, SigningKeyRecord,
-    TableEventOutcome, TokenRevocation, UserActivation, UserQuery, UserSummary, Wakeup,
-    WriteContext,
+    AuditQuery, ChangeRecord, Dedupe, EventOutcome, GroupMapping, InsertWhen, KeyPage, KeyQuery,
+    KeyUpdate, MemberChange, NewApiKey, PoolUsage, ScimGroupRecord, ScimGroupWrite, ScimOutcome,
+    ScimQuery, ScimUserRecord, ScimWrite, SigningKeyRecord, TableEventOutcome, TokenRevocation,
+    UserActivation, UserQuery, UserSummary, Wakeup, WriteContext,
 };
 
 /// Errors of the store. Constraint violations are mapped here, never leaked raw.
@@ -46,6 +47,9 @@ pub enum StoreError {
     /// A key asked for permissions its owner does not hold.
     #[error("the owner does not hold: {}", .0.join(", "))]
     NotHeld(Vec<String>),
+    /// Members named that are not Keymint users (the first few).
+    #[error("no such user: {}", .0.join(", "))]
+    UnknownUsers(Vec<String>),
     /// The database failed or is unreachable.
     #[error("database error: {0}")]
     Backend(String),
@@ -216,6 +220,48 @@ pub trait Store: Send + Sync + 'static {
         id: &UserId,
         ctx: &WriteContext,
     ) -> Result<UserActivation, StoreError>;
+
+    /// The SCIM group `id`, with its members when `members` is true.
+    async fn scim_group(
+        &self,
+        id: &str,
+        members: bool,
+    ) -> Result<Option<ScimGroupRecord>, StoreError>;
+
+    /// A page of SCIM groups matching `query`, in id order (with their members when
+    /// `members` is true), and how many match in all.
+    async fn scim_groups(
+        &self,
+        query: &ScimQuery,
+        members: bool,
+    ) -> Result<(Vec<ScimGroupRecord>, i64), StoreError>;
+
+    /// Creates or replaces a SCIM group and changes its members in one transaction that
+    /// also recomputes `group_permissions` of every user whose groups' permissions it
+    /// changes. `Conflict` for a taken displayName; `NotFound` on replace of none;
+    /// `UnknownUsers` for members that are not Keymint users. Gives the stored group
+    /// without its members.
+    async fn scim_group_write(
+        &self,
+        write: &ScimGroupWrite,
+        ctx: &WriteContext,
+    ) -> Result<ScimGroupRecord, StoreError>;
+
+    /// Deletes a SCIM group: its members leave it (their permissions recomputed).
+    async fn scim_group_delete(&self, id: &str, ctx: &WriteContext) -> Result<(), StoreError>;
+
+    /// Sets what members of groups named `name` (case-insensitively) hold; an empty set
+    /// removes the mapping. Recomputes the members' permissions in the same transaction;
+    /// gives how many users' permissions changed.
+    async fn set_group_permissions(
+        &self,
+        name: &str,
+        permissions: &Permissions,
+        ctx: &WriteContext,
+    ) -> Result<u64, StoreError>;
+
+    /// Every group mapping, by name.
+    async fn group_mappings(&self) -> Result<Vec<GroupMapping>, StoreError>;
 
     /// True when the token `jti` was revoked.
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;

@@ -40,6 +40,11 @@ impl Backend for Postgres {
     /// that may insert a signing key (and before [`Self::CHANGES_LOCK`]).
     const SIGNING_KEYS_LOCK: Option<&'static str> =
         Some("SELECT pg_advisory_xact_lock(7738725045533307907)");
+    /// Advisory lock 0x6b65_796d_696e_7404 ("keymint" 04), taken first by a transaction
+    /// that changes groups or their mapping (and by a SCIM user's delete, which leaves
+    /// its groups), before any row lock.
+    const GROUPS_LOCK: Option<&'static str> =
+        Some("SELECT pg_advisory_xact_lock(7738725045533307908)");
     /// A safety net only: notifications normally wake instances at once.
     const POLL_INTERVAL: Duration = Duration::from_secs(1);
 

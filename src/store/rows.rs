@@ -16,6 +16,7 @@ pub(super) struct UserRow {
     service_account: bool,
     active: bool,
     permissions: String,
+    group_permissions: String,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
 }
@@ -24,13 +25,17 @@ impl TryFrom<UserRow> for User {
     type Error = StoreError;
 
     fn try_from(r: UserRow) -> Result<Self, StoreError> {
+        let own =
+            Permissions::from_json(&r.permissions).map_err(|_| corrupt("users.permissions"))?;
+        let group_permissions = Permissions::from_json(&r.group_permissions)
+            .map_err(|_| corrupt("users.group_permissions"))?;
         Ok(User {
             id: UserId::parse(&r.id).ok_or_else(|| corrupt("users.id"))?,
             email: r.email,
             service_account: r.service_account,
             active: r.active,
-            permissions: Permissions::from_json(&r.permissions)
-                .map_err(|_| corrupt("users.permissions"))?,
+            permissions: own.union(&group_permissions),
+            group_permissions,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -243,6 +248,53 @@ impl TryFrom<ScimUserRow> for super::ScimUserRecord {
                 .map_err(|_| corrupt("scim_users.resource"))?,
             version: r.version,
             created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ScimGroupRow {
+    id: String,
+    display_name: String,
+    resource: String,
+    version: i64,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+impl TryFrom<ScimGroupRow> for super::ScimGroupRecord {
+    type Error = StoreError;
+
+    fn try_from(r: ScimGroupRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.id,
+            display_name: r.display_name,
+            resource: serde_json::from_str(&r.resource)
+                .map_err(|_| corrupt("scim_groups.resource"))?,
+            members: Vec::new(),
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct GroupMappingRow {
+    name: String,
+    permissions: String,
+    updated_at: OffsetDateTime,
+}
+
+impl TryFrom<GroupMappingRow> for super::GroupMapping {
+    type Error = StoreError;
+
+    fn try_from(r: GroupMappingRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            name: r.name,
+            permissions: Permissions::from_json(&r.permissions)
+                .map_err(|_| corrupt("group_permissions.permissions"))?,
             updated_at: r.updated_at,
         })
     }

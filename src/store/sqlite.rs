@@ -28,6 +28,7 @@ impl Backend for Sqlite {
     const LOCK_UPDATE: &'static str = "";
     const CHANGES_LOCK: Option<&'static str> = None;
     const SIGNING_KEYS_LOCK: Option<&'static str> = None;
+    const GROUPS_LOCK: Option<&'static str> = None;
     const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
     async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {

@@ -25,6 +25,7 @@ mod openapi;
 mod rotation;
 mod scim;
 mod scim_concurrency;
+mod scim_groups;
 mod session_tokens;
 mod signing_keys;
 mod token;

@@ -31,7 +31,7 @@ pub async fn send(app: &TestApp, method: &str, path: &str, body: Option<Value>) 
     send_as(app, method, path, body, Some(TOKEN)).await
 }
 
-async fn send_as(
+pub async fn send_as(
     app: &TestApp,
     method: &str,
     path: &str,
@@ -56,7 +56,7 @@ async fn send_as(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-fn assert_error(body: &Value, status: u16, scim_type: Option<&str>) {
+pub fn assert_error(body: &Value, status: u16, scim_type: Option<&str>) {
     assert_eq!(body["schemas"], json!([ERROR]), "{body}");
     assert_eq!(body["status"], status.to_string(), "{body}");
     if let Some(kind) = scim_type {
@@ -416,6 +416,9 @@ pub async fn bad_bodies_get_scim_errors_and_change_nothing(backend: Backend) {
                 .post(app.url("/scim/v2/Users"))
                 .bearer_auth(TOKEN)
                 .header("content-type", content_type)
+                // A body refused before it is read leaves the connection unusable; a
+                // later request must not be sent on it.
+                .header("connection", "close")
                 .body(body)
                 .send()
                 .await

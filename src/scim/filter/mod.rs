@@ -7,7 +7,7 @@ use serde_json::Value;
 mod parse;
 mod sql;
 
-pub use sql::to_sql;
+pub use sql::{Resource, to_sql};
 
 /// Longest filter accepted, in bytes.
 pub(super) const MAX_LEN: usize = 2048;
@@ -197,7 +197,6 @@ fn compare(found: &Value, op: Op, value: &Value) -> bool {
     }
 }
 
-/// A column `GET /Users` may filter on.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,7 +207,7 @@ mod tests {
         let filter = Filter::parse(r#"userName eq "Alice@Example.com""#).unwrap();
         let mut params = Vec::new();
         assert_eq!(
-            to_sql(&filter, 3, &mut params).unwrap(),
+            to_sql(&filter, Resource::User, 3, &mut params).unwrap(),
             "(user_name_key = $3)"
         );
         assert_eq!(params, ["alice@example.com"]);
@@ -218,9 +217,18 @@ mod tests {
                 .unwrap();
         let mut params = Vec::new();
         assert_eq!(
-            to_sql(&filter, 1, &mut params).unwrap(),
+            to_sql(&filter, Resource::User, 1, &mut params).unwrap(),
             "((external_id = $1) OR ((user_name_key = $2) AND (NOT (user_id IS NOT NULL))))"
         );
+        // What Entra ID sends to check a membership.
+        let filter = Filter::parse(r#"id eq "g1" and members eq "u1""#).unwrap();
+        let mut params = Vec::new();
+        let sql = to_sql(&filter, Resource::Group, 3, &mut params).unwrap();
+        assert!(sql.starts_with("((id = $3) AND (EXISTS (SELECT 1 FROM scim_group_members"));
+        assert!(sql.ends_with("m.user_id = $4)))"), "{sql}");
+        assert_eq!(params, ["g1", "u1"]);
+        let members = Filter::parse(r#"members eq "u1""#).unwrap();
+        assert!(to_sql(&members, Resource::User, 1, &mut Vec::new()).is_err());
         let urn = Filter::parse(&format!("{USER_SCHEMA}:userName EQ \"x\"")).unwrap();
         assert!(matches!(urn, Filter::Compare(ref p, Op::Eq, _) if p.is("userName")));
     }
@@ -250,7 +258,7 @@ mod tests {
         ] {
             let filter = Filter::parse(unsupported).unwrap();
             assert!(
-                to_sql(&filter, 1, &mut Vec::new()).is_err(),
+                to_sql(&filter, Resource::User, 1, &mut Vec::new()).is_err(),
                 "{unsupported}"
             );
         }

@@ -31,6 +31,18 @@ impl<'a> AuditRecord<'a> {
         }
     }
 
+    /// An entry about something that is neither a key nor a user (a group, a mapping).
+    pub fn about(action: AuditAction, target: &'a str, reason: Option<&'a str>) -> Self {
+        Self {
+            action,
+            environment: None,
+            client_id: None,
+            user_id: None,
+            reason,
+            target: Some(target),
+        }
+    }
+
     /// An entry about `user`.
     pub fn user(action: AuditAction, user: &'a UserId, reason: Option<&'a str>) -> Self {
         Self {

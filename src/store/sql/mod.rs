@@ -9,6 +9,8 @@
 //! a write applies (frozen permissions, the update plan) are pure functions in
 //! [`crate::domain`].
 
+mod group_queries;
+mod groups;
 mod journal;
 mod keys;
 pub(super) mod queries;
@@ -37,6 +39,9 @@ pub(crate) trait Backend: Database {
     /// Run first by a transaction that may insert a signing key, so that of instances
     /// racing, one decides and the others see its key (SQLite: `BEGIN IMMEDIATE`).
     const SIGNING_KEYS_LOCK: Option<&'static str>;
+    /// Run first by every transaction that changes group membership, a group's name or
+    /// a group mapping, so the permissions each recomputes see every other's result.
+    const GROUPS_LOCK: Option<&'static str>;
     /// How often instances poll when no notification wakes them.
     const POLL_INTERVAL: Duration;
 
@@ -284,6 +289,51 @@ macro_rules! forward_store {
                 ctx: &WriteContext,
             ) -> Result<$crate::store::UserActivation, StoreError> {
                 $crate::store::sql::SqlStore::<$db>::scim_delete(self, id, ctx).await
+            }
+            async fn scim_group(
+                &self,
+                id: &str,
+                members: bool,
+            ) -> Result<Option<$crate::store::ScimGroupRecord>, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::scim_group(self, id, members).await
+            }
+            async fn scim_groups(
+                &self,
+                query: &$crate::store::ScimQuery,
+                members: bool,
+            ) -> Result<(Vec<$crate::store::ScimGroupRecord>, i64), StoreError> {
+                $crate::store::sql::SqlStore::<$db>::scim_groups(self, query, members).await
+            }
+            async fn scim_group_write(
+                &self,
+                write: &$crate::store::ScimGroupWrite,
+                ctx: &WriteContext,
+            ) -> Result<$crate::store::ScimGroupRecord, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::scim_group_write(self, write, ctx).await
+            }
+            async fn scim_group_delete(
+                &self,
+                id: &str,
+                ctx: &WriteContext,
+            ) -> Result<(), StoreError> {
+                $crate::store::sql::SqlStore::<$db>::scim_group_delete(self, id, ctx).await
+            }
+            async fn set_group_permissions(
+                &self,
+                name: &str,
+                permissions: &$crate::domain::Permissions,
+                ctx: &WriteContext,
+            ) -> Result<u64, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::set_group_permissions(
+                    self,
+                    name,
+                    permissions,
+                    ctx,
+                )
+                .await
+            }
+            async fn group_mappings(&self) -> Result<Vec<$crate::store::GroupMapping>, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::group_mappings(self).await
             }
             async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
                 $crate::store::sql::SqlStore::<$db>::is_revoked(self, jti).await

@@ -5,7 +5,7 @@
 /// Columns of `users`, in `UserRow` order.
 macro_rules! user_columns {
     () => {
-        "id, email, service_account, active, permissions, created_at, updated_at"
+        "id, email, service_account, active, permissions, group_permissions, created_at, updated_at"
     };
 }
 

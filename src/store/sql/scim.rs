@@ -1,11 +1,15 @@
 //! SCIM-provisioned users: the stored resource and, in the same transaction, its effect on
 //! the Keymint user (upsert; deactivation with every key disabled; reactivation). Locks are
-//! taken in the order every writer uses: user row, SCIM row, key rows, change-feed lock.
+//! taken in the order every writer uses: (groups lock,) user row, SCIM row, key rows,
+//! change-feed lock.
 
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 use time::OffsetDateTime;
 
-use super::super::rows::{AuditRow, ChangeRow, KeyRow, ScimUserRow, UserRow, UserSummaryRow};
+use super::super::rows::{
+    AuditRow, ChangeRow, GroupMappingRow, KeyRow, ScimGroupRow, ScimUserRow, UserRow,
+    UserSummaryRow,
+};
 use super::super::{
     ScimOutcome, ScimQuery, ScimUserRecord, ScimWrite, StoreError, UserActivation, WriteContext,
 };
@@ -36,6 +40,10 @@ where
     for<'r> AuditRow: FromRow<'r, DB::Row>,
     for<'r> ChangeRow: FromRow<'r, DB::Row>,
     for<'r> ScimUserRow: FromRow<'r, DB::Row>,
+    for<'r> (String,): FromRow<'r, DB::Row>,
+    for<'r> (i64, String, String): FromRow<'r, DB::Row>,
+    for<'r> ScimGroupRow: FromRow<'r, DB::Row>,
+    for<'r> GroupMappingRow: FromRow<'r, DB::Row>,
     Self: Journal<Db = DB>,
 {
     pub(in crate::store) async fn scim_user(
@@ -147,6 +155,8 @@ where
         ctx: &WriteContext,
     ) -> Result<UserActivation, StoreError> {
         let mut tx = DB::begin_write(&self.pool).await?;
+        // The user leaves its groups: the groups lock comes before any row lock.
+        Self::lock_groups(&mut tx).await?;
         // The user row first, as every writer locks it first.
         let _: Option<(Option<OffsetDateTime>,)> =
             sqlx::query_as(locked(q::USER_LAST_EVENT, DB::LOCK_UPDATE))
@@ -160,6 +170,7 @@ where
         if DB::rows_affected(&deleted) == 0 {
             return Err(StoreError::NotFound);
         }
+        Self::leave_groups(&mut tx, id, ctx).await?;
         let etag = self.etag();
         let applied = Self::apply_event_rows(
             &mut tx,

@@ -1,0 +1,164 @@
+//! What every `/scim/v2` endpoint shares: the bearer check, SCIM JSON in and out, and
+//! the list parameters (RFC 7644 §3.4.2).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::ScimState;
+use super::errors::{MEDIA_TYPE, ScimError};
+
+/// Most resources in one page (`count` above it is lowered to it).
+pub const MAX_RESULTS: i64 = 100;
+
+/// The ListResponse message schema.
+pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+/// Tries of a PATCH that keeps losing the race against concurrent writes.
+pub const PATCH_TRIES: usize = 16;
+
+/// What a SCIM handler answers.
+pub type Answer = Result<Response, ScimError>;
+
+/// Refuses unless SCIM is on and the request carries its token.
+pub fn authorize(state: &ScimState, headers: &HeaderMap) -> Result<(), ScimError> {
+    let Some(token) = &state.token else {
+        return Err(ScimError::not_found(
+            "SCIM is off: set KEYMINT_SCIM_TOKEN to turn it on",
+        ));
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, value) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| value.trim())
+        });
+    match presented {
+        Some(value) if token.matches(value) => Ok(()),
+        _ => Err(ScimError::unauthorized()),
+    }
+}
+
+pub fn scim_json(status: StatusCode, body: &Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The JSON body of a write: `application/scim+json` or `application/json`.
+pub fn body_json(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Value, ScimError> {
+    let body = body.map_err(|e| ScimError::status(e.status(), e.body_text()))?;
+    if let Some(kind) = headers.get(header::CONTENT_TYPE) {
+        let kind = kind.to_str().unwrap_or_default().to_ascii_lowercase();
+        let essence = kind.split(';').next().unwrap_or_default().trim();
+        if essence != MEDIA_TYPE && essence != "application/json" {
+            return Err(ScimError::status(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send application/scim+json (or application/json)",
+            ));
+        }
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        ScimError::invalid_syntax(format!(
+            "the body is not JSON ({:?} error at line {} column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// 204, not to be cached.
+pub fn no_content() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The query parameters of a list (`GET /Users`, `GET /Groups`).
+#[derive(Debug, Clone)]
+pub struct ListParams {
+    /// `filter`.
+    pub filter: Option<String>,
+    /// `startIndex`, at least 1.
+    pub start_index: i64,
+    /// `count`, 0 to [`MAX_RESULTS`].
+    pub count: i64,
+    /// False when `excludedAttributes` names `members`, or `attributes` is given without
+    /// it (what Entra ID sends to look a group up without its members).
+    pub members: bool,
+}
+
+impl ListParams {
+    /// Reads a query string.
+    pub fn parse(query: Option<&str>) -> Result<Self, ScimError> {
+        let mut list = Self {
+            filter: None,
+            start_index: 1,
+            count: MAX_RESULTS,
+            members: true,
+        };
+        let number = |name: &str, value: &str| {
+            value
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer")))
+        };
+        for (name, value) in form_pairs(query.unwrap_or_default()) {
+            match name.to_ascii_lowercase().as_str() {
+                "filter" => list.filter = Some(value),
+                // RFC 7644 §3.4.2.4: below 1 means 1; a negative count means 0.
+                "startindex" => list.start_index = number("startIndex", &value)?.max(1),
+                "count" => list.count = number("count", &value)?.clamp(0, MAX_RESULTS),
+                "excludedattributes" if names_members(&value) => list.members = false,
+                "attributes" if !names_members(&value) => list.members = false,
+                _ => {}
+            }
+        }
+        Ok(list)
+    }
+
+    /// Only the attribute selection of a query (`GET /Groups/{id}`).
+    pub fn members_of(query: Option<&str>) -> Result<bool, ScimError> {
+        Ok(Self::parse(query)?.members)
+    }
+}
+
+/// True when a comma-separated attribute list names `members`.
+fn names_members(list: &str) -> bool {
+    list.split(',').any(|a| {
+        let a = a.trim();
+        let a = a.rsplit_once(':').map_or(a, |(_, local)| local);
+        a.eq_ignore_ascii_case("members") || a.to_ascii_lowercase().starts_with("members.")
+    })
+}
+
+/// `application/x-www-form-urlencoded` pairs of a query string.
+fn form_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (decode(name), decode(value))
+        })
+        .collect()
+}
