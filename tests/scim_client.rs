@@ -1,7 +1,7 @@
 //! An independent SCIM client drives the Users resource end to end against the real
 //! server: scim2-client (Python, by Yaal; `.ci/run` installs it in a virtualenv and sets
 //! KEYMINT_TEST_SCIM_PYTHON) runs `tests/scim/client.py`: discovery, create, filter, get,
-//! replace, patch, delete. Enabled with the other external-tool tests
+//! replace, patch, delete, of Users and of Groups. Enabled with the other external-tool tests
 //! (KEYMINT_TEST_GATEWAY=1).
 
 #[path = "support/mod.rs"]
@@ -23,8 +23,14 @@ const TOKEN: &str = "scim-client-token-0123456789";
     not(keymint_gateway),
     ignore = "set KEYMINT_TEST_GATEWAY=1 and KEYMINT_TEST_SCIM_PYTHON (.ci/run installs scim2-client)"
 )]
-async fn scim2_client_drives_the_users_resource_end_to_end() {
+async fn scim2_client_drives_users_and_groups_end_to_end() {
     let app = TestApp::spawn_with(Backend::Sqlite, &[("KEYMINT_SCIM_TOKEN", TOKEN)]).await;
+    let deploy = keymint::domain::Permissions::parse(["deploy"]).unwrap();
+    app.state
+        .management()
+        .set_group_permissions("Automation", &deploy)
+        .await
+        .unwrap();
     let python = std::env::var("KEYMINT_TEST_SCIM_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scim/client.py");
     let base = app.url("/scim/v2/");
@@ -51,12 +57,20 @@ async fn scim2_client_drives_the_users_resource_end_to_end() {
         "filtered 1",
         "fetched",
         "replaced",
+        "group created",
+        "group filtered 1",
+        "group patched",
+        "group replaced",
         "deactivated",
         "deleted",
     ] {
         assert!(stdout.contains(step), "step {step} missing:\n{stdout}");
     }
-    // What the client did, as Keymint recorded it.
+    // What the client did, as Keymint recorded it: hal holds what the group grants.
+    let hal = keymint::domain::UserId::parse("dir-hal").unwrap();
+    let hal = app.state.store.get_user(&hal).await.unwrap();
+    let perms: Vec<&str> = hal.group_permissions.iter().collect();
+    assert_eq!(perms, ["deploy"], "hal is a member of Automation");
     let id = keymint::domain::UserId::parse("dir-grace").unwrap();
     let user = app.state.store.get_user(&id).await.unwrap();
     assert!(!user.active, "deactivated, then deleted");

@@ -4,6 +4,7 @@
 
 mod encryption;
 mod errors;
+mod groups;
 mod https;
 mod logs;
 mod startup;

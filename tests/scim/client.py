@@ -1,12 +1,15 @@
-"""An independent SCIM client (scim2-client, by Yaal) drives Keymint's Users resource end
-to end: discovery, create, filter, get, replace, patch, delete. Run by tests/scim_client.rs
-as `python client.py BASE_URL TOKEN`; prints one line per step, exits non-zero on failure."""
+"""An independent SCIM client (scim2-client, by Yaal) drives Keymint's Users and Groups
+resources end to end: discovery, create, filter, get, replace, patch, delete. Run by
+tests/scim_client.rs as `python client.py BASE_URL TOKEN`; prints one line per step, exits
+non-zero on failure."""
 
 import sys
 
 import httpx2
 from scim2_client.engines.httpx2 import SyncSCIMClient
-from scim2_models import Email, PatchOp, PatchOperation, Role, SearchRequest, User
+from scim2_models import (
+    Email, Group, GroupMember, PatchOp, PatchOperation, Role, SearchRequest, User,
+)
 
 base, token = sys.argv[1], sys.argv[2]
 http = httpx2.Client(base_url=base, headers={"Authorization": f"Bearer {token}"})
@@ -41,6 +44,32 @@ replaced = scim.replace(fetched)
 assert replaced.display_name == "Grace H."
 assert sorted(r.value for r in replaced.roles) == ["runs:read", "runs:write"]
 print("replaced", replaced.meta.version)
+
+hal = scim.create(User(user_name="hal@example.com", external_id="dir-hal"))
+group = scim.create(Group(display_name="Automation", members=[GroupMember(value="dir-grace")]))
+assert [m.value for m in group.members] == ["dir-grace"], group
+print("group created", group.id)
+
+found = scim.query(Group, query_parameters=SearchRequest(filter='displayName eq "automation"'))
+assert found.total_results == 1 and found.resources[0].id == group.id, found
+print("group filtered", found.total_results)
+
+members = PatchOp[Group](operations=[
+    PatchOperation(op="add", path="members", value=[{"value": "dir-hal"}]),
+    PatchOperation(op="remove", path='members[value eq "dir-grace"]'),
+])
+scim.modify(Group, group.id, members)
+fetched_group = scim.query(Group, group.id)
+assert [m.value for m in fetched_group.members] == ["dir-hal"], fetched_group
+print("group patched", fetched_group.meta.version)
+
+fetched_group.members = [{"value": "dir-grace"}, {"value": "dir-hal"}]
+replaced_group = scim.replace(fetched_group)
+assert sorted(m.value for m in replaced_group.members) == ["dir-grace", "dir-hal"], replaced_group
+scim.modify(Group, group.id, PatchOp[Group](operations=[
+    PatchOperation(op="remove", path='members[value eq "dir-grace"]'),
+]))
+print("group replaced")
 
 patch = PatchOp[User](operations=[PatchOperation(op="replace", path="active", value=False)])
 patched = scim.modify(User, "dir-grace", patch)
