@@ -7,6 +7,11 @@ cached the secret), then the directory deactivates the user at A (Okta's PATCH s
 Measured: from A's answer to the PATCH to B's first refusal of a token request, polling
 B back to back. Prints p50, p99 and max over ROUNDS rounds.
 
+Then groups: GROUP_SIZE users, a mapping for the group's name (CLI), and times for
+pushing the group with every member (POST), adding one member to it (Entra ID's PATCH,
+median of 20) and renaming it off and back onto the mapped name (every member's
+permissions recomputed).
+
 Usage: bench/scim.py [ROUNDS]     (needs PostgreSQL on 127.0.0.1:5432, as in .ci/run)
 """
 
@@ -30,6 +35,7 @@ PG = os.environ.get("KEYMINT_CI_PG_PASSWORD", "postgres")
 TOKEN = "bench-scim-token-" + secrets.token_hex(8)
 KEY = "ek_bench:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+GROUP_SIZE = 1000
 
 
 def psql(sql):
@@ -109,12 +115,51 @@ def main():
         p99 = reach[min(len(reach) - 1, int(len(reach) * 0.99))]
         print(f"SCIM deactivation at A -> refusal at B: p50 {statistics.median(reach) * 1000:.1f} ms, "
               f"p99 {p99 * 1000:.1f} ms, max {reach[-1] * 1000:.1f} ms ({ROUNDS} rounds)")
+        groups(a, scim, env, dirs[0])
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
             p.wait()
         psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+def groups(a, scim, env, cwd):
+    subprocess.run([BIN, "groups", "set-permissions", "Bench Group", "--permission", "deploy"],
+                   cwd=cwd, env=env, check=True, capture_output=True)
+    members = []
+    for i in range(GROUP_SIZE + 20):
+        user = f"member-{i}-{secrets.token_hex(3)}"
+        status, _ = request("POST", f"{a}/scim/v2/Users", {"userName": user}, scim)
+        assert status == 201, status
+        members.append(user)
+    start = time.perf_counter()
+    status, body = request("POST", f"{a}/scim/v2/Groups", {
+        "displayName": "Bench Group",
+        "members": [{"value": m} for m in members[:GROUP_SIZE]]}, scim)
+    push = time.perf_counter() - start
+    assert status == 201, (status, body)
+    group = json.loads(body)["id"]
+    adds = []
+    for user in members[GROUP_SIZE:]:
+        start = time.perf_counter()
+        status, _ = request("PATCH", f"{a}/scim/v2/Groups/{group}", {"schemas": [PATCH],
+                            "Operations": [{"op": "Add", "path": "members",
+                                            "value": [{"value": user}]}]}, scim)
+        adds.append(time.perf_counter() - start)
+        assert status == 204, status
+    renames = []
+    for name in ["Bench Group (old)", "Bench Group"]:
+        start = time.perf_counter()
+        status, _ = request("PATCH", f"{a}/scim/v2/Groups/{group}", {"schemas": [PATCH],
+                            "Operations": [{"op": "Replace", "path": "displayName",
+                                            "value": name}]}, scim)
+        renames.append(time.perf_counter() - start)
+        assert status == 204, status
+    print(f"group of {GROUP_SIZE} members: push {push * 1000:.0f} ms; "
+          f"one member added to it: median {statistics.median(adds) * 1000:.1f} ms; "
+          f"rename off / onto the mapped name ({GROUP_SIZE + 20} members recomputed): "
+          f"{renames[0] * 1000:.0f} / {renames[1] * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -90,15 +90,18 @@ impl TestApp {
     /// Another instance of the same deployment: same database, same signing keys and the
     /// same public URL (as behind one load balancer), so tokens of one are valid at the other.
     pub async fn spawn_peer(&self) -> Self {
+        self.spawn_peer_with(&[]).await
+    }
+
+    /// [`Self::spawn_peer`] with extra configuration variables.
+    pub async fn spawn_peer_with(&self, vars: &[(&str, &str)]) -> Self {
         let keys = self._keys.path().display().to_string();
-        Self::spawn_on(
-            &self.db_url,
-            &[
-                ("KEYMINT_KEYS_DIR", &keys),
-                ("KEYMINT_PUBLIC_URL", &self.base),
-            ],
-        )
-        .await
+        let mut all = vec![
+            ("KEYMINT_KEYS_DIR", keys.as_str()),
+            ("KEYMINT_PUBLIC_URL", self.base.as_str()),
+        ];
+        all.extend_from_slice(vars);
+        Self::spawn_on(&self.db_url, &all).await
     }
 
     /// Another instance on the database of `url` (which outlives this instance).

@@ -20,7 +20,11 @@ fn ops_map_a_pushed_group_to_permissions() {
         Arc::clone(&logs),
         &[("KEYMINT_SCIM_TOKEN", SCIM_TOKEN)],
     );
-    ok(dir, &["users", "upsert", "pat", "--permission", "runs:read"], &logs);
+    ok(
+        dir,
+        &["users", "upsert", "pat", "--permission", "runs:read"],
+        &logs,
+    );
     let pushed = http
         .post(format!("{}/scim/v2/Groups", server.base))
         .bearer_auth(SCIM_TOKEN)
@@ -32,32 +36,61 @@ fn ops_map_a_pushed_group_to_permissions() {
 
     let out = ok(
         dir,
-        &["groups", "set-permissions", "deployers", "--permission", "deploy"],
+        &[
+            "groups",
+            "set-permissions",
+            "deployers",
+            "--permission",
+            "deploy",
+        ],
         &logs,
     );
-    assert!(out.contains("members hold [deploy]; 1 user(s) changed"), "{out}");
-    let user: Value = serde_json::from_str(&ok(dir, &["users", "show", "pat", "--json"], &logs)).unwrap();
+    assert!(
+        out.contains("members hold [deploy]; 1 user(s) changed"),
+        "{out}"
+    );
+    let user: Value =
+        serde_json::from_str(&ok(dir, &["users", "show", "pat", "--json"], &logs)).unwrap();
     assert_eq!(user["permissions"], json!(["deploy", "runs:read"]));
     assert_eq!(user["groupPermissions"], json!(["deploy"]));
-    let listed: Value = serde_json::from_str(&ok(dir, &["groups", "list", "--json"], &logs)).unwrap();
+    let listed: Value =
+        serde_json::from_str(&ok(dir, &["groups", "list", "--json"], &logs)).unwrap();
     assert_eq!(listed["mappings"][0]["name"], "deployers");
     assert_eq!(listed["groups"][0]["displayName"], "Deployers");
     assert_eq!(listed["groups"][0]["members"], 1);
     let table = ok(dir, &["groups", "list"], &logs);
-    assert!(table.contains("Deployers") && table.contains("yes"), "{table}");
+    assert!(
+        table.contains("Deployers") && table.contains("yes"),
+        "{table}"
+    );
 
     // Neither a permission nor --none: refused, nothing changes.
     let refused = keymint(dir, &["groups", "set-permissions", "deployers"]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--permission"));
-    let bad = keymint(dir, &["groups", "set-permissions", "deployers", "--permission", "a b"]);
+    let bad = keymint(
+        dir,
+        &[
+            "groups",
+            "set-permissions",
+            "deployers",
+            "--permission",
+            "a b",
+        ],
+    );
     assert!(!bad.status.success());
-    let user: Value = serde_json::from_str(&ok(dir, &["users", "show", "pat", "--json"], &logs)).unwrap();
+    let user: Value =
+        serde_json::from_str(&ok(dir, &["users", "show", "pat", "--json"], &logs)).unwrap();
     assert_eq!(user["groupPermissions"], json!(["deploy"]));
 
-    let out = ok(dir, &["groups", "set-permissions", "Deployers", "--none"], &logs);
+    let out = ok(
+        dir,
+        &["groups", "set-permissions", "Deployers", "--none"],
+        &logs,
+    );
     assert!(out.contains("mapping removed; 1 user(s) changed"), "{out}");
-    let user: Value = serde_json::from_str(&ok(dir, &["users", "show", "pat", "--json"], &logs)).unwrap();
+    let user: Value =
+        serde_json::from_str(&ok(dir, &["users", "show", "pat", "--json"], &logs)).unwrap();
     assert_eq!(user["permissions"], json!(["runs:read"]));
     let audit = ok(dir, &["audit", "--env", "production", "--json"], &logs);
     assert_eq!(audit.matches("group.permissions_set").count(), 2, "{audit}");
