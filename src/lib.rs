@@ -11,6 +11,8 @@
 //! - [`events`]: the signed user-lifecycle webhook.
 //! - [`sync`]: the background task and the change feed every instance follows.
 //! - [`graphql`]: the management API (contract operations, auth, audit trail).
+//! - [`scim`]: the SCIM 2.0 service provider directories push users and groups to.
+//! - [`console`]: the web console for people (sign-in, key pages).
 //! - [`verifier`]: token verification and an axum layer for Rust resource servers,
 //!   with the JWKS client that session tokens share.
 //! - [`http`]: state, router, guard, health and the one serve path.
@@ -21,6 +23,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod domain;
 pub mod events;
 pub mod graphql;

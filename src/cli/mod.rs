@@ -2,6 +2,7 @@
 
 mod audit;
 mod config_check;
+mod console;
 mod groups;
 mod keys;
 mod serve;
@@ -68,6 +69,9 @@ enum Command {
     /// Mirror users from the directory.
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// Sign-in links for the web console.
+    #[command(subcommand)]
+    Console(console::ConsoleCommand),
     /// Map directory groups to the permissions their members hold.
     #[command(subcommand)]
     Groups(groups::GroupsCommand),
@@ -139,6 +143,7 @@ async fn run_configured(command: Command, actor: Option<String>) -> anyhow::Resu
         Command::Serve => serve::run(config).await,
         Command::Users(cmd) => users::run(cmd, &connect(&config).await?).await,
         Command::Groups(cmd) => groups::run(cmd, &connect(&config).await?).await,
+        Command::Console(cmd) => console::run(cmd, &config, &connect(&config).await?).await,
         Command::Keys(cmd) => keys::run(cmd, &config, &connect(&config).await?).await,
         Command::Tokens(cmd) if !tokens::needs_store(&cmd) => tokens::verify(cmd, None).await,
         Command::Tokens(cmd) => tokens::run(cmd, &config, &connect(&config).await?).await,

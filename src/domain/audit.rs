@@ -21,6 +21,8 @@ pub enum ChangeSource {
     OAuth,
     /// A directory through SCIM 2.0.
     Scim,
+    /// A person in the web console.
+    Console,
     /// Keymint itself, creating signing keys: at start-up (reason `missing` or `imported`)
     /// and on `KEYMINT_SIGNING_KEY_ROTATE_DAYS` (reason `scheduled`).
     Schedule,
@@ -38,6 +40,7 @@ impl ChangeSource {
             Self::OAuth => "oauth",
             Self::Schedule => "schedule",
             Self::Scim => "scim",
+            Self::Console => "console",
         }
     }
 }
@@ -119,6 +122,12 @@ pub enum AuditAction {
     UserGroupAdded,
     /// A user left a group (target: the group's displayName).
     UserGroupRemoved,
+    /// A one-time console sign-in link was made for the user.
+    ConsoleLinkCreated,
+    /// The user signed in to the console (reason: `link` or `oidc`).
+    ConsoleSignedIn,
+    /// The user signed out of the console.
+    ConsoleSignedOut,
 }
 
 impl AuditAction {
@@ -145,6 +154,9 @@ impl AuditAction {
             Self::GroupPermissionsSet => "group.permissions_set",
             Self::UserGroupAdded => "user.group_added",
             Self::UserGroupRemoved => "user.group_removed",
+            Self::ConsoleLinkCreated => "console.link_created",
+            Self::ConsoleSignedIn => "console.signed_in",
+            Self::ConsoleSignedOut => "console.signed_out",
         }
     }
 }

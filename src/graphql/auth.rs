@@ -6,41 +6,8 @@ use axum::http::{HeaderMap, header};
 use jsonwebtoken::decode_header;
 
 use super::GraphqlState;
-use crate::domain::{ClientId, EnvironmentName, Permissions, UserId};
-
-/// An authenticated caller.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The user acting (the token's `sub`).
-    pub user: UserId,
-    /// What this caller may do: the token's permissions for an access token, the user's
-    /// current permissions for a session token.
-    pub permissions: Permissions,
-    /// The user's current permissions (the ceiling of new keys).
-    pub user_permissions: Permissions,
-    /// Set when the caller acts through an API key.
-    pub client_id: Option<ClientId>,
-}
-
-impl Caller {
-    /// Holders of `admin` manage every key of the environment. It is judged on the user's
-    /// *current* permissions as well as the token's: a key frozen with `admin` stops being
-    /// an admin the moment its owner loses it.
-    pub fn is_admin(&self) -> bool {
-        self.permissions.contains("admin") && self.user_permissions.contains("admin")
-    }
-
-    /// The most this caller can hand out (no escalation): the user's current permissions,
-    /// narrowed to the calling key's own when the caller is a key. New keys get at most
-    /// this, and a caller receives a key's secret only if the key is within it.
-    pub fn ceiling(&self) -> Permissions {
-        let held = self
-            .user_permissions
-            .iter()
-            .filter(|p| self.client_id.is_none() || self.permissions.contains(p));
-        Permissions::parse(held).unwrap_or_default()
-    }
-}
+use crate::domain::{EnvironmentName, Permissions, UserId};
+pub use crate::manage::access::Caller;
 
 /// Why a caller is not authenticated: `UNAUTHENTICATED`, or `UNAVAILABLE` when the
 /// database could not be asked (nothing is known to be wrong with the credentials).
@@ -116,12 +83,7 @@ pub async fn authenticate(
             if !user.active {
                 return Err(fail("user is inactive"));
             }
-            Ok(Caller {
-                user: user.id,
-                permissions: user.permissions.clone(),
-                user_permissions: user.permissions,
-                client_id: None,
-            })
+            Ok(Caller::user(user.id, user.permissions))
         }
         (None, None) => Err(fail("token not issued by this environment")),
     }

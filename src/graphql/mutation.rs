@@ -8,6 +8,7 @@ use super::errors::{bad_input, forbidden, from_manage, not_found};
 use super::types::{ApiKeyInput, ApiKeyNode, ApiKeyPayload, CreateApiKeyInput};
 use super::{Caller, RequestContext};
 use crate::domain::{Actor, ApiKey, ChangeSource, ClientId, KeyEdit, Permissions};
+use crate::manage::access::Refusal;
 use crate::manage::{CreateKey, KeyChangeRequest, Management};
 
 #[derive(Default)]
@@ -15,12 +16,16 @@ pub struct MutationRoot;
 
 fn caller<'a>(rc: &'a RequestContext, needs: &str) -> Result<&'a Caller> {
     let caller = rc.caller.as_ref().map_err(|e| e.to_graphql())?;
-    if !caller.permissions.contains(needs) {
-        return Err(forbidden(format!(
-            "this operation requires the {needs} permission"
-        )));
-    }
+    caller.require(needs).map_err(refused)?;
     Ok(caller)
+}
+
+/// A refusal of the access rules as a GraphQL error.
+pub(super) fn refused(refusal: Refusal) -> async_graphql::Error {
+    match refusal {
+        Refusal::Forbidden(message) => forbidden(message),
+        Refusal::NotFound => not_found("no such API key"),
+    }
 }
 
 pub(super) fn management(rc: &RequestContext, caller: &Caller) -> Management {
@@ -45,10 +50,7 @@ async fn managed_key(rc: &RequestContext, caller: &Caller, client_id: &str) -> R
         .get_key(&ClientId::new(client_id.to_owned()))
         .await
         .map_err(|e| from_manage(e.into()))?;
-    if key.environment != rc.environment || (key.owner_id != caller.user && !caller.is_admin()) {
-        return Err(not_found("no such API key"));
-    }
-    Ok(key)
+    caller.managed(key, &rc.environment).map_err(refused)
 }
 
 fn etag(input: &ApiKeyInput) -> Result<Option<String>> {
@@ -78,21 +80,13 @@ impl MutationRoot {
         let input = input.unwrap_or_default();
         // No escalation: the ceiling is what the owner holds now, and, for a key caller,
         // only what that key itself holds.
-        let ceiling = caller.ceiling();
-        let permissions = match &input.permissions {
-            None => ceiling,
-            Some(asked) => {
-                let asked = Permissions::parse(asked).map_err(|e| bad_input(e.to_string()))?;
-                let beyond: Vec<&str> = asked.missing_from(&ceiling).collect();
-                if !beyond.is_empty() {
-                    return Err(forbidden(format!(
-                        "cannot grant permissions the caller does not hold: {}",
-                        beyond.join(", ")
-                    )));
-                }
-                asked
-            }
-        };
+        let asked = input
+            .permissions
+            .as_ref()
+            .map(Permissions::parse)
+            .transpose()
+            .map_err(|e| bad_input(e.to_string()))?;
+        let permissions = caller.grant(asked).map_err(refused)?;
         let expires_at = input.expires_at.as_deref().map(expiry).transpose()?;
         let created = management(rc, caller)
             .create_key(CreateKey {
@@ -121,14 +115,7 @@ impl MutationRoot {
         // No escalation through secrets: receiving a key's new secret is holding the key,
         // so only a caller whose ceiling covers the key's permissions may regenerate it.
         if regenerate {
-            let ceiling = caller.ceiling();
-            let beyond: Vec<&str> = key.permissions.missing_from(&ceiling).collect();
-            if !beyond.is_empty() {
-                return Err(forbidden(format!(
-                    "cannot receive the secret of a key holding permissions the caller does not: {}",
-                    beyond.join(", ")
-                )));
-            }
+            caller.may_receive_secret_of(&key).map_err(refused)?;
         }
         let edit = KeyEdit {
             name: input.name.as_opt_deref().map(|n| n.map(str::to_owned)),

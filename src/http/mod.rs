@@ -3,6 +3,7 @@
 //! while the database is away, TLS, timeouts, connection cap, drain).
 
 pub mod errors;
+pub mod form;
 pub mod guard;
 pub mod health;
 pub mod landing;

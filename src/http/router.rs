@@ -24,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         router = router.route(route.path, route.handler);
     }
     router
+        .merge(crate::console::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(guard::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
@@ -64,6 +65,12 @@ pub async fn serve_metrics(
     .await
 }
 
-async fn not_found() -> Response {
+async fn not_found(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    uri: axum::http::Uri,
+) -> Response {
+    if uri.path().starts_with("/console/") {
+        return crate::console::no_such_page(&state.console);
+    }
     super::errors::oauth(StatusCode::NOT_FOUND, "not_found", "no such route")
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::console::ConsoleState;
 use crate::domain::{Actor, ChangeSource};
 use crate::events::WebhookState;
 use crate::graphql::{self, GraphqlState, UserTokenVerifier};
@@ -58,6 +59,8 @@ pub struct AppState {
     pub metrics: Arc<MetricsSources>,
     /// The SCIM endpoints' part.
     pub scim: Arc<ScimState>,
+    /// The web console's part.
+    pub console: Arc<ConsoleState>,
 }
 
 /// The collaborators a state is built with; tests inject a clock or a seeded random.
@@ -183,6 +186,10 @@ impl AppState {
             management: management.acting_as(Actor::system(ChangeSource::Scim), None),
             base: format!("{}/scim/v2", config.public_url),
         });
+        let console = Arc::new(ConsoleState::new(
+            Arc::clone(&config),
+            management.acting_as(Actor::system(ChangeSource::Console), None),
+        ));
         let webhook = Arc::new(WebhookState {
             secret: config.webhook_secret.clone(),
             management,
@@ -216,6 +223,7 @@ impl AppState {
             webhook,
             metrics,
             scim,
+            console,
         };
         // Events written while this instance was down take effect before it serves.
         crate::sync::catch_up(&state.sync_task()).await?;
@@ -266,4 +274,5 @@ part!(
     metrics: Arc<MetricsSources>,
     requests: Arc<RequestMetrics>,
     scim: Arc<ScimState>,
+    console: Arc<ConsoleState>,
 );

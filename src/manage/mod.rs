@@ -1,6 +1,7 @@
 //! The use cases that change keys and users. The CLI calls these today; the GraphQL API
 //! and the user-event listener call the same ones, so every change goes through one place.
 
+pub mod access;
 mod groups;
 mod keys;
 mod scim;

@@ -117,7 +117,7 @@ impl ListParams {
                 .parse::<i64>()
                 .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer")))
         };
-        for (name, value) in form_pairs(query.unwrap_or_default()) {
+        for (name, value) in crate::http::form::pairs(query.unwrap_or_default()) {
             match name.to_ascii_lowercase().as_str() {
                 "filter" => list.filter = Some(value),
                 // RFC 7644 §3.4.2.4: below 1 means 1; a negative count means 0.
@@ -144,21 +144,4 @@ fn names_members(list: &str) -> bool {
         let a = a.rsplit_once(':').map_or(a, |(_, local)| local);
         a.eq_ignore_ascii_case("members") || a.to_ascii_lowercase().starts_with("members.")
     })
-}
-
-/// `application/x-www-form-urlencoded` pairs of a query string.
-fn form_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |s: &str| {
-                percent_encoding::percent_decode_str(&s.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
-            (decode(name), decode(value))
-        })
-        .collect()
 }

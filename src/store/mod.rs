@@ -20,10 +20,11 @@ pub use crate::domain::{Activation, KeyEdit, NewSecret};
 pub use postgres::{MAX_EVENT_ATTEMPTS, PgStore};
 pub use sqlite::SqliteStore;
 pub use types::{
-    AuditQuery, ChangeRecord, Dedupe, EventOutcome, GroupMapping, InsertWhen, KeyPage, KeyQuery,
-    KeyUpdate, MemberChange, NewApiKey, PoolUsage, ScimGroupRecord, ScimGroupWrite, ScimOutcome,
-    ScimQuery, ScimUserRecord, ScimWrite, SigningKeyRecord, TableEventOutcome, TokenRevocation,
-    UserActivation, UserQuery, UserSummary, Wakeup, WriteContext,
+    AuditQuery, ChangeRecord, ConsoleSession, Dedupe, EventOutcome, GroupMapping, InsertWhen,
+    KeyPage, KeyQuery, KeyUpdate, MemberChange, NewApiKey, NewConsoleSession, PoolUsage,
+    ScimGroupRecord, ScimGroupWrite, ScimOutcome, ScimQuery, ScimUserRecord, ScimWrite,
+    SigningKeyRecord, TableEventOutcome, TokenRevocation, UserActivation, UserQuery, UserSummary,
+    Wakeup, WriteContext,
 };
 
 /// Errors of the store. Constraint violations are mapped here, never leaked raw.
@@ -262,6 +263,49 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every group mapping, by name.
     async fn group_mappings(&self) -> Result<Vec<GroupMapping>, StoreError>;
+
+    /// Stores a one-time console sign-in link (its token's hash) for an active user
+    /// (`NotFound`, `OwnerInactive` otherwise); audited.
+    async fn create_console_link(
+        &self,
+        token_hash: &str,
+        user: &UserId,
+        expires_at: OffsetDateTime,
+        ctx: &WriteContext,
+    ) -> Result<(), StoreError>;
+
+    /// Uses a link (unused and unexpired, else `NotFound`) and creates `session` for its
+    /// user (active, else `OwnerInactive`), in one transaction; audited.
+    async fn redeem_console_link(
+        &self,
+        token_hash: &str,
+        session: &NewConsoleSession,
+        ctx: &WriteContext,
+    ) -> Result<User, StoreError>;
+
+    /// Creates a session for an active user (an OpenID Connect sign-in); audited.
+    async fn create_console_session(
+        &self,
+        user: &UserId,
+        session: &NewConsoleSession,
+        ctx: &WriteContext,
+    ) -> Result<User, StoreError>;
+
+    /// The session of `token_hash` with its user, if unexpired, used within `idle`, and
+    /// its user active; an expired one is deleted.
+    async fn console_session(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+        idle: time::Duration,
+    ) -> Result<Option<ConsoleSession>, StoreError>;
+
+    /// Ends a session (sign-out); audited.
+    async fn end_console_session(
+        &self,
+        token_hash: &str,
+        ctx: &WriteContext,
+    ) -> Result<(), StoreError>;
 
     /// True when the token `jti` was revoked.
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;

@@ -459,3 +459,33 @@ pub struct GroupMapping {
     /// Last set.
     pub updated_at: OffsetDateTime,
 }
+
+/// A console session as stored, with its user (read at every request).
+#[derive(Debug, Clone)]
+pub struct ConsoleSession {
+    /// The signed-in user, as it is now.
+    pub user: User,
+    /// The session's CSRF token, expected in every form it posts.
+    pub csrf_token: String,
+    /// How the user signed in: `link` or `oidc`.
+    pub method: String,
+    /// Signed in.
+    pub created_at: OffsetDateTime,
+    /// Last request.
+    pub last_seen_at: OffsetDateTime,
+    /// The absolute timeout.
+    pub expires_at: OffsetDateTime,
+}
+
+/// A console session to create: only the hash of its token is stored.
+#[derive(Debug, Clone)]
+pub struct NewConsoleSession {
+    /// SHA-256 of the session token (hex).
+    pub token_hash: String,
+    /// The CSRF token.
+    pub csrf_token: String,
+    /// `link` or `oidc`.
+    pub method: &'static str,
+    /// The absolute timeout.
+    pub expires_at: OffsetDateTime,
+}

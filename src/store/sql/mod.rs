@@ -9,6 +9,9 @@
 //! a write applies (frozen permissions, the update plan) are pure functions in
 //! [`crate::domain`].
 
+mod console;
+mod console_queries;
+mod group_members;
 mod group_queries;
 mod groups;
 mod journal;
@@ -334,6 +337,57 @@ macro_rules! forward_store {
             }
             async fn group_mappings(&self) -> Result<Vec<$crate::store::GroupMapping>, StoreError> {
                 $crate::store::sql::SqlStore::<$db>::group_mappings(self).await
+            }
+            async fn create_console_link(
+                &self,
+                token_hash: &str,
+                user: &UserId,
+                expires_at: OffsetDateTime,
+                ctx: &WriteContext,
+            ) -> Result<(), StoreError> {
+                $crate::store::sql::SqlStore::<$db>::create_console_link(
+                    self, token_hash, user, expires_at, ctx,
+                )
+                .await
+            }
+            async fn redeem_console_link(
+                &self,
+                token_hash: &str,
+                session: &$crate::store::NewConsoleSession,
+                ctx: &WriteContext,
+            ) -> Result<User, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::redeem_console_link(
+                    self, token_hash, session, ctx,
+                )
+                .await
+            }
+            async fn create_console_session(
+                &self,
+                user: &UserId,
+                session: &$crate::store::NewConsoleSession,
+                ctx: &WriteContext,
+            ) -> Result<User, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::create_console_session(
+                    self, user, session, ctx,
+                )
+                .await
+            }
+            async fn console_session(
+                &self,
+                token_hash: &str,
+                now: OffsetDateTime,
+                idle: time::Duration,
+            ) -> Result<Option<$crate::store::ConsoleSession>, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::console_session(self, token_hash, now, idle)
+                    .await
+            }
+            async fn end_console_session(
+                &self,
+                token_hash: &str,
+                ctx: &WriteContext,
+            ) -> Result<(), StoreError> {
+                $crate::store::sql::SqlStore::<$db>::end_console_session(self, token_hash, ctx)
+                    .await
             }
             async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
                 $crate::store::sql::SqlStore::<$db>::is_revoked(self, jti).await

@@ -171,6 +171,11 @@ where
         }
         let mut disabled_keys = Vec::new();
         if let UserEvent::Deactivated(_) = event {
+            // Console sessions end with the user (they are also refused while inactive).
+            sqlx::query(super::console_queries::DELETE_SESSIONS_OF_USER)
+                .bind(id.as_str())
+                .execute(&mut *conn)
+                .await?;
             let rows: Vec<KeyRow> = sqlx::query_as(q::DISABLE_KEYS_OF_OWNER)
                 .bind(id.as_str())
                 .bind(etag)
@@ -299,7 +304,13 @@ where
     }
 
     pub(in crate::store) async fn prune(&self, before: OffsetDateTime) -> Result<(), StoreError> {
-        for sql in [q::PRUNE_CHANGES, q::PRUNE_WEBHOOK_IDS, q::PRUNE_REVOCATIONS] {
+        for sql in [
+            q::PRUNE_CHANGES,
+            q::PRUNE_WEBHOOK_IDS,
+            q::PRUNE_REVOCATIONS,
+            super::console_queries::PRUNE_LINKS,
+            super::console_queries::PRUNE_SESSIONS,
+        ] {
             sqlx::query(sql).bind(before).execute(&self.pool).await?;
         }
         Ok(())

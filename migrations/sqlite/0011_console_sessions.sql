@@ -1,0 +1,22 @@
+-- The web console's sign-in (sqlite): one-time links (keymint console link) and sessions,
+-- in the database so that every instance serves every session. Only SHA-256 hashes of
+-- the link and session tokens are stored. A session is honoured only while its user is
+-- active; deactivating the user also deletes its sessions in the same transaction.
+CREATE TABLE console_links (
+    token_hash TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users (id),
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at    TEXT
+);
+
+CREATE TABLE console_sessions (
+    token_hash   TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users (id),
+    csrf_token   TEXT NOT NULL,              -- sent in every form, compared on each POST
+    method       TEXT NOT NULL,              -- link or oidc
+    created_at   TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    expires_at   TEXT NOT NULL                -- the absolute timeout
+);
+CREATE INDEX console_sessions_user ON console_sessions (user_id);

@@ -1,0 +1,131 @@
+//! What a key page's buttons do: enable, disable, roll the secret (with an overlap for the
+//! old one: now, 1 h or 24 h) and delete (confirmed, etag-guarded). The same use cases
+//! and access rules as GraphQL's `updateApiKey` and `deleteApiKey`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use std::sync::Arc;
+
+use super::ConsoleState;
+use super::pages::{error_page, page};
+use super::session::{check_form, require};
+use super::views::{Form, curl, day, environment, failed, frame, managed, not_found, refused};
+use crate::manage::{KeyChangeRequest, ManageError};
+
+/// `POST /console/{env}/keys/{client_id}/{enable|disable|roll|delete}`.
+pub async fn act(
+    State(state): State<Arc<ConsoleState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path((env, client_id, action)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    let signed = match require(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let form = Form::parse(&body);
+    if let Err(r) = check_form(&state, &signed, &method, &headers, form.get("csrf")) {
+        return r;
+    }
+    let env = match environment(&state, &env) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let needs = if action == "delete" {
+        "DeleteAPIKey"
+    } else {
+        "UpdateAPIKey"
+    };
+    if let Err(refusal) = signed.caller.require(needs) {
+        return refused(&state, refusal);
+    }
+    let key = match managed(&state, &signed, &env, &client_id).await {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let etag = form.get("etag").map(str::to_owned);
+    let manage = signed.management(&state, None);
+    let back = |done: &str| {
+        Redirect::to(&format!("/console/{env}/keys/{client_id}?done={done}")).into_response()
+    };
+    match action.as_str() {
+        "enable" | "disable" => {
+            let change = KeyChangeRequest {
+                enabled: Some(action == "enable"),
+                ..KeyChangeRequest::default()
+            };
+            match manage.update_key(&key.client_id, change, etag).await {
+                Ok(_) => back(if action == "enable" {
+                    "enabled"
+                } else {
+                    "disabled"
+                }),
+                Err(e) => failed(&state, e),
+            }
+        }
+        "roll" => {
+            if let Err(refusal) = signed.caller.may_receive_secret_of(&key) {
+                return refused(&state, refusal);
+            }
+            let grace = match form.get("grace").unwrap_or("0") {
+                "0" => None,
+                "3600" => Some(time::Duration::hours(1)),
+                "86400" => Some(time::Duration::hours(24)),
+                _ => {
+                    return error_page(
+                        &state,
+                        StatusCode::BAD_REQUEST,
+                        "Check the form",
+                        "Pick how long the old secret keeps working. Nothing was changed.",
+                    );
+                }
+            };
+            let change = KeyChangeRequest {
+                regenerate_secret: true,
+                grace,
+                ..KeyChangeRequest::default()
+            };
+            match manage.update_key(&key.client_id, change, etag).await {
+                Ok(updated) => {
+                    let Some(secret) = updated.secret else {
+                        return failed(&state, ManageError::Unavailable("no secret".into()));
+                    };
+                    let secret = secret.expose().to_owned();
+                    let mut context = frame(&state, &signed, &env);
+                    context.insert("heading".into(), "The key's new secret".into());
+                    context.insert(
+                        "curl".into(),
+                        curl(&state, &env, &client_id, &secret).into(),
+                    );
+                    context.insert("client_id".into(), client_id.clone().into());
+                    context.insert("secret".into(), secret.into());
+                    let until = grace.map(|g| day(state.management.now() + g) + " UTC");
+                    context.insert("grace".into(), until.into());
+                    page(&state, StatusCode::OK, "secret.html", context)
+                }
+                Err(e) => failed(&state, e),
+            }
+        }
+        "delete" => {
+            if form.get("confirm") != Some("yes") {
+                return error_page(
+                    &state,
+                    StatusCode::BAD_REQUEST,
+                    "Confirm the deletion",
+                    "Tick the confirmation to delete the key. Nothing was changed.",
+                );
+            }
+            let Some(etag) = etag else {
+                return failed(&state, ManageError::Conflict);
+            };
+            match manage.delete_key(&key.client_id, Some(&etag)).await {
+                Ok(_) => Redirect::to(&format!("/console/{env}/keys?done=deleted")).into_response(),
+                Err(e) => failed(&state, e),
+            }
+        }
+        _ => not_found(&state),
+    }
+}

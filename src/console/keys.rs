@@ -1,0 +1,296 @@
+//! The key pages: list (filters, every key of the environment for admins), create (the
+//! secret shown once), and a key's detail with its history. `key_actions.rs` holds what
+//! the detail page's buttons do. Every action runs the same use case and the same access
+//! rules as GraphQL.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+use super::ConsoleState;
+use super::pages::{error_page, page};
+use super::session::{check_form, require};
+use super::views::{Form, curl, day, environment, failed, frame, key_view, managed, refused};
+use crate::domain::{Permissions, UserId};
+use crate::http::form::pairs;
+use crate::manage::CreateKey;
+use crate::store::{AuditQuery, KeyQuery};
+
+/// Keys read for one list page (filters apply to these).
+const LIST_LIMIT: usize = 500;
+/// History entries on a key's page.
+const HISTORY: u32 = 50;
+
+/// `GET /console/{env}/keys`.
+pub async fn list(
+    State(state): State<Arc<ConsoleState>>,
+    headers: HeaderMap,
+    Path(env): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let signed = match require(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let env = match environment(&state, &env) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let params: Map<String, Value> = pairs(query.as_deref().unwrap_or_default())
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    let text = |name: &str| {
+        params
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    let (q, wanted, owner) = (text("q"), text("status"), text("owner"));
+    let admin = signed.caller.is_admin();
+    let owner_filter = if admin {
+        UserId::parse(&owner)
+    } else {
+        Some(signed.caller.user.clone())
+    };
+    let now = state.management.now();
+    let mut keys = Vec::new();
+    let mut after = None;
+    let mut truncated = false;
+    loop {
+        let page_query = KeyQuery {
+            environment: env.clone(),
+            owner: owner_filter.clone(),
+            after,
+            limit: 100,
+        };
+        let found = match state.management.store().list_keys(&page_query).await {
+            Ok(found) => found,
+            Err(e) => return failed(&state, e.into()),
+        };
+        after = found.entries.last().map(|(cursor, _)| *cursor);
+        for (_, key) in found.entries {
+            if !signed.caller.may_manage(&key, &env) {
+                continue;
+            }
+            let view = key_view(&key, now);
+            let matches_text = q.is_empty()
+                || key.client_id.as_str().contains(&q)
+                || key
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.to_lowercase().contains(&q.to_lowercase()));
+            if matches_text && (wanted.is_empty() || view["status"] == wanted.as_str()) {
+                keys.push(view);
+            }
+        }
+        if keys.len() >= LIST_LIMIT {
+            keys.truncate(LIST_LIMIT);
+            truncated = true;
+            break;
+        }
+        if !found.has_next_page {
+            break;
+        }
+    }
+    let notice = match text("done").as_str() {
+        "deleted" => Some(
+            "The key was deleted. Tokens it issued are refused by introspection at once and expire within their lifetime.",
+        ),
+        _ => None,
+    };
+    let mut context = frame(&state, &signed, &env);
+    context.insert("keys".into(), keys.into());
+    context.insert("truncated".into(), truncated.into());
+    context.insert("q".into(), q.into());
+    context.insert("status".into(), wanted.into());
+    context.insert("owner".into(), owner.into());
+    context.insert("notice".into(), notice.into());
+    context.insert(
+        "can_create".into(),
+        signed.caller.require("CreateAPIKey").is_ok().into(),
+    );
+    page(&state, StatusCode::OK, "keys.html", context)
+}
+
+/// `GET /console/{env}/keys/new`.
+pub async fn new_key(
+    State(state): State<Arc<ConsoleState>>,
+    headers: HeaderMap,
+    Path(env): Path<String>,
+) -> Response {
+    let signed = match require(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let env = match environment(&state, &env) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    if let Err(refusal) = signed.caller.require("CreateAPIKey") {
+        return refused(&state, refusal);
+    }
+    let mut context = frame(&state, &signed, &env);
+    let held: Vec<String> = signed.caller.ceiling().iter().map(str::to_owned).collect();
+    context.insert("permissions".into(), held.into());
+    page(&state, StatusCode::OK, "new_key.html", context)
+}
+
+fn expiry(state: &ConsoleState, form: &Form) -> Result<Option<time::OffsetDateTime>, Response> {
+    let bad = |why: &str| error_page(state, StatusCode::BAD_REQUEST, "Check the form", why);
+    match form.get("expiry").unwrap_or_default() {
+        "" => Ok(None),
+        "date" => {
+            let date = form.get("expires_on").unwrap_or_default();
+            crate::clock::parse_rfc3339(&format!("{date}T00:00:00Z"))
+                .map(Some)
+                .map_err(|_| bad("Pick an expiry date (or another choice). Nothing was created."))
+        }
+        days => match days.parse::<i64>() {
+            Ok(days @ 1..=3660) => Ok(Some(state.management.now() + time::Duration::days(days))),
+            _ => Err(bad("Pick an expiry from the list. Nothing was created.")),
+        },
+    }
+}
+
+/// `POST /console/{env}/keys`: creates a key and shows its secret once.
+pub async fn create(
+    State(state): State<Arc<ConsoleState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path(env): Path<String>,
+    body: Bytes,
+) -> Response {
+    let signed = match require(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let form = Form::parse(&body);
+    if let Err(r) = check_form(&state, &signed, &method, &headers, form.get("csrf")) {
+        return r;
+    }
+    let env = match environment(&state, &env) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    if let Err(refusal) = signed.caller.require("CreateAPIKey") {
+        return refused(&state, refusal);
+    }
+    let asked = match Permissions::parse(form.all("permission")) {
+        Ok(asked) => asked,
+        Err(e) => {
+            return error_page(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "Check the form",
+                &e.to_string(),
+            );
+        }
+    };
+    let permissions = match signed.caller.grant(Some(asked)) {
+        Ok(p) => p,
+        Err(refusal) => return refused(&state, refusal),
+    };
+    let expires_at = match expiry(&state, &form) {
+        Ok(at) => at,
+        Err(r) => return r,
+    };
+    let name = form
+        .get("name")
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned);
+    let created = signed
+        .management(&state, None)
+        .create_key(CreateKey {
+            owner_id: signed.caller.user.clone(),
+            environment: env.clone(),
+            permissions: Some(permissions),
+            name,
+            expires_at,
+        })
+        .await;
+    let created = match created {
+        Ok(c) => c,
+        Err(e) => return failed(&state, e),
+    };
+    let client_id = created.key.client_id.to_string();
+    let secret = created.secret.expose().to_owned();
+    let mut context = frame(&state, &signed, &env);
+    context.insert("heading".into(), "Your new API key".into());
+    context.insert(
+        "curl".into(),
+        curl(&state, &env, &client_id, &secret).into(),
+    );
+    context.insert("client_id".into(), client_id.into());
+    context.insert("secret".into(), secret.into());
+    page(&state, StatusCode::CREATED, "secret.html", context)
+}
+
+/// `GET /console/{env}/keys/{client_id}`.
+pub async fn detail(
+    State(state): State<Arc<ConsoleState>>,
+    headers: HeaderMap,
+    Path((env, client_id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let signed = match require(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let env = match environment(&state, &env) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let key = match managed(&state, &signed, &env, &client_id).await {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let audit = AuditQuery {
+        client_id: Some(client_id.clone()),
+        limit: HISTORY,
+        newest_first: true,
+        ..AuditQuery::default()
+    };
+    let history = match state.management.store().list_audit(&audit).await {
+        Ok((entries, _)) => entries,
+        Err(e) => return failed(&state, e.into()),
+    };
+    let history: Vec<Value> = history
+        .iter()
+        .map(|e| {
+            let who = e
+                .actor_user_id
+                .clone()
+                .or_else(|| e.operator.clone())
+                .unwrap_or_else(|| "Keymint".to_owned());
+            json!({"at": day(e.at), "action": e.action, "who": who, "source": e.source, "reason": e.reason})
+        })
+        .collect();
+    let notice = pairs(query.as_deref().unwrap_or_default())
+        .into_iter()
+        .find(|(k, _)| k == "done")
+        .and_then(|(_, v)| match v.as_str() {
+            "enabled" => Some("The key is enabled."),
+            "disabled" => Some("The key is disabled: the token endpoint refuses it from now on."),
+            _ => None,
+        });
+    let mut context = frame(&state, &signed, &env);
+    context.insert("key".into(), key_view(&key, state.management.now()));
+    context.insert("history".into(), history.into());
+    context.insert("notice".into(), notice.into());
+    context.insert(
+        "can_update".into(),
+        signed.caller.require("UpdateAPIKey").is_ok().into(),
+    );
+    context.insert(
+        "can_delete".into(),
+        signed.caller.require("DeleteAPIKey").is_ok().into(),
+    );
+    page(&state, StatusCode::OK, "key.html", context)
+}

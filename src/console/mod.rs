@@ -1,0 +1,89 @@
+//! The web console at `/console/`: server-rendered pages where people manage their own API
+//! keys and admins every key of an environment, with the same use cases and the same
+//! access rules as the GraphQL API ([`crate::manage::access`]). Sign-in is a one-time link
+//! (`keymint console link`); sessions live in the store, so every instance serves every
+//! session, and end when the user is deactivated. Every page is embedded in the binary;
+//! the core flows work with JavaScript off.
+//!
+//! `session.rs` signs people in and out and checks every form's CSRF token, `security.rs`
+//! sets the headers of every console response, `pages.rs` renders, `keys.rs` and
+//! `key_actions.rs` are the key pages and their buttons (`views.rs` what they share),
+//! `sign_in.rs` the sign-in pages.
+
+// Helpers answer `Result<_, Response>`: the error is the page to show. Boxing it would
+// buy nothing on a path that renders HTML.
+#![allow(clippy::result_large_err)]
+
+mod key_actions;
+mod keys;
+mod pages;
+mod security;
+mod session;
+mod sign_in;
+mod views;
+
+use axum::Router;
+use axum::routing::{get, post};
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::manage::Management;
+
+pub use session::{IDLE_TIMEOUT, SESSION_LIFETIME, link_token_hash, new_link_token};
+
+/// What the console needs.
+pub struct ConsoleState {
+    /// Environments, issuers, the public URL.
+    pub config: Arc<Config>,
+    /// The use cases, acting as the signed-in person (audit source `console`).
+    pub management: Management,
+    /// The templates, parsed once.
+    pub pages: pages::Pages,
+}
+
+impl ConsoleState {
+    /// The console over `management`.
+    pub fn new(config: Arc<Config>, management: Management) -> Self {
+        Self {
+            config,
+            management,
+            pages: pages::Pages::new(),
+        }
+    }
+}
+
+/// The answer to a path under `/console/` that no console route serves: the console's
+/// own 404 page, with the console's headers (the router's fallback calls this).
+pub fn no_such_page(state: &ConsoleState) -> axum::response::Response {
+    let mut response = pages::error_page(
+        state,
+        axum::http::StatusCode::NOT_FOUND,
+        "No such page",
+        "There is nothing at this address in the console.",
+    );
+    security::apply(response.headers_mut());
+    response
+}
+
+/// The console's routes, every response behind [`security::headers`].
+pub fn router() -> Router<crate::http::AppState> {
+    Router::new()
+        .route("/console", get(sign_in::home))
+        .route("/console/", get(sign_in::home))
+        .route("/console/sign-in", get(sign_in::sign_in_page))
+        .route(
+            "/console/link/{token}",
+            get(sign_in::link_page).post(sign_in::redeem_link),
+        )
+        .route("/console/sign-out", post(sign_in::sign_out))
+        .route("/console/assets/console.css", get(pages::stylesheet))
+        .route("/console/assets/console.js", get(pages::script))
+        .route("/console/{env}/keys", get(keys::list).post(keys::create))
+        .route("/console/{env}/keys/new", get(keys::new_key))
+        .route("/console/{env}/keys/{client_id}", get(keys::detail))
+        .route(
+            "/console/{env}/keys/{client_id}/{action}",
+            post(key_actions::act),
+        )
+        .layer(axum::middleware::from_fn(security::headers))
+}
