@@ -1,6 +1,7 @@
 //! Enables the PostgreSQL test suite (cfg `keymint_pg`) when `KEYMINT_TEST_POSTGRES_URL`
 //! is set at build time, and the gateway test (cfg `keymint_gateway`) when
-//! `KEYMINT_TEST_GATEWAY` is; otherwise those tests show as ignored, with the reason.
+//! `KEYMINT_TEST_GATEWAY` is, and the browser test (cfg `keymint_browser`) when
+//! `KEYMINT_TEST_BROWSER` is; otherwise those tests show as ignored, with the reason.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(keymint_pg)");
@@ -8,6 +9,11 @@ fn main() {
     println!("cargo::rerun-if-env-changed=KEYMINT_TEST_GATEWAY");
     if std::env::var_os("KEYMINT_TEST_GATEWAY").is_some_and(|v| !v.is_empty()) {
         println!("cargo::rustc-cfg=keymint_gateway");
+    }
+    println!("cargo::rustc-check-cfg=cfg(keymint_browser)");
+    println!("cargo::rerun-if-env-changed=KEYMINT_TEST_BROWSER");
+    if std::env::var_os("KEYMINT_TEST_BROWSER").is_some_and(|v| !v.is_empty()) {
+        println!("cargo::rustc-cfg=keymint_browser");
     }
     println!("cargo::rerun-if-env-changed=KEYMINT_TEST_POSTGRES_URL");
     if std::env::var_os("KEYMINT_TEST_POSTGRES_URL").is_some_and(|v| !v.is_empty()) {

@@ -1,5 +1,7 @@
 //! Headers on every console response: a strict Content-Security-Policy (everything from
-//! this origin, no inline script, no framing), no sniffing, no referrer, no caching.
+//! this origin, no inline script, no framing), no sniffing, no referrer to other sites
+//! (`same-origin`: with `no-referrer` browsers send `Origin: null` on the console's own
+//! forms), no caching.
 //! And the cross-site check of every state-changing request.
 
 use axum::extract::Request;
@@ -25,7 +27,7 @@ pub fn apply(headers: &mut HeaderMap) {
         (header::CONTENT_SECURITY_POLICY, CSP),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        (header::REFERRER_POLICY, "same-origin"),
         (header::CACHE_CONTROL, "no-store"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
@@ -36,18 +38,16 @@ pub fn apply(headers: &mut HeaderMap) {
     );
 }
 
-/// True when a state-changing request comes from another site: `Sec-Fetch-Site` says so,
-/// or `Origin` is not `origin` (browsers send at least one of them on every POST).
+/// True when a state-changing request comes from another site: `Sec-Fetch-Site` (Fetch
+/// Metadata, sent by every current browser) is not `same-origin`, or, from a browser
+/// without it, `Origin` is not `origin`.
 pub fn cross_site(method: &Method, headers: &HeaderMap, origin: &str) -> bool {
     if method == Method::GET || method == Method::HEAD {
         return false;
     }
     let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    if let Some(site) = fetch_site
-        && site != "same-origin"
-        && site != "none"
-    {
-        return true;
+    if let Some(site) = fetch_site {
+        return site != "same-origin" && site != "none";
     }
     headers
         .get(header::ORIGIN)
