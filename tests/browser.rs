@@ -3,7 +3,9 @@
 //! create a key and read its secret from the page; get a token with it over HTTP; roll it
 //! with an overlap and see both secrets work; disable it in the page and see the token
 //! endpoint refuse it; delete it; a non-admin cannot see another user's key by URL; an
-//! admin finds it and disables it. Screenshots of each page go to `docs/console/` (shown
+//! admin finds it and disables it, and sees users, signing keys and the audit trail.
+//! The GraphQL explorer loads from embedded files with every other host unresolvable,
+//! and runs a query. Screenshots of each page go to `docs/console/` (shown
 //! in the README). Gated by KEYMINT_TEST_BROWSER=1 (`.ci/run` installs chromium and
 //! chromium-driver and sets it).
 
@@ -191,5 +193,44 @@ async fn people_manage_their_keys_in_a_real_browser() {
         browser.text().await.contains(&second.client_id),
         "root sees alice's keys"
     );
+    for (page, expect) in [
+        ("users", "Create a service account"),
+        ("signing-keys", "active"),
+        ("audit", "key.disabled"),
+    ] {
+        let url = app.url(&format!("/console/production/{page}"));
+        browser.client.goto(&url).await.unwrap();
+        assert!(browser.text().await.contains(expect), "{page}");
+        browser.shoot(page).await;
+    }
+
+    // The explorer, from embedded files only (no other host resolves in this browser).
+    let token = app
+        .access_token("production", &app.key("root", "production").await)
+        .await;
+    let headers = format!("{{\"Authorization\": \"Bearer {token}\"}}");
+    let query = "{ apiKeys(first: 5) { totalCount } }";
+    let fragment = format!("headers={}&query={}", percent(&headers), percent(query));
+    browser
+        .client
+        .goto(&app.url(&format!("/production/graphql#{fragment}")))
+        .await
+        .unwrap();
+    browser.wait_text(".graphiql-container", "").await;
+    browser.tick(".graphiql-execute-button").await;
+    let result = browser.wait_text(".result-window", "totalCount").await;
+    assert!(result.contains("\"totalCount\""), "{result}");
+    browser.shoot("explorer").await;
     browser.stop().await;
+}
+
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

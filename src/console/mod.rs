@@ -8,12 +8,14 @@
 //! `session.rs` signs people in and out and checks every form's CSRF token, `security.rs`
 //! sets the headers of every console response, `pages.rs` renders, `keys.rs` and
 //! `key_actions.rs` are the key pages and their buttons (`views.rs` what they share),
-//! `sign_in.rs` the sign-in pages.
+//! `sign_in.rs` the sign-in pages, `admin.rs` the admin pages.
 
 // Helpers answer `Result<_, Response>`: the error is the page to show. Boxing it would
 // buy nothing on a path that renders HTML.
 #![allow(clippy::result_large_err)]
 
+mod admin;
+mod explorer;
 mod key_actions;
 mod keys;
 mod pages;
@@ -28,7 +30,9 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::manage::Management;
+use crate::signing::KeyRing;
 
+pub use explorer::page as explorer_page;
 pub use session::{IDLE_TIMEOUT, SESSION_LIFETIME, link_token_hash, new_link_token};
 
 /// What the console needs.
@@ -37,16 +41,19 @@ pub struct ConsoleState {
     pub config: Arc<Config>,
     /// The use cases, acting as the signed-in person (audit source `console`).
     pub management: Management,
+    /// The signing keys (the admin page rotates them).
+    pub keys: Arc<KeyRing>,
     /// The templates, parsed once.
     pub pages: pages::Pages,
 }
 
 impl ConsoleState {
     /// The console over `management`.
-    pub fn new(config: Arc<Config>, management: Management) -> Self {
+    pub fn new(config: Arc<Config>, management: Management, keys: Arc<KeyRing>) -> Self {
         Self {
             config,
             management,
+            keys,
             pages: pages::Pages::new(),
         }
     }
@@ -78,6 +85,7 @@ pub fn router() -> Router<crate::http::AppState> {
         .route("/console/sign-out", post(sign_in::sign_out))
         .route("/console/assets/console.css", get(pages::stylesheet))
         .route("/console/assets/console.js", get(pages::script))
+        .route("/console/assets/explorer/{file}", get(explorer::asset))
         .route("/console/{env}/keys", get(keys::list).post(keys::create))
         .route("/console/{env}/keys/new", get(keys::new_key))
         .route("/console/{env}/keys/{client_id}", get(keys::detail))
@@ -85,5 +93,18 @@ pub fn router() -> Router<crate::http::AppState> {
             "/console/{env}/keys/{client_id}/{action}",
             post(key_actions::act),
         )
+        .route(
+            "/console/{env}/users",
+            get(admin::users).post(admin::create_service_account),
+        )
+        .route(
+            "/console/{env}/users/{id}/keys",
+            post(admin::create_service_key),
+        )
+        .route(
+            "/console/{env}/signing-keys",
+            get(admin::signing_keys).post(admin::rotate),
+        )
+        .route("/console/{env}/audit", get(admin::audit))
         .layer(axum::middleware::from_fn(security::headers))
 }

@@ -8,7 +8,13 @@ use serde::Serialize;
 
 use super::ConsoleState;
 
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 10] = [
+    ("users.html", include_str!("templates/users.html")),
+    (
+        "signing_keys.html",
+        include_str!("templates/signing_keys.html"),
+    ),
+    ("audit.html", include_str!("templates/audit.html")),
     ("base.html", include_str!("templates/base.html")),
     ("sign_in.html", include_str!("templates/sign_in.html")),
     ("link.html", include_str!("templates/link.html")),

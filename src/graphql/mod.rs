@@ -10,13 +10,12 @@ mod query;
 mod types;
 mod user_tokens;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use std::sync::Arc;
 
@@ -127,7 +126,8 @@ pub async fn execute(
     axum::Json(response).into_response()
 }
 
-/// `GET /{env}/graphql`: the GraphiQL explorer, pointed at this environment.
+/// `GET /{env}/graphql`: the GraphiQL explorer, pointed at this environment, from files
+/// embedded in the binary (see [`crate::console::explorer_page`]).
 pub async fn explorer(State(state): State<Arc<GraphqlState>>, Path(env): Path<String>) -> Response {
     if state.config.environment(&env).is_none() {
         return crate::http::errors::graphql(
@@ -136,12 +136,5 @@ pub async fn explorer(State(state): State<Arc<GraphqlState>>, Path(env): Path<St
             "unknown environment",
         );
     }
-    let endpoint = format!("/{env}/graphql");
-    Html(
-        GraphiQLSource::build()
-            .endpoint(&endpoint)
-            .title(&format!("Keymint {env}"))
-            .finish(),
-    )
-    .into_response()
+    crate::console::explorer_page(&env)
 }

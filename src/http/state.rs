@@ -189,6 +189,7 @@ impl AppState {
         let console = Arc::new(ConsoleState::new(
             Arc::clone(&config),
             management.acting_as(Actor::system(ChangeSource::Console), None),
+            Arc::clone(&keys),
         ));
         let webhook = Arc::new(WebhookState {
             secret: config.webhook_secret.clone(),

@@ -219,10 +219,28 @@ pub async fn the_explorer_page_loads(backend: Backend) {
             .unwrap()
             .starts_with("text/html")
     );
+    assert!(
+        response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'self'")
+    );
     let html = response.text().await.unwrap();
     assert!(
         html.contains("graphiql") && html.contains("/production/graphql"),
         "{html}"
+    );
+    // Every script and stylesheet comes from this server, and each is served.
+    for src in html
+        .split(['"', '\''])
+        .filter(|s| s.starts_with("/console/assets/"))
+    {
+        let asset = app.http.get(app.url(src)).send().await.unwrap();
+        assert_eq!(asset.status(), 200, "{src}");
+    }
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "an outside asset: {html}"
     );
     assert_eq!(
         app.http

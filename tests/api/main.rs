@@ -9,6 +9,7 @@ mod brute_force;
 mod cluster;
 mod connections;
 mod console;
+mod console_admin;
 mod console_sessions;
 mod console_visitor;
 mod db_faults;

@@ -39,6 +39,9 @@ impl Browser {
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
                     "--disable-sync", "--disable-quic", "--window-size=1280,860",
+                    // The network outside this machine is cut off: any other host fails
+                    // to resolve, so a page that needs a CDN breaks here.
+                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
             }),
@@ -120,6 +123,26 @@ impl Browser {
         match element.prop("value").await.unwrap() {
             Some(value) => value,
             None => element.text().await.unwrap(),
+        }
+    }
+
+    /// Waits until an element matching `css` exists; gives its text.
+    pub async fn wait_text(&self, css: &str, containing: &str) -> String {
+        let started = Instant::now();
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = element.text().await
+                && text.contains(containing)
+            {
+                return text;
+            }
+            if started.elapsed() > Duration::from_secs(15) {
+                panic!(
+                    "no {css} containing {containing:?}; the page says: {}",
+                    self.text().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
