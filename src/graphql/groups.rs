@@ -83,8 +83,9 @@ pub struct GroupMutation;
 #[Object]
 impl GroupMutation {
     /// Sets what members of a group hold now (their keys keep their frozen permissions).
-    /// Requires `admin`; an admin may grant what it does not hold itself, as with
-    /// `keymint groups set-permissions`, since the directory decides who is a member.
+    /// Requires `admin`, and only permissions the caller holds can be mapped (no
+    /// escalation through a group the caller is in); `keymint groups set-permissions`,
+    /// run by ops with the database's credentials, maps anything.
     async fn set_group_permissions(
         &self,
         ctx: &Context<'_>,
@@ -94,6 +95,9 @@ impl GroupMutation {
         let caller = admin(rc)?;
         let permissions =
             Permissions::parse(&input.permissions).map_err(|e| bad_input(e.to_string()))?;
+        caller
+            .grant(Some(permissions.clone()))
+            .map_err(super::mutation::refused)?;
         let manage = management(rc, caller);
         let users_changed = manage
             .set_group_permissions(&input.group, &permissions)

@@ -14,7 +14,7 @@ crate::both_backends!(scim_group_mappings:
 /// the CLI, and what a member holds then shows in `user`.
 pub async fn group_mappings_in_graphql_are_for_admins(backend: Backend) {
     let app = scim_app(backend).await;
-    app.user("root", &["admin"]).await;
+    app.user("root", &["admin", "deploy", "CreateAPIKey"]).await;
     app.user("dev", &["CreateAPIKey"]).await;
     create(&app, "mo", None).await;
     let (_, group) = send(
@@ -82,7 +82,18 @@ pub async fn group_mappings_in_graphql_are_for_admins(backend: Backend) {
         .await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
 
-    let bad = json!({"input": {"group": " ", "permissions": ["x"]}});
+    let beyond = json!({"input": {"group": "release managers", "permissions": ["payroll:write"]}});
+    let (_, body) = app.graphql("production", Some(&admin), set, beyond).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
+    assert_eq!(
+        permissions_of(&app, "mo").await,
+        ["CreateAPIKey", "deploy"],
+        "unchanged"
+    );
+    let bad = json!({"input": {"group": " ", "permissions": ["deploy"]}});
     let (_, body) = app.graphql("production", Some(&admin), set, bad).await;
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
