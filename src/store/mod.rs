@@ -3,6 +3,7 @@
 
 mod postgres;
 mod rows;
+mod scim_types;
 mod sql;
 mod sqlite;
 mod types;
@@ -18,13 +19,15 @@ use crate::domain::{
 
 pub use crate::domain::{Activation, KeyEdit, NewSecret};
 pub use postgres::{MAX_EVENT_ATTEMPTS, PgStore};
+pub use scim_types::{
+    GroupMapping, MemberChange, ScimGroupRecord, ScimGroupWrite, ScimOutcome, ScimQuery,
+    ScimUserRecord, ScimWrite,
+};
 pub use sqlite::SqliteStore;
 pub use types::{
-    AuditQuery, ChangeRecord, ConsoleSession, Dedupe, EventOutcome, GroupMapping, InsertWhen,
-    KeyPage, KeyQuery, KeyUpdate, MemberChange, NewApiKey, NewConsoleSession, PoolUsage,
-    ScimGroupRecord, ScimGroupWrite, ScimOutcome, ScimQuery, ScimUserRecord, ScimWrite,
-    SigningKeyRecord, TableEventOutcome, TokenRevocation, UserActivation, UserQuery, UserSummary,
-    Wakeup, WriteContext,
+    AuditQuery, ChangeRecord, ConsoleSession, Dedupe, EventOutcome, InsertWhen, KeyPage, KeyQuery,
+    KeyUpdate, NewApiKey, NewConsoleSession, PoolUsage, SigningKeyRecord, TableEventOutcome,
+    TokenRevocation, UserActivation, UserQuery, UserSummary, Wakeup, WriteContext,
 };
 
 /// Errors of the store. Constraint violations are mapped here, never leaked raw.
