@@ -6,19 +6,17 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Arc;
 
 use super::errors::ScimError;
-use super::filter::{Filter, Resource, to_sql};
+use super::filter::Resource;
 use super::group::{ScimGroup, render};
-use super::wire::{
-    Answer, LIST_SCHEMA, ListParams, PATCH_TRIES, authorize, body_json, no_content, scim_json,
-};
+use super::wire::{Answer, ListParams, PATCH_TRIES, authorize, body_json, no_content, scim_json};
 use super::{ScimState, members, patch};
 use crate::manage::ManageError;
 use crate::random::{Random, SystemRandom};
-use crate::store::{MemberChange, ScimGroupRecord, ScimGroupWrite, ScimQuery};
+use crate::store::{MemberChange, ScimGroupRecord, ScimGroupWrite};
 
 /// Longest group id accepted in a path (ids Keymint assigns are 22 characters).
 const MAX_ID: usize = 64;
@@ -95,24 +93,7 @@ pub async fn list_groups(
 ) -> Answer {
     authorize(&state, &headers)?;
     let list = ListParams::parse(query.as_deref())?;
-    let mut params = Vec::new();
-    let condition = match &list.filter {
-        Some(text) => {
-            let parsed =
-                Filter::parse(text).map_err(|e| ScimError::invalid_filter(e.to_string()))?;
-            Some(
-                to_sql(&parsed, Resource::Group, 3, &mut params)
-                    .map_err(|e| ScimError::invalid_filter(e.0))?,
-            )
-        }
-        None => None,
-    };
-    let query = ScimQuery {
-        condition,
-        params,
-        offset: list.start_index.saturating_sub(1),
-        limit: list.count,
-    };
+    let query = list.query(Resource::Group)?;
     let (records, total) = state
         .management
         .store()
@@ -123,14 +104,7 @@ pub async fn list_groups(
         .iter()
         .map(|r| render(r, &state.base, list.members))
         .collect();
-    let body = json!({
-        "schemas": [LIST_SCHEMA],
-        "totalResults": total,
-        "startIndex": list.start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    });
-    Ok(scim_json(StatusCode::OK, &body))
+    Ok(list.response(total, resources))
 }
 
 /// `POST /Groups`.

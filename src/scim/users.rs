@@ -6,19 +6,17 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Arc;
 
 use super::errors::ScimError;
-use super::filter::{Filter, Resource, to_sql};
+use super::filter::Resource;
 use super::user::{ScimUser, render};
-use super::wire::{
-    Answer, LIST_SCHEMA, ListParams, PATCH_TRIES, authorize, body_json, no_content, scim_json,
-};
+use super::wire::{Answer, ListParams, PATCH_TRIES, authorize, body_json, no_content, scim_json};
 use super::{ScimState, patch};
 use crate::domain::UserId;
 use crate::manage::ManageError;
-use crate::store::{ScimQuery, ScimWrite};
+use crate::store::ScimWrite;
 
 fn user_id(path: Result<Path<String>, PathRejection>) -> Result<UserId, ScimError> {
     let Path(id) = path.map_err(|_| ScimError::not_found("no such user"))?;
@@ -71,24 +69,7 @@ pub async fn list_users(
 ) -> Answer {
     authorize(&state, &headers)?;
     let list = ListParams::parse(query.as_deref())?;
-    let mut params = Vec::new();
-    let condition = match &list.filter {
-        Some(text) => {
-            let parsed =
-                Filter::parse(text).map_err(|e| ScimError::invalid_filter(e.to_string()))?;
-            Some(
-                to_sql(&parsed, Resource::User, 3, &mut params)
-                    .map_err(|e| ScimError::invalid_filter(e.0))?,
-            )
-        }
-        None => None,
-    };
-    let query = ScimQuery {
-        condition,
-        params,
-        offset: list.start_index.saturating_sub(1),
-        limit: list.count,
-    };
+    let query = list.query(Resource::User)?;
     let (records, total) = state
         .management
         .store()
@@ -96,14 +77,7 @@ pub async fn list_users(
         .await
         .map_err(|e| refused(e.into()))?;
     let resources: Vec<Value> = records.iter().map(|r| render(r, &state.base)).collect();
-    let body = json!({
-        "schemas": [LIST_SCHEMA],
-        "totalResults": total,
-        "startIndex": list.start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    });
-    Ok(scim_json(StatusCode::OK, &body))
+    Ok(list.response(total, resources))
 }
 
 /// `POST /Users`.

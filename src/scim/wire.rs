@@ -5,10 +5,12 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::ScimState;
 use super::errors::{MEDIA_TYPE, ScimError};
+use super::filter::{Filter, Resource, to_sql};
+use crate::store::ScimQuery;
 
 /// Most resources in one page (`count` above it is lowered to it).
 pub const MAX_RESULTS: i64 = 100;
@@ -129,6 +131,41 @@ impl ListParams {
             }
         }
         Ok(list)
+    }
+
+    /// The store query of this list over `resource`'s table: the filter translated to
+    /// SQL (placeholders from `$3`; `$1`, `$2` are the page), and the page.
+    pub fn query(&self, resource: Resource) -> Result<ScimQuery, ScimError> {
+        let mut params = Vec::new();
+        let condition = match &self.filter {
+            Some(text) => {
+                let parsed =
+                    Filter::parse(text).map_err(|e| ScimError::invalid_filter(e.to_string()))?;
+                Some(
+                    to_sql(&parsed, resource, 3, &mut params)
+                        .map_err(|e| ScimError::invalid_filter(e.0))?,
+                )
+            }
+            None => None,
+        };
+        Ok(ScimQuery {
+            condition,
+            params,
+            offset: self.start_index.saturating_sub(1),
+            limit: self.count,
+        })
+    }
+
+    /// The ListResponse (RFC 7644 §3.4.2) of one page of `resources` out of `total`.
+    pub fn response(&self, total: i64, resources: Vec<Value>) -> Response {
+        let body = json!({
+            "schemas": [LIST_SCHEMA],
+            "totalResults": total,
+            "startIndex": self.start_index,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        });
+        scim_json(StatusCode::OK, &body)
     }
 
     /// Only the attribute selection of a query (`GET /Groups/{id}`).
