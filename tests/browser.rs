@@ -20,6 +20,9 @@ mod driver;
 #[path = "api/gateway.rs"]
 #[allow(dead_code)]
 mod gateway;
+#[path = "oidc/provider.rs"]
+#[allow(dead_code)]
+mod provider;
 
 use app::{Backend, Key, TestApp};
 use driver::Browser;
@@ -221,6 +224,81 @@ async fn people_manage_their_keys_in_a_real_browser() {
     let result = browser.wait_text(".result-window", "totalCount").await;
     assert!(result.contains("\"totalCount\""), "{result}");
     browser.shoot("explorer").await;
+    browser.stop().await;
+}
+
+/// The OpenID Connect sign-in, the whole redirect dance in the browser, against a real
+/// OpenID Provider (panva's `oidc-provider`; its development login page takes any login).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(keymint_browser, keymint_oidc)),
+    ignore = "set KEYMINT_TEST_BROWSER=1 and KEYMINT_TEST_OIDC_PROVIDER (.ci/run installs them)"
+)]
+async fn people_sign_in_with_their_identity_provider_in_a_real_browser() {
+    let port = provider::free_port();
+    let issuer = provider::issuer(port);
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("KEYMINT_CONSOLE_OIDC_ISSUER", issuer.as_str()),
+            ("KEYMINT_CONSOLE_OIDC_CLIENT_ID", provider::CLIENT_ID),
+            (
+                "KEYMINT_CONSOLE_OIDC_CLIENT_SECRET",
+                provider::CLIENT_SECRET,
+            ),
+        ],
+    )
+    .await;
+    app.user("alice", ALICE).await;
+    let _provider = provider::OidcProvider::start(
+        port,
+        &app.url("/console/callback"),
+        Some(provider::CLIENT_SECRET),
+    )
+    .await;
+    let browser = Browser::start().await;
+    browser.client.goto(&app.url("/console/")).await.unwrap();
+    browser.shoot("sign-in-oidc").await;
+    browser.click("a[href='/console/oidc/start']").await;
+    let at = browser.client.current_url().await.unwrap();
+    assert!(at.as_str().starts_with(&issuer), "at the provider: {at}");
+    browser
+        .client
+        .find(fantoccini::Locator::Css("input[name=login]"))
+        .await
+        .unwrap()
+        .send_keys("alice")
+        .await
+        .unwrap();
+    browser
+        .client
+        .find(fantoccini::Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys("any password")
+        .await
+        .unwrap();
+    browser.click("button[type=submit]").await;
+    // The provider asks for consent once, then sends the browser back to Keymint.
+    if browser
+        .client
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .starts_with(&issuer)
+    {
+        browser.click("button[type=submit]").await;
+    }
+    let url = browser.client.current_url().await.unwrap();
+    assert!(
+        url.as_str()
+            .starts_with(&app.url("/console/production/keys")),
+        "{url}"
+    );
+    let text = browser.text().await;
+    assert!(text.contains("alice"), "{text}");
+    assert_eq!(app.audit_count("alice", "console.signed_in").await, 1);
     browser.stop().await;
 }
 

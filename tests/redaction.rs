@@ -118,6 +118,25 @@ async fn debug_output_never_shows_secrets_or_hashes() {
         format!("{issued:?}"),
         &["eyJhbGciOiJFUzI1NiJ9"],
     );
+    let oidc = Config::from_lookup(|name| match name {
+        "KEYMINT_CONSOLE_OIDC_ISSUER" => Some("https://login.example".to_owned()),
+        "KEYMINT_CONSOLE_OIDC_CLIENT_ID" => Some("keymint-console".to_owned()),
+        "KEYMINT_CONSOLE_OIDC_CLIENT_SECRET" => Some("console-secret-hunter3".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    assert_hidden("Config", format!("{oidc:?}"), &["console-secret-hunter3"]);
+    let login = keymint::store::OidcLogin {
+        state_hash: "ab".repeat(32),
+        nonce: "nonce-value-of-a-sign-in".into(),
+        code_verifier: "pkce-verifier-of-a-sign-in".into(),
+        expires_at: time::OffsetDateTime::UNIX_EPOCH,
+    };
+    assert_hidden(
+        "OidcLogin",
+        format!("{login:?}"),
+        &["nonce-value-of-a-sign-in", "pkce-verifier-of-a-sign-in"],
+    );
     // The redacted values still say what they are.
     assert!(format!("{created:?}").contains(created.key.client_id.as_str()));
 }

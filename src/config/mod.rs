@@ -79,6 +79,9 @@ pub struct Config {
     /// `KEYMINT_USER_TOKEN_ISSUER` + `KEYMINT_USER_TOKEN_JWKS_URL` +
     /// `KEYMINT_USER_TOKEN_AUDIENCE`: identity-provider session tokens for GraphQL.
     pub user_tokens: Option<UserTokenConfig>,
+    /// `KEYMINT_CONSOLE_OIDC_*`: the console's OpenID Connect sign-in (off without a
+    /// client id).
+    pub console_oidc: Option<ConsoleOidcConfig>,
     /// `KEYMINT_TLS_CERT` + `KEYMINT_TLS_KEY`: PEM certificate chain and private key;
     /// Keymint serves HTTPS when set (and re-reads them when they change).
     pub tls: Option<TlsFiles>,
@@ -130,6 +133,32 @@ pub struct UserTokenConfig {
     pub jwks_url: String,
     /// Expected `aud` (required).
     pub audience: String,
+}
+
+/// The console's OpenID Connect client (`Debug` hides the secret).
+#[derive(Clone)]
+pub struct ConsoleOidcConfig {
+    /// `KEYMINT_CONSOLE_OIDC_ISSUER` (default `KEYMINT_USER_TOKEN_ISSUER`), without a
+    /// trailing slash.
+    pub issuer: String,
+    /// `KEYMINT_CONSOLE_OIDC_CLIENT_ID`.
+    pub client_id: String,
+    /// `KEYMINT_CONSOLE_OIDC_CLIENT_SECRET`; without it Keymint is a public client (PKCE
+    /// alone).
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for ConsoleOidcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleOidcConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl Default for Config {

@@ -142,3 +142,37 @@ fn audiences_and_public_url() {
             .is_some()
     );
 }
+
+#[test]
+fn console_oidc_defaults_to_the_session_token_issuer_and_hides_its_secret() {
+    assert!(load(&[]).unwrap().console_oidc.is_none());
+    let client = ("KEYMINT_CONSOLE_OIDC_CLIENT_ID", "keymint-console");
+    let err = load(&[client]).unwrap_err().to_string();
+    assert!(err.contains("KEYMINT_CONSOLE_OIDC_ISSUER"), "{err}");
+    let oidc = load(&[
+        client,
+        ("KEYMINT_USER_TOKEN_ISSUER", "https://idp.example/"),
+        ("KEYMINT_USER_TOKEN_JWKS_URL", "https://idp.example/jwks"),
+        ("KEYMINT_USER_TOKEN_AUDIENCE", "keymint"),
+        ("KEYMINT_CONSOLE_OIDC_CLIENT_SECRET", "s3cr3t-value"),
+    ])
+    .unwrap()
+    .console_oidc
+    .unwrap();
+    assert_eq!(oidc.issuer, "https://idp.example");
+    assert_eq!(oidc.client_secret.as_deref(), Some("s3cr3t-value"));
+    assert!(!format!("{oidc:?}").contains("s3cr3t-value"));
+    let own = load(&[
+        client,
+        ("KEYMINT_CONSOLE_OIDC_ISSUER", "https://login.example"),
+    ])
+    .unwrap();
+    assert_eq!(own.console_oidc.unwrap().issuer, "https://login.example");
+    let plain = ("KEYMINT_CONSOLE_OIDC_ISSUER", "http://login.example");
+    let err = load(&[client, plain]).unwrap_err().to_string();
+    assert!(err.contains("https"), "{err}");
+    let err = load(&[("KEYMINT_CONSOLE_OIDC_CLIENT_SECRET", "x")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("KEYMINT_CONSOLE_OIDC_CLIENT_ID"), "{err}");
+}

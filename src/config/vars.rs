@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use super::environments::parse_environments;
 use super::{
-    Config, ConfigError, DatabaseUrl, MAX_TOKEN_TTL_SECS, PerformanceConfig, TlsFiles,
-    UserTokenConfig, invalid,
+    Config, ConfigError, ConsoleOidcConfig, DatabaseUrl, MAX_TOKEN_TTL_SECS, PerformanceConfig,
+    TlsFiles, UserTokenConfig, invalid,
 };
 use crate::events::WebhookSecret;
 use crate::oauth::TrustedProxies;
@@ -145,6 +145,7 @@ impl Config {
                 .optional_number("KEYMINT_SIGNING_KEY_ROTATE_DAYS", 1..=3650)?,
             performance: performance(&vars)?,
             user_tokens: user_tokens(&vars)?,
+            console_oidc: console_oidc(&vars)?,
             tls,
             behind_tls_proxy,
             trusted_proxies: match vars.get("KEYMINT_TRUSTED_PROXIES") {
@@ -288,6 +289,43 @@ fn user_tokens<F: Fn(&str) -> Option<String>>(
         issuer,
         jwks_url,
         audience,
+    }))
+}
+
+fn console_oidc<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+) -> Result<Option<ConsoleOidcConfig>, ConfigError> {
+    let Some(client_id) = vars.get("KEYMINT_CONSOLE_OIDC_CLIENT_ID") else {
+        if vars.get("KEYMINT_CONSOLE_OIDC_CLIENT_SECRET").is_some() {
+            return Err(invalid(
+                "KEYMINT_CONSOLE_OIDC_CLIENT_SECRET",
+                "needs KEYMINT_CONSOLE_OIDC_CLIENT_ID (the console's client at the identity provider)",
+            ));
+        }
+        return Ok(None);
+    };
+    let issuer = vars
+        .get("KEYMINT_CONSOLE_OIDC_ISSUER")
+        .or_else(|| vars.get("KEYMINT_USER_TOKEN_ISSUER"))
+        .ok_or_else(|| {
+            invalid(
+                "KEYMINT_CONSOLE_OIDC_ISSUER",
+                "is required with KEYMINT_CONSOLE_OIDC_CLIENT_ID (or set KEYMINT_USER_TOKEN_ISSUER)",
+            )
+        })?;
+    // Whoever can alter the provider's answers can sign anyone in.
+    if !(issuer.starts_with("https://")
+        || (issuer.starts_with("http://") && crate::verifier::jwks::is_loopback_url(&issuer)))
+    {
+        return Err(invalid(
+            "KEYMINT_CONSOLE_OIDC_ISSUER",
+            format!("{issuer} must be an https:// URL (plain http only on loopback)"),
+        ));
+    }
+    Ok(Some(ConsoleOidcConfig {
+        issuer: issuer.trim_end_matches('/').to_owned(),
+        client_id,
+        client_secret: vars.get("KEYMINT_CONSOLE_OIDC_CLIENT_SECRET"),
     }))
 }
 

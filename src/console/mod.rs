@@ -1,14 +1,16 @@
 //! The web console at `/console/`: server-rendered pages where people manage their own API
 //! keys and admins every key of an environment, with the same use cases and the same
 //! access rules as the GraphQL API ([`crate::manage::access`]). Sign-in is a one-time link
-//! (`keymint console link`); sessions live in the store, so every instance serves every
+//! (`keymint console link`) or the organisation's identity provider (OpenID Connect);
+//! sessions live in the store, so every instance serves every
 //! session, and end when the user is deactivated. Every page is embedded in the binary;
 //! the core flows work with JavaScript off.
 //!
 //! `session.rs` signs people in and out and checks every form's CSRF token, `security.rs`
 //! sets the headers of every console response, `pages.rs` renders, `keys.rs` and
 //! `key_actions.rs` are the key pages and their buttons (`views.rs` what they share),
-//! `sign_in.rs` the sign-in pages, `admin.rs` the admin pages.
+//! `sign_in.rs` the sign-in pages, `oidc.rs` and `oidc_flow.rs` the identity provider's
+//! sign-in, `admin.rs` the admin pages.
 
 // Helpers answer `Result<_, Response>`: the error is the page to show. Boxing it would
 // buy nothing on a path that renders HTML.
@@ -18,6 +20,8 @@ mod admin;
 mod explorer;
 mod key_actions;
 mod keys;
+mod oidc;
+mod oidc_flow;
 mod pages;
 mod security;
 mod session;
@@ -45,12 +49,19 @@ pub struct ConsoleState {
     pub keys: Arc<KeyRing>,
     /// The templates, parsed once.
     pub pages: pages::Pages,
+    /// Sign-in with the organisation's identity provider, when configured.
+    oidc: Option<oidc::OidcClient>,
 }
 
 impl ConsoleState {
     /// The console over `management`.
     pub fn new(config: Arc<Config>, management: Management, keys: Arc<KeyRing>) -> Self {
+        let oidc = config
+            .console_oidc
+            .clone()
+            .map(|oidc| oidc::OidcClient::new(oidc, &config.public_url, management.clock()));
         Self {
+            oidc,
             config,
             management,
             keys,
@@ -83,6 +94,8 @@ pub fn router() -> Router<crate::http::AppState> {
             get(sign_in::link_page).post(sign_in::redeem_link),
         )
         .route("/console/sign-out", post(sign_in::sign_out))
+        .route("/console/oidc/start", get(oidc_flow::start))
+        .route("/console/callback", get(oidc_flow::callback))
         .route("/console/assets/console.css", get(pages::stylesheet))
         .route("/console/assets/console.js", get(pages::script))
         .route("/console/assets/explorer/{file}", get(explorer::asset))

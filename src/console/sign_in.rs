@@ -39,7 +39,7 @@ pub async fn sign_in_page(State(state): State<Arc<ConsoleState>>) -> Response {
         &state,
         StatusCode::OK,
         "sign_in.html",
-        json!({"oidc": false}),
+        json!({"oidc": state.oidc.is_some()}),
     )
 }
 

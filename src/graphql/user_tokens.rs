@@ -29,6 +29,17 @@ struct SessionClaims {
     /// OpenID Connect Core §2: the party the token was issued to.
     #[serde(default)]
     azp: Option<String>,
+    #[serde(default)]
+    nonce: Option<String>,
+}
+
+/// What a verified identity-provider token says.
+#[derive(Debug)]
+pub struct IdpClaims {
+    /// The person.
+    pub sub: String,
+    /// The ID token's `nonce`, if it has one.
+    pub nonce: Option<String>,
 }
 
 impl UserTokenVerifier {
@@ -49,6 +60,13 @@ impl UserTokenVerifier {
 
     /// The token's `sub` when it is valid.
     pub async fn verify(&self, token: &str) -> Result<String, String> {
+        self.verify_claims(token).await.map(|claims| claims.sub)
+    }
+
+    /// The token's claims when it is valid: signed by a key of the provider's JWKS with an
+    /// asymmetric algorithm, from the issuer, for the audience (and, with `azp`, issued to
+    /// it: OpenID Connect Core §3.1.3.7 items 2-5, 9), unexpired.
+    pub async fn verify_claims(&self, token: &str) -> Result<IdpClaims, String> {
         let header = decode_header(token).map_err(|_| "malformed token".to_owned())?;
         // Only asymmetric algorithms: an HMAC "signature" keyed with a public key is forgeable.
         if matches!(
@@ -82,6 +100,9 @@ impl UserTokenVerifier {
         if claims.azp.as_ref().is_some_and(|azp| *azp != self.audience) {
             return Err("the token was issued to another application (azp)".into());
         }
-        Ok(claims.sub)
+        Ok(IdpClaims {
+            sub: claims.sub,
+            nonce: claims.nonce,
+        })
     }
 }

@@ -113,6 +113,11 @@ impl Management {
         self.clock.now()
     }
 
+    /// The use cases' clock.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
+    }
+
     /// The store, for reads.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store

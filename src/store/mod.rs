@@ -26,8 +26,9 @@ pub use scim_types::{
 pub use sqlite::SqliteStore;
 pub use types::{
     AuditQuery, ChangeRecord, ConsoleSession, Dedupe, EventOutcome, InsertWhen, KeyPage, KeyQuery,
-    KeyUpdate, NewApiKey, NewConsoleSession, PoolUsage, SigningKeyRecord, TableEventOutcome,
-    TokenRevocation, UserActivation, UserQuery, UserSummary, Wakeup, WriteContext,
+    KeyUpdate, NewApiKey, NewConsoleSession, OidcLogin, PoolUsage, SigningKeyRecord,
+    TableEventOutcome, TokenRevocation, UserActivation, UserQuery, UserSummary, Wakeup,
+    WriteContext,
 };
 
 /// Errors of the store. Constraint violations are mapped here, never leaked raw.
@@ -293,6 +294,21 @@ pub trait Store: Send + Sync + 'static {
         session: &NewConsoleSession,
         ctx: &WriteContext,
     ) -> Result<User, StoreError>;
+
+    /// Records an OpenID Connect sign-in in flight.
+    async fn begin_console_oidc(
+        &self,
+        login: &OidcLogin,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Takes (deletes) the sign-in in flight of a `state` hash: `None` when there is none,
+    /// it was taken already, or it has expired.
+    async fn take_console_oidc(
+        &self,
+        state_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<OidcLogin>, StoreError>;
 
     /// The session of `token_hash` with its user, if unexpired, used within `idle`, and
     /// its user active; an expired one is deleted.

@@ -309,3 +309,25 @@ pub struct NewConsoleSession {
     /// The absolute timeout.
     pub expires_at: OffsetDateTime,
 }
+
+/// An OpenID Connect sign-in in flight: what the callback needs to finish it.
+#[derive(Clone)]
+pub struct OidcLogin {
+    /// SHA-256 of the `state` value (hex).
+    pub state_hash: String,
+    /// The `nonce` the ID token must carry.
+    pub nonce: String,
+    /// The PKCE code verifier (RFC 7636).
+    pub code_verifier: String,
+    /// When the sign-in must have come back.
+    pub expires_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for OidcLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcLogin")
+            .field("state_hash", &self.state_hash)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}

@@ -114,7 +114,7 @@ impl JwksClient {
             .and_then(reqwest::Response::error_for_status)
             .map_err(|e| JwksError(format!("fetching {} failed: {e}", self.url)))?;
         let max_age = max_age(response.headers());
-        let body = read_capped(response).await?;
+        let body = read_capped(response, MAX_JWKS_BYTES, "the JWKS").await?;
         let keys: JwkSet = serde_json::from_slice(&body)
             .map_err(|e| JwksError(format!("{} is not a JWKS: {e}", self.url)))?;
         let now = self.clock.now();
@@ -168,22 +168,23 @@ fn max_age(headers: &reqwest::header::HeaderMap) -> time::Duration {
     }
 }
 
-/// The body, refused past [`MAX_JWKS_BYTES`] without reading further.
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, JwksError> {
-    let too_large = || JwksError(format!("the JWKS is larger than {MAX_JWKS_BYTES} bytes"));
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
-    {
+/// The body of `what`, refused past `limit` bytes without reading further.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+    what: &str,
+) -> Result<Vec<u8>, JwksError> {
+    let too_large = || JwksError(format!("{what} is larger than {limit} bytes"));
+    if response.content_length().is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| JwksError(format!("reading the JWKS failed: {e}")))?
+        .map_err(|e| JwksError(format!("reading {what} failed: {e}")))?
     {
-        if body.len() + chunk.len() > MAX_JWKS_BYTES {
+        if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);

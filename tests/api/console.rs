@@ -65,6 +65,15 @@ pub async fn a_link_signs_in_once_and_the_key_lifecycle_works(backend: Backend) 
         alice.get("/console/production/keys").await.location(),
         "/console/sign-in"
     );
+    // No identity provider configured: the sign-in page offers none, its routes are absent.
+    let sign_in = alice.get("/console/sign-in").await;
+    assert!(sign_in.body.contains("keymint console link"));
+    assert!(!sign_in.body.contains("/console/oidc/start"));
+    assert_eq!(alice.get("/console/oidc/start").await.status, 404);
+    assert_eq!(
+        alice.get("/console/callback?code=c&state=s").await.status,
+        404
+    );
     let link = link(&app, "alice").await;
     alice.get(&link).await;
     let signed = alice.post(&link, &[]).await;

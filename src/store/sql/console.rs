@@ -6,7 +6,7 @@ use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 use time::{Duration, OffsetDateTime};
 
 use super::super::rows::UserRow;
-use super::super::{ConsoleSession, NewConsoleSession, StoreError, WriteContext};
+use super::super::{ConsoleSession, NewConsoleSession, OidcLogin, StoreError, WriteContext};
 use super::console_queries as cq;
 use super::journal::AuditRecord;
 use super::queries as q;
@@ -37,6 +37,7 @@ where
     for<'e> OffsetDateTime: Encode<'e, DB> + Type<DB>,
     for<'r> (String,): FromRow<'r, DB::Row>,
     for<'r> SessionRow: FromRow<'r, DB::Row>,
+    for<'r> (String, String, OffsetDateTime): FromRow<'r, DB::Row>,
     for<'r> UserRow: FromRow<'r, DB::Row>,
     Self: Journal<Db = DB>,
 {
@@ -173,6 +174,41 @@ where
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    pub(in crate::store) async fn begin_console_oidc(
+        &self,
+        login: &OidcLogin,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(cq::INSERT_OIDC_LOGIN)
+            .bind(login.state_hash.as_str())
+            .bind(login.nonce.as_str())
+            .bind(login.code_verifier.as_str())
+            .bind(now)
+            .bind(login.expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(in crate::store) async fn take_console_oidc(
+        &self,
+        state_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<OidcLogin>, StoreError> {
+        let row: Option<(String, String, OffsetDateTime)> = sqlx::query_as(cq::TAKE_OIDC_LOGIN)
+            .bind(state_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.filter(|(_, _, expires_at)| now < *expires_at).map(
+            |(nonce, code_verifier, expires_at)| OidcLogin {
+                state_hash: state_hash.to_owned(),
+                nonce,
+                code_verifier,
+                expires_at,
+            },
+        ))
     }
 
     /// Creates a session for an active user (else `OwnerInactive`), audited.

@@ -24,6 +24,14 @@ pub const DELETE_SESSION: &str = "DELETE FROM console_sessions WHERE token_hash 
 /// Every session of a user (its deactivation ends them).
 pub const DELETE_SESSIONS_OF_USER: &str = "DELETE FROM console_sessions WHERE user_id = $1";
 
+pub const INSERT_OIDC_LOGIN: &str = "INSERT INTO console_oidc_logins (state_hash, nonce, \
+     code_verifier, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+
+/// Takes a sign-in in flight: it is good once.
+pub const TAKE_OIDC_LOGIN: &str = "DELETE FROM console_oidc_logins WHERE state_hash = $1 \
+     RETURNING nonce, code_verifier, expires_at";
+
 /// Links and sessions past their time; `$1` is now.
 pub const PRUNE_LINKS: &str = "DELETE FROM console_links WHERE expires_at < $1";
 pub const PRUNE_SESSIONS: &str = "DELETE FROM console_sessions WHERE expires_at < $1";
+pub const PRUNE_OIDC_LOGINS: &str = "DELETE FROM console_oidc_logins WHERE expires_at < $1";

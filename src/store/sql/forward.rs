@@ -245,6 +245,20 @@ macro_rules! forward_store {
                 )
                 .await
             }
+            async fn begin_console_oidc(
+                &self,
+                login: &$crate::store::OidcLogin,
+                now: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                $crate::store::sql::SqlStore::<$db>::begin_console_oidc(self, login, now).await
+            }
+            async fn take_console_oidc(
+                &self,
+                state_hash: &str,
+                now: OffsetDateTime,
+            ) -> Result<Option<$crate::store::OidcLogin>, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::take_console_oidc(self, state_hash, now).await
+            }
             async fn console_session(
                 &self,
                 token_hash: &str,

@@ -310,6 +310,7 @@ where
             q::PRUNE_REVOCATIONS,
             super::console_queries::PRUNE_LINKS,
             super::console_queries::PRUNE_SESSIONS,
+            super::console_queries::PRUNE_OIDC_LOGINS,
         ] {
             sqlx::query(sql).bind(before).execute(&self.pool).await?;
         }
