@@ -12,6 +12,10 @@ pub struct EnvironmentConfig {
     pub name: EnvironmentName,
     /// The algorithm its new signing keys use.
     pub alg: SigningAlg,
+    /// Its issuer, `{public_url}/{name}` (filled in once the public URL is known).
+    pub issuer: String,
+    /// Audiences its tokens may carry, the default first ([`super::Config::audiences`]).
+    pub audiences: Vec<String>,
 }
 
 /// `KEYMINT_ENVIRONMENTS` is a comma-separated list; `KEYMINT_SIGNING_ALG` is either one
@@ -45,7 +49,12 @@ pub(super) fn parse_environments(
             .iter()
             .find(|(e, _)| e == name.as_str())
             .map_or(default_alg, |(_, a)| *a);
-        out.push(EnvironmentConfig { name, alg });
+        out.push(EnvironmentConfig {
+            name,
+            alg,
+            issuer: String::new(),
+            audiences: Vec::new(),
+        });
     }
     if out.is_empty() {
         return Err(invalid("KEYMINT_ENVIRONMENTS", "names no environment"));

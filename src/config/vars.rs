@@ -100,7 +100,7 @@ impl Config {
                 .as_deref()
                 .unwrap_or("ES256"),
         )?;
-        Ok(Self {
+        let mut config = Self {
             database_url: DatabaseUrl(
                 vars.get("DATABASE_URL")
                     .unwrap_or_else(|| "sqlite://keymint.db".to_owned()),
@@ -153,7 +153,14 @@ impl Config {
                     .map_err(|e| invalid("KEYMINT_TRUSTED_PROXIES", e))?,
                 None => TrustedProxies::default(),
             },
-        })
+        };
+        // Computed once here rather than on every token request.
+        for i in 0..config.environments.len() {
+            let name = config.environments[i].name.clone();
+            config.environments[i].issuer = config.issuer(&name);
+            config.environments[i].audiences = config.audiences(&name);
+        }
+        Ok(config)
     }
 }
 

@@ -3,8 +3,7 @@
 //! `iss`, `aud`, `exp`/`nbf` on Keymint's clock, `env`), then against current state
 //! (revoked, key disabled, deleted or expired, owner inactive, secret since replaced).
 
-use jsonwebtoken::jwk::Jwk;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
 use serde::Deserialize;
 
 use std::sync::Arc;
@@ -106,9 +105,9 @@ pub fn verify_claims(expected: &Expected<'_>, token: &str) -> Result<TokenClaims
         .iter()
         .find(|k| k.kid() == kid)
         .ok_or_else(|| inactive("token not signed by this environment"))?;
-    let jwk: Jwk = serde_json::from_value(key.public_jwk().clone())
-        .map_err(|_| inactive("signing key unusable"))?;
-    let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| inactive("signing key unusable"))?;
+    let decoding = key
+        .decoding_key()
+        .ok_or_else(|| inactive("signing key unusable"))?;
     let alg: Algorithm = key
         .alg()
         .as_str()
@@ -121,7 +120,7 @@ pub fn verify_claims(expected: &Expected<'_>, token: &str) -> Result<TokenClaims
     // Time is checked below against Keymint's clock, with no leeway.
     validation.validate_exp = false;
     validation.validate_nbf = false;
-    let claims = decode::<TokenClaims>(token, &decoding, &validation)
+    let claims = decode::<TokenClaims>(token, decoding, &validation)
         .map_err(|e| inactive(&format!("invalid token: {e}")))?
         .claims;
     let now = expected.now.unix_timestamp();

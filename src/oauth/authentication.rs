@@ -61,9 +61,9 @@ impl Refusal {
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     /// The key, in its current state.
-    pub key: ApiKey,
+    pub key: Arc<ApiKey>,
     /// Fingerprint of the stored secret that matched (the `sv` claim).
-    pub secret_version: String,
+    pub secret_version: Arc<str>,
 }
 
 impl Authenticator {
@@ -88,9 +88,9 @@ impl Authenticator {
             .cache
             .lookup(client_id.as_str(), &credentials.secret, now)
         {
-            return check_state(environment, hit.key, hit.owner_active, now)
-                .map(|key| Authenticated {
-                    key,
+            return check_state(environment, &hit.key, hit.owner_active, now)
+                .map(|()| Authenticated {
+                    key: hit.key,
                     secret_version: hit.secret_version,
                 })
                 .map_err(|reason| refused(environment, &client_id, reason));
@@ -136,7 +136,7 @@ impl Authenticator {
             return Ok(Err(Refusal::WrongSecret));
         }
         // The tag matches: decide on the key's state before spending argon2 on it.
-        if let Err(reason) = check_state(environment, creds.key.clone(), creds.owner_active, now) {
+        if let Err(reason) = check_state(environment, &creds.key, creds.owner_active, now) {
             return Ok(Err(reason));
         }
         let Some(stored) = self
@@ -165,13 +165,8 @@ impl Authenticator {
         let Some(valid_until) = fresh.acceptance(&stored.hash, ctx.clock.now()) else {
             return Ok(Err(Refusal::WrongSecret));
         };
-        let secret_version = secret_version(&stored.hash);
-        let outcome = check_state(
-            environment,
-            fresh.key.clone(),
-            fresh.owner_active,
-            ctx.clock.now(),
-        );
+        let secret_version: Arc<str> = secret_version(&stored.hash).into();
+        let outcome = check_state(environment, &fresh.key, fresh.owner_active, ctx.clock.now());
         if outcome.is_ok() {
             ctx.cache.insert(
                 &credentials.secret,
@@ -182,8 +177,8 @@ impl Authenticator {
                 || ctx.changes.generation(),
             );
         }
-        Ok(outcome.map(|key| Authenticated {
-            key,
+        Ok(outcome.map(|()| Authenticated {
+            key: Arc::new(fresh.key),
             secret_version,
         }))
     }
@@ -225,10 +220,10 @@ impl Authenticator {
 
 fn check_state(
     environment: &EnvironmentName,
-    key: ApiKey,
+    key: &ApiKey,
     owner_active: bool,
     now: time::OffsetDateTime,
-) -> Result<ApiKey, Refusal> {
+) -> Result<(), Refusal> {
     if key.environment != *environment {
         Err(Refusal::WrongEnvironment)
     } else if !key.enabled {
@@ -238,7 +233,7 @@ fn check_state(
     } else if !owner_active {
         Err(Refusal::OwnerInactive)
     } else {
-        Ok(key)
+        Ok(())
     }
 }
 

@@ -79,10 +79,13 @@ pub async fn issue_token(
     source: SourceAddress,
 ) -> Result<IssuedToken, TokenError> {
     let keys = ctx.keys_of(&req.environment)?;
-    let audiences = ctx.config.audiences(&req.environment);
+    let served = ctx
+        .config
+        .environment(req.environment.as_str())
+        .ok_or(TokenError::UnknownEnvironment)?;
     let audience = match &req.audience {
-        None => audiences[0].clone(),
-        Some(a) if audiences.contains(a) => a.clone(),
+        None => served.audiences[0].as_str(),
+        Some(a) if served.audiences.contains(a) => a.as_str(),
         // RFC 8707 §2: an unknown resource is invalid_target.
         Some(_) => {
             return Err(TokenError::InvalidTarget(
@@ -108,8 +111,8 @@ pub async fn issue_token(
     }
 
     let granted = match &req.scope {
-        None => key.permissions.clone(),
-        Some(scope) if scope.is_subset(&key.permissions) => scope.clone(),
+        None => &key.permissions,
+        Some(scope) if scope.is_subset(&key.permissions) => scope,
         Some(_) => {
             return Err(TokenError::InvalidScope(
                 "the requested scope exceeds the key's permissions".into(),
@@ -119,13 +122,12 @@ pub async fn issue_token(
 
     let now = ctx.clock.now().unix_timestamp();
     let ttl = ctx.config.token_ttl.as_secs();
-    let issuer = ctx.config.issuer(&req.environment);
     let jti = ctx.random.token(16);
     let scope = granted.to_scope();
     let claims = AccessTokenClaims {
-        iss: &issuer,
+        iss: &served.issuer,
         sub: key.owner_id.as_str(),
-        aud: &audience,
+        aud: audience,
         exp: now + i64::try_from(ttl).unwrap_or(3600),
         iat: now,
         nbf: now,

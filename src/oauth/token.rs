@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use std::io::Write;
 use std::sync::Arc;
 
 use super::client_request::Rejected;
@@ -78,19 +79,32 @@ async fn handle(
         audience,
     };
     let issued = issue_token(oauth, token_request, source).await?;
-    let body = serde_json::json!({
-        "access_token": issued.access_token,
-        "token_type": "Bearer",
-        "expires_in": issued.expires_in,
-        "scope": issued.scope,
-    });
-    let mut response = axum::Json(body).into_response();
-    // RFC 6749 §5.1: responses carrying tokens MUST NOT be cached.
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-        .headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    Ok(token_response(&issued))
+}
+
+/// RFC 6749 §5.1, written straight into one buffer: the token is base64url and dots, so
+/// only the scope needs JSON escaping.
+fn token_response(issued: &super::IssuedToken) -> Response {
+    let mut body = Vec::with_capacity(issued.access_token.len() + issued.scope.len() + 96);
+    body.extend_from_slice(br#"{"access_token":""#);
+    body.extend_from_slice(issued.access_token.as_bytes());
+    body.extend_from_slice(br#"","expires_in":"#);
+    // Writing into a Vec cannot fail.
+    let _ = write!(body, "{}", issued.expires_in);
+    body.extend_from_slice(br#","scope":"#);
+    let _ = serde_json::to_writer(&mut body, issued.scope.as_str());
+    body.extend_from_slice(br#","token_type":"Bearer"}"#);
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            // RFC 6749 §5.1: responses carrying tokens MUST NOT be cached.
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::PRAGMA, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response()
 }

@@ -14,8 +14,8 @@
 
 use aws_lc_rs::{constant_time, hmac};
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
@@ -27,9 +27,9 @@ const SHARDS: usize = 16;
 
 struct Entry {
     mac: [u8; 32],
-    key: ApiKey,
+    key: Arc<ApiKey>,
     owner_active: bool,
-    secret_version: String,
+    secret_version: Arc<str>,
     /// Set when the secret is the previous one, accepted only during its grace period.
     secret_valid_until: Option<OffsetDateTime>,
     inserted: Instant,
@@ -38,12 +38,12 @@ struct Entry {
 /// A cache hit: the key as it was when its secret was last verified.
 #[derive(Debug, Clone)]
 pub struct CachedKey {
-    /// The key's state.
-    pub key: ApiKey,
+    /// The key's state (shared with the entry: a hit allocates nothing).
+    pub key: Arc<ApiKey>,
     /// Whether the owner was active.
     pub owner_active: bool,
     /// Fingerprint of the stored secret that was verified.
-    pub secret_version: String,
+    pub secret_version: Arc<str>,
 }
 
 /// Counters for `/metrics`.
@@ -106,9 +106,9 @@ impl VerifiedCache {
             Some(e) => {
                 self.stats.hits.fetch_add(1, Ordering::Relaxed);
                 Some(CachedKey {
-                    key: e.key.clone(),
+                    key: Arc::clone(&e.key),
                     owner_active: e.owner_active,
-                    secret_version: e.secret_version.clone(),
+                    secret_version: Arc::clone(&e.secret_version),
                 })
             }
             None => {
@@ -125,7 +125,7 @@ impl VerifiedCache {
         &self,
         secret: &ClientSecret,
         creds: &KeyCredentials,
-        secret_version: &str,
+        secret_version: &Arc<str>,
         secret_valid_until: Option<OffsetDateTime>,
         generation_read: u64,
         current_generation: impl Fn() -> u64,
@@ -133,9 +133,9 @@ impl VerifiedCache {
         let client_id = creds.key.client_id.as_str();
         let entry = Entry {
             mac: self.mac(client_id, secret),
-            key: creds.key.clone(),
+            key: Arc::new(creds.key.clone()),
             owner_active: creds.owner_active,
-            secret_version: secret_version.to_owned(),
+            secret_version: Arc::clone(secret_version),
             secret_valid_until,
             inserted: Instant::now(),
         };

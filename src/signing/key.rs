@@ -6,6 +6,8 @@ use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256,
     RsaKeyPair,
 };
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use std::fmt;
 
@@ -23,6 +25,10 @@ pub struct SigningKey {
     pair: Pair,
     kid: String,
     jwk: Value,
+    /// The JWS header of its tokens, base64url-encoded once (it never changes).
+    encoded_header: String,
+    /// The public key as the verifier wants it, parsed once from the JWK.
+    decoding: Option<jsonwebtoken::DecodingKey>,
     rng: SystemRandom,
 }
 
@@ -67,12 +73,31 @@ impl SigningKey {
             let jwk = parts.jwk(&kid, alg.as_str());
             (kid, jwk)
         });
+        let header = serde_json::json!({"alg": alg.as_str(), "typ": "at+jwt", "kid": kid});
+        let encoded_header = URL_SAFE_NO_PAD.encode(header.to_string());
+        let decoding = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(jwk.clone())
+            .ok()
+            .and_then(|jwk| jsonwebtoken::DecodingKey::from_jwk(&jwk).ok());
         Ok(Self {
             pair,
             kid,
             jwk,
+            encoded_header,
+            decoding,
             rng: SystemRandom::new(),
         })
+    }
+
+    /// `BASE64URL(UTF8(JWS Protected Header))` of its tokens (RFC 7515 §7.1):
+    /// `{"alg", "typ": "at+jwt", "kid"}` (RFC 9068 §2.1).
+    pub fn encoded_header(&self) -> &str {
+        &self.encoded_header
+    }
+
+    /// The public key for verifying its signatures (`None` if the JWK did not parse,
+    /// which a key Keymint generated or loaded never does).
+    pub fn decoding_key(&self) -> Option<&jsonwebtoken::DecodingKey> {
+        self.decoding.as_ref()
     }
 
     /// The algorithm this key signs with.
