@@ -15,7 +15,8 @@ use crate::graphql::{self, GraphqlState, UserTokenVerifier};
 use crate::manage::Management;
 use crate::metrics::{MetricsSources, RequestMetrics};
 use crate::oauth::{
-    AuthLimiter, Authenticator, OAuthState, TokenChecker, TokenQuota, UsageTracker, VerifiedCache,
+    AuthLimiter, Authenticator, OAuthState, TokenCache, TokenChecker, TokenQuota, UsageTracker,
+    VerifiedCache,
 };
 use crate::random::{Random, SystemRandom};
 use crate::scim::ScimState;
@@ -149,11 +150,19 @@ impl AppState {
             Arc::clone(&clock),
             Arc::clone(&changes),
         );
+        let token_cache = Arc::new(TokenCache::new(
+            config.performance.cache_capacity,
+            config.performance.cache_ttl,
+        ));
+        let invalidated = Arc::clone(&token_cache);
+        changes.on_change(move |change| invalidated.invalidate(change));
         let tokens = Arc::new(TokenChecker {
             config: Arc::clone(&config),
             keys: Arc::clone(&keys),
             store: Arc::clone(&store),
             clock: Arc::clone(&clock),
+            cache: Arc::clone(&token_cache),
+            changes: Arc::clone(&changes),
         });
         let oauth = Arc::new(OAuthState {
             config: Arc::clone(&config),
@@ -199,6 +208,7 @@ impl AppState {
         let metrics = Arc::new(MetricsSources {
             sync: Arc::clone(&sync),
             cache: Arc::clone(&cache),
+            token_cache,
             hasher: Arc::clone(&hasher),
             limiter,
             changes: Arc::clone(&changes),

@@ -20,6 +20,8 @@ pub struct MetricsSources {
     pub sync: Arc<SyncStatus>,
     /// The verified-secret cache.
     pub cache: Arc<VerifiedCache>,
+    /// Introspection's verified tokens.
+    pub token_cache: Arc<crate::oauth::TokenCache>,
     /// The argon2id pool.
     pub hasher: Arc<SecretHasher>,
     /// Failed-authentication counters.
@@ -118,6 +120,30 @@ pub async fn metrics(State(state): State<Arc<MetricsSources>>) -> impl IntoRespo
             "gauge",
             "Entries in the verified-secret cache.",
             state.cache.len() as f64,
+        ),
+        (
+            "keymint_introspection_cache_hits_total",
+            "counter",
+            "Introspections answered from the cache of verified tokens.",
+            state.token_cache.stats().hits.load(Relaxed) as f64,
+        ),
+        (
+            "keymint_introspection_cache_misses_total",
+            "counter",
+            "Introspections that verified the token and read the database.",
+            state.token_cache.stats().misses.load(Relaxed) as f64,
+        ),
+        (
+            "keymint_introspection_cache_invalidations_total",
+            "counter",
+            "Cached tokens dropped because their key, owner, signing keys or revocation changed.",
+            state.token_cache.stats().invalidations.load(Relaxed) as f64,
+        ),
+        (
+            "keymint_introspection_cache_entries",
+            "gauge",
+            "Tokens in the introspection cache.",
+            state.token_cache.len() as f64,
         ),
         (
             "keymint_argon2_queue_depth",

@@ -48,6 +48,16 @@ pub struct TokenClaims {
 }
 
 impl TokenClaims {
+    /// What the current-state check reads.
+    pub fn issued(&self) -> IssuedClaims<'_> {
+        IssuedClaims {
+            jti: &self.jti,
+            client_id: &self.client_id,
+            sub: &self.sub,
+            sv: self.sv.as_deref(),
+        }
+    }
+
     /// True when `aud` is `audience` or an array holding it (RFC 7519 §4.1.3).
     pub fn has_audience(&self, audience: &str) -> bool {
         match &self.aud {
@@ -146,6 +156,10 @@ pub struct TokenChecker {
     pub store: Arc<dyn Store>,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// Introspection's verified tokens.
+    pub cache: Arc<super::TokenCache>,
+    /// Key, user, token and signing-key changes (for the cache's insert guard).
+    pub changes: Arc<crate::sync::ChangeFeed>,
 }
 
 impl TokenChecker {
@@ -171,13 +185,7 @@ impl TokenChecker {
         env: &EnvironmentName,
         claims: &TokenClaims,
     ) -> Result<KeyCredentials, Inactive> {
-        let token = IssuedClaims {
-            jti: &claims.jti,
-            client_id: &claims.client_id,
-            sub: &claims.sub,
-            sv: claims.sv.as_deref(),
-        };
-        check_current(self.store.as_ref(), self.clock.now(), env, &token).await
+        check_current(self.store.as_ref(), self.clock.now(), env, &claims.issued()).await
     }
 }
 
@@ -218,6 +226,19 @@ pub async fn check_current(
         .await
         .map_err(unavailable)?
         .ok_or_else(|| inactive("the token's key was deleted"))?;
+    still_good(&creds, now, env, claims)?;
+    Ok(creds)
+}
+
+/// The checks of [`check_current`] on credentials already read: the key enabled,
+/// unexpired at `now` and of `env`, its owner active and still the token's `sub`, and the
+/// token's secret still accepted at `now`.
+pub fn still_good(
+    creds: &KeyCredentials,
+    now: OffsetDateTime,
+    env: &EnvironmentName,
+    claims: &IssuedClaims<'_>,
+) -> Result<(), Inactive> {
     if !creds.key.enabled || creds.key.is_expired(now) || creds.key.environment != *env {
         return Err(inactive("the token's key is disabled or expired"));
     }
@@ -234,5 +255,5 @@ pub async fn check_current(
             "minted with a secret that has since been replaced",
         ));
     }
-    Ok(creds)
+    Ok(())
 }

@@ -1,14 +1,22 @@
 //! `POST /{env}/oauth2/introspect` (RFC 7662). The caller authenticates as a client of
 //! the environment whose key holds `IntrospectToken`. No argon2 for warm callers and no
-//! write per request; the answer reflects the database, so it is right on every instance.
+//! write per request. A token seen before is answered from [`super::TokenCache`], which
+//! every change that concerns it empties on every instance; a new one is verified and
+//! checked against the database.
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::sync::Arc;
 
-use super::{OAuthRequest, OAuthState, SourceAddress, TokenError};
+use super::access_token::still_good;
+use super::token_cache::token_hash;
+use super::{
+    CachedToken, Inactive, OAuthRequest, OAuthState, SourceAddress, TokenChecker, TokenError,
+};
+use crate::domain::EnvironmentName;
 use crate::http::errors;
 
 /// The permission a caller needs.
@@ -34,35 +42,103 @@ pub async fn introspect(
         .token
         .as_deref()
         .ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
-    // RFC 7662 §2.2: anything not active is just {"active": false}.
-    let answer = match oauth.tokens.verify(environment, token) {
+    let answer = match answer(&oauth.tokens, environment, token).await {
+        Ok(active) => active,
+        Err(reason) if reason.unavailable => return Err(TokenError::TemporarilyUnavailable),
         Err(reason) => {
+            // RFC 7662 §2.2: anything not active is just {"active": false}.
             tracing::debug!(%reason, "introspection: inactive");
-            json!({"active": false})
+            Arc::from(&br#"{"active":false}"#[..])
         }
-        Ok(claims) => match oauth.tokens.check_current(environment, &claims).await {
-            // Nothing is known to be wrong with the token: "retry", never "inactive".
-            Err(reason) if reason.unavailable => return Err(TokenError::TemporarilyUnavailable),
-            Err(reason) => {
-                tracing::debug!(%reason, jti = %claims.jti, "introspection: inactive");
-                json!({"active": false})
-            }
-            Ok(_) => json!({
-                "active": true,
-                "scope": claims.scope,
-                "client_id": claims.client_id,
-                "sub": claims.sub,
-                "aud": claims.aud,
-                "iss": claims.iss,
-                "exp": claims.exp,
-                "iat": claims.iat,
-                "nbf": claims.nbf,
-                "jti": claims.jti,
-                "token_type": "Bearer",
-                "env": claims.env,
-                "permissions": claims.permissions,
-            }),
-        },
     };
-    Ok(errors::no_store(axum::Json(answer).into_response()))
+    Ok(errors::no_store(
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            Body::from(Bytes::from_owner(answer)),
+        )
+            .into_response(),
+    ))
+}
+
+/// The active answer for `token`, from the cache when it was checked before and nothing
+/// it depends on has changed; else verified, checked against the database and cached.
+async fn answer(
+    tokens: &TokenChecker,
+    environment: &EnvironmentName,
+    token: &str,
+) -> Result<Arc<[u8]>, Inactive> {
+    let hash = token_hash(token);
+    let now = tokens.clock.now();
+    if let Some(hit) = tokens.cache.lookup(&hash) {
+        return still_active(tokens, &hit, environment, now).map(|()| Arc::clone(&hit.answer));
+    }
+    let claims = tokens.verify(environment, token)?;
+    let generation = tokens.changes.generation();
+    let creds = tokens.check_current(environment, &claims).await?;
+    let body = serde_json::to_vec(&json!({
+        "active": true,
+        "scope": claims.scope,
+        "client_id": claims.client_id,
+        "sub": claims.sub,
+        "aud": claims.aud,
+        "iss": claims.iss,
+        "exp": claims.exp,
+        "iat": claims.iat,
+        "nbf": claims.nbf,
+        "jti": claims.jti,
+        "token_type": "Bearer",
+        "env": claims.env,
+        "permissions": claims.permissions,
+    }))
+    .map_err(|_| Inactive {
+        reason: "the answer could not be written".into(),
+        unavailable: true,
+    })?;
+    let answer: Arc<[u8]> = body.clone().into();
+    if let Some(kid) = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid) {
+        tokens.cache.insert(
+            hash,
+            environment,
+            &kid,
+            claims,
+            creds,
+            body,
+            generation,
+            || tokens.changes.generation(),
+        );
+    }
+    Ok(answer)
+}
+
+/// What a cached token needs at each use: the time-dependent checks (its `exp` and
+/// `nbf`, its key's expiry and secret grace period) and its signing key still published.
+/// Everything else was checked when it was cached, and any change since removed it.
+fn still_active(
+    tokens: &TokenChecker,
+    hit: &CachedToken,
+    environment: &EnvironmentName,
+    now: time::OffsetDateTime,
+) -> Result<(), Inactive> {
+    let inactive = |reason: &str| Inactive {
+        reason: reason.to_owned(),
+        unavailable: false,
+    };
+    if hit.environment != *environment {
+        return Err(inactive("token of another environment"));
+    }
+    let at = now.unix_timestamp();
+    if at >= hit.claims.exp || at < hit.claims.nbf {
+        return Err(inactive("token expired or not yet valid"));
+    }
+    let published = tokens
+        .keys
+        .get(environment)
+        .is_some_and(|keys| keys.published.iter().any(|k| k.kid() == hit.kid));
+    if !published {
+        return Err(inactive("token not signed by this environment"));
+    }
+    still_good(&hit.creds, now, environment, &hit.claims.issued())
 }

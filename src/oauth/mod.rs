@@ -16,6 +16,7 @@ mod revoke;
 mod source;
 mod state;
 mod token;
+mod token_cache;
 mod usage;
 mod verified_cache;
 
@@ -36,5 +37,6 @@ pub use revoke::revoke;
 pub use source::{SourceAddress, TrustedProxies};
 pub use state::OAuthState;
 pub use token::token;
+pub use token_cache::{CachedToken, TokenCache, TokenCacheStats};
 pub use usage::UsageTracker;
 pub use verified_cache::{CacheStats, CachedKey, VerifiedCache};

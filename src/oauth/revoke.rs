@@ -68,6 +68,11 @@ pub async fn revoke(
         tracing::warn!(error = %e, "revocation failed");
         TokenError::TemporarilyUnavailable
     })?;
+    // This instance's introspection cache at once; the others through the change feed.
+    oauth
+        .authenticator
+        .changes
+        .publish(crate::sync::Change::Token(claims.jti.clone()));
     tracing::info!(env = %environment, client_id = %caller.key.client_id, jti = %claims.jti, "token revoked");
     Ok(ok())
 }

@@ -176,8 +176,8 @@ impl VerifiedCache {
             }
             Change::User(user) => self.retain(|e| e.key.owner_id != *user),
             Change::All => self.retain(|_| false),
-            // Signing keys sign tokens; they say nothing about client secrets.
-            Change::SigningKeys(_) => {}
+            // Signing keys and revoked tokens say nothing about client secrets.
+            Change::SigningKeys(_) | Change::Token(_) => {}
         }
     }
 

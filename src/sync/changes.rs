@@ -22,6 +22,8 @@ pub enum Change {
     User(UserId),
     /// The signing keys of an environment (a key created, rotated in or imported).
     SigningKeys(EnvironmentName),
+    /// An access token revoked (its `jti`).
+    Token(String),
     /// Unknown: something may have been missed (e.g. after a reconnect).
     All,
 }
@@ -33,6 +35,7 @@ impl Change {
             "key" => Self::Key(ClientId::new(subject.to_owned())),
             "user" => UserId::parse(subject).map_or(Self::All, Self::User),
             "signing_key" => EnvironmentName::parse(subject).map_or(Self::All, Self::SigningKeys),
+            "token" => Self::Token(subject.to_owned()),
             _ => Self::All,
         }
     }

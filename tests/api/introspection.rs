@@ -1,6 +1,8 @@
 //! Introspection (RFC 7662) and revocation (RFC 7009).
 
 use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use keymint::clock::Clock;
 use keymint::domain::{ClientId, EnvironmentName, UserId};
@@ -153,12 +155,16 @@ pub async fn every_inactive_case_answers_active_false(backend: Backend) {
 
     // Revoked.
     let revoked = mint(alice.clone()).await;
+    // Each token below is introspected once while active, so the change that follows must
+    // take it out of the cache of verified tokens.
+    assert!(active(&app, &gateway, &revoked).await);
     assert_eq!(revoke(&app, &alice, &revoked, None).await.status(), 200);
     assert!(!active(&app, &gateway, &revoked).await, "revoked");
 
     // Key disabled, deleted, expired.
     let disabled = app.key("alice", "production").await;
     let t_disabled = mint(disabled.clone()).await;
+    assert!(active(&app, &gateway, &t_disabled).await);
     manage
         .set_key_enabled(&ClientId::new(disabled.client_id.clone()), false, None)
         .await
@@ -166,6 +172,7 @@ pub async fn every_inactive_case_answers_active_false(backend: Backend) {
     assert!(!active(&app, &gateway, &t_disabled).await, "key disabled");
     let deleted = app.key("alice", "production").await;
     let t_deleted = mint(deleted.clone()).await;
+    assert!(active(&app, &gateway, &t_deleted).await);
     manage
         .delete_key(&ClientId::new(deleted.client_id.clone()), None)
         .await
@@ -175,6 +182,7 @@ pub async fn every_inactive_case_answers_active_false(backend: Backend) {
     // Secret regenerated: without grace at once; with grace when the grace ends.
     let rotated = app.key("alice", "production").await;
     let t_rotated = mint(rotated.clone()).await;
+    assert!(active(&app, &gateway, &t_rotated).await);
     manage
         .rotate_secret(&ClientId::new(rotated.client_id.clone()), None, None)
         .await
@@ -212,6 +220,7 @@ pub async fn every_inactive_case_answers_active_false(backend: Backend) {
         )
         .await;
     let t_expiring = mint(expiring).await;
+    assert!(active(&app, &gateway, &t_expiring).await);
     app.clock.advance(time::Duration::seconds(121));
     assert!(
         !active(&app, &gateway, &t_graced).await,
@@ -363,27 +372,80 @@ mod postgres_two_instances {
         not(keymint_pg),
         ignore = "set KEYMINT_TEST_POSTGRES_URL to run the PostgreSQL suite"
     )]
-    async fn disable_and_revoke_at_one_instance_show_at_the_other() {
+    async fn every_change_at_one_instance_empties_the_other_instances_cache() {
         let a = TestApp::spawn(Backend::Postgres).await;
         let b = a.spawn_peer().await;
         let (alice, gateway) = setup(&a).await;
-        let spare = a.key("alice", "production").await;
-        let t_revoked = token_of(&a.mint("production", &alice).await);
-        let t_disabled = token_of(&a.mint("production", &spare).await);
-        assert!(active(&b, &gateway, &t_revoked).await && active(&b, &gateway, &t_disabled).await);
-        assert_eq!(revoke(&a, &alice, &t_revoked, None).await.status(), 200);
-        a.state
-            .management()
-            .set_key_enabled(&ClientId::new(spare.client_id.clone()), false, None)
+        a.user("carol", &["runs:read"]).await;
+        let keys = [
+            alice.clone(),
+            a.key("alice", "production").await,
+            a.key("alice", "production").await,
+            a.key("alice", "production").await,
+            a.key("carol", "production").await,
+        ];
+        let mut tokens = Vec::new();
+        for key in &keys {
+            tokens.push(token_of(&a.mint("production", key).await));
+        }
+        // B checks each token twice: the second answer comes from B's cache, which only
+        // the change feed can empty.
+        let hits = || {
+            b.state
+                .oauth
+                .tokens
+                .cache
+                .stats()
+                .hits
+                .load(Ordering::Relaxed)
+        };
+        let before = hits();
+        for token in &tokens {
+            assert!(active(&b, &gateway, token).await && active(&b, &gateway, token).await);
+        }
+        assert_eq!(
+            hits() - before,
+            tokens.len() as u64,
+            "B answers from its cache"
+        );
+        assert!(b.state.oauth.tokens.cache.len() >= tokens.len());
+
+        // At A: a revocation, a disable, a deletion, a secret rotated with no grace, and
+        // an owner deactivated.
+        let manage = a.state.management();
+        let id = |key: &Key| ClientId::new(key.client_id.clone());
+        assert_eq!(revoke(&a, &alice, &tokens[0], None).await.status(), 200);
+        manage
+            .set_key_enabled(&id(&keys[1]), false, None)
             .await
             .unwrap();
-        assert!(
-            !active(&b, &gateway, &t_revoked).await,
-            "revocation at A not seen by B"
-        );
-        assert!(
-            !active(&b, &gateway, &t_disabled).await,
-            "disable at A not seen by B"
-        );
+        manage.delete_key(&id(&keys[2]), None).await.unwrap();
+        manage
+            .rotate_secret(&id(&keys[3]), None, None)
+            .await
+            .unwrap();
+        manage
+            .deactivate_user(&UserId::parse("carol").unwrap())
+            .await
+            .unwrap();
+        for (token, what) in tokens.iter().zip([
+            "revoked",
+            "disabled",
+            "deleted",
+            "rotated",
+            "owner deactivated",
+        ]) {
+            let took = TestApp::eventually(Duration::from_secs(1), || async {
+                !active(&b, &gateway, token).await
+            })
+            .await;
+            assert!(
+                took.is_some(),
+                "a token whose key was {what} at A is still active at B after 1 s"
+            );
+        }
+        // A token nothing happened to stays active at B.
+        let untouched = token_of(&a.mint("production", &gateway).await);
+        assert!(active(&b, &gateway, &untouched).await && active(&b, &gateway, &untouched).await);
     }
 }

@@ -234,6 +234,8 @@ where
                 target: Some(token.jti.as_str()),
             };
             Self::audit(&mut tx, ctx, record).await?;
+            // Every instance's introspection cache drops the token.
+            Self::changed(&mut tx, ctx.now, &[("token", token.jti.as_str())]).await?;
         }
         tx.commit().await?;
         Ok(newly)
