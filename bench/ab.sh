@@ -16,8 +16,8 @@ KEYS=10000
 ROUNDS=${ROUNDS:-2}
 cargo build --release --quiet --bin keymint --example bench_tool
 A=$(realpath "${1:?usage: bench/ab.sh BIN_A [BIN_B]}")
-B=$(realpath "${2:-$ROOT/target/release/keymint}")
-TOOL="$ROOT/target/release/examples/bench_tool"
+B=$(realpath "${2:-${CARGO_TARGET_DIR:-$ROOT/target}/release/keymint}")
+TOOL="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bench_tool"
 source "$ROOT/bench/lib.sh"
 need_postgres "keymint_ab_$$"
 PG="postgres://postgres:$PGPASSWORD@127.0.0.1:5432/$DB"

@@ -15,8 +15,8 @@ ROOT=$(pwd)
 DUR=${DUR:-10}
 if [ -z "${BIN:-}" ]; then
   cargo build --release --quiet --bin keymint --example bench_tool
-  BIN="$ROOT/target/release/keymint"
-  TOOL="$ROOT/target/release/examples/bench_tool"
+  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/keymint"
+  TOOL="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bench_tool"
 fi
 source "$ROOT/bench/lib.sh"
 

@@ -1,53 +1,79 @@
 #!/usr/bin/env bash
-# Introspection benchmark (gateways issue): throughput and p99 of RFC 7662 introspection
-# on one instance (SQLite), as a ratio to the /healthz ceiling of the same server, with
-# wrk over loopback, runs interleaved A B A B. Usage: bench/introspection.sh
+# Introspection benchmark: RFC 7662 introspection on one instance (SQLite) as a ratio to
+# the /healthz ceiling of the same server, wrk over loopback (2 threads, 64 connections),
+# for a gateway re-introspecting the token it has seen (one token, the common case) and
+# for a stream of distinct tokens (each introspected once). Rounds interleave the builds
+# and the phases so the noisy machine cancels out.
+#
+# Usage: bench/introspection.sh [BIN_A] [BIN_B]   (default: this checkout's release build
+# alone; with BIN_A, A is compared with B = this checkout's build unless BIN_B is given)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-DUR=${DUR:-10}
+DUR=${DUR:-5}
+ROUNDS=${ROUNDS:-2}
+DISTINCT=${DISTINCT:-60000}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --quiet --bin keymint
-BIN="$ROOT/target/release/keymint"
+HERE="${CARGO_TARGET_DIR:-$ROOT/target}/release/keymint"
+if [ $# -ge 1 ]; then
+  BUILDS=(A B); A=$(realpath "$1"); B=$(realpath "${2:-$HERE}")
+else
+  BUILDS=(B); B=$HERE
+fi
 WORK=$(mktemp -d)
-PID=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
-cd "$WORK"
-export KEYMINT_LISTEN=127.0.0.1:0 RUST_LOG=warn,keymint::cli::serve=info
-"$BIN" users upsert alice --permission runs:read >/dev/null 2>&1
-"$BIN" users upsert gateway --permission IntrospectToken >/dev/null 2>&1
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
-CLIENT=$("$BIN" keys create --user alice --env production --json 2>/dev/null)
-GATEWAY=$("$BIN" keys create --user gateway --env production --json 2>/dev/null)
-"$BIN" serve 2> serve.log &
-PID=$!
-for _ in $(seq 1 100); do
-  ADDR=$(grep 'keymint serving' serve.log | grep -o 'address=[0-9.:]*' | head -1 | cut -d= -f2 || true)
-  [ -n "$ADDR" ] && break
-  sleep 0.1
+run() { # url script -> "rps p50 p99 requests errors"
+  THREADS=2 wrk -t2 -c64 -d"${DUR}s" --timeout 5s -s "$ROOT/bench/$2" "$1" 2>&1 |
+    awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); printf "%s ", kv[2] } print "" }'
+}
+for build in "${BUILDS[@]}"; do
+  bin=${!build}
+  mkdir -p "$WORK/$build" && cd "$WORK/$build"
+  export KEYMINT_LISTEN=127.0.0.1:0 RUST_LOG=warn,keymint::cli::serve=info
+  "$bin" users upsert alice --permission runs:read >/dev/null 2>&1
+  "$bin" users upsert gateway --permission IntrospectToken >/dev/null 2>&1
+  client=$("$bin" keys create --user alice --env production --json 2>/dev/null)
+  gateway=$("$bin" keys create --user gateway --env production --json 2>/dev/null)
+  "$bin" serve 2> serve.log &
+  PIDS+=($!)
+  for _ in $(seq 1 100); do
+    addr=$(grep 'keymint serving' serve.log | grep -o 'address=[0-9.:]*' | head -1 | cut -d= -f2 || true)
+    [ -n "$addr" ] && break
+    sleep 0.1
+  done
+  printf -v "URL_$build" 'http://%s' "$addr"
+  url="http://$addr"
+  id=$(echo "$client" | field clientId); secret=$(echo "$client" | field clientSecret)
+  echo "$build: minting $DISTINCT tokens..." >&2
+  python3 "$ROOT/bench/mint_tokens.py" "$url" "$id" "$secret" "$DISTINCT" "$WORK/$build/tokens"
+  printf -v "TOKEN_$build" '%s' "$(head -1 "$WORK/$build/tokens")"
+  printf -v "AUTH_$build" '%s' "$(printf '%s:%s' "$(echo "$gateway" | field clientId)" "$(echo "$gateway" | field clientSecret)" | base64 -w0)"
+  cd "$ROOT"
 done
-URL="http://$ADDR"
-TOKEN=$(curl -s -u "$(echo "$CLIENT" | field clientId):$(echo "$CLIENT" | field clientSecret)" \
-  -d grant_type=client_credentials "$URL/production/oauth2/token" | field access_token)
-export TOKEN
-AUTH=$(printf '%s:%s' "$(echo "$GATEWAY" | field clientId)" "$(echo "$GATEWAY" | field clientSecret)" | base64 -w0)
-export AUTH
-ACTIVE=$(curl -s -H "Authorization: Basic $AUTH" -d "token=$TOKEN" "$URL/production/oauth2/introspect" | field active)
-[ "$ACTIVE" = "True" ] || { echo "introspection does not answer active for a fresh token" >&2; exit 1; }
-run() { wrk -t2 -c64 -d"${DUR}s" --timeout 5s -s "$ROOT/bench/$2" "$1" 2>&1 | awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); printf "%s ", kv[2] } print "" }'; }
-for round in 1 2; do
-  H[$round]=$(run "$URL/healthz" healthz.lua)
-  I[$round]=$(run "$URL" introspect.lua)
-  echo "round $round: healthz ${H[$round]}| introspect ${I[$round]}" >&2
+declare -A R
+for round in $(seq 1 "$ROUNDS"); do
+  for build in "${BUILDS[@]}"; do
+    url="URL_$build"; token="TOKEN_$build"; auth="AUTH_$build"
+    R[$build,healthz,$round]=$(run "${!url}/healthz" healthz.lua)
+    R[$build,same,$round]=$(TOKEN=${!token} AUTH=${!auth} run "${!url}" introspect.lua)
+    # Each round takes its own slice of the distinct tokens, so none is seen twice.
+    tail -n +$(( (round - 1) * DISTINCT / ROUNDS + 1 )) "$WORK/$build/tokens" | head -n $(( DISTINCT / ROUNDS )) > "$WORK/$build/slice"
+    R[$build,distinct,$round]=$(TOKENS="$WORK/$build/slice" AUTH=${!auth} run "${!url}" introspect_many.lua)
+    echo "round $round $build: healthz ${R[$build,healthz,$round]}| same ${R[$build,same,$round]}| distinct ${R[$build,distinct,$round]}" >&2
+  done
 done
-f() { echo "$1" | awk -v n="$2" '{ print $n }'; }
-HZ=$(( ($(f "${H[1]}" 1 | cut -d. -f1) + $(f "${H[2]}" 1 | cut -d. -f1)) / 2 ))
-IN=$(( ($(f "${I[1]}" 1 | cut -d. -f1) + $(f "${I[2]}" 1 | cut -d. -f1)) / 2 ))
-echo "| figure | value |"
-echo "|---|---|"
-echo "| /healthz requests/s | $HZ |"
-echo "| introspections/s | $IN |"
-echo "| introspection p50 / p99 ms (2 runs) | $(f "${I[1]}" 2) / $(f "${I[1]}" 3), $(f "${I[2]}" 2) / $(f "${I[2]}" 3) |"
-echo "| errors | $(f "${I[1]}" 5), $(f "${I[2]}" 5) |"
-echo "| introspection / healthz | $(awk -v a="$IN" -v b="$HZ" 'BEGIN { printf "%.2f", a / b }') |"
+avg() { for r in $(seq 1 "$ROUNDS"); do echo "${R[$1,$2,$r]}" | awk -v n="$3" '{ print $n }'; done | awk '{ s += $1 } END { printf "%.1f", s / NR }'; }
+sum() { for r in $(seq 1 "$ROUNDS"); do echo "${R[$1,$2,$r]}" | awk -v n="$3" '{ print $n }'; done | paste -sd+ | bc; }
+echo
+for build in "${BUILDS[@]}"; do echo "$build = ${!build}"; done
+echo
+echo "| build | /healthz req/s | same token: introspections/s | p99 ms | / healthz | distinct tokens: introspections/s | p99 ms | / healthz | requests of distinct runs (tokens: $DISTINCT) | errors or inactive |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for build in "${BUILDS[@]}"; do
+  h=$(avg $build healthz 1); s=$(avg $build same 1); d=$(avg $build distinct 1)
+  echo "| $build | ${h%.*} | ${s%.*} | $(avg $build same 3) | $(awk -v a="$s" -v b="$h" 'BEGIN { printf "%.2f", a / b }') | ${d%.*} | $(avg $build distinct 3) | $(awk -v a="$d" -v b="$h" 'BEGIN { printf "%.2f", a / b }') | $(sum $build distinct 4) | $(( $(sum $build same 5) + $(sum $build distinct 5) )) |"
+done

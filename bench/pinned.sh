@@ -16,8 +16,8 @@ KEYS=${KEYS:-1000}
 ROUNDS=${ROUNDS:-3}
 cargo build --release --quiet --bin keymint --example bench_tool
 A=$(realpath "${1:?usage: bench/pinned.sh BIN_A [BIN_B]}")
-B=$(realpath "${2:-$ROOT/target/release/keymint}")
-TOOL="$ROOT/target/release/examples/bench_tool"
+B=$(realpath "${2:-${CARGO_TARGET_DIR:-$ROOT/target}/release/keymint}")
+TOOL="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bench_tool"
 source "$ROOT/bench/lib.sh"
 pinned_wrk() { # url script keys secret -> "rps p50 p99 requests errors"
   KEYS=$3 SECRET=$4 taskset -c 1 wrk -t1 -c16 -d"${DUR}s" --timeout 5s -s "$ROOT/bench/$2" "$1" 2>&1 |

@@ -11,8 +11,8 @@ ROOT=$(pwd)
 DUR=${DUR:-10}
 KEYS=10000
 cargo build --release --quiet --bin keymint --example bench_tool
-BIN="$ROOT/target/release/keymint"
-TOOL="$ROOT/target/release/examples/bench_tool"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/keymint"
+TOOL="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bench_tool"
 source "$ROOT/bench/lib.sh"
 need_postgres "keymint_tokens_$$"
 
