@@ -17,7 +17,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     // must name the port actually bound, or issuers would say ":0".
     for scheme in ["http", "https"] {
         if listen.port() == 0 && config.public_url == format!("{scheme}://{listen}") {
-            config.public_url = format!("{scheme}://{}", listener.local_addr()?);
+            config.set_public_url(format!("{scheme}://{}", listener.local_addr()?));
         }
     }
     let address = listener.local_addr()?;

@@ -173,6 +173,23 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// Changes the public URL (`serve` learns the port of `KEYMINT_LISTEN=...:0` only once
+    /// bound), and with it every environment's issuer and audiences.
+    pub fn set_public_url(&mut self, url: String) {
+        self.public_url = url;
+        self.derive_targets();
+    }
+
+    /// Fills in each environment's issuer and audiences from the public URL: computed once
+    /// rather than on every token request.
+    pub(crate) fn derive_targets(&mut self) {
+        for i in 0..self.environments.len() {
+            let name = self.environments[i].name.clone();
+            self.environments[i].issuer = self.issuer(&name);
+            self.environments[i].audiences = self.audiences(&name);
+        }
+    }
+
     /// Issuer URL of `env` (`{public_url}/{env}`).
     pub fn issuer(&self, env: &EnvironmentName) -> String {
         format!("{}/{}", self.public_url, env)

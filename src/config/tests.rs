@@ -176,3 +176,16 @@ fn console_oidc_defaults_to_the_session_token_issuer_and_hides_its_secret() {
         .to_string();
     assert!(err.contains("KEYMINT_CONSOLE_OIDC_CLIENT_ID"), "{err}");
 }
+
+#[test]
+fn a_new_public_url_moves_every_environments_issuer_and_audiences() {
+    let mut c = load(&[("KEYMINT_LISTEN", "127.0.0.1:0")]).unwrap();
+    assert_eq!(
+        c.environment("production").unwrap().issuer,
+        "http://127.0.0.1:0/production"
+    );
+    c.set_public_url("http://127.0.0.1:4321".into());
+    let prod = c.environment("production").unwrap();
+    assert_eq!(prod.issuer, "http://127.0.0.1:4321/production");
+    assert_eq!(prod.audiences, ["http://127.0.0.1:4321/production"]);
+}

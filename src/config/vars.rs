@@ -154,12 +154,7 @@ impl Config {
                 None => TrustedProxies::default(),
             },
         };
-        // Computed once here rather than on every token request.
-        for i in 0..config.environments.len() {
-            let name = config.environments[i].name.clone();
-            config.environments[i].issuer = config.issuer(&name);
-            config.environments[i].audiences = config.audiences(&name);
-        }
+        config.derive_targets();
         Ok(config)
     }
 }
