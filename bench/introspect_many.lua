@@ -5,9 +5,9 @@
 local auth = "Basic " .. os.getenv("AUTH")
 local threads = {}
 local tokens = {}
-local next_index = 0
+next_index = 0
 local stride = 1
-local inactive = 0
+inactive = 0 -- a global: done() reads it from each thread
 
 function setup(thread)
   thread:set("next_index", #threads)

@@ -14,7 +14,7 @@ DUR=${DUR:-5}
 ROUNDS=${ROUNDS:-2}
 DISTINCT=${DISTINCT:-60000}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --quiet --bin keymint
+cargo build --release --quiet --bin keymint --example bench_tool
 HERE="${CARGO_TARGET_DIR:-$ROOT/target}/release/keymint"
 if [ $# -ge 1 ]; then
   BUILDS=(A B); A=$(realpath "$1"); B=$(realpath "${2:-$HERE}")
@@ -50,8 +50,12 @@ for build in "${BUILDS[@]}"; do
   id=$(echo "$client" | field clientId); secret=$(echo "$client" | field clientSecret)
   echo "$build: minting $DISTINCT tokens..." >&2
   python3 "$ROOT/bench/mint_tokens.py" "$url" "$id" "$secret" "$DISTINCT" "$WORK/$build/tokens"
-  printf -v "TOKEN_$build" '%s' "$(head -1 "$WORK/$build/tokens")"
+  printf -v "TOKEN_$build" '%s' "$(sed -n 1p "$WORK/$build/tokens")"
   printf -v "AUTH_$build" '%s' "$(printf '%s:%s' "$(echo "$gateway" | field clientId)" "$(echo "$gateway" | field clientSecret)" | base64 -w0)"
+  # The gateway's own key warm (one argon2id verification), and the first token active.
+  auth="AUTH_$build"; token="TOKEN_$build"
+  curl -s -H "Authorization: Basic ${!auth}" -d "token=${!token}" "$url/production/oauth2/introspect" | grep -q '"active":true' \
+    || { echo "$build: introspection does not answer active for a fresh token" >&2; exit 1; }
   cd "$ROOT"
 done
 declare -A R
@@ -61,7 +65,7 @@ for round in $(seq 1 "$ROUNDS"); do
     R[$build,healthz,$round]=$(run "${!url}/healthz" healthz.lua)
     R[$build,same,$round]=$(TOKEN=${!token} AUTH=${!auth} run "${!url}" introspect.lua)
     # Each round takes its own slice of the distinct tokens, so none is seen twice.
-    tail -n +$(( (round - 1) * DISTINCT / ROUNDS + 1 )) "$WORK/$build/tokens" | head -n $(( DISTINCT / ROUNDS )) > "$WORK/$build/slice"
+    sed -n "$(( (round - 1) * DISTINCT / ROUNDS + 1 )),$(( round * DISTINCT / ROUNDS ))p" "$WORK/$build/tokens" > "$WORK/$build/slice"
     R[$build,distinct,$round]=$(TOKENS="$WORK/$build/slice" AUTH=${!auth} run "${!url}" introspect_many.lua)
     echo "round $round $build: healthz ${R[$build,healthz,$round]}| same ${R[$build,same,$round]}| distinct ${R[$build,distinct,$round]}" >&2
   done
