@@ -4,6 +4,9 @@
 # in keymint_user_events; time from the sender's commit to the first refusal of the
 # user's key by instance B. Prints p50, p99 and max.
 #
+# With LOAD=1, bench/write_load.py keeps writing through instance A's webhook meanwhile
+# (user upserts of bystanders, each with change-feed rows), so the feed B follows is busy.
+#
 # Usage: bench/propagation.sh [N]      (PostgreSQL 15 on 127.0.0.1:5432, as in .ci/run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +33,8 @@ export KEYMINT_LISTEN=127.0.0.1:0 RUST_LOG=warn,keymint::cli::serve=info
 # Instances sharing a database share its signing keys, so they need the same encryption key.
 KEYMINT_ENCRYPTION_KEYS="ek_bench:$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
 export KEYMINT_ENCRYPTION_KEYS
-BIN="$(pwd)/target/release/keymint"
+TARGET="${CARGO_TARGET_DIR:-$(pwd)/target}"
+BIN="$TARGET/release/keymint"
 start() { # name: starts an instance in its own folder (the same signing keys, from the database)
   mkdir -p "$WORK/$1"
   (cd "$WORK/$1" && exec "$BIN" serve) 2> "$WORK/$1.log" &
@@ -49,4 +53,15 @@ start b
 A=$(address a)
 B=$(address b)
 echo "instance A $A, instance B $B, $N deactivations"
-target/release/examples/propagation "$A" "$B" "$DATABASE_URL" "$KEYMINT_WEBHOOK_SECRET" "$N"
+if [ "${LOAD:-0}" = 1 ]; then
+  python3 bench/write_load.py "$A" "$KEYMINT_WEBHOOK_SECRET" 600 4 > "$WORK/load.txt" &
+  LOAD_PID=$!
+  PIDS+=("$LOAD_PID")
+  sleep 1
+fi
+STARTED=$(date +%s)
+"$TARGET/release/examples/propagation" "$A" "$B" "$DATABASE_URL" "$KEYMINT_WEBHOOK_SECRET" "$N"
+if [ "${LOAD:-0}" = 1 ]; then
+  CHANGES=$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc "SELECT COUNT(*) FROM keymint_changes WHERE kind = 'user' AND subject LIKE 'bystander-%'")
+  echo "concurrent write load: $CHANGES bystander changes in $(( $(date +%s) - STARTED )) s (write_load.py over 4 connections)"
+fi
