@@ -23,35 +23,17 @@ use crate::store::{OidcLogin, StoreError, WriteContext};
 /// How long a person has at the provider before the sign-in must start over.
 const LOGIN_TIMEOUT: Duration = Duration::minutes(10);
 
-fn cookie_name(state: &ConsoleState) -> &'static str {
-    if session::secure(state) {
-        "__Host-keymint_oidc"
-    } else {
-        "keymint_oidc"
-    }
-}
+/// The cookie holding the `state` of the sign-in this browser started.
+const STATE_COOKIE: &str = "keymint_oidc";
 
 /// `SameSite=Lax`: the provider's redirect back is a top-level GET, which carries it.
 fn state_cookie(state: &ConsoleState, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if session::secure(state) {
-        "; Secure"
-    } else {
-        ""
-    };
-    let value = format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
-        cookie_name(state)
-    );
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-fn refused(state: &ConsoleState, status: StatusCode, title: &str, detail: &str) -> Response {
-    error_page(state, status, title, detail)
+    session::cookie(state, STATE_COOKIE, value, max_age)
 }
 
 fn unavailable(state: &ConsoleState, error: &OidcError) -> Response {
     tracing::warn!(error = %error, "console OpenID Connect sign-in failed");
-    refused(
+    error_page(
         state,
         StatusCode::BAD_GATEWAY,
         "The sign-in could not finish",
@@ -100,22 +82,11 @@ pub async fn start(State(state): State<Arc<ConsoleState>>) -> Response {
 }
 
 fn started_here(state: &ConsoleState, headers: &HeaderMap, given: &str) -> bool {
-    let name = cookie_name(state);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(n, _)| *n == name)
-        .any(|(_, value)| {
-            value.len() == given.len()
-                && aws_lc_rs::constant_time::verify_slices_are_equal(
-                    value.as_bytes(),
-                    given.as_bytes(),
-                )
+    session::cookie_values(state, headers, STATE_COOKIE).any(|value| {
+        value.len() == given.len()
+            && aws_lc_rs::constant_time::verify_slices_are_equal(value.as_bytes(), given.as_bytes())
                 .is_ok()
-        })
+    })
 }
 
 /// `GET /console/callback?code=...&state=...` (or `?error=...&state=...`).
@@ -133,7 +104,7 @@ pub async fn callback(
             .collect();
     let given = params.get("state").map(String::as_str).unwrap_or_default();
     if given.is_empty() || !started_here(&state, &headers, given) {
-        return refused(
+        return error_page(
             &state,
             StatusCode::BAD_REQUEST,
             "This sign-in did not start here",
@@ -149,7 +120,7 @@ pub async fn callback(
     {
         Ok(Some(login)) => login,
         Ok(None) => {
-            return refused(
+            return error_page(
                 &state,
                 StatusCode::BAD_REQUEST,
                 "This sign-in was used already or has expired",
@@ -179,7 +150,7 @@ async fn complete(
 ) -> Response {
     // RFC 9207 §2.4: an `iss` in the answer must be the provider we sent the person to.
     if params.get("iss").is_some_and(|iss| iss != oidc.issuer()) {
-        return refused(
+        return error_page(
             state,
             StatusCode::BAD_REQUEST,
             "The answer came from another identity provider",
@@ -188,7 +159,7 @@ async fn complete(
     }
     if let Some(error) = params.get("error") {
         let error: String = error.chars().take(64).collect();
-        return refused(
+        return error_page(
             state,
             StatusCode::FORBIDDEN,
             "The identity provider did not sign you in",
@@ -196,7 +167,7 @@ async fn complete(
         );
     }
     let Some(code) = params.get("code").filter(|c| !c.is_empty()) else {
-        return refused(
+        return error_page(
             state,
             StatusCode::BAD_REQUEST,
             "The identity provider sent no code",
@@ -207,7 +178,7 @@ async fn complete(
         Ok(sub) => sub,
         Err(e @ (OidcError::Refused(_) | OidcError::InvalidToken(_))) => {
             tracing::warn!(error = %e, "console OpenID Connect sign-in refused");
-            return refused(
+            return error_page(
                 state,
                 StatusCode::FORBIDDEN,
                 "The sign-in was refused",
@@ -222,7 +193,7 @@ async fn complete(
 /// Starts a session for the Keymint user `sub`, who must exist and be active.
 async fn finish(state: &ConsoleState, sub: &str) -> Response {
     let no_user = || {
-        refused(
+        error_page(
             state,
             StatusCode::FORBIDDEN,
             "You have no Keymint account",
@@ -254,12 +225,7 @@ async fn finish(state: &ConsoleState, sub: &str) -> Response {
             response
         }
         Err(StoreError::NotFound) => no_user(),
-        Err(StoreError::OwnerInactive) => refused(
-            state,
-            StatusCode::FORBIDDEN,
-            "Your account is inactive",
-            "The directory has deactivated this user, so it cannot sign in.",
-        ),
+        Err(StoreError::OwnerInactive) => session::inactive(state),
         Err(e) => {
             tracing::warn!(error = %e, "console sign-in failed");
             session::unavailable(state)

@@ -78,45 +78,63 @@ pub fn secure(state: &ConsoleState) -> bool {
     !matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
-fn cookie_name(state: &ConsoleState) -> &'static str {
-    if secure(state) {
-        "__Host-keymint_console"
+/// The session cookie's name (without the `__Host-` prefix [`cookie`] adds off loopback).
+const SESSION_COOKIE: &str = "keymint_console";
+
+/// The `Set-Cookie` of the console cookie `name` (`__Host-{name}` and `Secure` off
+/// loopback): `HttpOnly`, `SameSite=Lax`, path `/`, gone after `max_age` seconds (`0`
+/// removes it).
+pub fn cookie(state: &ConsoleState, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    let (prefix, secure) = if secure(state) {
+        ("__Host-", "; Secure")
     } else {
-        "keymint_console"
-    }
-}
-
-/// The `Set-Cookie` of a new session.
-pub fn set_cookie(state: &ConsoleState, token: &str) -> HeaderValue {
-    let secure = if secure(state) { "; Secure" } else { "" };
+        ("", "")
+    };
     let value = format!(
-        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        cookie_name(state),
-        SESSION_LIFETIME.whole_seconds()
+        "{prefix}{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     );
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// The `Set-Cookie` that removes it.
-pub fn clear_cookie(state: &ConsoleState) -> HeaderValue {
-    let secure = if secure(state) { "; Secure" } else { "" };
-    let value = format!(
-        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
-        cookie_name(state)
-    );
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-fn cookie_token<'a>(state: &ConsoleState, headers: &'a HeaderMap) -> Option<&'a str> {
-    let name = cookie_name(state);
+/// The values the request carries for the console cookie `name` (as [`cookie`] names it).
+pub fn cookie_values<'a>(
+    state: &ConsoleState,
+    headers: &'a HeaderMap,
+    name: &str,
+) -> impl Iterator<Item = &'a str> {
+    let full = if secure(state) {
+        format!("__Host-{name}")
+    } else {
+        name.to_owned()
+    };
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
+        .filter(move |(n, _)| *n == full)
         .map(|(_, value)| value)
+}
+
+/// The `Set-Cookie` of a new session.
+pub fn set_cookie(state: &ConsoleState, token: &str) -> HeaderValue {
+    cookie(
+        state,
+        SESSION_COOKIE,
+        token,
+        SESSION_LIFETIME.whole_seconds(),
+    )
+}
+
+/// The `Set-Cookie` that removes it.
+pub fn clear_cookie(state: &ConsoleState) -> HeaderValue {
+    cookie(state, SESSION_COOKIE, "", 0)
+}
+
+fn cookie_token<'a>(state: &ConsoleState, headers: &'a HeaderMap) -> Option<&'a str> {
+    cookie_values(state, headers, SESSION_COOKIE)
+        .next()
         .filter(|v| !v.is_empty() && v.len() <= 64)
 }
 
@@ -204,6 +222,16 @@ pub fn new_session(
         expires_at: state.management.now() + SESSION_LIFETIME,
     };
     (token, session)
+}
+
+/// The page for a sign-in of a user the directory has deactivated.
+pub fn inactive(state: &ConsoleState) -> Response {
+    error_page(
+        state,
+        StatusCode::FORBIDDEN,
+        "Your account is inactive",
+        "The directory has deactivated this user, so it cannot sign in.",
+    )
 }
 
 /// 503 page.

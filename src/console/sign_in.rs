@@ -115,12 +115,7 @@ pub async fn redeem_link(
             response
         }
         Err(StoreError::NotFound) => spent(&state),
-        Err(StoreError::OwnerInactive) => error_page(
-            &state,
-            StatusCode::FORBIDDEN,
-            "Your account is inactive",
-            "The directory has deactivated this user, so it cannot sign in.",
-        ),
+        Err(StoreError::OwnerInactive) => session::inactive(&state),
         Err(e) => {
             tracing::warn!(error = %e, "console link failed");
             session::unavailable(&state)

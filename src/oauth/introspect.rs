@@ -97,7 +97,7 @@ async fn answer(
         reason: "the answer could not be written".into(),
         unavailable: true,
     })?;
-    let answer: Arc<[u8]> = body.clone().into();
+    let answer: Arc<[u8]> = body.into();
     if let Some(kid) = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid) {
         tokens.cache.insert(
             hash,
@@ -105,7 +105,7 @@ async fn answer(
             &kid,
             claims,
             creds,
-            body,
+            Arc::clone(&answer),
             generation,
             || tokens.changes.generation(),
         );

@@ -117,7 +117,7 @@ impl TokenCache {
         kid: &str,
         claims: TokenClaims,
         creds: KeyCredentials,
-        answer: Vec<u8>,
+        answer: Arc<[u8]>,
         generation_read: u64,
         current_generation: impl Fn() -> u64,
     ) {
@@ -129,7 +129,7 @@ impl TokenCache {
             kid: kid.to_owned(),
             claims,
             creds,
-            answer: answer.into(),
+            answer,
             inserted: Instant::now(),
         });
         let mut shard = self.shard(&hash);
