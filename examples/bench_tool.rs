@@ -3,7 +3,11 @@
 //! - `seed DATABASE_URL N [FROM]` — creates user `bench` and N keys `kmc_bench{FROM+1:08}`...
 //!   sharing one secret (cloned from one real key in SQL, so seeding a million keys does
 //!   not take a million argon2 hashes); prints the secret.
-//! - `warm BASE_URL SECRET N` — one token request per key (fills the cache).
+//! - `seed DATABASE_URL N FROM cheap` — the same, but the shared secret's stored hash uses
+//!   the smallest argon2id parameters (8 KiB, one pass), so warming 100,000 keys takes
+//!   seconds: for measuring what the cache holds per key, never the hashing cost.
+//! - `warm BASE_URL SECRET N [FROM]` — one token request per key `FROM+1..=FROM+N`
+//!   (fills the cache).
 //! - `ceiling SECONDS` — argon2id verifications per second on all cores.
 //! - `flood BASE_URL RATE SECONDS [distributed]` — wrong-secret requests at RATE per
 //!   second, each guess new; prints answers by status and the slowest answer. From one
@@ -32,9 +36,11 @@ async fn main() -> Result<(), Error> {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["seed", url, n] => seed(url, n.parse()?, 0).await,
-        ["seed", url, n, from] => seed(url, n.parse()?, from.parse()?).await,
-        ["warm", base, secret, n] => warm(base, secret, n.parse()?).await,
+        ["seed", url, n] => seed(url, n.parse()?, 0, false).await,
+        ["seed", url, n, from] => seed(url, n.parse()?, from.parse()?, false).await,
+        ["seed", url, n, from, "cheap"] => seed(url, n.parse()?, from.parse()?, true).await,
+        ["warm", base, secret, n] => warm(base, secret, n.parse()?, 0).await,
+        ["warm", base, secret, n, from] => warm(base, secret, n.parse()?, from.parse()?).await,
         ["ceiling", secs] => ceiling(secs.parse()?).await,
         ["flood", base, rate, secs] => flood(base, rate.parse()?, secs.parse()?, false).await,
         ["flood", base, rate, secs, "distributed"] => {
@@ -48,7 +54,7 @@ fn client_id(i: u64) -> String {
     format!("kmc_bench{i:08}")
 }
 
-async fn seed(url: &str, n: u64, from: u64) -> Result<(), Error> {
+async fn seed(url: &str, n: u64, from: u64, cheap: bool) -> Result<(), Error> {
     let store = keymint::store::connect(url).await?;
     store.migrate().await?;
     let manage = Management::new(
@@ -82,9 +88,31 @@ async fn seed(url: &str, n: u64, from: u64) -> Result<(), Error> {
             expires_at: None,
         })
         .await?;
+    // The shared secret's hash, re-made with the smallest argon2id parameters.
+    let cheap_hash = if cheap {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let params = argon2::Params::new(8, 1, 1, None)?;
+        let argon2 =
+            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let salt = SaltString::encode_b64(b"keymint-bench-cheap")?;
+        let phc = argon2
+            .hash_password(template.secret.expose().as_bytes(), &salt)
+            .map_err(|e| e.to_string())?;
+        Some(phc.to_string())
+    } else {
+        None
+    };
+    const CHEAPEN: &str = "UPDATE api_keys SET secret_hash = $1 WHERE client_id = $2";
     let columns = "id, client_id, secret_hash, secret_check, environment, owner_id, permissions, enabled, etag, created_at, updated_at";
     if url.starts_with("postgres") {
         let mut conn = sqlx::PgConnection::connect(url).await?;
+        if let Some(hash) = &cheap_hash {
+            sqlx::query(CHEAPEN)
+                .bind(hash)
+                .bind(template.key.client_id.as_str())
+                .execute(&mut conn)
+                .await?;
+        }
         let sql = format!(
             "INSERT INTO api_keys ({columns}) SELECT 'key_bench' || g, 'kmc_bench' || lpad(g::text, 8, '0'), secret_hash, secret_check, environment, owner_id, permissions, enabled, etag, created_at, updated_at FROM api_keys, generate_series($3 + 1, $3 + $1) g WHERE client_id = $2"
         );
@@ -96,6 +124,13 @@ async fn seed(url: &str, n: u64, from: u64) -> Result<(), Error> {
             .await?;
     } else {
         let mut conn = sqlx::SqliteConnection::connect(url).await?;
+        if let Some(hash) = &cheap_hash {
+            sqlx::query(CHEAPEN)
+                .bind(hash)
+                .bind(template.key.client_id.as_str())
+                .execute(&mut conn)
+                .await?;
+        }
         let sql = format!(
             "WITH RECURSIVE g(x) AS (SELECT $3 + 1 UNION ALL SELECT x + 1 FROM g WHERE x < $3 + $1) INSERT INTO api_keys ({columns}) SELECT 'key_bench' || x, 'kmc_bench' || printf('%08d', x), secret_hash, secret_check, environment, owner_id, permissions, enabled, etag, created_at, updated_at FROM api_keys, g WHERE client_id = $2"
         );
@@ -110,7 +145,7 @@ async fn seed(url: &str, n: u64, from: u64) -> Result<(), Error> {
     Ok(())
 }
 
-async fn warm(base: &str, secret: &str, n: u64) -> Result<(), Error> {
+async fn warm(base: &str, secret: &str, n: u64, from: u64) -> Result<(), Error> {
     let http = reqwest::Client::new();
     let next = Arc::new(std::sync::atomic::AtomicU64::new(1));
     let workers: Vec<_> = (0..6)
@@ -132,7 +167,7 @@ async fn warm(base: &str, secret: &str, n: u64) -> Result<(), Error> {
                             .post(format!("{base}/production/oauth2/token"))
                             .form(&[
                                 ("grant_type", "client_credentials"),
-                                ("client_id", &client_id(i)),
+                                ("client_id", &client_id(from + i)),
                                 ("client_secret", &secret),
                             ])
                             .send()
@@ -142,9 +177,11 @@ async fn warm(base: &str, secret: &str, n: u64) -> Result<(), Error> {
                             200 => break,
                             503 => tokio::time::sleep(Duration::from_millis(20)).await,
                             other => {
-                                return Err(
-                                    format!("warm-up of {} got {other}", client_id(i)).into()
-                                );
+                                return Err(format!(
+                                    "warm-up of {} got {other}",
+                                    client_id(from + i)
+                                )
+                                .into());
                             }
                         }
                     }

@@ -1,13 +1,15 @@
-//! The background task every instance runs: applies `keymint_user_events` rows
-//! (PostgreSQL), follows the change feed into [`ChangeFeed`], expires keys, writes
-//! last-use times, and refreshes the signing keys. Woken by NOTIFY where the database
-//! has it, polled otherwise.
+//! The background work every instance runs: one loop applies `keymint_user_events` rows
+//! (PostgreSQL); another follows the change feed into [`ChangeFeed`], expires keys,
+//! writes last-use times, and refreshes the signing keys. Both are woken by NOTIFY
+//! (through [`wakeups`]) where the database has it, and polled otherwise.
 
 mod changes;
 mod status;
+mod wakeups;
 
 pub use changes::{Change, ChangeFeed};
 pub use status::SyncStatus;
+use wakeups::{Signals, route};
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -18,7 +20,7 @@ use crate::clock::Clock;
 use crate::domain::{Actor, ChangeSource, EnvironmentName};
 use crate::oauth::UsageTracker;
 use crate::signing::{KeyRing, RotationPolicy};
-use crate::store::{Store, StoreError, Wakeup, WriteContext};
+use crate::store::{Store, StoreError, WriteContext};
 
 /// How often the signing keys are re-read (new files, publish delays passing).
 const KEY_REFRESH: Duration = Duration::from_secs(1);
@@ -52,57 +54,84 @@ pub async fn catch_up(state: &SyncTask) -> Result<(), StoreError> {
     apply_table_events(state).await
 }
 
-/// Runs until `shutdown` turns true.
-pub async fn run(state: SyncTask, mut shutdown: watch::Receiver<bool>) {
-    let store = &state.store;
-    let mut wakeups = store.wakeups().await;
-    let mut last_prune = Instant::now();
-    let mut last_flush = Instant::now();
-    let mut last_keys = Instant::now();
+/// Runs until `shutdown` turns true: the table-event loop and the change-feed loop side by
+/// side, so a deactivation written to `keymint_user_events` never waits behind a busy
+/// feed (or the feed behind a slow event), and wake-ups that arrive while a loop works
+/// fold into one pass.
+pub async fn run(state: SyncTask, shutdown: watch::Receiver<bool>) {
+    let signals = Arc::new(Signals::default());
+    let routed = match state.store.wakeups().await {
+        Some(rx) => Some(tokio::spawn(route(
+            rx,
+            Arc::clone(&signals),
+            Arc::clone(&state.status),
+            Arc::clone(&state.changes),
+        ))),
+        None => None,
+    };
+    let events = tokio::spawn(table_event_loop(
+        state.clone(),
+        Arc::clone(&signals),
+        shutdown.clone(),
+    ));
+    feed_loop(&state, &signals, shutdown).await;
+    let _ = events.await;
+    if let Some(routed) = routed {
+        routed.abort();
+    }
+    // Shutting down: write what is batched.
+    flush_usage(&state).await;
+}
+
+/// Applies `keymint_user_events` rows whenever they are announced (or every poll
+/// interval, as a safety net), and nothing else.
+async fn table_event_loop(
+    state: SyncTask,
+    signals: Arc<Signals>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
-        let wakeup = tokio::select! {
+        tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => break,
-            w = async {
-                match wakeups.as_mut() {
-                    Some(rx) => rx.recv().await,
-                    None => std::future::pending().await,
-                }
-            } => w,
-            () = tokio::time::sleep(store.poll_interval()) => None,
-        };
-        match wakeup {
-            Some(Wakeup::Connected) => {
-                // Anything may have happened while we were not listening.
-                state.status.set_connected(true, None);
-                state.status.connects.fetch_add(1, Ordering::SeqCst);
-                state.changes.publish(Change::All);
-                reload_signing_keys(&state, None).await;
-                tracing::info!("database notifications connected");
-            }
-            Some(Wakeup::Disconnected(reason)) => {
-                if state.status.connected() {
-                    tracing::warn!(%reason, "database notifications lost; reconnecting");
-                }
-                state.status.set_connected(false, Some(reason));
-            }
-            _ => {}
+            () = signals.table_events.notified() => {}
+            () = tokio::time::sleep(state.store.poll_interval()) => {}
         }
         if let Err(e) = apply_table_events(&state).await {
             tracing::warn!(error = %e, "applying user events failed; will retry");
         }
-        if let Err(e) = follow_changes(&state).await {
+    }
+}
+
+/// Follows the change feed and does the periodic chores: signing keys, key expiry,
+/// last-use times, pruning.
+async fn feed_loop(state: &SyncTask, signals: &Signals, mut shutdown: watch::Receiver<bool>) {
+    let store = &state.store;
+    let mut last_prune = Instant::now();
+    let mut last_flush = Instant::now();
+    let mut last_keys = Instant::now();
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            () = signals.changes.notified() => {}
+            () = tokio::time::sleep(store.poll_interval()) => {}
+        }
+        if signals.reconnected.swap(false, Ordering::SeqCst) {
+            // Anything may have happened while we were not listening.
+            reload_signing_keys(state, None).await;
+        }
+        if let Err(e) = follow_changes(state).await {
             tracing::warn!(error = %e, "reading the change feed failed; will retry");
         }
         if last_keys.elapsed() >= KEY_REFRESH {
             last_keys = Instant::now();
-            refresh_signing_keys(&state).await;
+            refresh_signing_keys(state).await;
         }
-        if let Err(e) = expire_keys(&state).await {
+        if let Err(e) = expire_keys(state).await {
             tracing::warn!(error = %e, "expiring keys failed; will retry");
         }
         if last_flush.elapsed() > USAGE_FLUSH {
             last_flush = Instant::now();
-            flush_usage(&state).await;
+            flush_usage(state).await;
         }
         if last_prune.elapsed() > Duration::from_secs(600) {
             last_prune = Instant::now();
@@ -111,8 +140,6 @@ pub async fn run(state: SyncTask, mut shutdown: watch::Receiver<bool>) {
             }
         }
     }
-    // Shutting down: write what is batched.
-    flush_usage(&state).await;
 }
 
 async fn apply_table_events(state: &SyncTask) -> Result<(), StoreError> {
@@ -123,6 +150,12 @@ async fn apply_table_events(state: &SyncTask) -> Result<(), StoreError> {
     {
         match outcome.result {
             Ok(result) => {
+                // This instance learns at once; the others through the feed rows the
+                // same transaction wrote.
+                for key in &result.disabled_keys {
+                    state.changes.publish(Change::Key(key.client_id.clone()));
+                }
+                state.changes.publish(Change::User(result.user.id.clone()));
                 state.status.events_applied.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(row = outcome.id, user = %result.user.id, active = result.user.active, keys_disabled = result.disabled_keys.len(), "user event applied from keymint_user_events");
             }
