@@ -117,7 +117,7 @@ pub async fn verify(cmd: TokensCommand, manage: Option<&Management>) -> anyhow::
         sv: sv.as_deref(),
     };
     let store = manage.store().as_ref();
-    match crate::oauth::check_current(store, manage.now(), &environment, &claims).await {
+    match crate::oauth::check_current(store, None, manage.now(), &environment, &claims).await {
         Ok(_) => {
             println!("active: valid for {issuer} ({summary}) and not revoked, its key enabled");
             Ok(())

@@ -15,8 +15,8 @@ use crate::graphql::{self, GraphqlState, UserTokenVerifier};
 use crate::manage::Management;
 use crate::metrics::{MetricsSources, RequestMetrics};
 use crate::oauth::{
-    AuthLimiter, Authenticator, OAuthState, TokenCache, TokenChecker, TokenQuota, UsageTracker,
-    VerifiedCache,
+    AuthLimiter, Authenticator, OAuthState, RevocationList, TokenCache, TokenChecker, TokenQuota,
+    UsageTracker, VerifiedCache,
 };
 use crate::random::{Random, SystemRandom};
 use crate::scim::ScimState;
@@ -156,6 +156,12 @@ impl AppState {
         ));
         let invalidated = Arc::clone(&token_cache);
         changes.on_change(move |change| invalidated.invalidate(change));
+        // Loaded after the feed position was taken (above): a revocation committed
+        // meanwhile arrives through the feed as well.
+        let revocations = Arc::new(RevocationList::new());
+        let (followed, now) = (Arc::clone(&revocations), Arc::clone(&clock));
+        changes.on_change(move |change| followed.on_change(change, now.now()));
+        crate::sync::load_revocations(store.as_ref(), &revocations, clock.now()).await?;
         let tokens = Arc::new(TokenChecker {
             config: Arc::clone(&config),
             keys: Arc::clone(&keys),
@@ -163,6 +169,7 @@ impl AppState {
             clock: Arc::clone(&clock),
             cache: Arc::clone(&token_cache),
             changes: Arc::clone(&changes),
+            revocations: Arc::clone(&revocations),
         });
         let oauth = Arc::new(OAuthState {
             config: Arc::clone(&config),
@@ -255,6 +262,7 @@ impl AppState {
             status: Arc::clone(&self.sync),
             usage: Arc::clone(&self.usage),
             keys: Arc::clone(&self.keys),
+            revocations: Arc::clone(&self.oauth.tokens.revocations),
             rotation: RotationPolicy {
                 every_days: self.config.signing_rotate_days,
             },

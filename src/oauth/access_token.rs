@@ -9,6 +9,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
+use super::revocations::{RevocationList, Revoked};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{ClientId, EnvironmentName, KeyCredentials};
@@ -160,6 +161,8 @@ pub struct TokenChecker {
     pub cache: Arc<super::TokenCache>,
     /// Key, user, token and signing-key changes (for the cache's insert guard).
     pub changes: Arc<crate::sync::ChangeFeed>,
+    /// Every unexpired revocation, kept by the change feed.
+    pub revocations: Arc<RevocationList>,
 }
 
 impl TokenChecker {
@@ -185,7 +188,14 @@ impl TokenChecker {
         env: &EnvironmentName,
         claims: &TokenClaims,
     ) -> Result<KeyCredentials, Inactive> {
-        check_current(self.store.as_ref(), self.clock.now(), env, &claims.issued()).await
+        check_current(
+            self.store.as_ref(),
+            Some(&self.revocations),
+            self.clock.now(),
+            env,
+            &claims.issued(),
+        )
+        .await
     }
 }
 
@@ -204,9 +214,11 @@ pub struct IssuedClaims<'a> {
 
 /// Checks that a token of `env` is still good at `now`: not revoked, its key there,
 /// enabled, unexpired and of that environment, its owner active and still the owner,
-/// and its secret not since replaced. Returns the key's credentials.
+/// and its secret not since replaced. Returns the key's credentials. Revocations are
+/// looked up in `revocations` when given and complete, else in the database.
 pub async fn check_current(
     store: &dyn Store,
+    revocations: Option<&RevocationList>,
     now: OffsetDateTime,
     env: &EnvironmentName,
     claims: &IssuedClaims<'_>,
@@ -218,7 +230,12 @@ pub async fn check_current(
             unavailable: true,
         }
     };
-    if store.is_revoked(claims.jti).await.map_err(unavailable)? {
+    let revoked = match revocations.map_or(Revoked::Unknown, |r| r.lookup(claims.jti)) {
+        Revoked::Yes => true,
+        Revoked::No => false,
+        Revoked::Unknown => store.is_revoked(claims.jti).await.map_err(unavailable)?,
+    };
+    if revoked {
         return Err(inactive("token revoked"));
     }
     let creds = store

@@ -329,6 +329,12 @@ pub trait Store: Send + Sync + 'static {
     /// True when the token `jti` was revoked.
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;
 
+    /// Every revocation whose token has not expired at `now`: its `jti` and expiry.
+    async fn unexpired_revocations(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(String, OffsetDateTime)>, StoreError>;
+
     /// How many audit entries match `query`'s filters (its position and limit aside).
     async fn count_audit(&self, query: &AuditQuery) -> Result<i64, StoreError>;
 

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::domain::{Actor, ChangeSource, EnvironmentName};
-use crate::oauth::UsageTracker;
+use crate::oauth::{RevocationList, UsageTracker};
 use crate::signing::{KeyRing, RotationPolicy};
 use crate::store::{Store, StoreError, WriteContext};
 
@@ -44,6 +44,8 @@ pub struct SyncTask {
     pub usage: Arc<UsageTracker>,
     /// Signing keys to refresh.
     pub keys: Arc<KeyRing>,
+    /// Revocations to reload after `Change::All`, and to prune.
+    pub revocations: Arc<RevocationList>,
     /// Scheduled signing-key rotation.
     pub rotation: RotationPolicy,
 }
@@ -122,9 +124,16 @@ async fn feed_loop(state: &SyncTask, signals: &Signals, mut shutdown: watch::Rec
         if let Err(e) = follow_changes(state).await {
             tracing::warn!(error = %e, "reading the change feed failed; will retry");
         }
+        if state.revocations.needs_load() {
+            let now = state.clock.now();
+            if let Err(e) = load_revocations(store.as_ref(), &state.revocations, now).await {
+                tracing::warn!(error = %e, "reading the revocations failed; will retry");
+            }
+        }
         if last_keys.elapsed() >= KEY_REFRESH {
             last_keys = Instant::now();
             refresh_signing_keys(state).await;
+            state.revocations.prune(state.clock.now());
         }
         if let Err(e) = expire_keys(state).await {
             tracing::warn!(error = %e, "expiring keys failed; will retry");
@@ -202,6 +211,18 @@ async fn follow_changes(state: &SyncTask) -> Result<(), StoreError> {
             return Ok(());
         }
     }
+}
+
+/// Reads every unexpired revocation into `list`. Until it succeeds after a
+/// `Change::All`, introspection asks the database about the jtis the list does not hold.
+pub async fn load_revocations(
+    store: &dyn Store,
+    list: &RevocationList,
+    now: time::OffsetDateTime,
+) -> Result<(), StoreError> {
+    let epoch = list.begin_load();
+    list.finish_load(epoch, store.unexpired_revocations(now).await?);
+    Ok(())
 }
 
 /// Disables keys that reached their expiry, so listings and the audit trail show it.

@@ -12,6 +12,7 @@ use crate::app::{Backend, Key, TestApp};
 crate::both_backends!(introspection:
     active_tokens_show_their_claims,
     every_inactive_case_answers_active_false,
+    a_revocation_is_honoured_while_the_revocations_reload,
     only_introspectors_may_introspect,
     clients_revoke_their_own_tokens_only,
 );
@@ -160,6 +161,13 @@ pub async fn every_inactive_case_answers_active_false(backend: Backend) {
     assert!(active(&app, &gateway, &revoked).await);
     assert_eq!(revoke(&app, &alice, &revoked, None).await.status(), 200);
     assert!(!active(&app, &gateway, &revoked).await, "revoked");
+    // Revoked before it was ever introspected: refused by the revocations held in memory.
+    let unseen = mint(alice.clone()).await;
+    assert_eq!(revoke(&app, &alice, &unseen, None).await.status(), 200);
+    assert!(
+        !active(&app, &gateway, &unseen).await,
+        "revoked, never seen"
+    );
 
     // Key disabled, deleted, expired.
     let disabled = app.key("alice", "production").await;
@@ -247,6 +255,51 @@ pub async fn every_inactive_case_answers_active_false(backend: Backend) {
     assert!(active(&app, &gateway, &t_gw).await);
     app.clock.advance(time::Duration::seconds(601));
     assert!(!active(&app, &gateway, &t_gw).await, "expired");
+}
+
+/// After `Change::All` (a reconnect: anything may have been missed) the revocations held
+/// in memory are incomplete until reloaded; meanwhile a jti they do not hold is looked up in
+/// the database. Here a revocation is written by the store alone, as another instance
+/// would, so this instance's list has not heard of it (until its feed loop reads the row
+/// or reloads: either way the answer must be inactive).
+pub async fn a_revocation_is_honoured_while_the_revocations_reload(backend: Backend) {
+    use keymint::domain::{Actor, ChangeSource};
+    use keymint::store::{TokenRevocation, WriteContext};
+    use keymint::sync::Change;
+
+    let app = TestApp::spawn(backend).await;
+    let (alice, gateway) = setup(&app).await;
+    for round in 0..20 {
+        let token = token_of(&app.mint("production", &alice).await);
+        let claims = app.verify("production", &token).await.unwrap();
+        let now = app.clock.now();
+        app.state
+            .store
+            .revoke_token(
+                &TokenRevocation {
+                    jti: claims["jti"].as_str().unwrap().to_owned(),
+                    environment: EnvironmentName::parse("production").unwrap(),
+                    client_id: Some(ClientId::new(alice.client_id.clone())),
+                    user_id: None,
+                    expires_at: time::OffsetDateTime::from_unix_timestamp(
+                        claims["exp"].as_i64().unwrap(),
+                    )
+                    .unwrap(),
+                },
+                &WriteContext {
+                    now,
+                    actor: Actor::system(ChangeSource::OAuth),
+                    request_id: None,
+                },
+            )
+            .await
+            .unwrap();
+        app.state.changes.publish(Change::All);
+        assert!(
+            !active(&app, &gateway, &token).await,
+            "round {round}: a revocation missed while the list reloads"
+        );
+    }
 }
 
 pub async fn only_introspectors_may_introspect(backend: Backend) {

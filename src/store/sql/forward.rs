@@ -279,6 +279,12 @@ macro_rules! forward_store {
             async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
                 $crate::store::sql::SqlStore::<$db>::is_revoked(self, jti).await
             }
+            async fn unexpired_revocations(
+                &self,
+                now: OffsetDateTime,
+            ) -> Result<Vec<(String, OffsetDateTime)>, StoreError> {
+                $crate::store::sql::SqlStore::<$db>::unexpired_revocations(self, now).await
+            }
             async fn count_audit(&self, query: &AuditQuery) -> Result<i64, StoreError> {
                 $crate::store::sql::SqlStore::<$db>::count_audit(self, query).await
             }

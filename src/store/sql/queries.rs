@@ -152,6 +152,9 @@ pub const REVOKE_TOKEN: &str = "INSERT INTO revoked_tokens \
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (jti) DO NOTHING";
 
 pub const IS_REVOKED: &str = "SELECT COUNT(*) FROM revoked_tokens WHERE jti = $1";
+/// Revocations whose tokens have not expired at `$1`.
+pub const UNEXPIRED_REVOCATIONS: &str =
+    "SELECT jti, expires_at FROM revoked_tokens WHERE expires_at >= $1";
 
 /// The filters of `audit_events` reads: `$2` environment, `$3` client id, `$4` user id.
 macro_rules! audit_filters {

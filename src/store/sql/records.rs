@@ -319,3 +319,24 @@ where
         Ok(())
     }
 }
+
+// Its own block: its row bound would otherwise spread to every caller of the block above.
+#[allow(private_bounds)]
+impl<DB> SqlStore<DB>
+where
+    DB: Backend,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'e> OffsetDateTime: Encode<'e, DB> + Type<DB>,
+    for<'r> (String, OffsetDateTime): FromRow<'r, DB::Row>,
+{
+    pub(in crate::store) async fn unexpired_revocations(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(String, OffsetDateTime)>, StoreError> {
+        Ok(sqlx::query_as(q::UNEXPIRED_REVOCATIONS)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
