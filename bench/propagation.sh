@@ -5,7 +5,8 @@
 # user's key by instance B. Prints p50, p99 and max.
 #
 # With LOAD=1, bench/write_load.py keeps writing through instance A's webhook meanwhile
-# (user upserts of bystanders, each with change-feed rows), so the feed B follows is busy.
+# (user upserts of bystanders, each with change-feed rows), so the feed B follows is busy;
+# LOAD_CONNECTIONS (default 4) sets how many connections it writes over.
 #
 # Usage: bench/propagation.sh [N]      (PostgreSQL 15 on 127.0.0.1:5432, as in .ci/run)
 set -euo pipefail
@@ -54,7 +55,7 @@ A=$(address a)
 B=$(address b)
 echo "instance A $A, instance B $B, $N deactivations"
 if [ "${LOAD:-0}" = 1 ]; then
-  python3 bench/write_load.py "$A" "$KEYMINT_WEBHOOK_SECRET" 600 4 > "$WORK/load.txt" &
+  python3 bench/write_load.py "$A" "$KEYMINT_WEBHOOK_SECRET" 600 "${LOAD_CONNECTIONS:-4}" > "$WORK/load.txt" &
   LOAD_PID=$!
   PIDS+=("$LOAD_PID")
   sleep 1
@@ -63,5 +64,5 @@ STARTED=$(date +%s)
 "$TARGET/release/examples/propagation" "$A" "$B" "$DATABASE_URL" "$KEYMINT_WEBHOOK_SECRET" "$N"
 if [ "${LOAD:-0}" = 1 ]; then
   CHANGES=$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc "SELECT COUNT(*) FROM keymint_changes WHERE kind = 'user' AND subject LIKE 'bystander-%'")
-  echo "concurrent write load: $CHANGES bystander changes in $(( $(date +%s) - STARTED )) s (write_load.py over 4 connections)"
+  echo "concurrent write load: $CHANGES bystander changes in $(( $(date +%s) - STARTED )) s (write_load.py over ${LOAD_CONNECTIONS:-4} connections)"
 fi
