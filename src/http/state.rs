@@ -15,8 +15,8 @@ use crate::graphql::{self, GraphqlState, UserTokenVerifier};
 use crate::manage::Management;
 use crate::metrics::{MetricsSources, RequestMetrics};
 use crate::oauth::{
-    AuthLimiter, Authenticator, OAuthState, RevocationList, TokenCache, TokenChecker, TokenQuota,
-    UsageTracker, VerifiedCache,
+    AuthLimiter, Authenticator, KeyStates, OAuthState, RevocationList, TokenCache, TokenChecker,
+    TokenQuota, UsageTracker, VerifiedCache,
 };
 use crate::random::{Random, SystemRandom};
 use crate::scim::ScimState;
@@ -162,6 +162,12 @@ impl AppState {
         let (followed, now) = (Arc::clone(&revocations), Arc::clone(&clock));
         changes.on_change(move |change| followed.on_change(change, now.now()));
         crate::sync::load_revocations(store.as_ref(), &revocations, clock.now()).await?;
+        let key_states = Arc::new(KeyStates::new(
+            config.performance.cache_capacity,
+            config.performance.cache_ttl,
+        ));
+        let invalidated = Arc::clone(&key_states);
+        changes.on_change(move |change| invalidated.invalidate(change));
         let tokens = Arc::new(TokenChecker {
             config: Arc::clone(&config),
             keys: Arc::clone(&keys),
@@ -170,6 +176,7 @@ impl AppState {
             cache: Arc::clone(&token_cache),
             changes: Arc::clone(&changes),
             revocations: Arc::clone(&revocations),
+            key_states,
         });
         let oauth = Arc::new(OAuthState {
             config: Arc::clone(&config),

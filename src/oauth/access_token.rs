@@ -9,6 +9,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
+use super::key_states::KeyStates;
 use super::revocations::{RevocationList, Revoked};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -163,6 +164,8 @@ pub struct TokenChecker {
     pub changes: Arc<crate::sync::ChangeFeed>,
     /// Every unexpired revocation, kept by the change feed.
     pub revocations: Arc<RevocationList>,
+    /// The state of keys whose tokens were checked, kept by the change feed.
+    pub key_states: Arc<KeyStates>,
 }
 
 impl TokenChecker {
@@ -188,9 +191,14 @@ impl TokenChecker {
         env: &EnvironmentName,
         claims: &TokenClaims,
     ) -> Result<KeyCredentials, Inactive> {
+        let memory = Memory {
+            revocations: &self.revocations,
+            key_states: &self.key_states,
+            changes: &self.changes,
+        };
         check_current(
             self.store.as_ref(),
-            Some(&self.revocations),
+            Some(memory),
             self.clock.now(),
             env,
             &claims.issued(),
@@ -212,13 +220,25 @@ pub struct IssuedClaims<'a> {
     pub sv: Option<&'a str>,
 }
 
+/// What a serving instance keeps in memory for [`check_current`], each kept exact by the
+/// change feed.
+#[derive(Clone, Copy)]
+pub struct Memory<'a> {
+    /// Every unexpired revocation.
+    pub revocations: &'a RevocationList,
+    /// Key states read before.
+    pub key_states: &'a KeyStates,
+    /// The feed (its generation guards inserts into `key_states`).
+    pub changes: &'a crate::sync::ChangeFeed,
+}
+
 /// Checks that a token of `env` is still good at `now`: not revoked, its key there,
 /// enabled, unexpired and of that environment, its owner active and still the owner,
-/// and its secret not since replaced. Returns the key's credentials. Revocations are
-/// looked up in `revocations` when given and complete, else in the database.
+/// and its secret not since replaced. Returns the key's credentials. With `memory`, the
+/// revocations and key states held there answer first, else the database does.
 pub async fn check_current(
     store: &dyn Store,
-    revocations: Option<&RevocationList>,
+    memory: Option<Memory<'_>>,
     now: OffsetDateTime,
     env: &EnvironmentName,
     claims: &IssuedClaims<'_>,
@@ -230,7 +250,9 @@ pub async fn check_current(
             unavailable: true,
         }
     };
-    let revoked = match revocations.map_or(Revoked::Unknown, |r| r.lookup(claims.jti)) {
+    // Taken before any read: a key state read after a change is not remembered.
+    let generation = memory.map(|m| m.changes.generation());
+    let revoked = match memory.map_or(Revoked::Unknown, |m| m.revocations.lookup(claims.jti)) {
         Revoked::Yes => true,
         Revoked::No => false,
         Revoked::Unknown => store.is_revoked(claims.jti).await.map_err(unavailable)?,
@@ -238,13 +260,26 @@ pub async fn check_current(
     if revoked {
         return Err(inactive("token revoked"));
     }
-    let creds = store
-        .find_credentials(&ClientId::new(claims.client_id.to_owned()))
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| inactive("the token's key was deleted"))?;
+    let client_id = ClientId::new(claims.client_id.to_owned());
+    let creds = match memory.and_then(|m| m.key_states.get(&client_id)) {
+        Some(creds) => creds,
+        None => {
+            let creds = Arc::new(
+                store
+                    .find_credentials(&client_id)
+                    .await
+                    .map_err(unavailable)?
+                    .ok_or_else(|| inactive("the token's key was deleted"))?,
+            );
+            if let (Some(m), Some(read)) = (memory, generation) {
+                m.key_states
+                    .insert(Arc::clone(&creds), read, || m.changes.generation());
+            }
+            creds
+        }
+    };
     still_good(&creds, now, env, claims)?;
-    Ok(creds)
+    Ok(KeyCredentials::clone(&creds))
 }
 
 /// The checks of [`check_current`] on credentials already read: the key enabled,

@@ -8,6 +8,7 @@ mod client_request;
 mod error;
 mod grant;
 mod introspect;
+mod key_states;
 mod limits;
 mod metadata;
 mod quota;
@@ -22,7 +23,8 @@ mod usage;
 mod verified_cache;
 
 pub use access_token::{
-    Expected, Inactive, IssuedClaims, TokenChecker, TokenClaims, check_current, verify_claims,
+    Expected, Inactive, IssuedClaims, Memory, TokenChecker, TokenClaims, check_current,
+    verify_claims,
 };
 pub use authentication::{Authenticated, Authenticator};
 pub use client_auth::{ClientCredentials, parse_basic};
@@ -30,6 +32,7 @@ pub use client_request::OAuthRequest;
 pub use error::TokenError;
 pub use grant::{AccessTokenClaims, IssuedToken, TokenRequest, issue_token};
 pub use introspect::{INTROSPECT_PERMISSION, introspect};
+pub use key_states::KeyStates;
 pub use limits::{AuthLimiter, LimiterStats};
 pub use metadata::{jwks, metadata};
 pub use quota::TokenQuota;

@@ -172,24 +172,37 @@ pub async fn every_inactive_case_answers_active_false(backend: Backend) {
     // Key disabled, deleted, expired.
     let disabled = app.key("alice", "production").await;
     let t_disabled = mint(disabled.clone()).await;
+    // A second token of each key below is first introspected after the change: the
+    // key's state, remembered from the first token, must have been dropped too.
+    let t_disabled_unseen = mint(disabled.clone()).await;
     assert!(active(&app, &gateway, &t_disabled).await);
     manage
         .set_key_enabled(&ClientId::new(disabled.client_id.clone()), false, None)
         .await
         .unwrap();
     assert!(!active(&app, &gateway, &t_disabled).await, "key disabled");
+    assert!(
+        !active(&app, &gateway, &t_disabled_unseen).await,
+        "key disabled, token unseen"
+    );
     let deleted = app.key("alice", "production").await;
     let t_deleted = mint(deleted.clone()).await;
+    let t_deleted_unseen = mint(deleted.clone()).await;
     assert!(active(&app, &gateway, &t_deleted).await);
     manage
         .delete_key(&ClientId::new(deleted.client_id.clone()), None)
         .await
         .unwrap();
     assert!(!active(&app, &gateway, &t_deleted).await, "key deleted");
+    assert!(
+        !active(&app, &gateway, &t_deleted_unseen).await,
+        "key deleted, token unseen"
+    );
 
     // Secret regenerated: without grace at once; with grace when the grace ends.
     let rotated = app.key("alice", "production").await;
     let t_rotated = mint(rotated.clone()).await;
+    let t_rotated_unseen = mint(rotated.clone()).await;
     assert!(active(&app, &gateway, &t_rotated).await);
     manage
         .rotate_secret(&ClientId::new(rotated.client_id.clone()), None, None)
@@ -198,6 +211,10 @@ pub async fn every_inactive_case_answers_active_false(backend: Backend) {
     assert!(
         !active(&app, &gateway, &t_rotated).await,
         "secret regenerated"
+    );
+    assert!(
+        !active(&app, &gateway, &t_rotated_unseen).await,
+        "secret regenerated, token unseen"
     );
     let graced = app.key("alice", "production").await;
     let t_graced = mint(graced.clone()).await;
@@ -243,12 +260,17 @@ pub async fn every_inactive_case_answers_active_false(backend: Backend) {
 
     // Owner inactive.
     let t_alice = mint(alice.clone()).await;
+    let t_alice_unseen = mint(alice.clone()).await;
     assert!(active(&app, &gateway, &t_alice).await);
     manage
         .deactivate_user(&UserId::parse("alice").unwrap())
         .await
         .unwrap();
     assert!(!active(&app, &gateway, &t_alice).await, "owner inactive");
+    assert!(
+        !active(&app, &gateway, &t_alice_unseen).await,
+        "owner inactive, token unseen"
+    );
 
     // Token expired.
     let t_gw = mint(gateway.clone()).await;
@@ -438,8 +460,12 @@ mod postgres_two_instances {
             a.key("carol", "production").await,
         ];
         let mut tokens = Vec::new();
+        let mut unseen = Vec::new();
         for key in &keys {
             tokens.push(token_of(&a.mint("production", key).await));
+            // Never introspected before the change: B has only the key's state (and the
+            // revocations) in memory to go wrong with.
+            unseen.push(token_of(&a.mint("production", key).await));
         }
         // B checks each token twice: the second answer comes from B's cache, which only
         // the change feed can empty.
@@ -468,6 +494,7 @@ mod postgres_two_instances {
         let manage = a.state.management();
         let id = |key: &Key| ClientId::new(key.client_id.clone());
         assert_eq!(revoke(&a, &alice, &tokens[0], None).await.status(), 200);
+        assert_eq!(revoke(&a, &alice, &unseen[0], None).await.status(), 200);
         manage
             .set_key_enabled(&id(&keys[1]), false, None)
             .await
@@ -481,13 +508,14 @@ mod postgres_two_instances {
             .deactivate_user(&UserId::parse("carol").unwrap())
             .await
             .unwrap();
-        for (token, what) in tokens.iter().zip([
+        let whats = [
             "revoked",
             "disabled",
             "deleted",
             "rotated",
             "owner deactivated",
-        ]) {
+        ];
+        for (token, what) in tokens.iter().chain(&unseen).zip(whats.iter().cycle()) {
             let took = TestApp::eventually(Duration::from_secs(1), || async {
                 !active(&b, &gateway, token).await
             })
