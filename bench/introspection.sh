@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 DUR=${DUR:-5}
 ROUNDS=${ROUNDS:-2}
-DISTINCT=${DISTINCT:-60000}
+DISTINCT=${DISTINCT:-300000}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --quiet --bin keymint --example bench_tool
 HERE="${CARGO_TARGET_DIR:-$ROOT/target}/release/keymint"
@@ -67,6 +67,12 @@ for round in $(seq 1 "$ROUNDS"); do
     # Each round takes its own slice of the distinct tokens, so none is seen twice.
     sed -n "$(( (round - 1) * DISTINCT / ROUNDS + 1 )),$(( round * DISTINCT / ROUNDS ))p" "$WORK/$build/tokens" > "$WORK/$build/slice"
     R[$build,distinct,$round]=$(TOKENS="$WORK/$build/slice" AUTH=${!auth} run "${!url}" introspect_many.lua)
+    # A run that sends more requests than its slice holds repeats tokens (cache hits).
+    sent=$(echo "${R[$build,distinct,$round]}" | awk '{ print $4 }')
+    if [ "$sent" -gt "$(wc -l < "$WORK/$build/slice")" ]; then
+      echo "$build round $round sent $sent requests for $(wc -l < "$WORK/$build/slice") distinct tokens: raise DISTINCT" >&2
+      exit 1
+    fi
     echo "round $round $build: healthz ${R[$build,healthz,$round]}| same ${R[$build,same,$round]}| distinct ${R[$build,distinct,$round]}" >&2
   done
 done
