@@ -25,6 +25,8 @@ use crate::store::{Store, StoreError, WriteContext};
 /// How often the signing keys are re-read (new files, publish delays passing), and
 /// expired keys swept.
 const KEY_REFRESH: Duration = Duration::from_secs(1);
+/// How soon the table-event loop looks again while rows are left pending.
+const BACKLOG_RECHECK: Duration = Duration::from_millis(50);
 /// How often last-use times are written (keeps `lastUsedAt` current to the minute).
 const USAGE_FLUSH: Duration = Duration::from_secs(30);
 /// How long change-feed rows and webhook ids are kept.
@@ -93,15 +95,23 @@ async fn table_event_loop(
     signals: Arc<Signals>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut wait = state.store.poll_interval();
     loop {
         tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => break,
             () = signals.table_events.notified() => {}
-            () = tokio::time::sleep(state.store.poll_interval()) => {}
+            () = tokio::time::sleep(wait) => {}
         }
         if let Err(e) = apply_table_events(&state).await {
             tracing::warn!(error = %e, "applying user events failed; will retry");
         }
+        // Rows left pending are being applied by another instance (or wait for a retry):
+        // look again soon, so this instance's backlog and lag gauges follow them.
+        wait = if state.status.backlog.load(Ordering::Relaxed) > 0 {
+            BACKLOG_RECHECK.min(state.store.poll_interval())
+        } else {
+            state.store.poll_interval()
+        };
     }
 }
 
