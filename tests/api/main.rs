@@ -26,6 +26,7 @@ mod introspection;
 mod management_rules;
 mod metrics;
 mod openapi;
+mod revocation;
 mod rotation;
 mod scim;
 mod scim_concurrency;
