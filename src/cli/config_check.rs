@@ -86,6 +86,10 @@ pub async fn run() -> anyhow::Result<()> {
     if let Some(address) = config.metrics_listen {
         println!("KEYMINT_METRICS_LISTEN             {address}");
     }
+    println!(
+        "KEYMINT_MAX_STALENESS              {} s",
+        config.max_staleness.as_secs()
+    );
     let perf = &config.performance;
     println!(
         "performance                        cache {} entries for {} s, {} argon2 threads, \

@@ -43,6 +43,8 @@ Configuration (environment variables; empty counts as unset):
   KEYMINT_BEHIND_TLS_PROXY            1: a TLS-terminating proxy is in front
   KEYMINT_TRUSTED_PROXIES             CIDRs whose X-Forwarded-For is believed, default loopback
   KEYMINT_METRICS_LISTEN              serve /metrics on this address only
+  KEYMINT_MAX_STALENESS               seconds without confirming the change feed before caches
+                                      are bypassed, default 10
   KEYMINT_CACHE_CAPACITY, KEYMINT_CACHE_TTL, KEYMINT_HASH_THREADS, KEYMINT_HASH_MAX_WAIT_MS,
   KEYMINT_HEADER_TIMEOUT, KEYMINT_MAX_CONNECTIONS, KEYMINT_TOKEN_RATE_LIMIT
                                       performance and limits (see the README)

@@ -74,6 +74,9 @@ pub struct Config {
     pub signing_publish_delay: Duration,
     /// `KEYMINT_SIGNING_KEY_ROTATE_DAYS`: rotate signing keys automatically this often.
     pub signing_rotate_days: Option<u64>,
+    /// `KEYMINT_MAX_STALENESS`: past this long without confirming the change feed, memory
+    /// stops deciding requests and the database answers (default 10 s).
+    pub max_staleness: Duration,
     /// Token fast path and argon2 admission (`KEYMINT_CACHE_*`, `KEYMINT_HASH_*`).
     pub performance: PerformanceConfig,
     /// `KEYMINT_USER_TOKEN_ISSUER` + `KEYMINT_USER_TOKEN_JWKS_URL` +

@@ -143,6 +143,11 @@ impl Config {
             )?),
             signing_rotate_days: vars
                 .optional_number("KEYMINT_SIGNING_KEY_ROTATE_DAYS", 1..=3650)?,
+            max_staleness: Duration::from_secs(vars.number(
+                "KEYMINT_MAX_STALENESS",
+                crate::sync::DEFAULT_MAX_STALENESS.as_secs(),
+                1..=3600,
+            )?),
             performance: performance(&vars)?,
             user_tokens: user_tokens(&vars)?,
             console_oidc: console_oidc(&vars)?,

@@ -6,6 +6,9 @@ use axum::response::{IntoResponse, Response};
 
 use crate::http::AppState;
 
+/// How long `/readyz` waits for the database.
+const PING_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Liveness: answers while the process runs.
 pub async fn healthz() -> &'static str {
     "ok\n"
@@ -15,9 +18,30 @@ pub async fn healthz() -> &'static str {
 /// otherwise 503 with the reasons.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let mut problems = Vec::new();
-    if let Err(e) = state.store.ping().await {
-        tracing::warn!(error = %e, "readiness: database unreachable");
-        problems.push("database unreachable".to_owned());
+    match tokio::time::timeout(PING_DEADLINE, state.store.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            problems.push("database unreachable".to_owned());
+        }
+        Err(_) => {
+            tracing::warn!(
+                "readiness: the database did not answer within {} s",
+                PING_DEADLINE.as_secs()
+            );
+            problems.push(format!(
+                "database unreachable (no answer within {} s)",
+                PING_DEADLINE.as_secs()
+            ));
+        }
+    }
+    let freshness = state.changes.freshness();
+    if !freshness.trusted() {
+        problems.push(format!(
+            "change feed not confirmed for {:.1} s (KEYMINT_MAX_STALENESS {} s): caches bypassed, the database answers",
+            freshness.staleness().as_secs_f64(),
+            freshness.bound().as_secs()
+        ));
     }
     if !state.keys.is_complete(&state.config.environment_names()) {
         problems.push("signing keys missing".to_owned());

@@ -23,7 +23,7 @@ use crate::scim::ScimState;
 use crate::secrets::SecretHasher;
 use crate::signing::{KeyRing, RotationPolicy, Schedule};
 use crate::store::{self, Store, WriteContext};
-use crate::sync::{ChangeFeed, SyncStatus, SyncTask};
+use crate::sync::{ChangeFeed, SyncStatus, SyncTask, Tier};
 
 /// The parts of the application. Cheap to clone.
 #[derive(Clone)]
@@ -126,9 +126,9 @@ impl AppState {
         let perf = &config.performance;
         let hasher = Arc::new(SecretHasher::new(perf.hash_threads, perf.hash_max_wait));
         let cache = Arc::new(VerifiedCache::new(perf.cache_capacity, perf.cache_ttl));
-        let changes = Arc::new(ChangeFeed::default());
+        let changes = Arc::new(ChangeFeed::new(config.max_staleness));
         let invalidated = Arc::clone(&cache);
-        changes.on_change(move |change| invalidated.invalidate(change));
+        changes.on_change(Tier::Derived, move |change| invalidated.invalidate(change));
         hasher.calibrate().await?;
         let user_tokens = match &config.user_tokens {
             Some(u) => Some(Arc::new(UserTokenVerifier::new(
@@ -155,19 +155,21 @@ impl AppState {
             config.performance.cache_ttl,
         ));
         let invalidated = Arc::clone(&token_cache);
-        changes.on_change(move |change| invalidated.invalidate(change));
+        changes.on_change(Tier::Derived, move |change| invalidated.invalidate(change));
         // Loaded after the feed position was taken (above): a revocation committed
         // meanwhile arrives through the feed as well.
         let revocations = Arc::new(RevocationList::new());
         let (followed, now) = (Arc::clone(&revocations), Arc::clone(&clock));
-        changes.on_change(move |change| followed.on_change(change, now.now()));
+        changes.on_change(Tier::Source, move |change| {
+            followed.on_change(change, now.now());
+        });
         crate::sync::load_revocations(store.as_ref(), &revocations, clock.now()).await?;
         let key_states = Arc::new(KeyStates::new(
             config.performance.cache_capacity,
             config.performance.cache_ttl,
         ));
         let invalidated = Arc::clone(&key_states);
-        changes.on_change(move |change| invalidated.invalidate(change));
+        changes.on_change(Tier::Held, move |change| invalidated.invalidate(change));
         let tokens = Arc::new(TokenChecker {
             config: Arc::clone(&config),
             keys: Arc::clone(&keys),

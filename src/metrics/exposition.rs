@@ -95,7 +95,19 @@ pub async fn metrics(State(state): State<Arc<MetricsSources>>) -> impl IntoRespo
             "keymint_changes_published_total",
             "counter",
             "Key and user changes published to this instance's in-memory subscribers.",
-            state.changes.generation() as f64,
+            state.changes.published() as f64,
+        ),
+        (
+            "keymint_feed_staleness_seconds",
+            "gauge",
+            "Time since this instance last confirmed the change feed; past KEYMINT_MAX_STALENESS the caches are bypassed and the database answers.",
+            state.changes.freshness().staleness().as_secs_f64(),
+        ),
+        (
+            "keymint_feed_trusted",
+            "gauge",
+            "1 while memory (caches, key states, revocations) may decide requests: the feed was confirmed within KEYMINT_MAX_STALENESS.",
+            if state.changes.trusted() { 1.0 } else { 0.0 },
         ),
         (
             "keymint_token_cache_hits_total",

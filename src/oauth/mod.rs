@@ -31,7 +31,7 @@ pub use client_auth::{ClientCredentials, parse_basic};
 pub use client_request::OAuthRequest;
 pub use error::TokenError;
 pub use grant::{AccessTokenClaims, IssuedToken, TokenRequest, issue_token};
-pub use introspect::{INTROSPECT_PERMISSION, introspect};
+pub use introspect::{INTROSPECT_PERMISSION, answer as introspection_answer, introspect};
 pub use key_states::KeyStates;
 pub use limits::{AuthLimiter, LimiterStats};
 pub use metadata::{jwks, metadata};

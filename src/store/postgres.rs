@@ -69,7 +69,8 @@ impl SqlStore<Postgres> {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(5))
+            // Within the request deadline (4.5 s), so a dark database answers 503 in time.
+            .acquire_timeout(Duration::from_secs(3))
             .connect(url)
             .await?;
         Ok(Self::new(pool))

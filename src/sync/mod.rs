@@ -4,10 +4,12 @@
 //! (through [`wakeups`]) where the database has it, and polled otherwise.
 
 mod changes;
+mod freshness;
 mod status;
 mod wakeups;
 
-pub use changes::{Change, ChangeFeed};
+pub use changes::{Change, ChangeFeed, DEFAULT_MAX_STALENESS, Tier};
+pub use freshness::Freshness;
 pub use status::SyncStatus;
 use wakeups::{Signals, route};
 
@@ -31,6 +33,42 @@ const BACKLOG_RECHECK: Duration = Duration::from_millis(50);
 const USAGE_FLUSH: Duration = Duration::from_secs(30);
 /// How long change-feed rows and webhook ids are kept.
 const RETENTION: time::Duration = time::Duration::hours(1);
+
+/// Longest wait for one read of the feed (or the revocations): a link that went dark
+/// must not hold the loop, which retries on another connection.
+const READ_DEADLINE: Duration = Duration::from_secs(5);
+/// How often the watchdog looks at the feed's staleness.
+const WATCH_EVERY: Duration = Duration::from_millis(250);
+
+async fn within<T>(read: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    tokio::time::timeout(READ_DEADLINE, read)
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::Backend(format!(
+                "no answer within {} s",
+                READ_DEADLINE.as_secs()
+            )))
+        })
+}
+
+/// Logs, once per episode, that the feed has not been confirmed within the bound (the
+/// feed loop may itself be stuck on a dark link, so it cannot say so).
+async fn watch_staleness(changes: Arc<ChangeFeed>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            () = tokio::time::sleep(WATCH_EVERY) => {}
+        }
+        let freshness = changes.freshness();
+        if freshness.note_if_stale() {
+            tracing::warn!(
+                stale_for_s = freshness.staleness().as_secs_f64(),
+                max_staleness_s = freshness.bound().as_secs(),
+                "change feed not confirmed within KEYMINT_MAX_STALENESS: caches bypassed, the database answers every request (503 while it cannot be reached)"
+            );
+        }
+    }
+}
 
 /// What the sync task reads and writes.
 #[derive(Clone)]
@@ -74,6 +112,10 @@ pub async fn run(state: SyncTask, shutdown: watch::Receiver<bool>) {
         ))),
         None => None,
     };
+    let watchdog = tokio::spawn(watch_staleness(
+        Arc::clone(&state.changes),
+        shutdown.clone(),
+    ));
     let events = tokio::spawn(table_event_loop(
         state.clone(),
         Arc::clone(&signals),
@@ -81,6 +123,7 @@ pub async fn run(state: SyncTask, shutdown: watch::Receiver<bool>) {
     ));
     feed_loop(&state, &signals, shutdown).await;
     let _ = events.await;
+    let _ = watchdog.await;
     if let Some(routed) = routed {
         routed.abort();
     }
@@ -102,7 +145,7 @@ async fn table_event_loop(
             () = signals.table_events.notified() => {}
             () = tokio::time::sleep(wait) => {}
         }
-        if let Err(e) = apply_table_events(&state).await {
+        if let Err(e) = within(apply_table_events(&state)).await {
             tracing::warn!(error = %e, "applying user events failed; will retry");
         }
         // Rows left pending are being applied by another instance (or wait for a retry):
@@ -130,24 +173,42 @@ async fn feed_loop(state: &SyncTask, signals: &Signals, mut shutdown: watch::Rec
         }
         if signals.reconnected.swap(false, Ordering::SeqCst) {
             // Anything may have happened while we were not listening.
-            reload_signing_keys(state, None).await;
+            let _ = tokio::time::timeout(READ_DEADLINE, reload_signing_keys(state, None)).await;
         }
-        if let Err(e) = follow_changes(state).await {
-            tracing::warn!(error = %e, "reading the change feed failed; will retry");
+        let began = Instant::now();
+        match within(follow_changes(state)).await {
+            Ok(()) => {
+                let changes = &state.changes;
+                // After a gap past KEYMINT_MAX_STALENESS, whatever may have been missed is
+                // forgotten before memory decides requests again.
+                let resynced = changes
+                    .freshness()
+                    .confirm(began, || changes.publish(Change::All));
+                if let Some(gap) = resynced {
+                    tracing::info!(
+                        stale_for_s = gap.as_secs_f64(),
+                        "change feed confirmed again: caches emptied, memory decides requests again"
+                    );
+                    let reload = reload_signing_keys(state, None);
+                    let _ = tokio::time::timeout(READ_DEADLINE, reload).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the change feed failed; will retry"),
         }
         if state.revocations.needs_load() {
             let now = state.clock.now();
-            if let Err(e) = load_revocations(store.as_ref(), &state.revocations, now).await {
+            let loaded = within(load_revocations(store.as_ref(), &state.revocations, now)).await;
+            if let Err(e) = loaded {
                 tracing::warn!(error = %e, "reading the revocations failed; will retry");
             }
         }
         if last_keys.elapsed() >= KEY_REFRESH {
             last_keys = Instant::now();
-            refresh_signing_keys(state).await;
+            let _ = tokio::time::timeout(READ_DEADLINE, refresh_signing_keys(state)).await;
             state.revocations.prune(state.clock.now());
             // Requests check a key's expiry themselves; the sweep is for listings and
             // the audit trail, so once a second keeps busy passes short.
-            if let Err(e) = expire_keys(state).await {
+            if let Err(e) = within(expire_keys(state)).await {
                 tracing::warn!(error = %e, "expiring keys failed; will retry");
             }
         }
@@ -157,7 +218,7 @@ async fn feed_loop(state: &SyncTask, signals: &Signals, mut shutdown: watch::Rec
         }
         if last_prune.elapsed() > Duration::from_secs(600) {
             last_prune = Instant::now();
-            if let Err(e) = store.prune(state.clock.now() - RETENTION).await {
+            if let Err(e) = within(store.prune(state.clock.now() - RETENTION)).await {
                 tracing::warn!(error = %e, "pruning the change feed failed");
             }
         }
@@ -302,7 +363,7 @@ pub async fn flush_usage(state: &SyncTask) {
     if uses.is_empty() {
         return;
     }
-    if let Err(e) = state.store.record_last_used(&uses).await {
+    if let Err(e) = within(state.store.record_last_used(&uses)).await {
         tracing::warn!(error = %e, "writing last-use times failed; will retry");
         state.usage.restore(uses);
     }

@@ -95,13 +95,18 @@ impl TestApp {
 
     /// [`Self::spawn_peer`] with extra configuration variables.
     pub async fn spawn_peer_with(&self, vars: &[(&str, &str)]) -> Self {
+        self.spawn_peer_via(&self.db_url, vars).await
+    }
+
+    /// [`Self::spawn_peer_with`], reaching the same database through `url` (a proxy).
+    pub async fn spawn_peer_via(&self, url: &str, vars: &[(&str, &str)]) -> Self {
         let keys = self._keys.path().display().to_string();
         let mut all = vec![
             ("KEYMINT_KEYS_DIR", keys.as_str()),
             ("KEYMINT_PUBLIC_URL", self.base.as_str()),
         ];
         all.extend_from_slice(vars);
-        Self::spawn_on(&self.db_url, &all).await
+        Self::spawn_on(url, &all).await
     }
 
     /// Another instance on the database of `url` (which outlives this instance).

@@ -87,3 +87,64 @@ async fn slow_and_idle_connections_are_closed_while_honest_clients_are_served() 
     .await;
     assert!(closed.is_ok(), "an idle keep-alive connection stayed open");
 }
+
+/// HTTP/2 without TLS (h2c, prior knowledge): connections that made one request and then
+/// sit idle, answering the server's pings as every HTTP/2 client does, are closed after
+/// `KEYMINT_HEADER_TIMEOUT` like idle HTTP/1 ones, so more of them than
+/// `KEYMINT_MAX_CONNECTIONS` cannot lock honest clients out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_http2_connections_are_closed_and_cannot_hold_every_slot() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("KEYMINT_HEADER_TIMEOUT", "1"),
+            ("KEYMINT_MAX_CONNECTIONS", "8"),
+        ],
+    )
+    .await;
+    let h2c = || {
+        reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .http2_keep_alive_interval(Duration::from_millis(200))
+            .http2_keep_alive_while_idle(true)
+            .pool_idle_timeout(None)
+            .build()
+            .unwrap()
+    };
+    // Twelve clients, each keeping its own connection: eight take every slot, four wait
+    // in the accept queue until idle ones are closed.
+    let idle: Vec<_> = (0..12)
+        .map(|_| {
+            let (client, url) = (h2c(), app.url("/healthz"));
+            tokio::spawn(async move {
+                let response = client.get(url).send().await.unwrap();
+                assert_eq!(response.version(), reqwest::Version::HTTP_2);
+                assert_eq!(response.status(), 200);
+                client // kept alive, idle
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for handle in idle {
+        let client = tokio::time::timeout(Duration::from_secs(10), handle)
+            .await
+            .expect("an h2c client waited past the idle limit for a slot")
+            .unwrap();
+        clients.push(client);
+    }
+    // An honest client after them is served.
+    let honest = tokio::time::timeout(
+        Duration::from_secs(10),
+        h2c().get(app.url("/healthz")).send(),
+    )
+    .await
+    .expect("an honest client was locked out by idle HTTP/2 connections")
+    .unwrap();
+    assert_eq!(honest.status(), 200);
+    eprintln!(
+        "12 idle h2c clients and an honest one served in {:?}",
+        started.elapsed()
+    );
+    drop(clients);
+}

@@ -17,6 +17,7 @@ mod discovery;
 mod events;
 mod events_postgres;
 mod fast_path;
+mod feed_order;
 mod gateway;
 mod graphql;
 mod graphql_access;
