@@ -79,6 +79,7 @@ impl ScimGroup {
                 .map_or(key, |c| (*c).to_owned());
             out.insert(key, value);
         }
+        super::bounds::check(&out)?;
         match out.get("schemas") {
             None => {
                 out.insert("schemas".into(), json!([GROUP_SCHEMA]));

@@ -8,6 +8,7 @@
 //! `groups.rs` their endpoints, `wire.rs` what every endpoint shares, `discovery.rs` the
 //! documents directories read first, `errors.rs` RFC 7644 §3.12 errors.
 
+mod bounds;
 pub mod discovery;
 pub mod errors;
 pub mod filter;

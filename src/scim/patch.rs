@@ -5,6 +5,7 @@
 //! case-insensitively. The result is validated as a whole by the caller.
 
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
 use super::errors::ScimError;
 use super::filter::{AttrPath, Filter};
@@ -190,8 +191,12 @@ fn set(
             let merged = match (kind, target.remove(&key), value) {
                 // add to a multi-valued attribute appends (RFC 7644 §3.5.2.1).
                 (Kind::Add, Some(Value::Array(mut items)), Value::Array(new)) => {
+                    // Linear: values already present are found through a set of their
+                    // serialised forms (serde_json orders object keys, so equal values
+                    // serialise alike), never by a scan per new value.
+                    let mut present: HashSet<String> = items.iter().map(Value::to_string).collect();
                     for item in new {
-                        if !items.contains(&item) {
+                        if present.insert(item.to_string()) {
                             items.push(item);
                         }
                     }

@@ -133,6 +133,7 @@ impl ScimUser {
             return Err(ScimError::invalid_syntax("a User must be a JSON object"));
         };
         let mut object = canonical(object);
+        super::bounds::check(&object)?;
         if let Some(schemas) = object.get("schemas") {
             let listed = schemas.as_array().is_some_and(|s| {
                 s.iter().any(|u| {

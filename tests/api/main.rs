@@ -30,6 +30,7 @@ mod openapi;
 mod revocation;
 mod rotation;
 mod scim;
+mod scim_bounds;
 mod scim_concurrency;
 mod scim_group_mappings;
 mod scim_groups;
