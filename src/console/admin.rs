@@ -16,8 +16,8 @@ use super::session::{Signed, check_form, require};
 use super::views::{Form, curl, day, environment, failed, frame, refused};
 use crate::domain::{EnvironmentName, Permissions, UserId, UserUpsert};
 use crate::http::form::pairs;
-use crate::manage::CreateKey;
 use crate::manage::access::Refusal;
+use crate::manage::{CreateKey, ManageError};
 use crate::store::{AuditQuery, InsertWhen, UserQuery};
 
 /// Rows on the users and audit pages.
@@ -119,26 +119,22 @@ pub async fn create_service_account(
         Ok(p) => p,
         Err(r) => return refused(&state, r),
     };
-    match state.management.store().get_user(&id).await {
-        Ok(_) => {
-            return error_page(
-                &state,
-                StatusCode::CONFLICT,
-                "This id is taken",
-                "A user with this id exists already; pick another id. Nothing was created.",
-            );
-        }
-        Err(crate::store::StoreError::NotFound) => {}
-        Err(e) => return failed(&state, e.into()),
-    }
     let upsert = UserUpsert {
         id: id.clone(),
         email: None,
         service_account: true,
         permissions,
     };
-    match signed.management(&state, None).upsert_user(&upsert).await {
+    // Created only if the id is free, decided in the writing transaction: a person the
+    // directory provisions at this moment never becomes a service account.
+    match signed.management(&state, None).create_user(&upsert).await {
         Ok(_) => Redirect::to(&format!("/console/{env}/users")).into_response(),
+        Err(ManageError::Conflict) => error_page(
+            &state,
+            StatusCode::CONFLICT,
+            "This id is taken",
+            "A user with this id exists already; pick another id. Nothing was created.",
+        ),
         Err(e) => failed(&state, e),
     }
 }
@@ -182,7 +178,10 @@ pub async fn create_service_key(
         .create_key(CreateKey {
             owner_id: owner.id.clone(),
             environment: env.clone(),
-            permissions: None,
+            // Exactly the set checked against the admin's ceiling above: the store
+            // refuses it if the owner no longer holds all of it, and a grant raised
+            // meanwhile is not frozen into a key the admin could not have made.
+            permissions: Some(owner.permissions.clone()),
             name: form
                 .get("name")
                 .map(str::trim)

@@ -36,6 +36,19 @@ impl Management {
         Ok(self.apply(UserEvent::Upserted(user.clone())).await?.user)
     }
 
+    /// Creates a user whose id is not taken; `Conflict` (and nothing changed) when it is,
+    /// decided in the writing transaction.
+    pub async fn create_user(&self, user: &UserUpsert) -> Result<User, ManageError> {
+        let event = UserEvent::Upserted(user.clone());
+        match self
+            .apply_user_event(&event, &Dedupe::NewUser, None)
+            .await?
+        {
+            EventOutcome::Applied(result) => Ok(result.user),
+            EventOutcome::Duplicate | EventOutcome::Stale => Err(ManageError::Conflict),
+        }
+    }
+
     /// Deactivates a user and disables all of its keys in one transaction.
     pub async fn deactivate_user(&self, id: &UserId) -> Result<UserActivation, ManageError> {
         self.apply(UserEvent::Deactivated(id.clone())).await

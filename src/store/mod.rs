@@ -93,7 +93,8 @@ pub trait Store: Send + Sync + 'static {
     /// deactivation (the user and every enabled key of theirs, in every environment, with
     /// reason `owner_deactivated`) or reactivation (keys stay disabled). Events from the
     /// directory about unknown users create them; the CLI gets `NotFound` instead.
-    /// With `Dedupe::WebhookId`, an id seen before returns `Duplicate` and changes nothing.
+    /// With `Dedupe::WebhookId`, an id seen before returns `Duplicate` and changes nothing;
+    /// with `Dedupe::NewUser`, so does an upsert of a user that exists.
     /// `occurred_at` is when the directory emitted the event (webhook timestamp, table row
     /// time): directory events of one user take effect in that order, and one older than
     /// the last applied returns `Stale` and changes nothing (a retried reactivation must

@@ -172,6 +172,10 @@ pub enum Dedupe {
     None,
     /// By its Standard Webhooks `webhook-id`.
     WebhookId(String),
+    /// An upsert that only creates: if a user with its id exists (or is being created
+    /// concurrently), `Duplicate` and nothing changes. Decided by the insert itself, so
+    /// no check-then-write window (the console's service accounts).
+    NewUser,
 }
 
 /// What applying a user event did.

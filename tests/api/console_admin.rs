@@ -200,3 +200,124 @@ pub async fn admins_rotate_signing_keys_and_read_the_audit_trail(backend: Backen
     );
     assert!(filtered.body.contains("signing_key.created"));
 }
+
+/// PostgreSQL only: the admin pages decide in the transaction that writes. A test
+/// transaction holds a directory's write open (uncommitted) while the console acts, so
+/// the console's reads see the old state and its write must wait: whatever the console
+/// checked before must still be what it writes.
+mod postgres_races {
+    use super::*;
+    use sqlx::{Connection, Executor, PgConnection};
+    use std::time::Duration;
+
+    /// A connection with an open transaction that has run `statement`.
+    async fn open_write(app: &TestApp, statement: &'static str) -> PgConnection {
+        let mut conn = PgConnection::connect(&app.db_url).await.unwrap();
+        conn.execute("BEGIN").await.unwrap();
+        conn.execute(statement).await.unwrap();
+        conn
+    }
+
+    /// Commits `conn` once another session of this database waits for its locks.
+    async fn commit_once_blocking(app: &TestApp, mut conn: PgConnection) {
+        let waiting = TestApp::eventually(Duration::from_secs(5), || async {
+            app.sql(
+                "SELECT count(*)::text FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .await
+            .as_deref()
+                != Some("0")
+        })
+        .await;
+        assert!(
+            waiting.is_some(),
+            "the console never waited for the open write"
+        );
+        conn.execute("COMMIT").await.unwrap();
+    }
+
+    async fn signed_in_root(app: &TestApp) -> (Visitor<'_>, String) {
+        app.user("root", ROOT).await;
+        let mut root = Visitor::new(app);
+        root.sign_in("root").await;
+        let csrf = root.get("/console/production/users").await.field("csrf");
+        (root, csrf)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(keymint_pg),
+        ignore = "set KEYMINT_TEST_POSTGRES_URL to run the PostgreSQL suite"
+    )]
+    async fn a_person_provisioned_meanwhile_never_becomes_a_service_account() {
+        let app = TestApp::spawn(Backend::Postgres).await;
+        let (mut root, csrf) = signed_in_root(&app).await;
+        // The directory provisions dana, a person, right now.
+        let directory = open_write(
+            &app,
+            "INSERT INTO users (id, email, service_account, active, permissions, created_at, updated_at) \
+             VALUES ('dana', 'dana@example.com', FALSE, TRUE, '[\"runs:read\"]', now(), now())",
+        )
+        .await;
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("id", "dana"),
+            ("permission", "runs:read"),
+        ];
+        let (made, ()) = tokio::join!(
+            root.post("/console/production/users", &form),
+            commit_once_blocking(&app, directory),
+        );
+        assert_eq!(made.status, 409, "{}", made.body);
+        let dana = app
+            .state
+            .store
+            .get_user(&keymint::domain::UserId::parse("dana").unwrap())
+            .await
+            .unwrap();
+        assert!(!dana.service_account, "a person became a service account");
+        assert_eq!(dana.email.as_deref(), Some("dana@example.com"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(keymint_pg),
+        ignore = "set KEYMINT_TEST_POSTGRES_URL to run the PostgreSQL suite"
+    )]
+    async fn a_grant_raised_meanwhile_is_not_frozen_into_the_admins_key() {
+        let app = TestApp::spawn(Backend::Postgres).await;
+        let (mut root, csrf) = signed_in_root(&app).await;
+        let made = root
+            .post(
+                "/console/production/users",
+                &[
+                    ("csrf", &csrf),
+                    ("id", "svc-x"),
+                    ("permission", "runs:read"),
+                ],
+            )
+            .await;
+        assert_eq!(made.status, 303, "{}", made.body);
+        // Someone grants svc-x `deploy` (which root does not hold) right now.
+        let grant = open_write(
+            &app,
+            "UPDATE users SET permissions = '[\"deploy\",\"runs:read\"]' WHERE id = 'svc-x'",
+        )
+        .await;
+        let form = [("csrf", csrf.as_str()), ("name", "race")];
+        let (page, ()) = tokio::join!(
+            root.post("/console/production/users/svc-x/keys", &form),
+            commit_once_blocking(&app, grant),
+        );
+        assert_eq!(page.status, 201, "{}", page.body);
+        let keys = app
+            .sql("SELECT permissions FROM api_keys WHERE name = 'race'")
+            .await
+            .unwrap();
+        assert_eq!(
+            keys, "[\"runs:read\"]",
+            "the key holds more than the admin checked (and holds)"
+        );
+    }
+}

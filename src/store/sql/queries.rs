@@ -53,6 +53,10 @@ pub const UPSERT_USER: &str = concat!(
     user_columns!()
 );
 
+/// Inserts a user unless its id is taken (then nothing; see `Dedupe::NewUser`).
+pub const INSERT_NEW_USER: &str = "INSERT INTO users (id, email, service_account, active, permissions, created_at, updated_at) \
+     VALUES ($1, $2, $3, TRUE, $4, $5, $5) ON CONFLICT (id) DO NOTHING";
+
 /// Sets `active` of a user that exists.
 pub const SET_USER_ACTIVE: &str = concat!(
     "UPDATE users SET active = $2, updated_at = $3 WHERE id = $1 RETURNING ",

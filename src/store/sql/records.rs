@@ -85,6 +85,21 @@ where
                 return Ok(EventOutcome::Duplicate);
             }
         }
+        if let (Dedupe::NewUser, UserEvent::Upserted(user)) = (dedupe, event) {
+            // The insert decides: a user that exists, or one another transaction is
+            // inserting (PostgreSQL waits for it), leaves nothing inserted.
+            let inserted = sqlx::query(q::INSERT_NEW_USER)
+                .bind(user.id.as_str())
+                .bind(user.email.as_deref())
+                .bind(user.service_account)
+                .bind(user.permissions.to_json())
+                .bind(ctx.now)
+                .execute(&mut *tx)
+                .await?;
+            if DB::rows_affected(&inserted) == 0 {
+                return Ok(EventOutcome::Duplicate);
+            }
+        }
         let etag = self.etag();
         let applied = Self::apply_event_tx(&mut tx, event, occurred_at, ctx, &etag).await?;
         // A stale event still records its webhook id: a retry is a duplicate.
