@@ -87,3 +87,47 @@ async fn scim2_client_drives_users_and_groups_end_to_end() {
         "{entries:?}"
     );
 }
+
+/// scim2-tester, an independent SCIM 2.0 compliance checker (by Yaal, the companion of
+/// scim2-client, installed in the same virtualenv by `.ci/run`), runs every check it has
+/// against Users and Groups on both backends' default (SQLite): discovery (each Schema
+/// names its schema), CRUD, `attributes`/`excludedAttributes`, `POST .search`, PATCH
+/// add/replace/remove of every attribute, and an unknown route answered with a SCIM
+/// error. Any ERROR or CRITICAL fails the test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(keymint_gateway),
+    ignore = "set KEYMINT_TEST_GATEWAY=1 and KEYMINT_TEST_SCIM_PYTHON (.ci/run installs scim2-tester)"
+)]
+async fn scim2_tester_finds_no_error() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("KEYMINT_SCIM_TOKEN", TOKEN)]).await;
+    let python = std::env::var("KEYMINT_TEST_SCIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scim/tester.py");
+    let base = app.url("/scim/v2/");
+    let run = python.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&run)
+            .arg(script)
+            .arg(&base)
+            .arg(TOKEN)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("{python}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "scim2-tester reported errors:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // It ran its checks (it reports how many), not nothing.
+    let ran: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("checks "))
+        .and_then(|l| l.split(',').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(ran >= 80, "scim2-tester ran {ran} checks:\n{stdout}");
+    assert!(stdout.contains("SUCCESS    Group"), "{stdout}");
+}

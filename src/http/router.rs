@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -71,6 +71,10 @@ async fn not_found(
 ) -> Response {
     if uri.path().starts_with("/console/") {
         return crate::console::no_such_page(&state.console);
+    }
+    if uri.path().starts_with("/scim/") {
+        // RFC 7644 §3.12: SCIM errors carry a SCIM error body.
+        return crate::scim::errors::ScimError::not_found("no such SCIM endpoint").into_response();
     }
     super::errors::oauth(StatusCode::NOT_FOUND, "not_found", "no such route")
 }

@@ -6,7 +6,9 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use serde_json::Value;
 
 use super::{AppState, health, landing, openapi};
-use crate::scim::{discovery as scim_discovery, groups as scim_groups, users as scim};
+use crate::scim::{
+    discovery as scim_discovery, groups as scim_groups, search as scim_search, users as scim,
+};
 use crate::{events, graphql, metrics, oauth};
 
 /// One method on one path.
@@ -103,6 +105,24 @@ pub fn table() -> Vec<Route> {
             "/scim/v2/Users",
             post(scim::create_user),
             openapi::scim("Create a user"),
+        ),
+        route(
+            "POST",
+            "/scim/v2/Users/.search",
+            post(scim_search::search_users),
+            openapi::scim("Search users (a SearchRequest body)"),
+        ),
+        route(
+            "POST",
+            "/scim/v2/Groups/.search",
+            post(scim_search::search_groups),
+            openapi::scim("Search groups (a SearchRequest body)"),
+        ),
+        route(
+            "POST",
+            "/scim/v2/.search",
+            post(scim_search::search_root),
+            openapi::scim("Search users, then groups (a SearchRequest body)"),
         ),
         route(
             "GET",

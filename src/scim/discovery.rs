@@ -12,6 +12,10 @@ use super::filter::USER_SCHEMA;
 use super::group::GROUP_SCHEMA;
 use super::wire::{Answer, MAX_RESULTS, authorize, scim_json};
 
+/// What a Schema resource names as its own schema (RFC 7643 §7, with §3: every resource
+/// lists the schemas it follows).
+const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
+
 /// The enterprise User extension (RFC 7643 §4.3), accepted and stored as sent.
 pub const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
@@ -77,6 +81,7 @@ pub fn user_schema(base: &str) -> Value {
         attribute("givenName", "string", false, false, "given name"),
     ]);
     json!({
+        "schemas": [SCHEMA_SCHEMA],
         "id": USER_SCHEMA,
         "name": "User",
         "description": "User account",
@@ -118,18 +123,24 @@ pub fn group_schema(base: &str) -> Value {
     );
     display_name["uniqueness"] = json!("server");
     let mut members = attribute("members", "complex", true, false, "the users in the group");
+    let mut reference = attribute(
+        "$ref",
+        "reference",
+        false,
+        false,
+        "the member's User resource",
+    );
+    let mut member_type = attribute("type", "string", false, false, "User");
+    member_type["canonicalValues"] = json!(["User"]);
+    // RFC 7643 §7: a reference names the resource types it may point to; members are users.
+    reference["referenceTypes"] = json!(["User"]);
     members["subAttributes"] = json!([
         attribute("value", "string", false, true, "the member's user id"),
-        attribute(
-            "$ref",
-            "reference",
-            false,
-            false,
-            "the member's User resource"
-        ),
-        attribute("type", "string", false, false, "User"),
+        reference,
+        member_type,
     ]);
     json!({
+        "schemas": [SCHEMA_SCHEMA],
         "id": GROUP_SCHEMA,
         "name": "Group",
         "description": "Group",
@@ -145,6 +156,7 @@ pub fn group_schema(base: &str) -> Value {
 /// The enterprise extension schema (stored as sent; Keymint reads none of it).
 pub fn enterprise_schema(base: &str) -> Value {
     json!({
+        "schemas": [SCHEMA_SCHEMA],
         "id": ENTERPRISE_SCHEMA,
         "name": "EnterpriseUser",
         "description": "Enterprise user, stored and returned as sent",

@@ -93,6 +93,15 @@ pub async fn list_groups(
 ) -> Answer {
     authorize(&state, &headers)?;
     let list = ListParams::parse(query.as_deref())?;
+    let (total, resources) = page_of_groups(&state, &list).await?;
+    Ok(list.response(total, resources))
+}
+
+/// One page of groups as `list` asks (filter, page, attributes), with the total.
+pub async fn page_of_groups(
+    state: &ScimState,
+    list: &ListParams,
+) -> Result<(i64, Vec<Value>), ScimError> {
     let query = list.query(Resource::Group)?;
     let (records, total) = state
         .management
@@ -100,11 +109,11 @@ pub async fn list_groups(
         .scim_groups(&query, list.members)
         .await
         .map_err(|e| refused(e.into()))?;
-    let resources: Vec<Value> = records
+    let resources = records
         .iter()
-        .map(|r| render(r, &state.base, list.members))
+        .map(|r| list.projection.apply(render(r, &state.base, list.members)))
         .collect();
-    Ok(list.response(total, resources))
+    Ok((total, resources))
 }
 
 /// `POST /Groups`.
@@ -135,11 +144,13 @@ pub async fn get_group(
 ) -> Answer {
     authorize(&state, &headers)?;
     let id = group_id(path)?;
-    let members = ListParams::members_of(query.as_deref())?;
-    let record = stored(&state, &id, members).await?;
+    let selection = ListParams::parse(query.as_deref())?;
+    let record = stored(&state, &id, selection.members).await?;
     Ok(scim_json(
         StatusCode::OK,
-        &render(&record, &state.base, members),
+        &selection
+            .projection
+            .apply(render(&record, &state.base, selection.members)),
     ))
 }
 

@@ -16,6 +16,8 @@ pub mod group;
 pub mod groups;
 pub mod members;
 pub mod patch;
+mod projection;
+pub mod search;
 pub mod token;
 pub mod user;
 pub mod users;

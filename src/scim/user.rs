@@ -155,13 +155,22 @@ impl ScimUser {
             .to_owned();
         let external_id = text(&object, "externalId")?.map(str::to_owned);
         let display_name = text(&object, "displayName")?.map(str::to_owned);
+        // An unassigned `active` (left out, or removed by a PATCH) means active, as at
+        // creation (RFC 7643 §4.1.1 leaves its meaning to the service provider); it stays
+        // unassigned in the resource, so a removal takes effect and reads back as such.
         let active = match object.get("active") {
-            None | Some(Value::Null) => true,
-            Some(v) => boolean(v)
-                .ok_or_else(|| ScimError::invalid_value("active must be true or false"))?,
+            None | Some(Value::Null) => {
+                object.remove("active");
+                true
+            }
+            Some(v) => {
+                let active = boolean(v)
+                    .ok_or_else(|| ScimError::invalid_value("active must be true or false"))?;
+                // Stored as a boolean, whatever form it came in.
+                object.insert("active".into(), Value::Bool(active));
+                active
+            }
         };
-        // Stored as a boolean, whatever form it came in.
-        object.insert("active".into(), Value::Bool(active));
         let id = match id {
             Some(id) => id.clone(),
             None => UserId::parse(external_id.as_deref().unwrap_or(&user_name)).ok_or_else(

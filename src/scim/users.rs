@@ -69,6 +69,15 @@ pub async fn list_users(
 ) -> Answer {
     authorize(&state, &headers)?;
     let list = ListParams::parse(query.as_deref())?;
+    let (total, resources) = page_of_users(&state, &list).await?;
+    Ok(list.response(total, resources))
+}
+
+/// One page of users as `list` asks (filter, page, attributes), with the total.
+pub async fn page_of_users(
+    state: &ScimState,
+    list: &ListParams,
+) -> Result<(i64, Vec<Value>), ScimError> {
     let query = list.query(Resource::User)?;
     let (records, total) = state
         .management
@@ -76,8 +85,11 @@ pub async fn list_users(
         .scim_users(&query)
         .await
         .map_err(|e| refused(e.into()))?;
-    let resources: Vec<Value> = records.iter().map(|r| render(r, &state.base)).collect();
-    Ok(list.response(total, resources))
+    let resources = records
+        .iter()
+        .map(|r| list.projection.apply(render(r, &state.base)))
+        .collect();
+    Ok((total, resources))
 }
 
 /// `POST /Users`.
@@ -109,11 +121,16 @@ pub async fn get_user(
     State(state): State<Arc<ScimState>>,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
 ) -> Answer {
     authorize(&state, &headers)?;
     let id = user_id(path)?;
+    let selection = ListParams::parse(query.as_deref())?.projection;
     let record = stored(&state, &id).await?;
-    Ok(scim_json(StatusCode::OK, &render(&record, &state.base)))
+    Ok(scim_json(
+        StatusCode::OK,
+        &selection.apply(render(&record, &state.base)),
+    ))
 }
 
 /// `PUT /Users/{id}`: the resource replaced as a whole (the id stays).

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::ScimState;
 use super::errors::{MEDIA_TYPE, ScimError};
 use super::filter::{Filter, Resource, to_sql};
+use super::projection::Projection;
 use crate::store::ScimQuery;
 
 /// Most resources in one page (`count` above it is lowered to it).
@@ -102,17 +103,15 @@ pub struct ListParams {
     /// False when `excludedAttributes` names `members`, or `attributes` is given without
     /// it (what Entra ID sends to look a group up without its members).
     pub members: bool,
+    /// `attributes` and `excludedAttributes`.
+    pub projection: Projection,
 }
 
 impl ListParams {
     /// Reads a query string.
     pub fn parse(query: Option<&str>) -> Result<Self, ScimError> {
-        let mut list = Self {
-            filter: None,
-            start_index: 1,
-            count: MAX_RESULTS,
-            members: true,
-        };
+        let mut list = Self::default();
+        let (mut attributes, mut excluded) = (None, None);
         let number = |name: &str, value: &str| {
             value
                 .trim()
@@ -125,12 +124,19 @@ impl ListParams {
                 // RFC 7644 §3.4.2.4: below 1 means 1; a negative count means 0.
                 "startindex" => list.start_index = number("startIndex", &value)?.max(1),
                 "count" => list.count = number("count", &value)?.clamp(0, MAX_RESULTS),
-                "excludedattributes" if names_members(&value) => list.members = false,
-                "attributes" if !names_members(&value) => list.members = false,
+                "excludedattributes" => excluded = Some(value),
+                "attributes" => attributes = Some(value),
                 _ => {}
             }
         }
+        list.select(attributes.as_deref(), excluded.as_deref());
         Ok(list)
+    }
+
+    /// Sets the attribute selection (RFC 7644 §3.4.2.5).
+    pub fn select(&mut self, attributes: Option<&str>, excluded: Option<&str>) {
+        self.projection = Projection::new(attributes, excluded);
+        self.members = self.projection.wants("members");
     }
 
     /// The store query of this list over `resource`'s table: the filter translated to
@@ -167,18 +173,17 @@ impl ListParams {
         });
         scim_json(StatusCode::OK, &body)
     }
-
-    /// Only the attribute selection of a query (`GET /Groups/{id}`).
-    pub fn members_of(query: Option<&str>) -> Result<bool, ScimError> {
-        Ok(Self::parse(query)?.members)
-    }
 }
 
-/// True when a comma-separated attribute list names `members`.
-fn names_members(list: &str) -> bool {
-    list.split(',').any(|a| {
-        let a = a.trim();
-        let a = a.rsplit_once(':').map_or(a, |(_, local)| local);
-        a.eq_ignore_ascii_case("members") || a.to_ascii_lowercase().starts_with("members.")
-    })
+impl Default for ListParams {
+    /// Everything, from the first resource, a full page.
+    fn default() -> Self {
+        Self {
+            filter: None,
+            start_index: 1,
+            count: MAX_RESULTS,
+            members: true,
+            projection: Projection::default(),
+        }
+    }
 }

@@ -31,6 +31,7 @@ mod revocation;
 mod rotation;
 mod scim;
 mod scim_bounds;
+mod scim_compliance;
 mod scim_concurrency;
 mod scim_group_mappings;
 mod scim_groups;

@@ -43,6 +43,10 @@ const CONTRACT_ROUTES: &[(&str, &str)] = &[
     ("get", "/scim/v2/ResourceTypes/{name}"),
     ("get", "/scim/v2/Schemas"),
     ("get", "/scim/v2/Schemas/{id}"),
+    // RFC 7644 §3.4.3, under the contract's `/scim/v2/...`.
+    ("post", "/scim/v2/Users/.search"),
+    ("post", "/scim/v2/Groups/.search"),
+    ("post", "/scim/v2/.search"),
 ];
 
 /// Routes Keymint adds beyond the contract.
