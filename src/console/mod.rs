@@ -51,11 +51,18 @@ pub struct ConsoleState {
     pub pages: pages::Pages,
     /// Sign-in with the organisation's identity provider, when configured.
     oidc: Option<oidc::OidcClient>,
+    /// Per-address limits of what the sign-in routes write before anyone is signed in.
+    pub limiter: Arc<crate::oauth::AuthLimiter>,
 }
 
 impl ConsoleState {
     /// The console over `management`.
-    pub fn new(config: Arc<Config>, management: Management, keys: Arc<KeyRing>) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        management: Management,
+        keys: Arc<KeyRing>,
+        limiter: Arc<crate::oauth::AuthLimiter>,
+    ) -> Self {
         let oidc = config
             .console_oidc
             .clone()
@@ -66,6 +73,7 @@ impl ConsoleState {
             management,
             keys,
             pages: pages::Pages::new(),
+            limiter,
         }
     }
 }

@@ -18,6 +18,7 @@ use super::oidc::{OidcClient, OidcError};
 use super::pages::error_page;
 use super::session::{self, link_token_hash, new_link_token, new_session};
 use crate::domain::{Actor, ChangeSource, UserId};
+use crate::oauth::SourceAddress;
 use crate::store::{OidcLogin, StoreError, WriteContext};
 
 /// How long a person has at the provider before the sign-in must start over.
@@ -42,10 +43,17 @@ fn unavailable(state: &ConsoleState, error: &OidcError) -> Response {
 }
 
 /// `GET /console/oidc/start`.
-pub async fn start(State(state): State<Arc<ConsoleState>>) -> Response {
+pub async fn start(State(state): State<Arc<ConsoleState>>, source: SourceAddress) -> Response {
     let Some(oidc) = &state.oidc else {
         return super::no_such_page(&state);
     };
+    // Each start writes a row before anyone is signed in: a bounded number per address.
+    if let Some(retry_after) = state
+        .limiter
+        .sign_in_started(source.0, state.management.now())
+    {
+        return session::too_many(&state, retry_after);
+    }
     // Each 32 bytes from the OS generator: RFC 7636 §4.1 wants 43+ characters of
     // verifier, §7.1 enough entropy to be unguessable; the same for state and nonce.
     let (state_value, nonce, code_verifier) =
@@ -92,6 +100,7 @@ fn started_here(state: &ConsoleState, headers: &HeaderMap, given: &str) -> bool 
 /// `GET /console/callback?code=...&state=...` (or `?error=...&state=...`).
 pub async fn callback(
     State(state): State<Arc<ConsoleState>>,
+    source: SourceAddress,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -120,6 +129,10 @@ pub async fn callback(
     {
         Ok(Some(login)) => login,
         Ok(None) => {
+            // A `state` nobody started here (or spent) counts against the address.
+            if let Some(retry_after) = state.limiter.address_failed(source.0, now) {
+                return session::too_many(&state, retry_after);
+            }
             return error_page(
                 &state,
                 StatusCode::BAD_REQUEST,

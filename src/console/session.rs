@@ -235,6 +235,26 @@ pub fn inactive(state: &ConsoleState) -> Response {
 }
 
 /// 503 page.
+/// 429 with `Retry-After`: this address started or failed too many sign-ins.
+pub fn too_many(state: &ConsoleState, retry_after: std::time::Duration) -> Response {
+    let mut response = super::pages::error_page(
+        state,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many sign-in attempts from your network",
+        &format!(
+            "Try again in {} seconds. Nothing was changed.",
+            retry_after.as_secs().max(1)
+        ),
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
+    {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, value);
+    }
+    response
+}
+
 pub fn unavailable(state: &ConsoleState) -> Response {
     error_page(
         state,

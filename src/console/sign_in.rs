@@ -14,6 +14,7 @@ use super::ConsoleState;
 use super::pages::{error_page, page};
 use super::session::{self, check_form, link_token_hash, new_session, require, signed_in};
 use crate::domain::{Actor, ChangeSource};
+use crate::oauth::SourceAddress;
 use crate::store::{StoreError, WriteContext};
 
 /// `GET /console/`: the first environment's keys, or the sign-in page.
@@ -74,6 +75,7 @@ fn spent(state: &ConsoleState) -> Response {
 /// `POST /console/link/{token}`: uses the link, starts a session, goes to the console.
 pub async fn redeem_link(
     State(state): State<Arc<ConsoleState>>,
+    source: SourceAddress,
     method: Method,
     headers: HeaderMap,
     Path(token): Path<String>,
@@ -114,7 +116,13 @@ pub async fn redeem_link(
             );
             response
         }
-        Err(StoreError::NotFound) => spent(&state),
+        Err(StoreError::NotFound) => {
+            // A guess (or a spent link) counts against the address, like a wrong secret.
+            match state.limiter.address_failed(source.0, ctx.now) {
+                Some(retry_after) => session::too_many(&state, retry_after),
+                None => spent(&state),
+            }
+        }
         Err(StoreError::OwnerInactive) => session::inactive(&state),
         Err(e) => {
             tracing::warn!(error = %e, "console link failed");

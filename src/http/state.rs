@@ -196,6 +196,7 @@ impl AppState {
             },
             tokens: Arc::clone(&tokens),
             quota: Arc::clone(&quota),
+            revocation_quota: Arc::new(TokenQuota::new(Some(crate::oauth::REVOCATIONS_PER_MINUTE))),
             usage: Arc::clone(&usage),
             requests: Arc::clone(&requests),
         });
@@ -215,6 +216,7 @@ impl AppState {
             Arc::clone(&config),
             management.acting_as(Actor::system(ChangeSource::Console), None),
             Arc::clone(&keys),
+            Arc::clone(&limiter),
         ));
         let webhook = Arc::new(WebhookState {
             secret: config.webhook_secret.clone(),

@@ -24,10 +24,22 @@ use crate::sync::Change;
 /// How long a jti learned from the feed is kept, in seconds.
 const FEED_KEEP_SECS: i64 = MAX_TOKEN_TTL_SECS as i64 + 60;
 
+/// Most revocations held (about 100 bytes each). Past it the list stops growing and
+/// answers "ask the database" for every jti it lacks, until pruning brings it under half
+/// and a reload makes it complete again: memory stays bounded, answers stay exact.
+pub const MAX_HELD: usize = 500_000;
+
 /// See the module documentation.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RevocationList {
     inner: RwLock<Inner>,
+    capacity: usize,
+}
+
+impl Default for RevocationList {
+    fn default() -> Self {
+        Self::with_capacity(MAX_HELD)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -36,6 +48,9 @@ struct Inner {
     jtis: HashMap<Box<str>, i64>,
     /// True when `jtis` holds every unexpired revocation.
     complete: bool,
+    /// True when a revocation was left out for [`MAX_HELD`]: the list is not complete
+    /// until pruned under half and reloaded.
+    overflowed: bool,
     /// Moves at every `Change::All`.
     epoch: u64,
 }
@@ -57,12 +72,20 @@ impl RevocationList {
         Self::default()
     }
 
+    /// [`Self::new`] holding at most `capacity` revocations (see [`MAX_HELD`]).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            inner: RwLock::default(),
+            capacity,
+        }
+    }
+
     /// Whether `jti` is revoked, as far as the list knows.
     pub fn lookup(&self, jti: &str) -> Revoked {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         if inner.jtis.contains_key(jti) {
             Revoked::Yes
-        } else if inner.complete {
+        } else if inner.complete && !inner.overflowed {
             Revoked::No
         } else {
             Revoked::Unknown
@@ -75,6 +98,10 @@ impl RevocationList {
             Change::Token(jti) => {
                 let forget_after = now.unix_timestamp() + FEED_KEEP_SECS;
                 let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+                if inner.jtis.len() >= self.capacity && !inner.jtis.contains_key(jti.as_str()) {
+                    inner.overflowed = true;
+                    return;
+                }
                 let until = inner
                     .jtis
                     .entry(jti.as_str().into())
@@ -110,6 +137,10 @@ impl RevocationList {
     pub fn finish_load(&self, epoch: u64, revoked: Vec<(String, OffsetDateTime)>) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         for (jti, expires_at) in revoked {
+            if inner.jtis.len() >= self.capacity && !inner.jtis.contains_key(jti.as_str()) {
+                inner.overflowed = true;
+                continue;
+            }
             let until = inner.jtis.entry(jti.into_boxed_str()).or_insert(i64::MIN);
             *until = (*until).max(expires_at.unix_timestamp());
         }
@@ -118,14 +149,17 @@ impl RevocationList {
         }
     }
 
-    /// Forgets revocations whose tokens have expired by `now`.
+    /// Forgets revocations whose tokens have expired by `now`. After an overflow, once
+    /// under half of [`MAX_HELD`], asks for a reload (the list becomes exact again).
     pub fn prune(&self, now: OffsetDateTime) {
         let now = now.unix_timestamp();
-        self.inner
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .jtis
-            .retain(|_, until| *until >= now);
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        inner.jtis.retain(|_, until| *until >= now);
+        if inner.overflowed && inner.jtis.len() < self.capacity / 2 {
+            inner.overflowed = false;
+            inner.complete = false;
+            inner.epoch += 1;
+        }
     }
 
     /// Number of revocations held.
@@ -204,5 +238,27 @@ mod tests {
         list.prune(at(1_000 + FEED_KEEP_SECS + 1));
         assert_eq!(list.lookup("h"), Revoked::No);
         assert!(list.is_empty());
+    }
+
+    #[test]
+    fn a_full_list_stays_bounded_and_exact_then_reloads() {
+        let list = RevocationList::with_capacity(4);
+        list.finish_load(list.begin_load(), vec![]);
+        for (i, jti) in ["a", "b", "c", "d", "e", "f"].iter().enumerate() {
+            list.on_change(&Change::Token((*jti).into()), at(1_000 + i as i64));
+        }
+        assert_eq!(list.len(), 4, "bounded");
+        assert_eq!(list.lookup("a"), Revoked::Yes);
+        // Left out: the database must answer, never "not revoked".
+        assert_eq!(list.lookup("f"), Revoked::Unknown);
+        assert_eq!(list.lookup("never-revoked"), Revoked::Unknown);
+        assert!(!list.needs_load(), "a reload now would overflow again");
+        // Pruned under half: the list asks to be reloaded, and is exact after it.
+        list.prune(at(1_002 + FEED_KEEP_SECS + 1));
+        assert!(list.needs_load());
+        let epoch = list.begin_load();
+        list.finish_load(epoch, vec![("f".into(), at(9_999))]);
+        assert_eq!(list.lookup("f"), Revoked::Yes);
+        assert_eq!(list.lookup("never-revoked"), Revoked::No);
     }
 }

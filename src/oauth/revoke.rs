@@ -14,6 +14,11 @@ use crate::http::errors;
 use crate::http::request_id::RequestId;
 use crate::store::{TokenRevocation, WriteContext};
 
+/// Revocations one key may make per minute on one instance (bursts up to that many). A
+/// revocation is a change-feed row that every instance applies, so an ordinary key in a
+/// mint-then-revoke loop must not be able to flood the feed that carries deactivations.
+pub const REVOCATIONS_PER_MINUTE: u32 = 600;
+
 /// The revocation handler.
 pub async fn revoke(
     State(oauth): State<Arc<OAuthState>>,
@@ -46,6 +51,15 @@ pub async fn revoke(
         ));
     }
     let now = oauth.clock.now();
+    if let Err(retry_after) = oauth
+        .revocation_quota
+        .take(caller.key.client_id.as_str(), now)
+    {
+        return Err(TokenError::TooManyRequests {
+            reason: "revocation quota of this key exceeded",
+            retry_after: std::time::Duration::from_secs(retry_after.as_secs().max(1)),
+        });
+    }
     let expires_at = time::OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or(now);
     let token = TokenRevocation {
         jti: claims.jti.clone(),

@@ -33,6 +33,9 @@ pub struct OAuthState {
     pub tokens: Arc<TokenChecker>,
     /// Per-key token quotas.
     pub quota: Arc<TokenQuota>,
+    /// Per-key revocation quotas ([`super::revoke::REVOCATIONS_PER_MINUTE`]): each
+    /// revocation is a change every instance applies.
+    pub revocation_quota: Arc<TokenQuota>,
     /// Where successful uses are noted for `lastUsedAt`.
     pub usage: Arc<UsageTracker>,
     /// Token outcomes.

@@ -348,8 +348,9 @@ pub trait Store: Send + Sync + 'static {
     /// The newest change-feed position (0 when empty).
     async fn latest_change(&self) -> Result<i64, StoreError>;
 
-    /// Forgets change-feed rows and webhook ids older than `before`.
-    async fn prune(&self, before: OffsetDateTime) -> Result<(), StoreError>;
+    /// Forgets change-feed rows, webhook ids and revocations older than `now - keep`, and
+    /// console links, sessions and sign-ins past their own expiry.
+    async fn prune(&self, now: OffsetDateTime, keep: time::Duration) -> Result<(), StoreError>;
 
     /// Starts database notifications, if the backend has them.
     async fn wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<Wakeup>>;

@@ -31,6 +31,9 @@ const KEY_REFRESH: Duration = Duration::from_secs(1);
 const BACKLOG_RECHECK: Duration = Duration::from_millis(50);
 /// How often last-use times are written (keeps `lastUsedAt` current to the minute).
 const USAGE_FLUSH: Duration = Duration::from_secs(30);
+/// How often expired rows are deleted (console sign-ins by their own expiry, so a flood
+/// of starts is gone within minutes).
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// How long change-feed rows and webhook ids are kept.
 const RETENTION: time::Duration = time::Duration::hours(1);
 
@@ -216,9 +219,9 @@ async fn feed_loop(state: &SyncTask, signals: &Signals, mut shutdown: watch::Rec
             last_flush = Instant::now();
             flush_usage(state).await;
         }
-        if last_prune.elapsed() > Duration::from_secs(600) {
+        if last_prune.elapsed() > PRUNE_EVERY {
             last_prune = Instant::now();
-            if let Err(e) = within(store.prune(state.clock.now() - RETENTION)).await {
+            if let Err(e) = within(store.prune(state.clock.now(), RETENTION)).await {
                 tracing::warn!(error = %e, "pruning the change feed failed");
             }
         }

@@ -9,7 +9,50 @@ use crate::console_visitor::Visitor;
 crate::both_backends!(console_sessions:
     forms_need_the_csrf_token_and_this_origin,
     sessions_end_on_sign_out_idleness_and_deactivation_anywhere,
+    guessed_sign_in_links_are_limited_per_address_and_write_nothing,
 );
+
+/// Links nobody issued, posted from one address: each is refused without a write, and
+/// past the per-address failure threshold the address gets 429 with `Retry-After`. A
+/// real link from the same address still signs in (only failures are limited).
+pub async fn guessed_sign_in_links_are_limited_per_address_and_write_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", ALICE).await;
+    let audit_before = app.audit_count("alice", "console.signed_in").await;
+    let mut guesser = Visitor::new(&app);
+    let mut statuses = Vec::new();
+    for i in 0..30 {
+        let token = format!("{i:0>43}");
+        let page = guesser.post(&format!("/console/link/{token}"), &[]).await;
+        if page.status == 429 {
+            assert!(
+                page.headers.contains_key("retry-after"),
+                "{:?}",
+                page.headers
+            );
+        }
+        statuses.push(page.status);
+    }
+    let limit = keymint::oauth::ADDRESS_THRESHOLD as usize;
+    assert!(statuses[..limit].iter().all(|s| *s == 404), "{statuses:?}");
+    assert!(
+        statuses[limit + 1..].iter().all(|s| *s == 429),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.sql("SELECT CAST(count(*) AS TEXT) FROM console_sessions")
+            .await
+            .as_deref(),
+        Some("0"),
+        "no session was written"
+    );
+    let mut alice = Visitor::new(&app);
+    alice.sign_in("alice").await;
+    assert_eq!(
+        app.audit_count("alice", "console.signed_in").await,
+        audit_before + 1
+    );
+}
 
 pub async fn forms_need_the_csrf_token_and_this_origin(backend: Backend) {
     let app = TestApp::spawn(backend).await;

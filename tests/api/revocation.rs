@@ -14,6 +14,38 @@ crate::both_backends!(revocation:
     clients_revoke_their_own_tokens_only,
 );
 
+/// A key revokes at most `REVOCATIONS_PER_MINUTE` of its tokens per minute on one
+/// instance (each revocation is a change every instance applies); past it, `429` with
+/// `Retry-After` and nothing revoked. Another key is not affected. SQLite alone: the
+/// quota is the instance's, whatever the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_cannot_flood_the_feed_with_revocations() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (alice, gateway) = setup(&app).await;
+    let quota = keymint::oauth::REVOCATIONS_PER_MINUTE as usize;
+    for _ in 0..quota {
+        let token = token_of(&app.mint("production", &alice).await);
+        assert_eq!(revoke(&app, &alice, &token, None).await.status(), 200);
+    }
+    let one_more = token_of(&app.mint("production", &alice).await);
+    let refused = revoke(&app, &alice, &one_more, None).await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert!(
+        active(&app, &gateway, &one_more).await,
+        "nothing was revoked"
+    );
+    // The quota is the key's: another key revokes its own tokens all the same.
+    let theirs = token_of(&app.mint("production", &gateway).await);
+    assert_eq!(revoke(&app, &gateway, &theirs, None).await.status(), 200);
+    // A minute later the key may revoke again.
+    app.clock.advance(time::Duration::seconds(60));
+    let later = token_of(&app.mint("production", &alice).await);
+    assert_eq!(revoke(&app, &alice, &later, None).await.status(), 200);
+}
+
 /// After `Change::All` (a reconnect: anything may have been missed) the revocations held
 /// in memory are incomplete until reloaded; meanwhile a jti they do not hold is looked up in
 /// the database. Here a revocation is written by the store alone, as another instance

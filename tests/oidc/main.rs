@@ -50,4 +50,5 @@ with_provider!(
     inactive_and_unknown_users_are_refused,
     a_public_client_signs_in_with_pkce_alone,
     a_sign_in_started_at_one_instance_finishes_at_another,
+    a_flood_of_sign_in_starts_leaves_a_bounded_table,
 );

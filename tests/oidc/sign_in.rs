@@ -313,3 +313,64 @@ pub async fn a_sign_in_started_at_one_instance_finishes_at_another(backend: Back
     assert!(signed_in_as(&alice, &a, "alice").await);
     assert!(signed_in_as(&alice, &b, "alice").await);
 }
+
+/// 5,000 sign-in starts from one address: each start before anyone is signed in writes
+/// a row, so the address may start a bounded number per window (then 429 with
+/// `Retry-After`, nothing written); the table stays bounded, and a deactivation meanwhile
+/// goes through.
+pub async fn a_flood_of_sign_in_starts_leaves_a_bounded_table(backend: Backend) {
+    let (app, _provider, _) = setup(backend, false).await;
+    let started = browser()
+        .get(app.url("/console/oidc/start"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let flood = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut refused = 0;
+    for _ in 0..5_000 {
+        let response = flood
+            .get(app.url("/console/oidc/start"))
+            .send()
+            .await
+            .unwrap();
+        match response.status() {
+            StatusCode::SEE_OTHER => {}
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert!(response.headers().contains_key("retry-after"));
+                refused += 1;
+            }
+            other => panic!("a start answered {other}"),
+        }
+    }
+    let rows: usize = app
+        .sql("SELECT CAST(count(*) AS TEXT) FROM console_oidc_logins")
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    let threshold = keymint::oauth::SIGN_IN_THRESHOLD as usize;
+    // One window, or two when the flood straddles a window's end.
+    assert!(rows <= 2 * threshold, "{rows} sign-in rows after the flood");
+    assert!(
+        refused >= 5_000 - 2 * threshold,
+        "only {refused} starts refused"
+    );
+    // Writes that matter still go through meanwhile.
+    app.state
+        .management()
+        .deactivate_user(&keymint::domain::UserId::parse("alice").unwrap())
+        .await
+        .unwrap();
+    assert!(
+        !app.state
+            .store
+            .get_user(&keymint::domain::UserId::parse("alice").unwrap())
+            .await
+            .unwrap()
+            .active
+    );
+}

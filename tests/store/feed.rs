@@ -48,7 +48,10 @@ pub async fn every_change_appends_to_the_change_feed(store: Arc<dyn Store>) {
     assert!(store.latest_change().await.unwrap() > start);
     // Pruning keeps the newest position.
     let latest = store.latest_change().await.unwrap();
-    store.prune(now() + Duration::hours(2)).await.unwrap();
+    store
+        .prune(now() + Duration::hours(3), Duration::hours(1))
+        .await
+        .unwrap();
     assert_eq!(store.latest_change().await.unwrap(), latest);
 }
 

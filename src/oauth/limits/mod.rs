@@ -30,6 +30,12 @@ use table::Table;
 
 /// Failures from one address before its failures are answered 429.
 pub const ADDRESS_THRESHOLD: u32 = 20;
+/// Console sign-ins one address may start per [`SIGN_IN_WINDOW`] (an office behind one
+/// NAT signs in many people; a loop of starts is stopped, and with rows expiring after
+/// ten minutes, one address holds at most about twice this many).
+pub const SIGN_IN_THRESHOLD: u32 = 100;
+/// The window of [`SIGN_IN_THRESHOLD`].
+pub const SIGN_IN_WINDOW: Duration = Duration::from_secs(600);
 /// Failures of one client id (all addresses) before its failures are answered late.
 pub const CLIENT_THRESHOLD: u32 = 20;
 /// First back-off; doubles with every further failure.
@@ -120,6 +126,46 @@ impl AuthLimiter {
             }
             None => Verdict::Refuse,
         }
+    }
+
+    /// Counts a failure that names no client (an unknown console sign-in link, a
+    /// callback with a `state` nobody started) from `source`; `Some(retry_after)` once
+    /// the address is past its threshold, as for client failures (the same count).
+    pub fn address_failed(&self, source: Option<IpAddr>, now: OffsetDateTime) -> Option<Duration> {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        let address = address_bytes(&source?);
+        let lock = self
+            .addresses
+            .record(self.addresses.key(&[&address]), now)
+            .backoff(ADDRESS_THRESHOLD, MAX_LOCK);
+        if lock.is_some() {
+            self.too_many.fetch_add(1, Ordering::Relaxed);
+        }
+        lock
+    }
+
+    /// Counts a console sign-in started from `source` (each writes a row until it is
+    /// finished or expires, before anyone is authenticated); `Some(retry_after)` once the
+    /// address started [`SIGN_IN_THRESHOLD`] in the current window of [`SIGN_IN_WINDOW`]:
+    /// a fixed window, so an office behind one NAT is never locked out for long.
+    pub fn sign_in_started(&self, source: Option<IpAddr>, now: OffsetDateTime) -> Option<Duration> {
+        let address = address_bytes(&source?);
+        let window = SIGN_IN_WINDOW.as_secs() as i64;
+        let (index, into) = (
+            now.unix_timestamp().div_euclid(window),
+            now.unix_timestamp().rem_euclid(window),
+        );
+        let key = self
+            .addresses
+            .key(&[b"sign-in", &address, &index.to_be_bytes()]);
+        let started = self.addresses.record(key, now);
+        if started.count <= SIGN_IN_THRESHOLD {
+            return None;
+        }
+        self.too_many.fetch_add(1, Ordering::Relaxed);
+        Some(Duration::from_secs(
+            u64::try_from(window - into).unwrap_or(1).max(1),
+        ))
     }
 
     /// Counters for `/metrics`.

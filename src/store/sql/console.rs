@@ -76,6 +76,16 @@ where
         session: &NewConsoleSession,
         ctx: &WriteContext,
     ) -> Result<User, StoreError> {
+        // Read before writing: an unknown or spent link (a guess) never opens a write
+        // transaction (on SQLite, one that would queue behind every real write).
+        let open: Option<(String,)> = sqlx::query_as(cq::OPEN_LINK)
+            .bind(token_hash)
+            .bind(ctx.now)
+            .fetch_optional(&self.pool)
+            .await?;
+        if open.is_none() {
+            return Err(StoreError::NotFound);
+        }
         let mut tx = DB::begin_write(&self.pool).await?;
         let link: Option<(String,)> = sqlx::query_as(locked(cq::OPEN_LINK, DB::LOCK_UPDATE))
             .bind(token_hash)
@@ -197,6 +207,14 @@ where
         state_hash: &str,
         now: OffsetDateTime,
     ) -> Result<Option<OidcLogin>, StoreError> {
+        // Read before writing: a `state` nobody started (a self-made cookie) deletes nothing.
+        let started: Option<(String,)> = sqlx::query_as(cq::OIDC_LOGIN_EXISTS)
+            .bind(state_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        if started.is_none() {
+            return Ok(None);
+        }
         let row: Option<(String, String, OffsetDateTime)> = sqlx::query_as(cq::TAKE_OIDC_LOGIN)
             .bind(state_hash)
             .fetch_optional(&self.pool)

@@ -28,6 +28,9 @@ pub const INSERT_OIDC_LOGIN: &str = "INSERT INTO console_oidc_logins (state_hash
      code_verifier, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
 
 /// Takes a sign-in in flight: it is good once.
+pub const OIDC_LOGIN_EXISTS: &str =
+    "SELECT state_hash FROM console_oidc_logins WHERE state_hash = $1";
+
 pub const TAKE_OIDC_LOGIN: &str = "DELETE FROM console_oidc_logins WHERE state_hash = $1 \
      RETURNING nonce, code_verifier, expires_at";
 

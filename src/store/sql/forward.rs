@@ -304,8 +304,12 @@ macro_rules! forward_store {
             async fn latest_change(&self) -> Result<i64, StoreError> {
                 $crate::store::sql::SqlStore::<$db>::latest_change(self).await
             }
-            async fn prune(&self, before: OffsetDateTime) -> Result<(), StoreError> {
-                $crate::store::sql::SqlStore::<$db>::prune(self, before).await
+            async fn prune(
+                &self,
+                now: OffsetDateTime,
+                keep: time::Duration,
+            ) -> Result<(), StoreError> {
+                $crate::store::sql::SqlStore::<$db>::prune(self, now, keep).await
             }
             async fn wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<Wakeup>> {
                 $crate::store::sql::SqlStore::<$db>::start_wakeups(self)

@@ -320,16 +320,25 @@ where
         Ok(seq.unwrap_or(0))
     }
 
-    pub(in crate::store) async fn prune(&self, before: OffsetDateTime) -> Result<(), StoreError> {
+    pub(in crate::store) async fn prune(
+        &self,
+        now: OffsetDateTime,
+        keep: time::Duration,
+    ) -> Result<(), StoreError> {
+        for sql in [q::PRUNE_CHANGES, q::PRUNE_WEBHOOK_IDS, q::PRUNE_REVOCATIONS] {
+            sqlx::query(sql)
+                .bind(now - keep)
+                .execute(&self.pool)
+                .await?;
+        }
+        // Each console row by its own expiry (a sign-in lives ten minutes, not an hour
+        // more), so unauthenticated starts cannot pile up.
         for sql in [
-            q::PRUNE_CHANGES,
-            q::PRUNE_WEBHOOK_IDS,
-            q::PRUNE_REVOCATIONS,
             super::console_queries::PRUNE_LINKS,
             super::console_queries::PRUNE_SESSIONS,
             super::console_queries::PRUNE_OIDC_LOGINS,
         ] {
-            sqlx::query(sql).bind(before).execute(&self.pool).await?;
+            sqlx::query(sql).bind(now).execute(&self.pool).await?;
         }
         Ok(())
     }
