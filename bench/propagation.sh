@@ -6,7 +6,9 @@
 #
 # With LOAD=1, bench/write_load.py keeps writing through instance A's webhook meanwhile
 # (user upserts of bystanders, each with change-feed rows), so the feed B follows is busy;
-# LOAD_CONNECTIONS (default 4) sets how many connections it writes over.
+# LOAD_CONNECTIONS (default 4) sets how many connections it writes over. With
+# LOAD=revoke, bench/revoke_load.py floods A with revocations instead (LOAD_CONNECTIONS
+# keys, default 8, each minting and revoking its own tokens).
 #
 # Usage: bench/propagation.sh [N]      (PostgreSQL 15 on 127.0.0.1:5432, as in .ci/run)
 set -euo pipefail
@@ -60,8 +62,24 @@ if [ "${LOAD:-0}" = 1 ]; then
   PIDS+=("$LOAD_PID")
   sleep 1
 fi
+if [ "${LOAD:-0}" = revoke ]; then
+  # A revocation flood through A: LOAD_CONNECTIONS keys (default 8), each minting and
+  # revoking its own tokens as fast as A answers (each key within its revocation quota).
+  "$BIN" users upsert flooder --permission runs:read >/dev/null
+  for _ in $(seq 1 "${LOAD_CONNECTIONS:-8}"); do
+    "$BIN" keys create --user flooder --env production --json \
+      | python3 -c 'import json,sys; k=json.load(sys.stdin); print(k["clientId"], k["clientSecret"])'
+  done > "$WORK/flood-keys.txt"
+  python3 bench/revoke_load.py "$A" "$WORK/flood-keys.txt" 600 > "$WORK/load.txt" &
+  PIDS+=($!)
+  sleep 1
+fi
 STARTED=$(date +%s)
 "$TARGET/release/examples/propagation" "$A" "$B" "$DATABASE_URL" "$KEYMINT_WEBHOOK_SECRET" "$N"
+if [ "${LOAD:-0}" = revoke ]; then
+  REVOKED=$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc "SELECT COUNT(*) FROM keymint_changes WHERE kind = 'token'")
+  echo "concurrent revocation flood: $REVOKED revocations in $(( $(date +%s) - STARTED )) s over ${LOAD_CONNECTIONS:-8} keys"
+fi
 if [ "${LOAD:-0}" = 1 ]; then
   CHANGES=$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc "SELECT COUNT(*) FROM keymint_changes WHERE kind = 'user' AND subject LIKE 'bystander-%'")
   echo "concurrent write load: $CHANGES bystander changes in $(( $(date +%s) - STARTED )) s (write_load.py over ${LOAD_CONNECTIONS:-4} connections)"
