@@ -322,6 +322,55 @@ pub async fn only_introspectors_may_introspect(backend: Backend) {
 mod postgres_two_instances {
     use super::*;
 
+    /// A gateway introspects at B, in a tight loop, tokens it has never seen while A
+    /// revokes them one by one: whatever B answered during the race, once B has followed
+    /// the feed every revoked token is inactive at B (no "active" left in its cache).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[cfg_attr(
+        not(keymint_pg),
+        ignore = "set KEYMINT_TEST_POSTGRES_URL to run the PostgreSQL suite"
+    )]
+    async fn introspections_racing_revocations_leave_nothing_active_behind() {
+        use std::sync::atomic::AtomicBool;
+        let a = TestApp::spawn(Backend::Postgres).await;
+        let b = a.spawn_peer().await;
+        let (alice, gateway) = setup(&a).await;
+        let mut tokens = Vec::new();
+        for _ in 0..40 {
+            tokens.push(token_of(&a.mint("production", &alice).await));
+        }
+        // B holds the key's state, so its answers come from memory.
+        let warm = token_of(&a.mint("production", &alice).await);
+        assert!(active(&b, &gateway, &warm).await);
+        let done = AtomicBool::new(false);
+        let racer = async {
+            let mut rounds = 0;
+            while !done.load(Ordering::SeqCst) {
+                for token in &tokens {
+                    introspect(&b, "production", &gateway, token).await;
+                }
+                rounds += 1;
+            }
+            rounds
+        };
+        let revoker = async {
+            for token in &tokens {
+                assert_eq!(revoke(&a, &alice, token, None).await.status(), 200);
+            }
+            b.settle().await;
+            done.store(true, Ordering::SeqCst);
+        };
+        let (rounds, ()) = tokio::join!(racer, revoker);
+        assert!(rounds > 0);
+        for (i, token) in tokens.iter().enumerate() {
+            assert!(
+                !active(&b, &gateway, token).await,
+                "token {i} revoked at A is still active at B after B followed the feed"
+            );
+        }
+        assert!(active(&b, &gateway, &warm).await, "the unrevoked token stays active");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[cfg_attr(
         not(keymint_pg),
