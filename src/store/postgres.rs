@@ -32,12 +32,8 @@ pub type PgStore = SqlStore<Postgres>;
 impl Backend for Postgres {
     const LOCK_SHARE: &'static str = " FOR SHARE";
     const LOCK_UPDATE: &'static str = " FOR UPDATE";
-    /// Advisory lock 0x6b65_796d_696e_7402 ("keymint" 02), held by each writer from its
-    /// first change-feed row to its commit, so `keymint_changes.seq` order is commit order.
-    const CHANGES_LOCK: Option<&'static str> =
-        Some("SELECT pg_advisory_xact_lock(7738725045533307906)");
     /// Advisory lock 0x6b65_796d_696e_7403 ("keymint" 03), taken first by a transaction
-    /// that may insert a signing key (and before [`Self::CHANGES_LOCK`]).
+    /// that may insert a signing key (and before the change-feed lock).
     const SIGNING_KEYS_LOCK: Option<&'static str> =
         Some("SELECT pg_advisory_xact_lock(7738725045533307907)");
     /// Advisory lock 0x6b65_796d_696e_7404 ("keymint" 04), taken first by a transaction
@@ -61,6 +57,32 @@ impl Backend for Postgres {
             .run(pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))
+    }
+
+    /// One statement, one round trip: advisory lock 0x6b65_796d_696e_7402 ("keymint" 02),
+    /// then the rows. Each writer holds the lock from its first change-feed row to its
+    /// commit, so `keymint_changes.seq` values are taken one transaction at a time and
+    /// `seq` order is commit order (a follower reading `seq > last seen` never skips a
+    /// late commit). The lock is the join's one-row side, so every `seq` is drawn after
+    /// it is granted; what runs under it is this statement and the commit.
+    async fn append_changes(
+        conn: &mut sqlx::PgConnection,
+        now: OffsetDateTime,
+        changes: &[(&str, &str)],
+    ) -> Result<(), sqlx::Error> {
+        let (kinds, subjects): (Vec<&str>, Vec<&str>) = changes.iter().copied().unzip();
+        sqlx::query(
+            "WITH feed_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(7738725045533307906)) \
+             INSERT INTO keymint_changes (at, kind, subject) \
+             SELECT $1, c.kind, c.subject FROM feed_lock, \
+             unnest($2::text[], $3::text[]) WITH ORDINALITY AS c(kind, subject, n) ORDER BY c.n",
+        )
+        .bind(now)
+        .bind(kinds)
+        .bind(subjects)
+        .execute(conn)
+        .await?;
+        Ok(())
     }
 }
 

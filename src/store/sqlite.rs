@@ -26,7 +26,6 @@ pub type SqliteStore = SqlStore<Sqlite>;
 impl Backend for Sqlite {
     const LOCK_SHARE: &'static str = "";
     const LOCK_UPDATE: &'static str = "";
-    const CHANGES_LOCK: Option<&'static str> = None;
     const SIGNING_KEYS_LOCK: Option<&'static str> = None;
     const GROUPS_LOCK: Option<&'static str> = None;
     const POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -44,6 +43,23 @@ impl Backend for Sqlite {
             .run(pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))
+    }
+
+    /// `BEGIN IMMEDIATE` already serialises SQLite's writers: no lock to take.
+    async fn append_changes(
+        conn: &mut sqlx::SqliteConnection,
+        now: OffsetDateTime,
+        changes: &[(&str, &str)],
+    ) -> Result<(), sqlx::Error> {
+        for (kind, subject) in changes {
+            sqlx::query(super::sql::queries::INSERT_CHANGE)
+                .bind(now)
+                .bind(*kind)
+                .bind(*subject)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
     }
 }
 

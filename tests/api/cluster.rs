@@ -16,6 +16,45 @@ const CREATE_NAMED: &str =
 mod postgres {
     use super::*;
 
+    /// Every write takes the change-feed lock before its change rows: while another
+    /// session holds it (as a writer between its change rows and its commit does), a
+    /// write waits, and its rows get a higher `seq` than anything committed before it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(keymint_pg),
+        ignore = "set KEYMINT_TEST_POSTGRES_URL to run the PostgreSQL suite"
+    )]
+    async fn writes_wait_for_the_change_feed_lock() {
+        use sqlx::{Connection, Executor};
+        let a = TestApp::spawn(Backend::Postgres).await;
+        let mut holder = sqlx::PgConnection::connect(&a.db_url).await.unwrap();
+        holder.execute("BEGIN").await.unwrap();
+        holder
+            .execute("SELECT pg_advisory_xact_lock(7738725045533307906)")
+            .await
+            .unwrap();
+        let write = a.user("waiter", &["runs:read"]);
+        let release = async {
+            let waiting = TestApp::eventually(Duration::from_secs(5), || async {
+                a.sql(
+                    "SELECT count(*)::text FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                )
+                .await
+                .as_deref()
+                    != Some("0")
+            })
+            .await;
+            assert!(waiting.is_some(), "a write did not wait for the feed lock");
+            holder.execute("COMMIT").await.unwrap();
+        };
+        tokio::join!(write, release);
+        let row = a
+            .sql("SELECT kind || ':' || subject FROM keymint_changes ORDER BY seq DESC LIMIT 1")
+            .await;
+        assert_eq!(row.as_deref(), Some("user:waiter"));
+    }
+
     /// Disables through instance A's GraphQL, interleaved with other writes at A, are all
     /// refused at instance B within a second; every key left alone still works at B.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -368,7 +368,10 @@ mod postgres_two_instances {
                 "token {i} revoked at A is still active at B after B followed the feed"
             );
         }
-        assert!(active(&b, &gateway, &warm).await, "the unrevoked token stays active");
+        assert!(
+            active(&b, &gateway, &warm).await,
+            "the unrevoked token stays active"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -122,11 +122,11 @@ where
     /// Followers read `seq > last seen`, so a row must never become visible after a row
     /// with a higher `seq`. IDENTITY values are handed out at INSERT, not at commit, so
     /// two writers could commit out of order and a follower would skip the one that
-    /// committed late. [`Backend::CHANGES_LOCK`] (PostgreSQL: a transaction-scoped
-    /// advisory lock) makes writers take `seq` values one transaction at a time and hold
-    /// them until commit: seq order is commit order. It is taken last, after every row
-    /// lock, and held only for these inserts and the commit. SQLite's `BEGIN IMMEDIATE`
-    /// already serialises writers.
+    /// committed late. [`Backend::append_changes`] (PostgreSQL: a transaction-scoped
+    /// advisory lock taken in the same statement as the rows) makes writers take `seq`
+    /// values one transaction at a time and hold them until commit: seq order is commit
+    /// order. It is taken last, after every row lock, and held only for that statement
+    /// and the commit. SQLite's `BEGIN IMMEDIATE` already serialises writers.
     async fn changed(
         conn: &mut DB::Connection,
         now: OffsetDateTime,
@@ -135,18 +135,7 @@ where
         if changes.is_empty() {
             return Ok(());
         }
-        if let Some(lock) = DB::CHANGES_LOCK {
-            sqlx::query(lock).execute(&mut *conn).await?;
-        }
-        for (kind, subject) in changes {
-            sqlx::query(q::INSERT_CHANGE)
-                .bind(now)
-                .bind(*kind)
-                .bind(*subject)
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(())
+        DB::append_changes(conn, now, changes).await
     }
 
     async fn keys_changed(

@@ -39,8 +39,6 @@ pub(crate) trait Backend: Database {
     const LOCK_SHARE: &'static str;
     /// Appended to a `SELECT` to lock its rows for update.
     const LOCK_UPDATE: &'static str;
-    /// Run before a transaction's change-feed rows (see [`SqlStore::changed`]).
-    const CHANGES_LOCK: Option<&'static str>;
     /// Run first by a transaction that may insert a signing key, so that of instances
     /// racing, one decides and the others see its key (SQLite: `BEGIN IMMEDIATE`).
     const SIGNING_KEYS_LOCK: Option<&'static str>;
@@ -60,6 +58,15 @@ pub(crate) trait Backend: Database {
 
     /// Applies pending migrations.
     fn migrate(pool: &Pool<Self>) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Appends change-feed rows `(kind, subject)` at `now`, as the transaction's last
+    /// statement before its commit, in the order they are given (see
+    /// [`Journal::changed`]).
+    fn append_changes(
+        conn: &mut Self::Connection,
+        now: time::OffsetDateTime,
+        changes: &[(&str, &str)],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
 
 /// A database of either backend.
