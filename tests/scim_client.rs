@@ -18,6 +18,32 @@ use app::{Backend, TestApp};
 
 const TOKEN: &str = "scim-client-token-0123456789";
 
+/// Runs `tests/scim/{script}` with the test virtualenv's Python against `app`'s SCIM
+/// base and token; its stdout, or a panic with both outputs if it exits non-zero.
+async fn run_python(app: &TestApp, script: &str) -> String {
+    let python = std::env::var("KEYMINT_TEST_SCIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    let path = format!("{}/tests/scim/{script}", env!("CARGO_MANIFEST_DIR"));
+    let base = app.url("/scim/v2/");
+    let run = python.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&run)
+            .arg(&path)
+            .arg(&base)
+            .arg(TOKEN)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("{python}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(keymint_gateway),
@@ -31,26 +57,7 @@ async fn scim2_client_drives_users_and_groups_end_to_end() {
         .set_group_permissions("Automation", &deploy)
         .await
         .unwrap();
-    let python = std::env::var("KEYMINT_TEST_SCIM_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scim/client.py");
-    let base = app.url("/scim/v2/");
-    let run = python.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(&run)
-            .arg(script)
-            .arg(&base)
-            .arg(TOKEN)
-            .output()
-    })
-    .await
-    .unwrap()
-    .unwrap_or_else(|e| panic!("{python}: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "scim2-client failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_python(&app, "client.py").await;
     for step in [
         "discovered",
         "created",
@@ -101,26 +108,7 @@ async fn scim2_client_drives_users_and_groups_end_to_end() {
 )]
 async fn scim2_tester_finds_no_error() {
     let app = TestApp::spawn_with(Backend::Sqlite, &[("KEYMINT_SCIM_TOKEN", TOKEN)]).await;
-    let python = std::env::var("KEYMINT_TEST_SCIM_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scim/tester.py");
-    let base = app.url("/scim/v2/");
-    let run = python.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(&run)
-            .arg(script)
-            .arg(&base)
-            .arg(TOKEN)
-            .output()
-    })
-    .await
-    .unwrap()
-    .unwrap_or_else(|e| panic!("{python}: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "scim2-tester reported errors:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_python(&app, "tester.py").await;
     // It ran its checks (it reports how many), not nothing.
     let ran: usize = stdout
         .lines()

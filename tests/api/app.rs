@@ -411,6 +411,22 @@ impl TestApp {
         }
     }
 
+    /// PostgreSQL: waits until some session of this database waits for a lock (a write
+    /// queued behind a transaction the test holds open); panics after 5 s.
+    pub async fn await_lock_waiter(&self, what: &str) {
+        let waiting = Self::eventually(std::time::Duration::from_secs(5), || async {
+            self.sql(
+                "SELECT count(*)::text FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .await
+            .as_deref()
+                != Some("0")
+        })
+        .await;
+        assert!(waiting.is_some(), "{what}");
+    }
+
     /// The text of `/metrics`.
     pub async fn metrics_text(&self) -> String {
         let response = self.http.get(self.url("/metrics")).send().await.unwrap();

@@ -35,17 +35,8 @@ mod postgres {
             .unwrap();
         let write = a.user("waiter", &["runs:read"]);
         let release = async {
-            let waiting = TestApp::eventually(Duration::from_secs(5), || async {
-                a.sql(
-                    "SELECT count(*)::text FROM pg_stat_activity \
-                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                )
-                .await
-                .as_deref()
-                    != Some("0")
-            })
-            .await;
-            assert!(waiting.is_some(), "a write did not wait for the feed lock");
+            a.await_lock_waiter("a write did not wait for the feed lock")
+                .await;
             holder.execute("COMMIT").await.unwrap();
         };
         tokio::join!(write, release);

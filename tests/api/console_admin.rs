@@ -208,7 +208,6 @@ pub async fn admins_rotate_signing_keys_and_read_the_audit_trail(backend: Backen
 mod postgres_races {
     use super::*;
     use sqlx::{Connection, Executor, PgConnection};
-    use std::time::Duration;
 
     /// A connection with an open transaction that has run `statement`.
     async fn open_write(app: &TestApp, statement: &'static str) -> PgConnection {
@@ -220,20 +219,8 @@ mod postgres_races {
 
     /// Commits `conn` once another session of this database waits for its locks.
     async fn commit_once_blocking(app: &TestApp, mut conn: PgConnection) {
-        let waiting = TestApp::eventually(Duration::from_secs(5), || async {
-            app.sql(
-                "SELECT count(*)::text FROM pg_stat_activity \
-                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
-            )
-            .await
-            .as_deref()
-                != Some("0")
-        })
-        .await;
-        assert!(
-            waiting.is_some(),
-            "the console never waited for the open write"
-        );
+        app.await_lock_waiter("the console never waited for the open write")
+            .await;
         conn.execute("COMMIT").await.unwrap();
     }
 
