@@ -16,8 +16,7 @@ use super::wire::{Answer, MAX_RESULTS, authorize, scim_json};
 /// lists the schemas it follows).
 const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
-/// The enterprise User extension (RFC 7643 §4.3), accepted and stored as sent.
-pub const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub use super::filter::ENTERPRISE_SCHEMA;
 
 /// `GET /ServiceProviderConfig`.
 pub fn service_provider_config(base: &str) -> Value {

@@ -16,6 +16,7 @@ pub mod group;
 pub mod groups;
 pub mod members;
 pub mod patch;
+mod patch_path;
 mod projection;
 pub mod search;
 pub mod token;

@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 use std::collections::HashSet;
 
 use super::errors::ScimError;
-use super::filter::{AttrPath, Filter};
+use super::filter::Filter;
+use super::patch_path::{Path, parse_path};
 
 /// Longest list of operations in one request.
 pub(super) const MAX_OPERATIONS: usize = 100;
@@ -21,15 +22,6 @@ enum Kind {
     Add,
     Replace,
     Remove,
-}
-
-/// A path: an attribute, optionally a value filter on it, optionally a sub-attribute, and
-/// the extension schema it lives in (`None`: the core schema, top level).
-struct Path {
-    extension: Option<String>,
-    attr: String,
-    filter: Option<Filter>,
-    sub: Option<String>,
 }
 
 /// Applies the operations of a PatchOp `body` to `resource`.
@@ -93,60 +85,6 @@ pub fn apply(resource: &mut Value, body: &Value) -> Result<(), ScimError> {
         }
     }
     Ok(())
-}
-
-/// The extension schemas a path may name (besides the core User schema).
-const EXTENSIONS: [&str; 1] = ["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"];
-
-fn parse_path(text: &str) -> Result<Path, ScimError> {
-    let mut extension = None;
-    let mut rest = text;
-    if let Some(schema) = EXTENSIONS
-        .iter()
-        .find(|s| text.len() >= s.len() && text[..s.len()].eq_ignore_ascii_case(s))
-    {
-        extension = Some((*schema).to_owned());
-        rest = text[schema.len()..].strip_prefix(':').unwrap_or("");
-        if rest.is_empty() {
-            // The whole extension object.
-            return Ok(Path {
-                extension: None,
-                attr: (*schema).to_owned(),
-                filter: None,
-                sub: None,
-            });
-        }
-    }
-    let bad = |why: &str| ScimError::invalid_path(format!("{text:?}: {why}"));
-    let (head, filter, tail) = match rest.find('[') {
-        Some(open) => {
-            let close = rest.rfind(']').ok_or_else(|| bad("\"[\" is not closed"))?;
-            let filter = Filter::parse(&rest[open + 1..close])
-                .map_err(|e| ScimError::invalid_path(format!("{text:?}: {e}")))?;
-            let tail = rest[close + 1..].strip_prefix('.');
-            if tail.is_none() && close + 1 != rest.len() {
-                return Err(bad("unexpected text after \"]\""));
-            }
-            (&rest[..open], Some(filter), tail)
-        }
-        None => (rest, None, None),
-    };
-    let parsed = AttrPath::parse(head).map_err(|e| bad(&e.0))?;
-    if parsed.sub.is_some() && (filter.is_some() || tail.is_some()) {
-        return Err(bad("too many levels"));
-    }
-    let sub = match (parsed.sub, tail) {
-        (Some(s), None) => Some(s),
-        (None, Some(t)) => Some(AttrPath::parse(t).map_err(|e| bad(&e.0))?.attr),
-        (None, None) => None,
-        (Some(_), Some(_)) => return Err(bad("too many levels")),
-    };
-    Ok(Path {
-        extension,
-        attr: parsed.attr,
-        filter,
-        sub,
-    })
 }
 
 /// The key of `name` in `object`, case-insensitively.

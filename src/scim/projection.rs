@@ -7,8 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use super::discovery::ENTERPRISE_SCHEMA;
-use super::filter::USER_SCHEMA;
+use super::filter::{ENTERPRISE_SCHEMA, USER_SCHEMA};
 use super::group::GROUP_SCHEMA;
 
 /// What always stays.

@@ -67,6 +67,9 @@ impl AttrPath {
 /// top-level; the enterprise extension is matched by callers through the full path).
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
+/// The enterprise User extension (RFC 7643 §4.3), accepted and stored as sent.
+pub const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
 /// `urn:ietf:params:scim:schemas:core:2.0:User:userName` -> `userName`.
 fn strip_schema(text: &str) -> &str {
     match text.get(..USER_SCHEMA.len()) {
