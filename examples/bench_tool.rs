@@ -18,11 +18,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use keymint::changes::ChangeFeed;
 use keymint::clock::SystemClock;
 use keymint::domain::{EnvironmentName, Permissions, UserId, UserUpsert};
 use keymint::manage::{CreateKey, Management};
 use keymint::secrets::{SecretHasher, new_client_secret};
-use keymint::sync::ChangeFeed;
 use sqlx::Connection;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;

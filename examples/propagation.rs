@@ -8,12 +8,12 @@ use sqlx::Connection;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use keymint::changes::ChangeFeed;
 use keymint::clock::SystemClock;
 use keymint::domain::{EnvironmentName, Permissions, UserId, UserUpsert};
 use keymint::events::{WebhookSecret, sign};
 use keymint::manage::{CreateKey, Management};
 use keymint::secrets::SecretHasher;
-use keymint::sync::ChangeFeed;
 
 struct Seeded {
     user: String,

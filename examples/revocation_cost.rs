@@ -7,11 +7,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use keymint::changes::Change;
 use keymint::domain::{
     ApiKey, ClientId, EnvironmentName, KeyCredentials, Permissions, StoredSecret, UserId,
 };
 use keymint::oauth::{TokenCache, TokenClaims};
-use keymint::sync::Change;
 
 const TOKENS: usize = 300_000;
 const KEYS: usize = 3_000;

@@ -1,25 +1,29 @@
 //! Keymint: an OAuth2 client-credentials token issuer.
 //!
-//! Map of the crate (see `docs/ARCHITECTURE.md` for the paths of a request):
-//! - [`domain`]: plain types and rules (users, API keys, permissions, environments).
+//! Map of the crate, from the ground up: each module imports only those listed before it
+//! (see `docs/ARCHITECTURE.md` for the path of a request).
+//! - [`domain`], [`clock`], [`random`]: plain types and rules, time, non-secret randomness.
 //! - [`store`]: persistence behind one [`store::Store`] trait, SQLite and PostgreSQL.
-//! - [`secrets`]: client id/secret generation and argon2id hashing on a bounded pool.
+//! - [`secrets`]: client id/secret generation, check tags, argon2id on a bounded pool.
+//! - [`changes`]: the change feed every instance follows, and how fresh it is.
+//! - [`web`]: what every HTTP door shares (error bodies, request ids, forms, the client's
+//!   address behind trusted proxies, page security headers).
+//! - [`metrics`]: the counters the request path fills.
+//! - [`verifier`]: token verification for resource servers, and the JWKS client that
+//!   identity-provider session tokens share.
 //! - [`signing`]: per-environment signing keys, rotation, JWKS, JWT signing.
-//! - [`oauth`]: the token, introspection and revocation endpoints, and discovery.
-//! - [`manage`]: the use cases that change keys and users, shared by the CLI, the
-//!   webhook, the PostgreSQL event table and the HTTP APIs.
+//! - [`manage`]: the one door for every write (CLI, GraphQL, webhook, table, SCIM, console).
 //! - [`events`]: the signed user-lifecycle webhook.
-//! - [`sync`]: the background task and the change feed every instance follows.
-//! - [`graphql`]: the management API (contract operations, auth, audit trail).
 //! - [`scim`]: the SCIM 2.0 service provider directories push users and groups to.
+//! - [`config`]: configuration, read once from the environment.
+//! - [`oauth`]: the token, introspection and revocation endpoints, and discovery.
+//! - [`graphql`]: the management API (contract operations, auth, audit trail, explorer).
+//! - [`sync`]: the background loops (change feed reader, table events, schedules).
 //! - [`console`]: the web console for people (sign-in, key pages).
-//! - [`verifier`]: token verification and an axum layer for Rust resource servers,
-//!   with the JWKS client that session tokens share.
-//! - [`http`]: state, router, guard, health and the one serve path.
-//! - [`metrics`]: counters and the Prometheus exposition.
-//! - [`config`], [`clock`], [`random`], [`cli`]: configuration, time, non-secret
-//!   randomness, the `keymint` command.
+//! - [`http`]: the top layer: state, route table, OpenAPI, guard, `/metrics`, serve.
+//! - [`cli`]: the `keymint` command.
 
+pub mod changes;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -38,3 +42,4 @@ pub mod signing;
 pub mod store;
 pub mod sync;
 pub mod verifier;
+pub mod web;

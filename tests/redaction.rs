@@ -6,6 +6,7 @@ mod support;
 
 use std::sync::Arc;
 
+use keymint::changes::ChangeFeed;
 use keymint::clock::SystemClock;
 use keymint::config::Config;
 use keymint::domain::{EnvironmentName, Permissions, UserId, UserUpsert};
@@ -14,7 +15,6 @@ use keymint::manage::{CreateKey, Management};
 use keymint::oauth::parse_token_body;
 use keymint::secrets::{ClientSecret, SecretHasher};
 use keymint::store::{KeyUpdate, NewSecret};
-use keymint::sync::ChangeFeed;
 
 const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 

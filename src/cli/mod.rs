@@ -178,7 +178,7 @@ async fn open(config: &Config, operator: String) -> anyhow::Result<Management> {
         store,
         Arc::new(SecretHasher::per_core()),
         Arc::new(SystemClock),
-        Arc::new(crate::sync::ChangeFeed::default()),
+        Arc::new(crate::changes::ChangeFeed::default()),
     );
     Ok(manage.acting_as(Actor::cli(operator), None))
 }

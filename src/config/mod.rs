@@ -93,7 +93,7 @@ pub struct Config {
     pub behind_tls_proxy: bool,
     /// `KEYMINT_TRUSTED_PROXIES`: CIDRs whose `X-Forwarded-For` is believed (default
     /// loopback).
-    pub trusted_proxies: crate::oauth::TrustedProxies,
+    pub trusted_proxies: crate::web::TrustedProxies,
 }
 
 /// Where the TLS certificate and key live.

@@ -13,7 +13,7 @@ use super::{
     TlsFiles, UserTokenConfig, invalid,
 };
 use crate::events::WebhookSecret;
-use crate::oauth::TrustedProxies;
+use crate::web::TrustedProxies;
 
 /// The variables, through a lookup; empty values count as unset.
 struct Vars<F>(F);
@@ -145,7 +145,7 @@ impl Config {
                 .optional_number("KEYMINT_SIGNING_KEY_ROTATE_DAYS", 1..=3650)?,
             max_staleness: Duration::from_secs(vars.number(
                 "KEYMINT_MAX_STALENESS",
-                crate::sync::DEFAULT_MAX_STALENESS.as_secs(),
+                crate::changes::DEFAULT_MAX_STALENESS.as_secs(),
                 1..=3600,
             )?),
             performance: performance(&vars)?,

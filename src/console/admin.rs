@@ -15,10 +15,10 @@ use super::pages::{error_page, page};
 use super::session::{Signed, check_form, require};
 use super::views::{Form, curl, day, environment, failed, frame, refused};
 use crate::domain::{EnvironmentName, Permissions, UserId, UserUpsert};
-use crate::http::form::pairs;
 use crate::manage::access::Refusal;
 use crate::manage::{CreateKey, ManageError};
 use crate::store::{AuditQuery, InsertWhen, UserQuery};
+use crate::web::form::pairs;
 
 /// Rows on the users and audit pages.
 const ROWS: u32 = 200;

@@ -15,9 +15,9 @@ use super::pages::{error_page, page};
 use super::session::{check_form, require};
 use super::views::{Form, curl, day, environment, failed, frame, key_view, managed, refused};
 use crate::domain::{Permissions, UserId};
-use crate::http::form::pairs;
 use crate::manage::CreateKey;
 use crate::store::{AuditQuery, KeyQuery};
+use crate::web::form::pairs;
 
 /// Keys read for one list page (filters apply to these).
 const LIST_LIMIT: usize = 500;

@@ -17,18 +17,17 @@
 #![allow(clippy::result_large_err)]
 
 mod admin;
-mod explorer;
 mod key_actions;
 mod keys;
 mod oidc;
 mod oidc_flow;
 mod pages;
-mod security;
 mod session;
 mod sign_in;
 mod views;
 
 use axum::Router;
+use axum::extract::FromRef;
 use axum::routing::{get, post};
 use std::sync::Arc;
 
@@ -36,7 +35,6 @@ use crate::config::Config;
 use crate::manage::Management;
 use crate::signing::KeyRing;
 
-pub use explorer::page as explorer_page;
 pub use session::{IDLE_TIMEOUT, SESSION_LIFETIME, link_token_hash, new_link_token};
 
 /// What the console needs.
@@ -87,12 +85,17 @@ pub fn no_such_page(state: &ConsoleState) -> axum::response::Response {
         "No such page",
         "There is nothing at this address in the console.",
     );
-    security::apply(response.headers_mut());
+    crate::web::page_security::apply(response.headers_mut());
     response
 }
 
-/// The console's routes, every response behind [`security::headers`].
-pub fn router() -> Router<crate::http::AppState> {
+/// The console's routes, every response behind [`crate::web::page_security::headers`].
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<ConsoleState>: FromRef<S>,
+    crate::web::TrustedProxies: FromRef<S>,
+{
     Router::new()
         .route("/console", get(sign_in::home))
         .route("/console/", get(sign_in::home))
@@ -106,7 +109,10 @@ pub fn router() -> Router<crate::http::AppState> {
         .route("/console/callback", get(oidc_flow::callback))
         .route("/console/assets/console.css", get(pages::stylesheet))
         .route("/console/assets/console.js", get(pages::script))
-        .route("/console/assets/explorer/{file}", get(explorer::asset))
+        .route(
+            "/console/assets/explorer/{file}",
+            get(crate::graphql::explorer::asset),
+        )
         .route("/console/{env}/keys", get(keys::list).post(keys::create))
         .route("/console/{env}/keys/new", get(keys::new_key))
         .route("/console/{env}/keys/{client_id}", get(keys::detail))
@@ -127,5 +133,7 @@ pub fn router() -> Router<crate::http::AppState> {
             get(admin::signing_keys).post(admin::rotate),
         )
         .route("/console/{env}/audit", get(admin::audit))
-        .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn(
+            crate::web::page_security::headers,
+        ))
 }

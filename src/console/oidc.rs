@@ -15,7 +15,7 @@ use tokio::sync::RwLock;
 
 use crate::clock::Clock;
 use crate::config::ConsoleOidcConfig;
-use crate::graphql::UserTokenVerifier;
+use crate::verifier::UserTokenVerifier;
 use crate::verifier::jwks::{JwksError, is_loopback_url, read_capped};
 
 /// Largest discovery document or token response read. Real ones are a few KiB.

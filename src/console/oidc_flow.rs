@@ -18,8 +18,8 @@ use super::oidc::{OidcClient, OidcError};
 use super::pages::error_page;
 use super::session::{self, link_token_hash, new_link_token, new_session};
 use crate::domain::{Actor, ChangeSource, UserId};
-use crate::oauth::SourceAddress;
 use crate::store::{OidcLogin, StoreError, WriteContext};
+use crate::web::SourceAddress;
 
 /// How long a person has at the provider before the sign-in must start over.
 const LOGIN_TIMEOUT: Duration = Duration::minutes(10);
@@ -108,7 +108,7 @@ pub async fn callback(
         return super::no_such_page(&state);
     };
     let params: HashMap<String, String> =
-        crate::http::form::pairs(query.as_deref().unwrap_or_default())
+        crate::web::form::pairs(query.as_deref().unwrap_or_default())
             .into_iter()
             .collect();
     let given = params.get("state").map(String::as_str).unwrap_or_default();

@@ -11,12 +11,12 @@ use time::Duration;
 
 use super::ConsoleState;
 use super::pages::error_page;
-use super::security::cross_site;
 use crate::domain::{Actor, ChangeSource};
 use crate::manage::Management;
 use crate::manage::access::Caller;
 use crate::random::{Random, SystemRandom};
 use crate::store::ConsoleSession;
+use crate::web::page_security::cross_site;
 
 /// A session unused this long ends.
 pub const IDLE_TIMEOUT: Duration = Duration::minutes(30);

@@ -14,8 +14,8 @@ use super::ConsoleState;
 use super::pages::{error_page, page};
 use super::session::{self, check_form, link_token_hash, new_session, require, signed_in};
 use crate::domain::{Actor, ChangeSource};
-use crate::oauth::SourceAddress;
 use crate::store::{StoreError, WriteContext};
+use crate::web::SourceAddress;
 
 /// `GET /console/`: the first environment's keys, or the sign-in page.
 pub async fn home(State(state): State<Arc<ConsoleState>>, headers: HeaderMap) -> Response {
@@ -80,7 +80,7 @@ pub async fn redeem_link(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Response {
-    if super::security::cross_site(
+    if crate::web::page_security::cross_site(
         &method,
         &headers,
         &session::origin(&state.config.public_url),

@@ -11,9 +11,9 @@ use super::pages::error_page;
 use super::session::Signed;
 use crate::clock::rfc3339;
 use crate::domain::{ApiKey, ClientId, EnvironmentName};
-use crate::http::form::pairs;
 use crate::manage::ManageError;
 use crate::manage::access::Refusal;
+use crate::web::form::pairs;
 
 /// The parts every page's frame shows: who, where, the CSRF token.
 pub fn frame(state: &ConsoleState, signed: &Signed, env: &EnvironmentName) -> Map<String, Value> {

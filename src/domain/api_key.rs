@@ -106,16 +106,6 @@ pub struct StoredSecret {
     pub check: Option<String>,
 }
 
-impl StoredSecret {
-    /// Could `tag` (of a presented secret) be this secret? A mismatching tag is a wrong
-    /// secret for sure; a matching or missing one leaves the decision to argon2id.
-    pub fn may_match(&self, tag: &str) -> bool {
-        self.check
-            .as_deref()
-            .is_none_or(|stored| crate::secrets::tag_matches(tag, stored))
-    }
-}
-
 /// What the token endpoint needs to authenticate a client: the key, its secrets and its
 /// owner's state, read together.
 #[derive(Clone)]

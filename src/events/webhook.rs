@@ -21,7 +21,7 @@ use crate::store::{Dedupe, EventOutcome};
 const MAX_ID_LEN: usize = 255;
 
 fn refuse(status: StatusCode, error: &str, description: impl Into<String>) -> Response {
-    crate::http::errors::oauth(status, error, &description.into())
+    crate::web::errors::oauth(status, error, &description.into())
 }
 
 /// What the webhook needs.

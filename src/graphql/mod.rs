@@ -3,12 +3,12 @@
 
 mod auth;
 mod errors;
+pub mod explorer;
 mod groups;
 mod mutation;
 mod mutation_cap;
 mod query;
 mod types;
-mod user_tokens;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use axum::body::Bytes;
@@ -25,8 +25,8 @@ use crate::domain::EnvironmentName;
 use crate::manage::Management;
 use crate::oauth::TokenChecker;
 
+use crate::verifier::UserTokenVerifier;
 pub use auth::{AuthFailure, Caller};
-pub use user_tokens::UserTokenVerifier;
 
 /// Every query: keys, audit, users, group mappings.
 #[derive(MergedObject, Default)]
@@ -84,12 +84,12 @@ pub(crate) struct RequestContext {
 pub async fn execute(
     State(state): State<Arc<GraphqlState>>,
     Path(env): Path<String>,
-    request_id: Option<axum::Extension<crate::http::request_id::RequestId>>,
+    request_id: Option<axum::Extension<crate::web::request_id::RequestId>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let Some(environment) = state.config.environment(&env).map(|e| e.name.clone()) else {
-        return crate::http::errors::graphql(
+        return crate::web::errors::graphql(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
             "unknown environment",
@@ -97,7 +97,7 @@ pub async fn execute(
     };
     let body = match body {
         Ok(body) => body,
-        Err(e) => return crate::http::errors::graphql(e.status(), "BAD_REQUEST", &e.body_text()),
+        Err(e) => return crate::web::errors::graphql(e.status(), "BAD_REQUEST", &e.body_text()),
     };
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
@@ -108,14 +108,12 @@ pub async fn execute(
                 e.line(),
                 e.column()
             );
-            return crate::http::errors::graphql(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message);
+            return crate::web::errors::graphql(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message);
         }
     };
     let caller = auth::authenticate(&state, &environment, &headers).await;
-    let request_id = request_id
-        .map_or_else(crate::http::request_id::generate, |axum::Extension(id)| {
-            id.0
-        });
+    let request_id =
+        request_id.map_or_else(crate::web::request_id::generate, |axum::Extension(id)| id.0);
     let context = RequestContext {
         state: state.clone(),
         environment,
@@ -127,14 +125,14 @@ pub async fn execute(
 }
 
 /// `GET /{env}/graphql`: the GraphiQL explorer, pointed at this environment, from files
-/// embedded in the binary (see [`crate::console::explorer_page`]).
+/// embedded in the binary (see [`explorer::page`]).
 pub async fn explorer(State(state): State<Arc<GraphqlState>>, Path(env): Path<String>) -> Response {
     if state.config.environment(&env).is_none() {
-        return crate::http::errors::graphql(
+        return crate::web::errors::graphql(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
             "unknown environment",
         );
     }
-    crate::console::explorer_page(&env)
+    explorer::page(&env)
 }

@@ -14,11 +14,10 @@ use tracing::Instrument;
 
 use std::sync::Arc;
 
-use crate::http::request_id::{self, RequestId};
 use crate::metrics::RequestMetrics;
+use crate::web::request_id::{self, RequestId};
 
-/// Largest request body accepted; token requests are a few hundred bytes.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub use crate::web::MAX_BODY_BYTES;
 /// Largest total of header names and values (hyper also caps their number at 100).
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Longest a request may run before it is answered 503: the contract promises an answer
@@ -118,9 +117,9 @@ pub fn method_not_allowed(graphql: bool, bare: Response) -> Response {
 /// An error in the shape of the route: GraphQL's `errors` list, or RFC 6749's JSON.
 pub fn refusal(graphql: bool, status: StatusCode, code: &str, message: &str) -> Response {
     if graphql {
-        super::errors::graphql(status, &code.to_ascii_uppercase(), message)
+        crate::web::errors::graphql(status, &code.to_ascii_uppercase(), message)
     } else {
-        super::errors::oauth(status, code, message)
+        crate::web::errors::oauth(status, code, message)
     }
 }
 

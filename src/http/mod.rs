@@ -2,13 +2,12 @@
 //! guard every request passes, request ids, health, and the one server loop (start-up
 //! while the database is away, TLS, timeouts, connection cap, drain).
 
-pub mod errors;
-pub mod form;
 pub mod guard;
 pub mod health;
 pub mod landing;
+pub mod metrics;
 pub mod openapi;
-pub mod request_id;
+mod operations;
 mod router;
 pub mod routes;
 pub mod server;

@@ -40,7 +40,7 @@ pub fn router(state: AppState) -> Router {
 /// The router of the `KEYMINT_METRICS_LISTEN` listener: `/metrics` only.
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
-        .route("/metrics", axum::routing::get(crate::metrics::metrics))
+        .route("/metrics", axum::routing::get(super::metrics::metrics))
         .fallback(not_found)
         .with_state(state)
 }
@@ -76,5 +76,5 @@ async fn not_found(
         // RFC 7644 §3.12: SCIM errors carry a SCIM error body.
         return crate::scim::errors::ScimError::not_found("no such SCIM endpoint").into_response();
     }
-    super::errors::oauth(StatusCode::NOT_FOUND, "not_found", "no such route")
+    crate::web::errors::oauth(StatusCode::NOT_FOUND, "not_found", "no such route")
 }

@@ -5,11 +5,12 @@
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use serde_json::Value;
 
-use super::{AppState, health, landing, openapi};
+use super::operations as openapi;
+use super::{AppState, health, landing, metrics, openapi as document};
 use crate::scim::{
     discovery as scim_discovery, groups as scim_groups, search as scim_search, users as scim,
 };
-use crate::{events, graphql, metrics, oauth};
+use crate::{events, graphql, oauth};
 
 /// One method on one path.
 pub struct Route {
@@ -223,7 +224,7 @@ pub fn table() -> Vec<Route> {
         route(
             "GET",
             "/openapi.json",
-            get(openapi::serve),
+            get(document::serve),
             openapi::this_document(),
         ),
     ]

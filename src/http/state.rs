@@ -6,14 +6,17 @@
 use axum::extract::FromRef;
 use std::sync::Arc;
 
+use super::metrics::MetricsSources;
+use super::openapi::ApiDocument;
+use crate::changes::{ChangeFeed, Tier};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::console::ConsoleState;
 use crate::domain::{Actor, ChangeSource};
 use crate::events::WebhookState;
-use crate::graphql::{self, GraphqlState, UserTokenVerifier};
+use crate::graphql::{self, GraphqlState};
 use crate::manage::Management;
-use crate::metrics::{MetricsSources, RequestMetrics};
+use crate::metrics::RequestMetrics;
 use crate::oauth::{
     AuthLimiter, Authenticator, KeyStates, OAuthState, RevocationList, TokenCache, TokenChecker,
     TokenQuota, UsageTracker, VerifiedCache,
@@ -23,7 +26,8 @@ use crate::scim::ScimState;
 use crate::secrets::SecretHasher;
 use crate::signing::{KeyRing, RotationPolicy, Schedule};
 use crate::store::{self, Store, WriteContext};
-use crate::sync::{ChangeFeed, SyncStatus, SyncTask, Tier};
+use crate::sync::{SyncStatus, SyncTask};
+use crate::verifier::UserTokenVerifier;
 
 /// The parts of the application. Cheap to clone.
 #[derive(Clone)]
@@ -62,6 +66,8 @@ pub struct AppState {
     pub scim: Arc<ScimState>,
     /// The web console's part.
     pub console: Arc<ConsoleState>,
+    /// The OpenAPI document.
+    pub openapi: Arc<ApiDocument>,
 }
 
 /// The collaborators a state is built with; tests inject a clock or a seeded random.
@@ -235,6 +241,13 @@ impl AppState {
             store: Arc::clone(&store),
             webhook: Arc::clone(&webhook),
         });
+        let operations = super::routes::table()
+            .into_iter()
+            .map(|r| (r.method, r.path, r.operation));
+        let openapi = Arc::new(ApiDocument(super::openapi::document(
+            &config.public_url,
+            operations,
+        )));
         let state = Self {
             config,
             store,
@@ -253,6 +266,7 @@ impl AppState {
             metrics,
             scim,
             console,
+            openapi,
         };
         // Events written while this instance was down take effect before it serves.
         crate::sync::catch_up(&state.sync_task()).await?;
@@ -286,6 +300,12 @@ impl AppState {
     }
 }
 
+impl FromRef<AppState> for crate::web::TrustedProxies {
+    fn from_ref(state: &AppState) -> Self {
+        state.config.trusted_proxies.clone()
+    }
+}
+
 macro_rules! part {
     ($($field:ident: $part:ty),* $(,)?) => {$(
         impl FromRef<AppState> for $part {
@@ -305,4 +325,5 @@ part!(
     requests: Arc<RequestMetrics>,
     scim: Arc<ScimState>,
     console: Arc<ConsoleState>,
+    openapi: Arc<ApiDocument>,
 );

@@ -3,10 +3,10 @@
 use time::OffsetDateTime;
 
 use super::{ManageError, Management};
+use crate::changes::Change;
 use crate::domain::{ApiKey, ClientId, DisabledReason, EnvironmentName, Permissions, UserId};
 use crate::secrets::{ClientSecret, new_client_id, new_client_secret, random_token};
 use crate::store::{Activation, KeyEdit, KeyUpdate, NewApiKey, NewSecret};
-use crate::sync::Change;
 
 /// Longest grace period for the previous secret after a rotation (one day).
 pub const MAX_GRACE_SECS: i64 = 86_400;

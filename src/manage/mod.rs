@@ -10,11 +10,11 @@ mod users;
 
 use std::sync::Arc;
 
+use crate::changes::{Change, ChangeFeed};
 use crate::clock::Clock;
 use crate::domain::{Actor, ChangeSource};
 use crate::secrets::{HashError, SecretHasher};
 use crate::store::{Store, StoreError, WriteContext};
-use crate::sync::{Change, ChangeFeed};
 
 pub use keys::{CreateKey, CreatedKey, KeyChangeRequest, MAX_GRACE_SECS, UpdatedKey};
 

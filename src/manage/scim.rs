@@ -3,9 +3,9 @@
 //! disabled keys at once, every other instance from the change feed.
 
 use super::{ManageError, Management};
+use crate::changes::Change;
 use crate::domain::UserId;
 use crate::store::{ScimOutcome, ScimWrite, UserActivation};
-use crate::sync::Change;
 
 impl Management {
     /// Creates or replaces a SCIM user (see [`crate::store::Store::scim_write`]).

@@ -10,7 +10,7 @@ impl Management {
             .store
             .revoke_token(token, &self.write_context())
             .await?;
-        self.publish(crate::sync::Change::Token(token.jti.clone()));
+        self.publish(crate::changes::Change::Token(token.jti.clone()));
         tracing::info!(env = %token.environment, jti = %token.jti, newly, source = self.actor.source.as_str(), "token revoked");
         Ok(newly)
     }

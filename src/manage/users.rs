@@ -2,9 +2,9 @@
 //! webhook and the PostgreSQL table all come through here.
 
 use super::{ManageError, Management};
+use crate::changes::Change;
 use crate::domain::{User, UserEvent, UserId, UserUpsert};
 use crate::store::{Dedupe, EventOutcome, UserActivation};
-use crate::sync::Change;
 
 impl Management {
     /// Applies a user event in one transaction (see [`crate::store::Store::apply_user_event`]).

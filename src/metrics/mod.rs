@@ -1,10 +1,9 @@
-//! Metrics: the counters the request path fills, and their Prometheus exposition
-//! (`GET /metrics`, or `KEYMINT_METRICS_LISTEN`).
+//! Metrics: the counters the request path fills, and the Prometheus text format they
+//! are written in. The exposition (`GET /metrics`) is `http::metrics`, above every
+//! feature it reads.
 
-mod exposition;
 mod family;
 mod requests;
 
-pub use exposition::{MetricsSources, metrics};
 pub use family::Family;
 pub use requests::RequestMetrics;

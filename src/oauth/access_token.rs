@@ -161,7 +161,7 @@ pub struct TokenChecker {
     /// Introspection's verified tokens.
     pub cache: Arc<super::TokenCache>,
     /// Key, user, token and signing-key changes (for the cache's insert guard).
-    pub changes: Arc<crate::sync::ChangeFeed>,
+    pub changes: Arc<crate::changes::ChangeFeed>,
     /// Every unexpired revocation, kept by the change feed.
     pub revocations: Arc<RevocationList>,
     /// The state of keys whose tokens were checked, kept by the change feed.
@@ -231,7 +231,7 @@ pub struct Memory<'a> {
     /// Key states read before.
     pub key_states: &'a KeyStates,
     /// The feed (its generation guards inserts into `key_states`).
-    pub changes: &'a crate::sync::ChangeFeed,
+    pub changes: &'a crate::changes::ChangeFeed,
 }
 
 /// Checks that a token of `env` is still good at `now`: not revoked, its key there,

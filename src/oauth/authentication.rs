@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use super::limits::{AuthLimiter, Verdict};
 use super::{ClientCredentials, TokenError, VerifiedCache};
+use crate::changes::ChangeFeed;
 use crate::clock::Clock;
 use crate::domain::{
     ApiKey, ClientId, EnvironmentName, KeyCredentials, StoredSecret, secret_version,
 };
-use crate::secrets::{HashError, SecretHasher, check_tag};
+use crate::secrets::{self, HashError, SecretHasher, check_tag};
 use crate::store::Store;
-use crate::sync::ChangeFeed;
 
 /// Authenticates clients of every environment; built once, shared by the endpoints.
 pub struct Authenticator {
@@ -138,7 +138,7 @@ impl Authenticator {
         };
         let now = ctx.clock.now();
         let tag = check_tag(&credentials.secret);
-        if !creds.accepted(now).any(|s| s.may_match(&tag)) {
+        if !creds.accepted(now).any(|s| secrets::may_match(s, &tag)) {
             return Ok(Err(Refusal::WrongSecret));
         }
         // The tag matches: decide on the key's state before spending argon2 on it.
@@ -210,7 +210,10 @@ impl Authenticator {
         creds: &KeyCredentials,
     ) -> Result<Option<StoredSecret>, TokenError> {
         let ctx = self;
-        for stored in creds.accepted(ctx.clock.now()).filter(|s| s.may_match(tag)) {
+        for stored in creds
+            .accepted(ctx.clock.now())
+            .filter(|s| secrets::may_match(s, tag))
+        {
             if ctx
                 .hasher
                 .verify(secret, &stored.hash)

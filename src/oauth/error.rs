@@ -13,10 +13,7 @@ pub enum TokenError {
     #[error("{0}")]
     InvalidRequest(String),
     /// The body is larger than any token request (413, `invalid_request`).
-    #[error(
-        "the request body exceeds {} bytes",
-        crate::http::guard::MAX_BODY_BYTES
-    )]
+    #[error("the request body exceeds {} bytes", crate::web::MAX_BODY_BYTES)]
     TooLarge,
     /// Client authentication failed. Never says why: unknown client, wrong secret,
     /// disabled or expired key, inactive owner and wrong environment look the same.
@@ -100,8 +97,7 @@ impl TokenError {
 impl IntoResponse for TokenError {
     fn into_response(self) -> Response {
         // RFC 6749 §5.1/§5.2: token responses must not be cached.
-        let mut response =
-            crate::http::errors::oauth(self.status(), self.code(), &self.to_string());
+        let mut response = crate::web::errors::oauth(self.status(), self.code(), &self.to_string());
         let headers = response.headers_mut();
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         match &self {

@@ -5,9 +5,10 @@
 use serde::Serialize;
 
 use super::authentication::Authenticated;
-use super::{ClientCredentials, OAuthState, SourceAddress, TokenError};
+use super::{ClientCredentials, OAuthState, TokenError};
 use crate::domain::{EnvironmentName, Permissions};
 use crate::signing::sign_jwt;
+use crate::web::SourceAddress;
 
 /// A parsed, syntactically valid token request.
 #[derive(Debug)]

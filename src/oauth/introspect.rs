@@ -13,11 +13,10 @@ use std::sync::Arc;
 
 use super::access_token::still_good;
 use super::token_cache::token_hash;
-use super::{
-    CachedToken, Inactive, OAuthRequest, OAuthState, SourceAddress, TokenChecker, TokenError,
-};
+use super::{CachedToken, Inactive, OAuthRequest, OAuthState, TokenChecker, TokenError};
 use crate::domain::EnvironmentName;
-use crate::http::errors;
+use crate::web::SourceAddress;
+use crate::web::errors;
 
 /// The permission a caller needs.
 pub const INTROSPECT_PERMISSION: &str = "IntrospectToken";

@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::changes::Change;
 use crate::domain::{ClientId, KeyCredentials};
-use crate::sync::Change;
 
 const SHARDS: usize = 16;
 

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 use super::OAuthState;
-use crate::http::errors;
+use crate::web::errors;
 
 /// How long gateways may cache the JWKS and metadata: the signing-key publish delay, so a
 /// validator that honours it has seen a new key before it signs anything.

@@ -18,8 +18,8 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use time::OffsetDateTime;
 
+use crate::changes::Change;
 use crate::config::MAX_TOKEN_TTL_SECS;
-use crate::sync::Change;
 
 /// How long a jti learned from the feed is kept, in seconds.
 const FEED_KEEP_SECS: i64 = MAX_TOKEN_TTL_SECS as i64 + 60;

@@ -8,11 +8,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-use super::{OAuthRequest, OAuthState, SourceAddress, TokenError};
+use super::{OAuthRequest, OAuthState, TokenError};
 use crate::domain::{Actor, ChangeSource, UserId};
-use crate::http::errors;
-use crate::http::request_id::RequestId;
 use crate::store::{TokenRevocation, WriteContext};
+use crate::web::SourceAddress;
+use crate::web::errors;
+use crate::web::request_id::RequestId;
 
 /// Revocations one key may make per minute on one instance (bursts up to that many). A
 /// revocation is a change-feed row that every instance applies, so an ordinary key in a
@@ -86,7 +87,7 @@ pub async fn revoke(
     oauth
         .authenticator
         .changes
-        .publish(crate::sync::Change::Token(claims.jti.clone()));
+        .publish(crate::changes::Change::Token(claims.jti.clone()));
     tracing::info!(env = %environment, client_id = %caller.key.client_id, jti = %claims.jti, "token revoked");
     Ok(ok())
 }

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use super::{
-    Authenticated, Authenticator, OAuthRequest, SourceAddress, TokenChecker, TokenError,
-    TokenQuota, UsageTracker,
+    Authenticated, Authenticator, OAuthRequest, TokenChecker, TokenError, TokenQuota, UsageTracker,
 };
 use crate::clock::Clock;
 use crate::config::Config;
@@ -14,6 +13,7 @@ use crate::metrics::RequestMetrics;
 use crate::random::Random;
 use crate::signing::{EnvironmentKeys, KeyRing};
 use crate::store::Store;
+use crate::web::SourceAddress;
 
 /// The token, introspection, revocation and discovery endpoints' collaborators.
 pub struct OAuthState {

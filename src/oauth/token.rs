@@ -7,8 +7,9 @@ use std::io::Write;
 use std::sync::Arc;
 
 use super::client_request::Rejected;
-use super::{OAuthRequest, OAuthState, SourceAddress, TokenError, TokenRequest, issue_token};
+use super::{OAuthRequest, OAuthState, TokenError, TokenRequest, issue_token};
 use crate::domain::Permissions;
+use crate::web::SourceAddress;
 
 /// The token endpoint handler.
 pub async fn token(

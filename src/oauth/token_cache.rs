@@ -25,8 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::access_token::TokenClaims;
+use crate::changes::Change;
 use crate::domain::{EnvironmentName, KeyCredentials};
-use crate::sync::Change;
 
 const SHARDS: usize = 16;
 

@@ -8,7 +8,7 @@
 //!   verification (the secret may have been rotated on another instance).
 //! - Bounded in entries (oldest-inserted evicted per shard) and in age (TTL).
 //! - Every change to a key or its owner removes the entries concerned, through the change
-//!   feed that every instance follows ([`crate::sync::changes`]). An insert is dropped if any
+//!   feed that every instance follows ([`crate::changes`]). An insert is dropped if any
 //!   change was published since the state it carries was read, checked under the same
 //!   lock the invalidation takes, so a stale state can never be cached.
 
@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
+use crate::changes::Change;
 use crate::domain::{ApiKey, KeyCredentials, UserId};
 use crate::secrets::ClientSecret;
-use crate::sync::Change;
 
 const SHARDS: usize = 16;
 

@@ -118,7 +118,7 @@ impl ListParams {
                 .parse::<i64>()
                 .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer")))
         };
-        for (name, value) in crate::http::form::pairs(query.unwrap_or_default()) {
+        for (name, value) in crate::web::form::pairs(query.unwrap_or_default()) {
             match name.to_ascii_lowercase().as_str() {
                 "filter" => list.filter = Some(value),
                 // RFC 7644 §3.4.2.4: below 1 means 1; a negative count means 0.

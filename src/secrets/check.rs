@@ -13,6 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::ClientSecret;
+use crate::domain::StoredSecret;
 
 /// Domain separation: a tag can never be confused with any other SHA-256 use.
 const DOMAIN: &[u8] = b"keymint secret check v1\0";
@@ -28,6 +29,15 @@ pub fn check_tag(secret: &ClientSecret) -> String {
 /// True when `tag` is the check tag of `secret`, compared in constant time.
 pub fn tag_matches(secret_tag: &str, stored: &str) -> bool {
     constant_time::verify_slices_are_equal(secret_tag.as_bytes(), stored.as_bytes()).is_ok()
+}
+
+/// Could `tag` (of a presented secret) be `stored`? A mismatching tag is a wrong secret
+/// for sure; a matching or missing one leaves the decision to argon2id.
+pub fn may_match(stored: &StoredSecret, tag: &str) -> bool {
+    stored
+        .check
+        .as_deref()
+        .is_none_or(|stored| tag_matches(tag, stored))
 }
 
 #[cfg(test)]

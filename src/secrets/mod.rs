@@ -11,7 +11,7 @@ use std::fmt;
 
 use crate::domain::ClientId;
 
-pub use check::{check_tag, tag_matches};
+pub use check::{check_tag, may_match, tag_matches};
 pub use hasher::{HashError, HasherStats, SecretHasher};
 
 /// Prefix of every client id.

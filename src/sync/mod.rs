@@ -3,13 +3,9 @@
 //! writes last-use times, and refreshes the signing keys. Both are woken by NOTIFY
 //! (through [`wakeups`]) where the database has it, and polled otherwise.
 
-mod changes;
-mod freshness;
 mod status;
 mod wakeups;
 
-pub use changes::{Change, ChangeFeed, DEFAULT_MAX_STALENESS, Tier};
-pub use freshness::Freshness;
 pub use status::SyncStatus;
 use wakeups::{Signals, route};
 
@@ -18,6 +14,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
+use crate::changes::{Change, ChangeFeed};
 use crate::clock::Clock;
 use crate::domain::{Actor, ChangeSource, EnvironmentName};
 use crate::oauth::{RevocationList, UsageTracker};

@@ -8,6 +8,9 @@
 
 pub mod jwks;
 pub mod layer;
+mod user_tokens;
+
+pub use user_tokens::{IdpClaims, UserTokenVerifier};
 
 use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
 use serde::Deserialize;

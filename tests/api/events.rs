@@ -4,10 +4,10 @@
 use serde_json::{Value, json};
 use std::time::Duration;
 
+use keymint::changes::Change;
 use keymint::clock::Clock;
 use keymint::domain::UserId;
 use keymint::events::{WebhookSecret, sign};
-use keymint::sync::Change;
 
 use crate::app::{Backend, TestApp};
 
@@ -347,7 +347,7 @@ pub async fn cli_changes_reach_a_running_instance(backend: Backend) {
             std::time::Duration::from_secs(5),
         )),
         std::sync::Arc::new(keymint::clock::SystemClock),
-        std::sync::Arc::new(keymint::sync::ChangeFeed::default()),
+        std::sync::Arc::new(keymint::changes::ChangeFeed::default()),
     );
     cli.set_key_enabled(
         &keymint::domain::ClientId::new(key.client_id.clone()),

@@ -5,9 +5,9 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 use std::time::Duration;
 
+use keymint::changes::Change;
 use keymint::clock::Clock;
 use keymint::events::{WebhookSecret, sign};
-use keymint::sync::Change;
 
 use crate::app::{Backend, Key, TestApp};
 

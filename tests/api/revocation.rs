@@ -52,9 +52,9 @@ async fn one_key_cannot_flood_the_feed_with_revocations() {
 /// would, so this instance's list has not heard of it (until its feed loop reads the row
 /// or reloads: either way the answer must be inactive).
 pub async fn a_revocation_is_honoured_while_the_revocations_reload(backend: Backend) {
+    use keymint::changes::Change;
     use keymint::domain::{Actor, ChangeSource};
     use keymint::store::{TokenRevocation, WriteContext};
-    use keymint::sync::Change;
 
     let app = TestApp::spawn(backend).await;
     let (alice, gateway) = setup(&app).await;

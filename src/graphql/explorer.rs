@@ -9,7 +9,7 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use super::security;
+use crate::web::page_security as security;
 
 /// The embedded files: name, media type, bytes.
 pub const FILES: [(&str, &str, &[u8]); 5] = [

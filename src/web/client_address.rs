@@ -15,23 +15,22 @@ use std::net::{IpAddr, SocketAddr};
 
 use std::sync::Arc;
 
-use crate::config::Config;
-
 /// The source address of a request, when known (always, when served over TCP).
 #[derive(Debug, Clone, Copy)]
 pub struct SourceAddress(pub Option<IpAddr>);
 
-/// Proxies whose `X-Forwarded-For` is believed.
+/// Proxies whose `X-Forwarded-For` is believed (cheap to clone: requests take it from
+/// the application state).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies(Arc<[IpNet]>);
 
 impl Default for TrustedProxies {
     /// Loopback: a proxy on the same host.
     fn default() -> Self {
-        Self(vec![
+        Self(Arc::new([
             "127.0.0.0/8".parse().expect("valid CIDR"),
             "::1/128".parse().expect("valid CIDR"),
-        ])
+        ]))
     }
 }
 
@@ -39,7 +38,7 @@ impl TrustedProxies {
     /// Parses a comma-separated list of CIDRs or single addresses (`none` trusts none).
     pub fn parse(list: &str) -> Result<Self, String> {
         if list.trim().eq_ignore_ascii_case("none") {
-            return Ok(Self(Vec::new()));
+            return Ok(Self(Arc::new([])));
         }
         list.split(',')
             .map(str::trim)
@@ -50,8 +49,8 @@ impl TrustedProxies {
                     .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
                     .map_err(|_| format!("{entry:?} is not a CIDR like 10.0.0.0/8 or an address"))
             })
-            .collect::<Result<_, _>>()
-            .map(Self)
+            .collect::<Result<Vec<_>, _>>()
+            .map(|nets| Self(nets.into()))
     }
 
     fn contains(&self, address: &IpAddr) -> bool {
@@ -89,19 +88,19 @@ impl TrustedProxies {
 impl<S> FromRequestParts<S> for SourceAddress
 where
     S: Send + Sync,
-    Arc<Config>: FromRef<S>,
+    TrustedProxies: FromRef<S>,
 {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let config = Arc::<Config>::from_ref(state);
+        let proxies = TrustedProxies::from_ref(state);
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(peer)| peer.ip());
-        Ok(Self(peer.map(|peer| {
-            config.trusted_proxies.client_address(peer, &parts.headers)
-        })))
+        Ok(Self(
+            peer.map(|peer| proxies.client_address(peer, &parts.headers)),
+        ))
     }
 }
 
@@ -173,7 +172,7 @@ mod tests {
     fn lists_parse_or_say_what_is_wrong() {
         assert_eq!(
             TrustedProxies::parse("none").unwrap(),
-            TrustedProxies(vec![])
+            TrustedProxies(Arc::new([]))
         );
         assert!(
             TrustedProxies::parse("10.0.0.0/33")

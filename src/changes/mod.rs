@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast;
 
-use super::freshness::Freshness;
+mod freshness;
+
+pub use freshness::Freshness;
 
 use crate::domain::{ClientId, EnvironmentName, UserId};
 

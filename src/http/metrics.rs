@@ -8,11 +8,12 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use std::sync::Arc;
 
-use super::{Family, RequestMetrics};
+use crate::changes::ChangeFeed;
+use crate::metrics::{Family, RequestMetrics};
 use crate::oauth::{AuthLimiter, TokenQuota, VerifiedCache};
 use crate::secrets::SecretHasher;
 use crate::store::Store;
-use crate::sync::{ChangeFeed, SyncStatus};
+use crate::sync::SyncStatus;
 
 /// Everything `/metrics` reads.
 pub struct MetricsSources {
