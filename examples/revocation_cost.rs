@@ -11,7 +11,7 @@ use keymint::changes::Change;
 use keymint::domain::{
     ApiKey, ClientId, EnvironmentName, KeyCredentials, Permissions, StoredSecret, UserId,
 };
-use keymint::oauth::{TokenCache, TokenClaims};
+use keymint::oauth::{CachedToken, TokenCache, TokenClaims};
 
 const TOKENS: usize = 300_000;
 const KEYS: usize = 3_000;
@@ -58,16 +58,14 @@ fn fill() -> (TokenCache, Vec<String>) {
         }))
         .unwrap();
         let hash = keymint::oauth::token_hash(&jti);
-        cache.insert(
-            hash,
-            &env,
-            "kid",
+        let token = CachedToken {
+            environment: env.clone(),
+            kid: "kid".into(),
             claims,
-            creds(key),
-            Arc::clone(&answer),
-            0,
-            || 0,
-        );
+            creds: creds(key),
+            answer: Arc::clone(&answer),
+        };
+        cache.insert(hash, token, 0, || 0);
         jtis.push(jti);
     }
     (cache, jtis)

@@ -12,8 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast;
 
+mod cache;
 mod freshness;
 
+pub use cache::{Concern, ShardedCache};
 pub use freshness::Freshness;
 
 use crate::domain::{ClientId, EnvironmentName, UserId};

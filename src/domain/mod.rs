@@ -17,3 +17,38 @@ pub use key_update::{
 pub use permissions::{BUILT_IN, InvalidPermission, Permissions};
 pub use user::{User, UserId, UserUpsert};
 pub use user_event::{InvalidEvent, UserEvent};
+
+/// Values for unit tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+    use time::macros::datetime;
+
+    /// An enabled key of an active owner in `production`, with `runs:read`.
+    pub fn key_credentials(client_id: &str, owner: &str) -> KeyCredentials {
+        let at = datetime!(2026-01-01 0:00 UTC);
+        KeyCredentials {
+            key: ApiKey {
+                id: format!("key_{client_id}"),
+                client_id: ClientId::new(client_id.into()),
+                environment: EnvironmentName::parse("production").unwrap(),
+                owner_id: UserId::parse(owner).unwrap(),
+                permissions: Permissions::parse(["runs:read"]).unwrap(),
+                enabled: true,
+                disabled_reason: None,
+                name: None,
+                expires_at: None,
+                last_used_at: None,
+                etag: "e1".into(),
+                created_at: at,
+                updated_at: at,
+            },
+            secret: StoredSecret {
+                hash: "h".into(),
+                check: None,
+            },
+            previous_secret: None,
+            owner_active: true,
+        }
+    }
+}

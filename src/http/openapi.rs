@@ -44,7 +44,7 @@ fn schemas() -> Value {
     let string = json!({"type": "string", "maxLength": 4096});
     json!({
         "TokenRequest": {"type": "object", "required": ["grant_type"], "properties": {
-            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+            "grant_type": {"type": "string", "enum": crate::oauth::discovery::grant_types()},
             "scope": string, "audience": string, "resource": string,
             "client_id": string, "client_secret": string,
         }},

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::metrics::MetricsSources;
 use super::openapi::ApiDocument;
-use crate::changes::{ChangeFeed, Tier};
+use crate::changes::ChangeFeed;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::console::ConsoleState;
@@ -17,10 +17,7 @@ use crate::events::WebhookState;
 use crate::graphql::{self, GraphqlState};
 use crate::manage::Management;
 use crate::metrics::RequestMetrics;
-use crate::oauth::{
-    AuthLimiter, Authenticator, KeyStates, OAuthState, RevocationList, TokenCache, TokenChecker,
-    TokenQuota, UsageTracker, VerifiedCache,
-};
+use crate::oauth::{OAuthParts, OAuthState, UsageTracker, VerifiedCache};
 use crate::random::{Random, SystemRandom};
 use crate::scim::ScimState;
 use crate::secrets::SecretHasher;
@@ -131,10 +128,7 @@ impl AppState {
         crate::signing::start(&keys, store.as_ref(), &config.keys_dir, &ctx).await?;
         let perf = &config.performance;
         let hasher = Arc::new(SecretHasher::new(perf.hash_threads, perf.hash_max_wait));
-        let cache = Arc::new(VerifiedCache::new(perf.cache_capacity, perf.cache_ttl));
         let changes = Arc::new(ChangeFeed::new(config.max_staleness));
-        let invalidated = Arc::clone(&cache);
-        changes.on_change(Tier::Derived, move |change| invalidated.invalidate(change));
         hasher.calibrate().await?;
         let user_tokens = match &config.user_tokens {
             Some(u) => Some(Arc::new(UserTokenVerifier::new(
@@ -145,9 +139,6 @@ impl AppState {
             )?)),
             None => None,
         };
-        let quota = Arc::new(TokenQuota::new(perf.token_rate_limit));
-        let limiter = Arc::new(AuthLimiter::default());
-        let usage = Arc::new(UsageTracker::default());
         let requests = Arc::new(RequestMetrics::default());
         let config = Arc::new(config);
         let management = Management::new(
@@ -156,56 +147,21 @@ impl AppState {
             Arc::clone(&clock),
             Arc::clone(&changes),
         );
-        let token_cache = Arc::new(TokenCache::new(
-            config.performance.cache_capacity,
-            config.performance.cache_ttl,
-        ));
-        let invalidated = Arc::clone(&token_cache);
-        changes.on_change(Tier::Derived, move |change| invalidated.invalidate(change));
-        // Loaded after the feed position was taken (above): a revocation committed
-        // meanwhile arrives through the feed as well.
-        let revocations = Arc::new(RevocationList::new());
-        let (followed, now) = (Arc::clone(&revocations), Arc::clone(&clock));
-        changes.on_change(Tier::Source, move |change| {
-            followed.on_change(change, now.now());
-        });
-        crate::sync::load_revocations(store.as_ref(), &revocations, clock.now()).await?;
-        let key_states = Arc::new(KeyStates::new(
-            config.performance.cache_capacity,
-            config.performance.cache_ttl,
-        ));
-        let invalidated = Arc::clone(&key_states);
-        changes.on_change(Tier::Held, move |change| invalidated.invalidate(change));
-        let tokens = Arc::new(TokenChecker {
-            config: Arc::clone(&config),
-            keys: Arc::clone(&keys),
-            store: Arc::clone(&store),
-            clock: Arc::clone(&clock),
-            cache: Arc::clone(&token_cache),
-            changes: Arc::clone(&changes),
-            revocations: Arc::clone(&revocations),
-            key_states,
-        });
-        let oauth = Arc::new(OAuthState {
+        let oauth = OAuthState::build(OAuthParts {
             config: Arc::clone(&config),
             keys: Arc::clone(&keys),
             store: Arc::clone(&store),
             clock: Arc::clone(&clock),
             random: Arc::clone(&random),
-            authenticator: Authenticator {
-                store: Arc::clone(&store),
-                hasher: Arc::clone(&hasher),
-                cache: Arc::clone(&cache),
-                limiter: Arc::clone(&limiter),
-                changes: Arc::clone(&changes),
-                clock: Arc::clone(&clock),
-            },
-            tokens: Arc::clone(&tokens),
-            quota: Arc::clone(&quota),
-            revocation_quota: Arc::new(TokenQuota::new(Some(crate::oauth::REVOCATIONS_PER_MINUTE))),
-            usage: Arc::clone(&usage),
+            hasher: Arc::clone(&hasher),
+            changes: Arc::clone(&changes),
+            management: management.acting_as(Actor::system(ChangeSource::OAuth), None),
             requests: Arc::clone(&requests),
-        });
+        })
+        .await?;
+        let (cache, limiter) = (oauth.verified_cache().clone(), oauth.limiter().clone());
+        let usage = Arc::clone(&oauth.usage);
+        let tokens = Arc::clone(&oauth.tokens);
         let graphql = Arc::new(GraphqlState {
             config: Arc::clone(&config),
             schema: graphql::schema(),
@@ -232,11 +188,11 @@ impl AppState {
         let metrics = Arc::new(MetricsSources {
             sync: Arc::clone(&sync),
             cache: Arc::clone(&cache),
-            token_cache,
+            token_cache: Arc::clone(&oauth.tokens.cache),
             hasher: Arc::clone(&hasher),
             limiter,
             changes: Arc::clone(&changes),
-            quota,
+            quota: Arc::clone(&oauth.quota),
             requests: Arc::clone(&requests),
             store: Arc::clone(&store),
             webhook: Arc::clone(&webhook),

@@ -3,6 +3,71 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+/// Why client authentication failed: logged and counted (the `reason` label of
+/// `keymint_token_requests_total`), never sent to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// No credentials Keymint accepts (another `Authorization` scheme, or none).
+    OtherAuthScheme,
+    /// No such client id.
+    UnknownClient,
+    /// The secret is not the key's.
+    WrongSecret,
+    /// The key belongs to another environment.
+    WrongEnvironment,
+    /// The key is disabled.
+    KeyDisabled,
+    /// The key has expired.
+    KeyExpired,
+    /// The key's owner is inactive.
+    OwnerInactive,
+}
+
+impl RefusalReason {
+    /// The metric label.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::OtherAuthScheme => "other_auth_scheme",
+            Self::UnknownClient => "unknown_client",
+            Self::WrongSecret => "wrong_secret",
+            Self::WrongEnvironment => "wrong_environment",
+            Self::KeyDisabled => "key_disabled",
+            Self::KeyExpired => "key_expired",
+            Self::OwnerInactive => "owner_inactive",
+        }
+    }
+}
+
+/// What a 429 exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// The key's token quota.
+    TokenQuota,
+    /// The key's revocation quota.
+    RevocationQuota,
+    /// Failed authentications from the source address.
+    AddressLocked,
+}
+
+impl Limit {
+    /// What the caller is told (names no client and no secret).
+    pub const fn message(self) -> &'static str {
+        match self {
+            Self::TokenQuota => "this key is over its token quota",
+            Self::RevocationQuota => "revocation quota of this key exceeded",
+            Self::AddressLocked => "too many failed authentications from this address",
+        }
+    }
+
+    /// The metric label.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::TokenQuota | Self::RevocationQuota => "key_quota",
+            Self::AddressLocked => "address_locked",
+        }
+    }
+}
+
 /// A refusal of the token endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
@@ -22,7 +87,7 @@ pub enum TokenError {
         /// The realm for `WWW-Authenticate`.
         realm: String,
         /// Why, for metrics and logs only; never sent.
-        reason: &'static str,
+        reason: RefusalReason,
     },
     /// `grant_type` is not `client_credentials`.
     #[error("only grant_type=client_credentials is supported")]
@@ -41,10 +106,10 @@ pub enum TokenError {
     TemporarilyUnavailable,
     /// Too many requests (RFC 6585 §4): a locked source address or a key over its token
     /// quota. `retry_after` is whole seconds.
-    #[error("{reason}; retry after {} s", retry_after.as_secs())]
+    #[error("{}; retry after {} s", limit.message(), retry_after.as_secs())]
     TooManyRequests {
-        /// What was exceeded (names no client and no secret).
-        reason: &'static str,
+        /// What was exceeded.
+        limit: Limit,
         /// When to retry.
         retry_after: std::time::Duration,
     },
@@ -54,11 +119,8 @@ impl TokenError {
     /// The `outcome` and `reason` labels of `keymint_token_requests_total`.
     pub fn metric_labels(&self) -> (&'static str, &'static str) {
         match self {
-            Self::InvalidClient { reason, .. } => ("invalid_client", reason),
-            Self::TooManyRequests { reason, .. } if reason.contains("quota") => {
-                ("rate_limited", "key_quota")
-            }
-            Self::TooManyRequests { .. } => ("rate_limited", "address_locked"),
+            Self::InvalidClient { reason, .. } => ("invalid_client", reason.label()),
+            Self::TooManyRequests { limit, .. } => ("rate_limited", limit.label()),
             Self::UnknownEnvironment => ("invalid_request", "unknown_environment"),
             Self::TooLarge => ("invalid_request", "body_too_large"),
             other => (other.code(), "none"),

@@ -1,45 +1,37 @@
-//! OAuth 2.0: the client-credentials token endpoint (RFC 6749 §4.4) and discovery
-//! (RFC 8414 metadata, RFC 7517 JWKS).
+//! OAuth 2.0: the client-credentials token endpoint (RFC 6749 §4.4), introspection
+//! (RFC 7662), revocation (RFC 7009) and discovery (RFC 8414 metadata, RFC 7517 JWKS).
+//!
+//! Shaped by extension point (see `docs/ARCHITECTURE.md`):
+//! - [`request`] and [`params`]: every endpoint's request, parsed once at the edge;
+//! - [`client_auth`]: how a client proves who it is (one [`client_auth::Credentials`]);
+//! - [`grant`]: how a client gets a token (one [`grant::Grant`]), and minting;
+//! - [`tokens`]: issued tokens: checking, introspection, revocation, their caches;
+//! - [`discovery`]: metadata and JWKS, listing methods and grants from those enums;
+//! - [`state`]: [`OAuthState`], built once.
 
-mod access_token;
-mod authentication;
-mod client_auth;
-mod client_request;
+pub mod client_auth;
+pub mod discovery;
 mod error;
-mod grant;
-mod introspect;
-mod key_states;
-mod limits;
-mod metadata;
-mod quota;
-mod request;
-mod revocations;
-mod revoke;
+pub mod grant;
+pub mod params;
+pub mod request;
 mod state;
-mod token;
-mod token_cache;
-mod usage;
-mod verified_cache;
+pub mod tokens;
 
-pub use access_token::{
-    Expected, Inactive, IssuedClaims, Memory, TokenChecker, TokenClaims, check_current,
+pub use client_auth::{
+    ADDRESS_THRESHOLD, AuthLimiter, Authenticated, CacheStats, CachedKey, Credentials,
+    LimiterStats, SIGN_IN_THRESHOLD, VerifiedCache, parse_basic,
+};
+pub use discovery::{jwks, metadata};
+pub use error::{Limit, RefusalReason, TokenError};
+pub use grant::endpoint::token;
+pub use grant::{AccessTokenClaims, IssuedToken, TokenQuota, UsageTracker};
+pub use params::{Param, TokenParams, parse_token_body};
+pub use request::OAuthRequest;
+pub use state::{OAuthParts, OAuthState};
+pub use tokens::{
+    CachedToken, Expected, INTROSPECT_PERMISSION, Inactive, IssuedClaims, KeyStates, Memory,
+    REVOCATIONS_PER_MINUTE, RevocationList, Revoked, TokenCache, TokenCacheStats, TokenChecker,
+    TokenClaims, check_current, introspect, introspection_answer, revoke, token_hash,
     verify_claims,
 };
-pub use authentication::{Authenticated, Authenticator};
-pub use client_auth::{ClientCredentials, parse_basic};
-pub use client_request::OAuthRequest;
-pub use error::TokenError;
-pub use grant::{AccessTokenClaims, IssuedToken, TokenRequest, issue_token};
-pub use introspect::{INTROSPECT_PERMISSION, answer as introspection_answer, introspect};
-pub use key_states::KeyStates;
-pub use limits::{ADDRESS_THRESHOLD, AuthLimiter, LimiterStats, SIGN_IN_THRESHOLD};
-pub use metadata::{jwks, metadata};
-pub use quota::TokenQuota;
-pub use request::{TokenParams, parse_token_body};
-pub use revocations::{RevocationList, Revoked};
-pub use revoke::{REVOCATIONS_PER_MINUTE, revoke};
-pub use state::OAuthState;
-pub use token::token;
-pub use token_cache::{CachedToken, TokenCache, TokenCacheStats, token_hash};
-pub use usage::UsageTracker;
-pub use verified_cache::{CacheStats, CachedKey, VerifiedCache};

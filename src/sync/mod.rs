@@ -197,7 +197,7 @@ async fn feed_loop(state: &SyncTask, signals: &Signals, mut shutdown: watch::Rec
         }
         if state.revocations.needs_load() {
             let now = state.clock.now();
-            let loaded = within(load_revocations(store.as_ref(), &state.revocations, now)).await;
+            let loaded = within(state.revocations.load(store.as_ref(), now)).await;
             if let Err(e) = loaded {
                 tracing::warn!(error = %e, "reading the revocations failed; will retry");
             }
@@ -285,18 +285,6 @@ async fn follow_changes(state: &SyncTask) -> Result<(), StoreError> {
             return Ok(());
         }
     }
-}
-
-/// Reads every unexpired revocation into `list`. Until it succeeds after a
-/// `Change::All`, introspection asks the database about the jtis the list does not hold.
-pub async fn load_revocations(
-    store: &dyn Store,
-    list: &RevocationList,
-    now: time::OffsetDateTime,
-) -> Result<(), StoreError> {
-    let epoch = list.begin_load();
-    list.finish_load(epoch, store.unexpired_revocations(now).await?);
-    Ok(())
 }
 
 /// Disables keys that reached their expiry, so listings and the audit trail show it.

@@ -23,11 +23,7 @@ pub async fn a_second_request_skips_argon2(backend: Backend) {
     let key = app.key("alice", "production").await;
     app.settle().await;
     assert_eq!(app.token_status("production", &key).await, 200);
-    assert_eq!(
-        app.state.cache.cached_for(&UserId::parse("alice").unwrap()),
-        1,
-        "not cached after a verification"
-    );
+    assert_eq!(app.state.cache.len(), 1, "not cached after a verification");
     let jobs = app.metric("keymint_argon2_jobs_total").await;
     let hits = app.metric("keymint_token_cache_hits_total").await;
     for _ in 0..5 {
@@ -87,7 +83,6 @@ pub async fn changes_invalidate_the_cache_at_once(backend: Backend) {
     let disabled = app.key("alice", "production").await;
     let rotated = app.key("alice", "production").await;
     let owned = app.key("alice", "sandbox").await;
-    let alice = UserId::parse("alice").unwrap();
     app.settle().await;
     for (env, key) in [
         ("production", &disabled),
@@ -96,11 +91,7 @@ pub async fn changes_invalidate_the_cache_at_once(backend: Backend) {
     ] {
         assert_eq!(app.token_status(env, key).await, 200);
     }
-    assert_eq!(
-        app.state.cache.cached_for(&alice),
-        3,
-        "not cached after verification"
-    );
+    assert_eq!(app.state.cache.len(), 3, "not cached after verification");
 
     manage
         .set_key_enabled(&ClientId::new(disabled.client_id.clone()), false, None)
@@ -136,10 +127,7 @@ pub async fn changes_invalidate_the_cache_at_once(backend: Backend) {
         401,
         "inactive owner served from the cache"
     );
-    assert_eq!(
-        app.state.cache.cached_for(&UserId::parse("alice").unwrap()),
-        0
-    );
+    assert_eq!(app.state.cache.len(), 0);
 }
 
 /// With one argon2 thread and 40 ms of admitted queueing: 40 cold right secrets at once
@@ -163,14 +151,9 @@ pub async fn a_flood_is_shed_or_refused_while_warm_clients_succeed(backend: Back
     for _ in 0..40 {
         cold.push(app.key("alice", "production").await);
     }
-    let alice = UserId::parse("alice").unwrap();
     app.settle().await;
     assert_eq!(app.token_status("production", &honest).await, 200);
-    assert_eq!(
-        app.state.cache.cached_for(&alice),
-        1,
-        "the honest key is not warm"
-    );
+    assert_eq!(app.state.cache.len(), 1, "the honest key is not warm");
     let wrong = Key {
         secret: "kms_wrong".into(),
         ..honest.clone()

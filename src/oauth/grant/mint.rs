@@ -1,27 +1,13 @@
-//! The client-credentials grant (RFC 6749 §4.4) as a plain async function: authenticate
-//! the key ([`super::authentication`]), narrow the scope, pick the audience, mint an RFC 9068
-//! token.
+//! Minting an access token (RFC 9068), the one place every grant ends: the key's token
+//! quota, the claims, the signature with the environment's active key, and the key's
+//! last use.
 
 use serde::Serialize;
 
-use super::authentication::Authenticated;
-use super::{ClientCredentials, OAuthState, TokenError};
-use crate::domain::{EnvironmentName, Permissions};
+use crate::config::EnvironmentConfig;
+use crate::domain::{ApiKey, EnvironmentName, Permissions};
+use crate::oauth::{Limit, OAuthState, TokenError};
 use crate::signing::sign_jwt;
-use crate::web::SourceAddress;
-
-/// A parsed, syntactically valid token request.
-#[derive(Debug)]
-pub struct TokenRequest {
-    /// Environment of the endpoint called.
-    pub environment: EnvironmentName,
-    /// Presented credentials.
-    pub credentials: ClientCredentials,
-    /// Requested scope, `None` for all of the key's permissions.
-    pub scope: Option<Permissions>,
-    /// Requested audience (`audience` or `resource`).
-    pub audience: Option<String>,
-}
 
 /// A minted token. `Debug` leaves the token out: it is a bearer credential.
 pub struct IssuedToken {
@@ -73,54 +59,40 @@ pub struct AccessTokenClaims<'a> {
     pub sv: &'a str,
 }
 
-/// Runs the grant.
-pub async fn issue_token(
-    ctx: &OAuthState,
-    req: TokenRequest,
-    source: SourceAddress,
-) -> Result<IssuedToken, TokenError> {
-    let keys = ctx.keys_of(&req.environment)?;
-    let served = ctx
-        .config
-        .environment(req.environment.as_str())
-        .ok_or(TokenError::UnknownEnvironment)?;
-    let audience = match &req.audience {
-        None => served.audiences[0].as_str(),
-        Some(a) if served.audiences.contains(a) => a.as_str(),
-        // RFC 8707 §2: an unknown resource is invalid_target.
-        Some(_) => {
-            return Err(TokenError::InvalidTarget(
-                "the requested audience is not served".into(),
-            ));
-        }
-    };
+/// What a grant decided to issue.
+pub struct Mint<'a> {
+    /// The environment of the endpoint.
+    pub environment: &'a EnvironmentName,
+    /// Its configuration (issuer).
+    pub served: &'a EnvironmentConfig,
+    /// The key the token acts for.
+    pub key: &'a ApiKey,
+    /// The permissions granted (the key's, or a subset the client asked for).
+    pub granted: &'a Permissions,
+    /// The audience.
+    pub audience: &'a str,
+    /// The secret version (`sv`) that authenticated.
+    pub secret_version: &'a str,
+}
 
-    let Authenticated {
+/// Takes one token from the key's quota, signs the token and notes the key's use.
+pub fn mint(ctx: &OAuthState, mint: Mint<'_>) -> Result<IssuedToken, TokenError> {
+    let Mint {
+        environment,
+        served,
         key,
+        granted,
+        audience,
         secret_version,
-    } = ctx
-        .authenticator
-        .authenticate(&req.environment, &req.credentials, source.0)
-        .await?;
-
+    } = mint;
+    let keys = ctx.keys_of(environment)?;
     if let Err(retry_after) = ctx.quota.take(key.client_id.as_str(), ctx.clock.now()) {
-        tracing::info!(env = %req.environment, client_id = %key.client_id, "token quota exceeded");
+        tracing::info!(env = %environment, client_id = %key.client_id, "token quota exceeded");
         return Err(TokenError::TooManyRequests {
-            reason: "this key is over its token quota",
+            limit: Limit::TokenQuota,
             retry_after,
         });
     }
-
-    let granted = match &req.scope {
-        None => &key.permissions,
-        Some(scope) if scope.is_subset(&key.permissions) => scope,
-        Some(_) => {
-            return Err(TokenError::InvalidScope(
-                "the requested scope exceeds the key's permissions".into(),
-            ));
-        }
-    };
-
     let now = ctx.clock.now().unix_timestamp();
     let ttl = ctx.config.token_ttl.as_secs();
     let jti = ctx.random.token(16);
@@ -136,15 +108,15 @@ pub async fn issue_token(
         client_id: key.client_id.as_str(),
         scope: &scope,
         permissions: granted.iter().collect(),
-        env: req.environment.as_str(),
-        sv: &secret_version,
+        env: environment.as_str(),
+        sv: secret_version,
     };
     let access_token =
         sign_jwt(&keys.active, &claims).map_err(|_| TokenError::TemporarilyUnavailable)?;
     ctx.usage.touch(&key.client_id, ctx.clock.now());
     // Debug, not info: at tens of thousands of tokens per second a line per token is a
     // write per request. Refusals stay at info.
-    tracing::debug!(env = %req.environment, client_id = %key.client_id, sub = %key.owner_id, jti = %jti, "token issued");
+    tracing::debug!(env = %environment, client_id = %key.client_id, sub = %key.owner_id, jti = %jti, "token issued");
     Ok(IssuedToken {
         access_token,
         expires_in: ttl,

@@ -6,24 +6,19 @@
 //!   per-process random key, never the secret; lookups compare MACs in constant time.
 //! - A MAC mismatch is a miss, never a rejection: the caller falls back to a full
 //!   verification (the secret may have been rotated on another instance).
-//! - Bounded in entries (oldest-inserted evicted per shard) and in age (TTL).
-//! - Every change to a key or its owner removes the entries concerned, through the change
-//!   feed that every instance follows ([`crate::changes`]). An insert is dropped if any
-//!   change was published since the state it carries was read, checked under the same
-//!   lock the invalidation takes, so a stale state can never be cached.
+//! - Bounded, exact under changes: a [`ShardedCache`] filed under the key and its owner,
+//!   so every change to either removes the entry on every instance, and an insert
+//!   overtaken by a change is dropped.
 
 use aws_lc_rs::{constant_time, hmac};
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use time::OffsetDateTime;
 
-use crate::changes::Change;
-use crate::domain::{ApiKey, KeyCredentials, UserId};
+use crate::changes::{Change, Concern, ShardedCache};
+use crate::domain::{ApiKey, ClientId, KeyCredentials};
 use crate::secrets::ClientSecret;
-
-const SHARDS: usize = 16;
 
 struct Entry {
     mac: [u8; 32],
@@ -32,7 +27,6 @@ struct Entry {
     secret_version: Arc<str>,
     /// Set when the secret is the previous one, accepted only during its grace period.
     secret_valid_until: Option<OffsetDateTime>,
-    inserted: Instant,
 }
 
 /// A cache hit: the key as it was when its secret was last verified.
@@ -60,9 +54,7 @@ pub struct CacheStats {
 /// See the module documentation.
 pub struct VerifiedCache {
     mac_key: hmac::Key,
-    shards: Vec<Mutex<HashMap<String, Entry>>>,
-    per_shard: usize,
-    ttl: Duration,
+    entries: ShardedCache<ClientId, Entry>,
     stats: CacheStats,
 }
 
@@ -73,9 +65,7 @@ impl VerifiedCache {
         aws_lc_rs::rand::fill(&mut key).expect("OS random number generator unavailable");
         Self {
             mac_key: hmac::Key::new(hmac::HMAC_SHA256, &key),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            per_shard: capacity.div_ceil(SHARDS),
-            ttl,
+            entries: ShardedCache::new(capacity, ttl),
             stats: CacheStats::default(),
         }
     }
@@ -88,19 +78,14 @@ impl VerifiedCache {
     /// The cached key if `secret` is the one verified for `client_id`, still fresh.
     pub fn lookup(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         secret: &ClientSecret,
         now: OffsetDateTime,
     ) -> Option<CachedKey> {
-        let mac = self.mac(client_id, secret);
-        let shard = self
-            .shard(client_id)
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let hit = shard.get(client_id).filter(|e| {
-            e.inserted.elapsed() < self.ttl
-                && e.secret_valid_until.is_none_or(|until| now < until)
-                && constant_time::verify_slices_are_equal(&e.mac, &mac).is_ok()
+        let hit = self.entries.get(client_id).filter(|e| {
+            e.secret_valid_until.is_none_or(|until| now < until)
+                && constant_time::verify_slices_are_equal(&e.mac, &self.mac(client_id, secret))
+                    .is_ok()
         });
         match hit {
             Some(e) => {
@@ -130,110 +115,52 @@ impl VerifiedCache {
         generation_read: u64,
         current_generation: impl Fn() -> u64,
     ) {
-        let client_id = creds.key.client_id.as_str();
+        let client_id = &creds.key.client_id;
         let entry = Entry {
             mac: self.mac(client_id, secret),
             key: Arc::new(creds.key.clone()),
             owner_active: creds.owner_active,
             secret_version: Arc::clone(secret_version),
             secret_valid_until,
-            inserted: Instant::now(),
         };
-        if self.per_shard == 0 {
-            return; // capacity 0: the cache is off
-        }
-        let mut shard = self
-            .shard(client_id)
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if current_generation() != generation_read {
-            return;
-        }
-        if shard.len() >= self.per_shard && !shard.contains_key(client_id) {
-            // Evict the oldest entry of this shard.
-            if let Some(oldest) = shard
-                .iter()
-                .min_by_key(|(_, e)| e.inserted)
-                .map(|(k, _)| k.clone())
-            {
-                shard.remove(&oldest);
-            }
-        }
-        shard.insert(client_id.to_owned(), entry);
+        let concerns = [
+            Concern::Key(client_id.clone()),
+            Concern::User(creds.key.owner_id.clone()),
+        ];
+        self.entries.insert(
+            client_id.clone(),
+            Arc::new(entry),
+            concerns,
+            generation_read,
+            current_generation,
+        );
     }
 
     /// Drops what `change` concerns. Called for every published change.
     pub fn invalidate(&self, change: &Change) {
-        match change {
-            Change::Key(client_id) => {
-                let mut shard = self
-                    .shard(client_id.as_str())
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                if shard.remove(client_id.as_str()).is_some() {
-                    self.stats.invalidations.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            Change::User(user) => self.retain(|e| e.key.owner_id != *user),
-            Change::All => self.retain(|_| false),
-            // Signing keys and revoked tokens say nothing about client secrets.
-            Change::SigningKeys(_) | Change::Token(_) => {}
-        }
+        let removed = self.entries.invalidate(change);
+        self.stats
+            .invalidations
+            .fetch_add(removed as u64, Ordering::Relaxed);
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
-            .sum()
+        self.entries.len()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.entries.is_empty()
     }
 
-    /// Keys of `owner` currently cached (for tests and diagnostics).
-    pub fn cached_for(&self, owner: &UserId) -> usize {
-        self.shards
-            .iter()
-            .map(|s| {
-                s.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .values()
-                    .filter(|e| e.key.owner_id == *owner)
-                    .count()
-            })
-            .sum()
-    }
-
-    fn retain(&self, keep: impl Fn(&Entry) -> bool) {
-        for shard in &self.shards {
-            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            let before = shard.len();
-            shard.retain(|_, e| keep(e));
-            self.stats
-                .invalidations
-                .fetch_add((before - shard.len()) as u64, Ordering::Relaxed);
-        }
-    }
-
-    fn mac(&self, client_id: &str, secret: &ClientSecret) -> [u8; 32] {
+    fn mac(&self, client_id: &ClientId, secret: &ClientSecret) -> [u8; 32] {
         let mut ctx = hmac::Context::with_key(&self.mac_key);
-        ctx.update(client_id.as_bytes());
+        ctx.update(client_id.as_str().as_bytes());
         ctx.update(&[0]);
         ctx.update(secret.expose().as_bytes());
         let mut out = [0u8; 32];
         out.copy_from_slice(ctx.sign().as_ref());
         out
-    }
-
-    fn shard(&self, client_id: &str) -> &Mutex<HashMap<String, Entry>> {
-        // FNV-1a over the id: cheap and even enough for random ids.
-        let hash = client_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        &self.shards[(hash as usize) % SHARDS]
     }
 }

@@ -159,7 +159,7 @@ pub struct TokenChecker {
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Introspection's verified tokens.
-    pub cache: Arc<super::TokenCache>,
+    pub cache: Arc<super::token_cache::TokenCache>,
     /// Key, user, token and signing-key changes (for the cache's insert guard).
     pub changes: Arc<crate::changes::ChangeFeed>,
     /// Every unexpired revocation, kept by the change feed.

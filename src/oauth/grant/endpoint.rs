@@ -6,9 +6,9 @@ use axum::response::{IntoResponse, Response};
 use std::io::Write;
 use std::sync::Arc;
 
-use super::client_request::Rejected;
-use super::{OAuthRequest, OAuthState, TokenError, TokenRequest, issue_token};
-use crate::domain::Permissions;
+use super::{Grant, IssuedToken, TokenRequest, issue_token};
+use crate::oauth::request::{OAuthRequest, Rejected};
+use crate::oauth::{OAuthState, TokenError};
 use crate::web::SourceAddress;
 
 /// The token endpoint handler.
@@ -50,34 +50,13 @@ async fn handle(
     request: OAuthRequest,
     source: SourceAddress,
 ) -> Result<Response, TokenError> {
-    let params = &request.params;
-    // RFC 6749 §4.4.2: grant_type is REQUIRED and must be client_credentials.
-    match params.grant_type.as_deref() {
-        None => return Err(TokenError::InvalidRequest("grant_type is required".into())),
-        Some("client_credentials") => {}
-        Some(_) => return Err(TokenError::UnsupportedGrantType),
-    }
+    // The grant's parameters are checked before any authentication work.
+    let grant = Grant::parse(&request.params)?;
     let credentials = request.credentials()?;
-    let scope = params
-        .scope
-        .as_deref()
-        .map(Permissions::parse_scope)
-        .transpose()
-        .map_err(|e| TokenError::InvalidScope(e.to_string()))?
-        .filter(|s| !s.is_empty());
-    let audience = match (&params.audience, &params.resource) {
-        (Some(a), Some(r)) if a != r => {
-            return Err(TokenError::InvalidRequest(
-                "audience and resource name different targets".into(),
-            ));
-        }
-        (a, r) => a.clone().or_else(|| r.clone()),
-    };
     let token_request = TokenRequest {
         environment: request.environment,
         credentials,
-        scope,
-        audience,
+        grant,
     };
     let issued = issue_token(oauth, token_request, source).await?;
     Ok(token_response(&issued))
@@ -85,7 +64,7 @@ async fn handle(
 
 /// RFC 6749 §5.1, written straight into one buffer: the token is base64url and dots, so
 /// only the scope needs JSON escaping.
-fn token_response(issued: &super::IssuedToken) -> Response {
+fn token_response(issued: &IssuedToken) -> Response {
     let mut body = Vec::with_capacity(issued.access_token.len() + issued.scope.len() + 96);
     body.extend_from_slice(br#"{"access_token":""#);
     body.extend_from_slice(issued.access_token.as_bytes());

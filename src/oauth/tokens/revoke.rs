@@ -1,6 +1,7 @@
 //! `POST /{env}/oauth2/revoke` (RFC 7009): a client revokes an access token it was
 //! issued. The token's `jti` is remembered until the token's `exp`, then forgotten;
-//! introspection and the management API refuse it on every instance at once.
+//! introspection and the management API refuse it on every instance at once. The write
+//! is the management use case every revocation goes through.
 
 use axum::Extension;
 use axum::extract::State;
@@ -8,9 +9,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-use super::{OAuthRequest, OAuthState, TokenError};
 use crate::domain::{Actor, ChangeSource, UserId};
-use crate::store::{TokenRevocation, WriteContext};
+use crate::oauth::params::Param;
+use crate::oauth::request::OAuthRequest;
+use crate::oauth::{Limit, OAuthState, TokenError};
+use crate::store::TokenRevocation;
 use crate::web::SourceAddress;
 use crate::web::errors;
 use crate::web::request_id::RequestId;
@@ -27,7 +30,7 @@ pub async fn revoke(
     request_id: Option<Extension<RequestId>>,
     request: OAuthRequest,
 ) -> Result<Response, TokenError> {
-    if request.params.token_type_hint.as_deref() == Some("refresh_token") {
+    if request.params.get(Param::TokenTypeHint) == Some("refresh_token") {
         // Keymint issues no refresh tokens (RFC 7009 §2.2.1).
         return Err(TokenError::UnsupportedTokenType);
     }
@@ -35,8 +38,7 @@ pub async fn revoke(
     let caller = oauth.authenticate(&request, source).await?;
     let token = request
         .params
-        .token
-        .as_deref()
+        .get(Param::Token)
         .ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
     // RFC 7009 §2.2: invalid, expired or unknown tokens are answered 200 all the same.
     let Ok(claims) = oauth.tokens.verify(environment, token) else {
@@ -57,7 +59,7 @@ pub async fn revoke(
         .take(caller.key.client_id.as_str(), now)
     {
         return Err(TokenError::TooManyRequests {
-            reason: "revocation quota of this key exceeded",
+            limit: Limit::RevocationQuota,
             retry_after: std::time::Duration::from_secs(retry_after.as_secs().max(1)),
         });
     }
@@ -69,26 +71,22 @@ pub async fn revoke(
         user_id: UserId::parse(&claims.sub),
         expires_at,
     };
-    let ctx = WriteContext {
-        now,
-        actor: Actor {
-            source: ChangeSource::OAuth,
-            user: Some(caller.key.owner_id.clone()),
-            client_id: Some(caller.key.client_id.clone()),
-            operator: None,
-        },
-        request_id: request_id.map(|Extension(RequestId(id))| id),
+    let actor = Actor {
+        source: ChangeSource::OAuth,
+        user: Some(caller.key.owner_id.clone()),
+        client_id: Some(caller.key.client_id.clone()),
+        operator: None,
     };
-    oauth.store.revoke_token(&token, &ctx).await.map_err(|e| {
-        tracing::warn!(error = %e, "revocation failed");
-        TokenError::TemporarilyUnavailable
-    })?;
-    // This instance's introspection cache at once; the others through the change feed.
+    // Publishes the change: this instance's caches at once, the others through the feed.
     oauth
-        .authenticator
-        .changes
-        .publish(crate::changes::Change::Token(claims.jti.clone()));
-    tracing::info!(env = %environment, client_id = %caller.key.client_id, jti = %claims.jti, "token revoked");
+        .management
+        .acting_as(actor, request_id.map(|Extension(RequestId(id))| id))
+        .revoke_token(&token)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "revocation failed");
+            TokenError::TemporarilyUnavailable
+        })?;
     Ok(ok())
 }
 

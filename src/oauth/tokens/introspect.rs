@@ -11,10 +11,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::sync::Arc;
 
-use super::access_token::still_good;
-use super::token_cache::token_hash;
-use super::{CachedToken, Inactive, OAuthRequest, OAuthState, TokenChecker, TokenError};
+use super::check::{Inactive, TokenChecker, still_good};
+use super::token_cache::{CachedToken, token_hash};
 use crate::domain::EnvironmentName;
+use crate::oauth::params::Param;
+use crate::oauth::request::OAuthRequest;
+use crate::oauth::{OAuthState, TokenError};
 use crate::web::SourceAddress;
 use crate::web::errors;
 
@@ -38,8 +40,7 @@ pub async fn introspect(
     }
     let token = request
         .params
-        .token
-        .as_deref()
+        .get(Param::Token)
         .ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
     let answer = match answer(&oauth.tokens, environment, token).await {
         Ok(active) => active,
@@ -101,16 +102,16 @@ pub async fn answer(
     })?;
     let answer: Arc<[u8]> = body.into();
     if trusted && let Some(kid) = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid) {
-        tokens.cache.insert(
-            hash,
-            environment,
-            &kid,
+        let entry = CachedToken {
+            environment: environment.clone(),
+            kid,
             claims,
             creds,
-            Arc::clone(&answer),
-            generation,
-            || tokens.changes.generation(),
-        );
+            answer: Arc::clone(&answer),
+        };
+        tokens
+            .cache
+            .insert(hash, entry, generation, || tokens.changes.generation());
     }
     Ok(answer)
 }

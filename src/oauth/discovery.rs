@@ -7,7 +7,20 @@ use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 use super::OAuthState;
+use super::client_auth::AuthMethod;
+use super::grant::GrantType;
 use crate::web::errors;
+
+/// The names of every grant type Keymint accepts.
+pub fn grant_types() -> Vec<&'static str> {
+    GrantType::ALL.into_iter().map(GrantType::name).collect()
+}
+
+/// The names of every client-authentication method Keymint accepts (the same for the
+/// token, introspection and revocation endpoints).
+pub fn auth_methods() -> Vec<&'static str> {
+    AuthMethod::ALL.into_iter().map(AuthMethod::name).collect()
+}
 
 /// How long gateways may cache the JWKS and metadata: the signing-key publish delay, so a
 /// validator that honours it has seen a new key before it signs anything.
@@ -50,14 +63,14 @@ pub async fn metadata(State(state): State<Arc<OAuthState>>, Path(env): Path<Stri
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oauth2/token"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": grant_types(),
         // RFC 8414 §2 makes this REQUIRED; there is no authorization endpoint, so none.
         "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": auth_methods(),
         "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": auth_methods(),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": auth_methods(),
         "access_token_signing_alg_values_supported": algs,
         // Read by OpenID-Connect-style discovery clients that only look for this name.
         "id_token_signing_alg_values_supported": algs,

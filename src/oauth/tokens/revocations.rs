@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 
 use crate::changes::Change;
 use crate::config::MAX_TOKEN_TTL_SECS;
+use crate::store::{Store, StoreError};
 
 /// How long a jti learned from the feed is kept, in seconds.
 const FEED_KEEP_SECS: i64 = MAX_TOKEN_TTL_SECS as i64 + 60;
@@ -67,6 +68,15 @@ pub enum Revoked {
 }
 
 impl RevocationList {
+    /// Reads every unexpired revocation from `store`. Until it succeeds after a
+    /// `Change::All`, introspection asks the database about the jtis the list does not
+    /// hold.
+    pub async fn load(&self, store: &dyn Store, now: OffsetDateTime) -> Result<(), StoreError> {
+        let epoch = self.begin_load();
+        self.finish_load(epoch, store.unexpired_revocations(now).await?);
+        Ok(())
+    }
+
     /// An empty, incomplete list (every lookup says [`Revoked::Unknown`] until loaded).
     pub fn new() -> Self {
         Self::default()

@@ -1,23 +1,25 @@
-//! Client authentication shared by the token, introspection and revocation endpoints:
-//! the verified-secret cache (warm), then one credentials lookup that decides every
-//! refusal (check tag, key state) before argon2id runs for a right secret of a usable key;
-//! brute-force limits judge failures only. Every failure answers the same `invalid_client`.
+//! The secret methods (`client_secret_basic`, `client_secret_post`): the verified-secret
+//! cache (warm), then one credentials lookup that decides every refusal (check tag, key
+//! state) before argon2id runs for a right secret of a usable key; brute-force limits
+//! judge failures only. Every failure answers the same `invalid_client`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::limits::{AuthLimiter, Verdict};
-use super::{ClientCredentials, TokenError, VerifiedCache};
+use super::{Authenticated, VerifiedCache};
 use crate::changes::ChangeFeed;
 use crate::clock::Clock;
 use crate::domain::{
     ApiKey, ClientId, EnvironmentName, KeyCredentials, StoredSecret, secret_version,
 };
-use crate::secrets::{self, HashError, SecretHasher, check_tag};
+use crate::oauth::{Limit, RefusalReason as Refusal, TokenError};
+use crate::secrets::{self, ClientSecret, HashError, SecretHasher, check_tag};
 use crate::store::Store;
 
-/// Authenticates clients of every environment; built once, shared by the endpoints.
-pub struct Authenticator {
+/// Authenticates clients by secret in every environment; built once, shared by the
+/// endpoints.
+pub struct SecretAuthenticator {
     /// Key storage.
     pub store: Arc<dyn Store>,
     /// argon2id verification.
@@ -32,41 +34,7 @@ pub struct Authenticator {
     pub clock: Arc<dyn Clock>,
 }
 
-/// Why authentication failed; logged, never sent to the client.
-#[derive(Debug, Clone, Copy)]
-enum Refusal {
-    UnknownClient,
-    WrongSecret,
-    WrongEnvironment,
-    KeyDisabled,
-    KeyExpired,
-    OwnerInactive,
-}
-
-impl Refusal {
-    /// The `reason` label of `keymint_token_requests_total`.
-    fn label(self) -> &'static str {
-        match self {
-            Self::UnknownClient => "unknown_client",
-            Self::WrongSecret => "wrong_secret",
-            Self::WrongEnvironment => "wrong_environment",
-            Self::KeyDisabled => "key_disabled",
-            Self::KeyExpired => "key_expired",
-            Self::OwnerInactive => "owner_inactive",
-        }
-    }
-}
-
-/// A client that proved it holds a key's secret.
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    /// The key, in its current state.
-    pub key: Arc<ApiKey>,
-    /// Fingerprint of the stored secret that matched (the `sv` claim).
-    pub secret_version: Arc<str>,
-}
-
-impl Authenticator {
+impl SecretAuthenticator {
     /// Authenticates a client of `environment`. Every failure answers the same
     /// `invalid_client`.
     ///
@@ -78,18 +46,17 @@ impl Authenticator {
     pub async fn authenticate(
         &self,
         environment: &EnvironmentName,
-        credentials: &ClientCredentials,
+        client_id: &str,
+        secret: &ClientSecret,
         source: Option<IpAddr>,
     ) -> Result<Authenticated, TokenError> {
-        let ctx = self;
-        let client_id = ClientId::new(credentials.client_id.clone());
-        let now = ctx.clock.now();
+        let client_id = ClientId::new(client_id.to_owned());
+        let now = self.clock.now();
         // Past KEYMINT_MAX_STALENESS without confirming the change feed, a cached
         // verification may predate a disable this instance has not heard of: the
         // database decides (and answers 503 when it cannot be reached).
-        let hit = if ctx.changes.trusted() {
-            ctx.cache
-                .lookup(client_id.as_str(), &credentials.secret, now)
+        let hit = if self.changes.trusted() {
+            self.cache.lookup(&client_id, secret, now)
         } else {
             None
         };
@@ -102,7 +69,7 @@ impl Authenticator {
                 .map_err(|reason| refused(environment, &client_id, reason));
         }
         let reason = match self
-            .authenticate_cold(environment, credentials, &client_id)
+            .authenticate_cold(environment, secret, &client_id)
             .await?
         {
             Ok(authenticated) => return Ok(authenticated),
@@ -117,7 +84,7 @@ impl Authenticator {
                 Verdict::TooMany(retry_after) => {
                     tracing::info!(env = %environment, source = ?source, "failed authentications from this address answered 429");
                     return Err(TokenError::TooManyRequests {
-                        reason: "too many failed authentications from this address",
+                        limit: Limit::AddressLocked,
                         retry_after: whole_seconds(retry_after),
                     });
                 }
@@ -129,15 +96,14 @@ impl Authenticator {
     async fn authenticate_cold(
         &self,
         environment: &EnvironmentName,
-        credentials: &ClientCredentials,
+        secret: &ClientSecret,
         client_id: &ClientId,
     ) -> Result<Result<Authenticated, Refusal>, TokenError> {
-        let ctx = self;
         let Some(creds) = self.credentials(client_id).await? else {
             return Ok(Err(Refusal::UnknownClient));
         };
-        let now = ctx.clock.now();
-        let tag = check_tag(&credentials.secret);
+        let now = self.clock.now();
+        let tag = check_tag(secret);
         if !creds.accepted(now).any(|s| secrets::may_match(s, &tag)) {
             return Ok(Err(Refusal::WrongSecret));
         }
@@ -145,15 +111,12 @@ impl Authenticator {
         if let Err(reason) = check_state(environment, &creds.key, creds.owner_active, now) {
             return Ok(Err(reason));
         }
-        let Some(stored) = self
-            .matching_secret(&credentials.secret, &tag, &creds)
-            .await?
-        else {
+        let Some(stored) = self.matching_secret(secret, &tag, &creds).await? else {
             return Ok(Err(Refusal::WrongSecret));
         };
         if stored.check.is_none() {
             // A key from before check tags: it gets its tag now that argon2 proved the secret.
-            if let Err(e) = ctx
+            if let Err(e) = self
                 .store
                 .record_secret_check(client_id, &stored.hash, &tag)
                 .await
@@ -164,23 +127,28 @@ impl Authenticator {
         // The verification took milliseconds; a deactivation, disable or secret rotation may
         // have committed meanwhile. Decide on the state as it is now, and cache that state
         // only if no change was published since it was read.
-        let generation = ctx.changes.generation();
+        let generation = self.changes.generation();
         let Some(fresh) = self.credentials(client_id).await? else {
             return Ok(Err(Refusal::UnknownClient));
         };
-        let Some(valid_until) = fresh.acceptance(&stored.hash, ctx.clock.now()) else {
+        let Some(valid_until) = fresh.acceptance(&stored.hash, self.clock.now()) else {
             return Ok(Err(Refusal::WrongSecret));
         };
         let secret_version: Arc<str> = secret_version(&stored.hash).into();
-        let outcome = check_state(environment, &fresh.key, fresh.owner_active, ctx.clock.now());
+        let outcome = check_state(
+            environment,
+            &fresh.key,
+            fresh.owner_active,
+            self.clock.now(),
+        );
         if outcome.is_ok() {
-            ctx.cache.insert(
-                &credentials.secret,
+            self.cache.insert(
+                secret,
                 &fresh,
                 &secret_version,
                 valid_until,
                 generation,
-                || ctx.changes.generation(),
+                || self.changes.generation(),
             );
         }
         Ok(outcome.map(|()| Authenticated {
@@ -205,16 +173,15 @@ impl Authenticator {
     /// out are not verified.
     async fn matching_secret(
         &self,
-        secret: &crate::secrets::ClientSecret,
+        secret: &ClientSecret,
         tag: &str,
         creds: &KeyCredentials,
     ) -> Result<Option<StoredSecret>, TokenError> {
-        let ctx = self;
         for stored in creds
-            .accepted(ctx.clock.now())
+            .accepted(self.clock.now())
             .filter(|s| secrets::may_match(s, tag))
         {
-            if ctx
+            if self
                 .hasher
                 .verify(secret, &stored.hash)
                 .await
@@ -262,7 +229,7 @@ fn refused(environment: &EnvironmentName, client_id: &ClientId, reason: Refusal)
     }
     TokenError::InvalidClient {
         realm: environment.to_string(),
-        reason: reason.label(),
+        reason,
     }
 }
 

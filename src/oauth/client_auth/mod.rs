@@ -1,0 +1,211 @@
+//! Client authentication (RFC 6749 §2.3), the one extension point for new ways a client
+//! proves who it is: [`Credentials`] is parsed once at the edge from the `Authorization`
+//! header and the body, and [`ClientAuth::authenticate`] verifies it. The endpoints
+//! never see how the client authenticated. A new method is one [`AuthMethod`] variant,
+//! one [`Credentials`] variant, its parsing below and its verification in a file here;
+//! discovery lists it from [`AuthMethod::ALL`].
+
+mod basic;
+mod limits;
+mod secret;
+mod verified_cache;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+pub use basic::parse_basic;
+pub use limits::{ADDRESS_THRESHOLD, AuthLimiter, LimiterStats, SIGN_IN_THRESHOLD};
+pub use secret::{SecretAuthenticator, is_well_formed_client_id};
+pub use verified_cache::{CacheStats, CachedKey, VerifiedCache};
+
+use super::params::{Param, TokenParams};
+use super::{RefusalReason, TokenError};
+use crate::domain::{ApiKey, EnvironmentName};
+use crate::secrets::ClientSecret;
+
+/// Longest client id accepted before lookup; ours are 26 characters.
+const MAX_CLIENT_ID_LEN: usize = 128;
+
+/// A client-authentication method Keymint accepts (the names of RFC 8414 §2
+/// `token_endpoint_auth_methods_supported`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// HTTP Basic (RFC 6749 §2.3.1).
+    SecretBasic,
+    /// `client_id` and `client_secret` in the body (RFC 6749 §2.3.1).
+    SecretPost,
+}
+
+impl AuthMethod {
+    /// Every method, as discovery lists them.
+    pub const ALL: [Self; 2] = [Self::SecretBasic, Self::SecretPost];
+
+    /// The registered name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::SecretBasic => "client_secret_basic",
+            Self::SecretPost => "client_secret_post",
+        }
+    }
+}
+
+/// What a client presented to prove who it is.
+#[derive(Clone)]
+pub enum Credentials {
+    /// A client id and secret, by HTTP Basic or in the body.
+    Secret {
+        /// How they were sent.
+        method: AuthMethod,
+        /// The presented client id.
+        client_id: String,
+        /// The presented secret.
+        secret: ClientSecret,
+    },
+}
+
+impl Credentials {
+    /// The client id the client claims.
+    pub fn client_id(&self) -> &str {
+        match self {
+            Self::Secret { client_id, .. } => client_id,
+        }
+    }
+
+    /// How the client authenticated.
+    pub fn method(&self) -> AuthMethod {
+        match self {
+            Self::Secret { method, .. } => *method,
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("method", &self.method())
+            .field("client_id", &self.client_id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A client that proved it holds a key.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The key, in its current state.
+    pub key: Arc<ApiKey>,
+    /// Fingerprint of the stored secret that matched (the `sv` claim).
+    pub secret_version: Arc<str>,
+}
+
+/// Verifies every kind of [`Credentials`]; built once, shared by the endpoints.
+pub struct ClientAuth {
+    /// The secret methods: check tag, verified cache, argon2id pool, limiter.
+    pub secrets: SecretAuthenticator,
+}
+
+impl ClientAuth {
+    /// Authenticates a client of `environment`. Every failure answers the same
+    /// `invalid_client` (RFC 6749 §5.2), its reason only logged and counted.
+    pub async fn authenticate(
+        &self,
+        environment: &EnvironmentName,
+        credentials: &Credentials,
+        source: Option<IpAddr>,
+    ) -> Result<Authenticated, TokenError> {
+        match credentials {
+            Credentials::Secret {
+                client_id, secret, ..
+            } => {
+                self.secrets
+                    .authenticate(environment, client_id, secret, source)
+                    .await
+            }
+        }
+    }
+}
+
+/// Picks the client's credentials from the `Authorization` header and the body
+/// (RFC 6749 §2.3: exactly one method).
+pub fn parse_credentials(
+    authorization: Option<&str>,
+    params: &TokenParams,
+    realm: &str,
+) -> Result<Credentials, TokenError> {
+    let invalid_client = || TokenError::InvalidClient {
+        realm: realm.to_owned(),
+        reason: RefusalReason::OtherAuthScheme,
+    };
+    let basic = match authorization {
+        Some(value) => match parse_basic(value) {
+            Ok(Some(pair)) => Some(pair),
+            Ok(None) => return Err(invalid_client()),
+            Err(message) => return Err(TokenError::InvalidRequest(message.into())),
+        },
+        None => None,
+    };
+    let body_id = params.get(Param::ClientId);
+    let body_secret = params.get(Param::ClientSecret);
+    let (method, client_id, secret) = match (basic, body_id, body_secret) {
+        (Some(_), _, Some(_)) => {
+            // RFC 6749 §2.3: a client MUST NOT use more than one authentication method.
+            return Err(TokenError::InvalidRequest(
+                "use either HTTP Basic or client_id/client_secret in the body, not both".into(),
+            ));
+        }
+        (Some((id, _)), Some(body_id), None) if body_id != id => {
+            return Err(TokenError::InvalidRequest(
+                "client_id in the body differs from HTTP Basic".into(),
+            ));
+        }
+        (Some((id, secret)), _, None) => (AuthMethod::SecretBasic, id, secret),
+        (None, Some(id), Some(secret)) => {
+            (AuthMethod::SecretPost, id.to_owned(), secret.to_owned())
+        }
+        (None, _, _) => return Err(invalid_client()),
+    };
+    if client_id.len() > MAX_CLIENT_ID_LEN {
+        return Err(invalid_client());
+    }
+    Ok(Credentials::Secret {
+        method,
+        client_id,
+        secret: ClientSecret::new(secret),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
+    fn basic(id: &str, secret: &str) -> String {
+        format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
+    }
+
+    #[test]
+    fn both_methods_are_invalid_request() {
+        let params = TokenParams::default()
+            .with(Param::ClientId, "a")
+            .with(Param::ClientSecret, "b");
+        let err = parse_credentials(Some(&basic("a", "b")), &params, "r").unwrap_err();
+        assert_eq!(err.code(), "invalid_request");
+    }
+
+    #[test]
+    fn each_method_is_recognised() {
+        let basic_only = parse_credentials(Some(&basic("a", "b")), &TokenParams::default(), "r");
+        assert_eq!(basic_only.unwrap().method(), AuthMethod::SecretBasic);
+        let params = TokenParams::default()
+            .with(Param::ClientId, "a")
+            .with(Param::ClientSecret, "b");
+        let post = parse_credentials(None, &params, "r").unwrap();
+        assert_eq!(
+            (post.method(), post.client_id()),
+            (AuthMethod::SecretPost, "a")
+        );
+        let none = parse_credentials(None, &TokenParams::default(), "r").unwrap_err();
+        assert_eq!(none.code(), "invalid_client");
+    }
+}
