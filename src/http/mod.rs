@@ -17,4 +17,4 @@ pub mod tls;
 
 pub use router::{metrics_router, router, serve_metrics};
 pub use startup::{Ready, serve};
-pub use state::{AppState, Runtime};
+pub use state::{AppParts, AppState, Runtime};

@@ -26,9 +26,21 @@ use crate::store::{self, Store, WriteContext};
 use crate::sync::{SyncStatus, SyncTask};
 use crate::verifier::UserTokenVerifier;
 
-/// The parts of the application. Cheap to clone.
+/// The application: one reference-counted [`AppParts`], so the router's per-request
+/// clone of its state is one atomic increment, not one per part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// The parts of the application.
+pub struct AppParts {
     /// Configuration.
     pub config: Arc<Config>,
     /// Persistence.
@@ -204,7 +216,7 @@ impl AppState {
             &config.public_url,
             operations,
         )));
-        let state = Self {
+        let state = Self(Arc::new(AppParts {
             config,
             store,
             hasher,
@@ -223,7 +235,7 @@ impl AppState {
             scim,
             console,
             openapi,
-        };
+        }));
         // Events written while this instance was down take effect before it serves.
         crate::sync::catch_up(&state.sync_task()).await?;
         Ok(state)
