@@ -47,10 +47,10 @@ Configuration (environment variables; empty counts as unset):
                                       are bypassed, default 10
   KEYMINT_CACHE_CAPACITY, KEYMINT_CACHE_TTL, KEYMINT_HASH_THREADS, KEYMINT_HASH_MAX_WAIT_MS,
   KEYMINT_HEADER_TIMEOUT, KEYMINT_MAX_CONNECTIONS, KEYMINT_TOKEN_RATE_LIMIT
-                                      performance and limits (see the README)
+                                      performance and limits (see docs/configuration.md)
   KEYMINT_LOG_FORMAT                  json: one JSON object per log line
   RUST_LOG                            log filter, default info,sqlx=warn
-Reference: docs/reference.md; configuration details: the README's Configuration section.";
+Reference: docs/reference.md; configuration details: docs/configuration.md.";
 
 /// Keymint: an OAuth2 client-credentials token issuer.
 #[derive(Debug, Parser)]
