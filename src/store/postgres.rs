@@ -8,15 +8,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
-use super::sql::{Backend, SqlStore, forward_store};
-use super::{
-    AuditQuery, ChangeRecord, Dedupe, EventOutcome, KeyPage, KeyQuery, KeyUpdate, NewApiKey,
-    PoolUsage, StoreError, TableEventOutcome, UserQuery, UserSummary, Wakeup, WriteContext,
-};
-use crate::domain::{
-    Actor, ApiKey, AuditEvent, ChangeSource, ClientId, EnvironmentName, KeyCredentials, User,
-    UserEvent, UserId,
-};
+use super::sql::{Backend, SqlStore};
+use super::{StoreError, TableEventOutcome, Wakeup, WriteContext};
+use crate::domain::{Actor, ChangeSource, UserEvent};
 
 /// Advisory lock that lets one instance at a time apply `keymint_user_events` rows, so
 /// they take effect in insertion order.
@@ -84,6 +78,26 @@ impl Backend for Postgres {
         .await?;
         Ok(())
     }
+
+    async fn next_table_event(
+        store: &SqlStore<Postgres>,
+        instance: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<TableEventOutcome>, StoreError> {
+        store.apply_oldest_table_event(instance, now).await
+    }
+
+    async fn table_event_backlog(
+        store: &SqlStore<Postgres>,
+    ) -> Result<(i64, Option<OffsetDateTime>), StoreError> {
+        store.backlog().await
+    }
+
+    fn wakeups(store: &SqlStore<Postgres>) -> Option<mpsc::Receiver<Wakeup>> {
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(listen(store.pool.clone(), tx));
+        Some(rx)
+    }
 }
 
 impl SqlStore<Postgres> {
@@ -98,7 +112,7 @@ impl SqlStore<Postgres> {
         Ok(Self::new(pool))
     }
 
-    async fn next_table_event(
+    async fn apply_oldest_table_event(
         &self,
         instance: &str,
         now: OffsetDateTime,
@@ -206,12 +220,6 @@ impl SqlStore<Postgres> {
         .await?;
         Ok(row)
     }
-
-    fn start_wakeups(&self) -> Option<mpsc::Receiver<Wakeup>> {
-        let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(listen(self.pool.clone(), tx));
-        Some(rx)
-    }
 }
 
 /// Keeps a LISTEN connection up, forwarding notifications; reconnects with back-off.
@@ -263,5 +271,3 @@ async fn listen(pool: PgPool, tx: mpsc::Sender<Wakeup>) {
         }
     }
 }
-
-forward_store!(Postgres);

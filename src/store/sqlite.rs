@@ -11,14 +11,8 @@ use std::str::FromStr;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-use super::sql::{Backend, SqlStore, forward_store, no_table_events, no_wakeups};
-use super::{
-    AuditQuery, ChangeRecord, Dedupe, EventOutcome, KeyPage, KeyQuery, KeyUpdate, NewApiKey,
-    PoolUsage, StoreError, TableEventOutcome, UserQuery, UserSummary, Wakeup, WriteContext,
-};
-use crate::domain::{
-    ApiKey, AuditEvent, ClientId, EnvironmentName, KeyCredentials, User, UserEvent, UserId,
-};
+use super::sql::{Backend, SqlStore};
+use super::{StoreError, TableEventOutcome, Wakeup};
 
 /// A SQLite database file.
 pub type SqliteStore = SqlStore<Sqlite>;
@@ -43,6 +37,26 @@ impl Backend for Sqlite {
             .run(pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))
+    }
+
+    /// `keymint_user_events` is a PostgreSQL feature.
+    async fn next_table_event(
+        _store: &SqlStore<Sqlite>,
+        _instance: &str,
+        _now: OffsetDateTime,
+    ) -> Result<Option<TableEventOutcome>, StoreError> {
+        Ok(None)
+    }
+
+    async fn table_event_backlog(
+        _store: &SqlStore<Sqlite>,
+    ) -> Result<(i64, Option<OffsetDateTime>), StoreError> {
+        Ok((0, None))
+    }
+
+    /// SQLite has no notifications: instances poll.
+    fn wakeups(_store: &SqlStore<Sqlite>) -> Option<tokio::sync::mpsc::Receiver<Wakeup>> {
+        None
     }
 
     /// `BEGIN IMMEDIATE` already serialises SQLite's writers: no lock to take.
@@ -80,23 +94,4 @@ impl SqlStore<Sqlite> {
             .await?;
         Ok(Self::new(pool))
     }
-
-    /// `keymint_user_events` is a PostgreSQL feature.
-    async fn next_table_event(
-        &self,
-        _instance: &str,
-        _now: OffsetDateTime,
-    ) -> Result<Option<TableEventOutcome>, StoreError> {
-        no_table_events()
-    }
-
-    async fn backlog(&self) -> Result<(i64, Option<OffsetDateTime>), StoreError> {
-        Ok((0, None))
-    }
-
-    fn start_wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<Wakeup>> {
-        no_wakeups()
-    }
 }
-
-forward_store!(Sqlite);

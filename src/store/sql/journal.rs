@@ -63,26 +63,27 @@ pub(crate) trait Journal {
     type Db: Backend;
 
     /// Appends one audit entry.
-    async fn audit(
+    fn audit(
         conn: &mut <Self::Db as Database>::Connection,
         ctx: &WriteContext,
         record: AuditRecord<'_>,
-    ) -> Result<(), sqlx::Error>;
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
     /// Appends the change-feed rows of a transaction, as its last statements.
-    async fn changed(
+    fn changed(
         conn: &mut <Self::Db as Database>::Connection,
         now: OffsetDateTime,
         changes: &[(&str, &str)],
-    ) -> Result<(), sqlx::Error>;
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-    async fn keys_changed(
+    /// Appends the audit entries and change rows of a change to `keys`.
+    fn keys_changed(
         conn: &mut <Self::Db as Database>::Connection,
         ctx: &WriteContext,
         action: AuditAction,
         keys: &[ApiKey],
         reason: Option<&str>,
-    ) -> Result<(), sqlx::Error>;
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
 
 impl<DB> Journal for SqlStore<DB>

@@ -1,8 +1,8 @@
 //! The store both backends share, as plain generic code over sqlx: [`SqlStore<DB>`] holds
 //! the pool, [`Backend`] says how the two databases differ (how a write transaction
 //! begins, row-lock clauses, the change-feed lock, notifications, the `keymint_user_events`
-//! table), and `sqlite.rs` / `postgres.rs` implement [`super::Store`] by forwarding to the
-//! methods here (see [`forward_store`]).
+//! table), and `sqlite.rs` / `postgres.rs` implement [`Backend`]; `store_impl.rs` implements
+//! [`super::Store`] once for both.
 //!
 //! Every write appends, in the same transaction, its audit entries and its change-feed
 //! rows (`keymint_changes`), which every instance follows to invalidate memory. The rules
@@ -11,7 +11,6 @@
 
 mod console;
 mod console_queries;
-mod forward;
 mod group_members;
 mod group_queries;
 mod groups;
@@ -21,16 +20,17 @@ pub(super) mod queries;
 mod records;
 mod scim;
 mod signing_keys;
+mod store_impl;
 
 use sqlx::{Database, Pool, Transaction};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(super) use forward::forward_store;
 pub(crate) use journal::Journal;
 
 use super::{StoreError, TableEventOutcome, Wakeup};
 use crate::random::{Random, SystemRandom};
+use time::OffsetDateTime;
 
 /// How a database differs from the other.
 pub(crate) trait Backend: Database {
@@ -67,6 +67,22 @@ pub(crate) trait Backend: Database {
         now: time::OffsetDateTime,
         changes: &[(&str, &str)],
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Applies the oldest pending `keymint_user_events` row, if this backend has the
+    /// table and no other instance is applying rows.
+    fn next_table_event(
+        store: &SqlStore<Self>,
+        instance: &str,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<TableEventOutcome>, StoreError>> + Send;
+
+    /// Pending `keymint_user_events` rows and the oldest one's time.
+    fn table_event_backlog(
+        store: &SqlStore<Self>,
+    ) -> impl Future<Output = Result<(i64, Option<OffsetDateTime>), StoreError>> + Send;
+
+    /// Database notifications, where the backend has them.
+    fn wakeups(store: &SqlStore<Self>) -> Option<tokio::sync::mpsc::Receiver<Wakeup>>;
 }
 
 /// A database of either backend.
@@ -120,16 +136,6 @@ impl<DB: Database> SqlStore<DB> {
             max: self.pool.options().get_max_connections(),
         }
     }
-}
-
-/// What a backend without the `keymint_user_events` table answers.
-pub(super) fn no_table_events() -> Result<Option<TableEventOutcome>, StoreError> {
-    Ok(None)
-}
-
-/// What a backend without notifications answers.
-pub(super) fn no_wakeups() -> Option<tokio::sync::mpsc::Receiver<Wakeup>> {
-    None
 }
 
 /// `$sql` followed by `$lock` (a backend's row-lock clause).
