@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use super::ConsoleState;
+use super::PageError;
 use super::pages::{error_page, page};
 use super::session::{Signed, check_form, require};
 use super::views::{Form, curl, day, environment, failed, frame, refused};
@@ -27,7 +28,7 @@ async fn admin(
     state: &ConsoleState,
     headers: &HeaderMap,
     env: &str,
-) -> Result<(Signed, EnvironmentName), Response> {
+) -> Result<(Signed, EnvironmentName), PageError> {
     let signed = require(state, headers).await?;
     let env = environment(state, env)?;
     if !signed.caller.is_admin() {
@@ -36,7 +37,8 @@ async fn admin(
             StatusCode::NOT_FOUND,
             "No such page",
             "There is nothing at this address in the console.",
-        ));
+        )
+        .into());
     }
     Ok((signed, env))
 }
@@ -47,11 +49,8 @@ pub async fn users(
     headers: HeaderMap,
     Path(env): Path<String>,
     RawQuery(query): RawQuery,
-) -> Response {
-    let (signed, env) = match admin(&state, &headers, &env).await {
-        Ok(ok) => ok,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let (signed, env) = admin(&state, &headers, &env).await?;
     let after = pairs(query.as_deref().unwrap_or_default())
         .into_iter()
         .find(|(k, _)| k == "after")
@@ -63,7 +62,7 @@ pub async fn users(
     };
     let (users, more) = match state.management.store().list_users(&page_query).await {
         Ok(found) => found,
-        Err(e) => return failed(&state, e.into()),
+        Err(e) => return Err(failed(&state, e.into()).into()),
     };
     let rows: Vec<Value> = users
         .iter()
@@ -87,7 +86,7 @@ pub async fn users(
     context.insert("next".into(), next.into());
     let held: Vec<String> = signed.caller.ceiling().iter().map(str::to_owned).collect();
     context.insert("permissions".into(), held.into());
-    page(&state, StatusCode::OK, "users.html", context)
+    Ok(page(&state, StatusCode::OK, "users.html", context))
 }
 
 /// `POST /console/{env}/users`: creates a service account with permissions the admin
@@ -98,26 +97,23 @@ pub async fn create_service_account(
     headers: HeaderMap,
     Path(env): Path<String>,
     body: Bytes,
-) -> Response {
-    let (signed, env) = match admin(&state, &headers, &env).await {
-        Ok(ok) => ok,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let (signed, env) = admin(&state, &headers, &env).await?;
     let form = Form::parse(&body);
-    if let Err(r) = check_form(&state, &signed, &method, &headers, form.get("csrf")) {
-        return r;
-    }
+    check_form(&state, &signed, &method, &headers, form.get("csrf"))?;
     let bad = |why: &str| error_page(&state, StatusCode::BAD_REQUEST, "Check the form", why);
     let Some(id) = form.get("id").map(str::trim).and_then(UserId::parse) else {
-        return bad("Give the service account an id (1 to 255 characters). Nothing was created.");
+        return Ok(bad(
+            "Give the service account an id (1 to 255 characters). Nothing was created.",
+        ));
     };
     let asked = match Permissions::parse(form.all("permission")) {
         Ok(p) => p,
-        Err(e) => return bad(&e.to_string()),
+        Err(e) => return Ok(bad(&e.to_string())),
     };
     let permissions = match signed.caller.grant(Some(asked)) {
         Ok(p) => p,
-        Err(r) => return refused(&state, r),
+        Err(r) => return Err(refused(&state, r).into()),
     };
     let upsert = UserUpsert {
         id: id.clone(),
@@ -127,16 +123,18 @@ pub async fn create_service_account(
     };
     // Created only if the id is free, decided in the writing transaction: a person the
     // directory provisions at this moment never becomes a service account.
-    match signed.management(&state, None).create_user(&upsert).await {
-        Ok(_) => Redirect::to(&format!("/console/{env}/users")).into_response(),
-        Err(ManageError::Conflict) => error_page(
-            &state,
-            StatusCode::CONFLICT,
-            "This id is taken",
-            "A user with this id exists already; pick another id. Nothing was created.",
-        ),
-        Err(e) => failed(&state, e),
-    }
+    Ok(
+        match signed.management(&state, None).create_user(&upsert).await {
+            Ok(_) => Redirect::to(&format!("/console/{env}/users")).into_response(),
+            Err(ManageError::Conflict) => error_page(
+                &state,
+                StatusCode::CONFLICT,
+                "This id is taken",
+                "A user with this id exists already; pick another id. Nothing was created.",
+            ),
+            Err(e) => failed(&state, e),
+        },
+    )
 }
 
 /// `POST /console/{env}/users/{id}/keys`: a key for a service account, with its
@@ -147,15 +145,10 @@ pub async fn create_service_key(
     headers: HeaderMap,
     Path((env, id)): Path<(String, String)>,
     body: Bytes,
-) -> Response {
-    let (signed, env) = match admin(&state, &headers, &env).await {
-        Ok(ok) => ok,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let (signed, env) = admin(&state, &headers, &env).await?;
     let form = Form::parse(&body);
-    if let Err(r) = check_form(&state, &signed, &method, &headers, form.get("csrf")) {
-        return r;
-    }
+    check_form(&state, &signed, &method, &headers, form.get("csrf"))?;
     let owner = match UserId::parse(&id) {
         Some(id) => state.management.store().get_user(&id).await,
         None => Err(crate::store::StoreError::NotFound),
@@ -163,15 +156,15 @@ pub async fn create_service_key(
     let owner = match owner {
         Ok(owner) if owner.service_account => owner,
         Ok(_) => {
-            return refused(
+            return Ok(refused(
                 &state,
                 Refusal::Forbidden("keys of people are created by the people themselves".into()),
-            );
+            ));
         }
-        Err(e) => return failed(&state, e.into()),
+        Err(e) => return Err(failed(&state, e.into()).into()),
     };
     if let Err(r) = signed.caller.grant(Some(owner.permissions.clone())) {
-        return refused(&state, r);
+        return Err(refused(&state, r).into());
     }
     let created = signed
         .management(&state, None)
@@ -192,7 +185,7 @@ pub async fn create_service_key(
         .await;
     let created = match created {
         Ok(c) => c,
-        Err(e) => return failed(&state, e),
+        Err(e) => return Err(failed(&state, e).into()),
     };
     let client_id = created.key.client_id.to_string();
     let secret = created.secret.expose().to_owned();
@@ -207,7 +200,7 @@ pub async fn create_service_key(
     );
     context.insert("client_id".into(), client_id.into());
     context.insert("secret".into(), secret.into());
-    page(&state, StatusCode::CREATED, "secret.html", context)
+    Ok(page(&state, StatusCode::CREATED, "secret.html", context))
 }
 
 /// `GET /console/{env}/signing-keys`.
@@ -215,14 +208,11 @@ pub async fn signing_keys(
     State(state): State<Arc<ConsoleState>>,
     headers: HeaderMap,
     Path(env): Path<String>,
-) -> Response {
-    let (signed, env) = match admin(&state, &headers, &env).await {
-        Ok(ok) => ok,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let (signed, env) = admin(&state, &headers, &env).await?;
     let keys = match state.management.store().signing_keys(Some(&env)).await {
         Ok(keys) => keys,
-        Err(e) => return failed(&state, e.into()),
+        Err(e) => return Err(failed(&state, e.into()).into()),
     };
     let schedule = crate::signing::Schedule {
         publish_delay: state.config.signing_publish_delay,
@@ -244,7 +234,7 @@ pub async fn signing_keys(
         .collect();
     let mut context = frame(&state, &signed, &env);
     context.insert("keys".into(), rows.into());
-    page(&state, StatusCode::OK, "signing_keys.html", context)
+    Ok(page(&state, StatusCode::OK, "signing_keys.html", context))
 }
 
 /// `POST /console/{env}/signing-keys`: publishes a new signing key now (it signs after
@@ -255,26 +245,23 @@ pub async fn rotate(
     headers: HeaderMap,
     Path(env): Path<String>,
     body: Bytes,
-) -> Response {
-    let (signed, env) = match admin(&state, &headers, &env).await {
-        Ok(ok) => ok,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let (signed, env) = admin(&state, &headers, &env).await?;
     let form = Form::parse(&body);
-    if let Err(r) = check_form(&state, &signed, &method, &headers, form.get("csrf")) {
-        return r;
-    }
+    check_form(&state, &signed, &method, &headers, form.get("csrf"))?;
     let Some(alg) = state.config.environment(env.as_str()).map(|e| e.alg) else {
-        return failed(&state, crate::manage::ManageError::NotFound);
+        return Err(failed(&state, crate::manage::ManageError::NotFound).into());
     };
     let ctx = signed.management(&state, None).context();
-    match state.keys.create(&env, alg, InsertWhen::Always, &ctx).await {
-        Ok(_) => Redirect::to(&format!("/console/{env}/signing-keys")).into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "console signing-key rotation failed");
-            super::session::unavailable(&state)
-        }
-    }
+    Ok(
+        match state.keys.create(&env, alg, InsertWhen::Always, &ctx).await {
+            Ok(_) => Redirect::to(&format!("/console/{env}/signing-keys")).into_response(),
+            Err(e) => {
+                tracing::warn!(error = %e, "console signing-key rotation failed");
+                super::session::unavailable(&state)
+            }
+        },
+    )
 }
 
 /// `GET /console/{env}/audit`: newest first, filtered by user, key and action.
@@ -283,11 +270,8 @@ pub async fn audit(
     headers: HeaderMap,
     Path(env): Path<String>,
     RawQuery(query): RawQuery,
-) -> Response {
-    let (signed, env) = match admin(&state, &headers, &env).await {
-        Ok(ok) => ok,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let (signed, env) = admin(&state, &headers, &env).await?;
     let params = pairs(query.as_deref().unwrap_or_default());
     let param = |name: &str| {
         params
@@ -307,7 +291,7 @@ pub async fn audit(
     };
     let entries = match state.management.store().list_audit(&audit).await {
         Ok((entries, _)) => entries,
-        Err(e) => return failed(&state, e.into()),
+        Err(e) => return Err(failed(&state, e.into()).into()),
     };
     let rows: Vec<Value> = entries
         .iter()
@@ -326,5 +310,5 @@ pub async fn audit(
     context.insert("user".into(), user.into());
     context.insert("key".into(), key.into());
     context.insert("action".into(), action.into());
-    page(&state, StatusCode::OK, "audit.html", context)
+    Ok(page(&state, StatusCode::OK, "audit.html", context))
 }

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use std::sync::Arc;
 
 use super::ConsoleState;
+use super::PageError;
 use super::pages::{error_page, page};
 use super::session::{check_form, require};
 use super::views::{Form, curl, day, environment, failed, frame, managed, not_found, refused};
@@ -21,37 +22,26 @@ pub async fn act(
     headers: HeaderMap,
     Path((env, client_id, action)): Path<(String, String, String)>,
     body: Bytes,
-) -> Response {
-    let signed = match require(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let signed = require(&state, &headers).await?;
     let form = Form::parse(&body);
-    if let Err(r) = check_form(&state, &signed, &method, &headers, form.get("csrf")) {
-        return r;
-    }
-    let env = match environment(&state, &env) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
+    check_form(&state, &signed, &method, &headers, form.get("csrf"))?;
+    let env = environment(&state, &env)?;
     let needs = if action == "delete" {
         "DeleteAPIKey"
     } else {
         "UpdateAPIKey"
     };
     if let Err(refusal) = signed.caller.require(needs) {
-        return refused(&state, refusal);
+        return Err(refused(&state, refusal).into());
     }
-    let key = match managed(&state, &signed, &env, &client_id).await {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
+    let key = managed(&state, &signed, &env, &client_id).await?;
     let etag = form.get("etag").map(str::to_owned);
     let manage = signed.management(&state, None);
     let back = |done: &str| {
         Redirect::to(&format!("/console/{env}/keys/{client_id}?done={done}")).into_response()
     };
-    match action.as_str() {
+    Ok(match action.as_str() {
         "enable" | "disable" => {
             let change = KeyChangeRequest {
                 enabled: Some(action == "enable"),
@@ -68,19 +58,19 @@ pub async fn act(
         }
         "roll" => {
             if let Err(refusal) = signed.caller.may_receive_secret_of(&key) {
-                return refused(&state, refusal);
+                return Err(refused(&state, refusal).into());
             }
             let grace = match form.get("grace").unwrap_or("0") {
                 "0" => None,
                 "3600" => Some(time::Duration::hours(1)),
                 "86400" => Some(time::Duration::hours(24)),
                 _ => {
-                    return error_page(
+                    return Ok(error_page(
                         &state,
                         StatusCode::BAD_REQUEST,
                         "Check the form",
                         "Pick how long the old secret keeps working. Nothing was changed.",
-                    );
+                    ));
                 }
             };
             let change = KeyChangeRequest {
@@ -91,7 +81,9 @@ pub async fn act(
             match manage.update_key(&key.client_id, change, etag).await {
                 Ok(updated) => {
                     let Some(secret) = updated.secret else {
-                        return failed(&state, ManageError::Unavailable("no secret".into()));
+                        return Err(
+                            failed(&state, ManageError::Unavailable("no secret".into())).into()
+                        );
                     };
                     let secret = secret.expose().to_owned();
                     let mut context = frame(&state, &signed, &env);
@@ -111,15 +103,15 @@ pub async fn act(
         }
         "delete" => {
             if form.get("confirm") != Some("yes") {
-                return error_page(
+                return Ok(error_page(
                     &state,
                     StatusCode::BAD_REQUEST,
                     "Confirm the deletion",
                     "Tick the confirmation to delete the key. Nothing was changed.",
-                );
+                ));
             }
             let Some(etag) = etag else {
-                return failed(&state, ManageError::Conflict);
+                return Err(failed(&state, ManageError::Conflict).into());
             };
             match manage.delete_key(&key.client_id, Some(&etag)).await {
                 Ok(_) => Redirect::to(&format!("/console/{env}/keys?done=deleted")).into_response(),
@@ -127,5 +119,5 @@ pub async fn act(
             }
         }
         _ => not_found(&state),
-    }
+    })
 }

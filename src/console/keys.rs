@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 use super::ConsoleState;
+use super::PageError;
 use super::pages::{error_page, page};
 use super::session::{check_form, require};
 use super::views::{Form, curl, day, environment, failed, frame, key_view, managed, refused};
@@ -30,15 +31,9 @@ pub async fn list(
     headers: HeaderMap,
     Path(env): Path<String>,
     RawQuery(query): RawQuery,
-) -> Response {
-    let signed = match require(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let env = match environment(&state, &env) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let signed = require(&state, &headers).await?;
+    let env = environment(&state, &env)?;
     let params: Map<String, Value> = pairs(query.as_deref().unwrap_or_default())
         .into_iter()
         .map(|(k, v)| (k, Value::String(v)))
@@ -71,7 +66,7 @@ pub async fn list(
         };
         let found = match state.management.store().list_keys(&page_query).await {
             Ok(found) => found,
-            Err(e) => return failed(&state, e.into()),
+            Err(e) => return Err(failed(&state, e.into()).into()),
         };
         after = found.entries.last().map(|(cursor, _)| *cursor);
         for (_, key) in found.entries {
@@ -115,7 +110,7 @@ pub async fn list(
         "can_create".into(),
         signed.caller.require("CreateAPIKey").is_ok().into(),
     );
-    page(&state, StatusCode::OK, "keys.html", context)
+    Ok(page(&state, StatusCode::OK, "keys.html", context))
 }
 
 /// `GET /console/{env}/keys/new`.
@@ -123,26 +118,22 @@ pub async fn new_key(
     State(state): State<Arc<ConsoleState>>,
     headers: HeaderMap,
     Path(env): Path<String>,
-) -> Response {
-    let signed = match require(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let env = match environment(&state, &env) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let signed = require(&state, &headers).await?;
+    let env = environment(&state, &env)?;
     if let Err(refusal) = signed.caller.require("CreateAPIKey") {
-        return refused(&state, refusal);
+        return Err(refused(&state, refusal).into());
     }
     let mut context = frame(&state, &signed, &env);
     let held: Vec<String> = signed.caller.ceiling().iter().map(str::to_owned).collect();
     context.insert("permissions".into(), held.into());
-    page(&state, StatusCode::OK, "new_key.html", context)
+    Ok(page(&state, StatusCode::OK, "new_key.html", context))
 }
 
-fn expiry(state: &ConsoleState, form: &Form) -> Result<Option<time::OffsetDateTime>, Response> {
-    let bad = |why: &str| error_page(state, StatusCode::BAD_REQUEST, "Check the form", why);
+fn expiry(state: &ConsoleState, form: &Form) -> Result<Option<time::OffsetDateTime>, PageError> {
+    let bad = |why: &str| -> PageError {
+        error_page(state, StatusCode::BAD_REQUEST, "Check the form", why).into()
+    };
     match form.get("expiry").unwrap_or_default() {
         "" => Ok(None),
         "date" => {
@@ -165,41 +156,30 @@ pub async fn create(
     headers: HeaderMap,
     Path(env): Path<String>,
     body: Bytes,
-) -> Response {
-    let signed = match require(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let signed = require(&state, &headers).await?;
     let form = Form::parse(&body);
-    if let Err(r) = check_form(&state, &signed, &method, &headers, form.get("csrf")) {
-        return r;
-    }
-    let env = match environment(&state, &env) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
+    check_form(&state, &signed, &method, &headers, form.get("csrf"))?;
+    let env = environment(&state, &env)?;
     if let Err(refusal) = signed.caller.require("CreateAPIKey") {
-        return refused(&state, refusal);
+        return Err(refused(&state, refusal).into());
     }
     let asked = match Permissions::parse(form.all("permission")) {
         Ok(asked) => asked,
         Err(e) => {
-            return error_page(
+            return Ok(error_page(
                 &state,
                 StatusCode::BAD_REQUEST,
                 "Check the form",
                 &e.to_string(),
-            );
+            ));
         }
     };
     let permissions = match signed.caller.grant(Some(asked)) {
         Ok(p) => p,
-        Err(refusal) => return refused(&state, refusal),
+        Err(refusal) => return Err(refused(&state, refusal).into()),
     };
-    let expires_at = match expiry(&state, &form) {
-        Ok(at) => at,
-        Err(r) => return r,
-    };
+    let expires_at = expiry(&state, &form)?;
     let name = form
         .get("name")
         .map(str::trim)
@@ -217,7 +197,7 @@ pub async fn create(
         .await;
     let created = match created {
         Ok(c) => c,
-        Err(e) => return failed(&state, e),
+        Err(e) => return Err(failed(&state, e).into()),
     };
     let client_id = created.key.client_id.to_string();
     let secret = created.secret.expose().to_owned();
@@ -229,7 +209,7 @@ pub async fn create(
     );
     context.insert("client_id".into(), client_id.into());
     context.insert("secret".into(), secret.into());
-    page(&state, StatusCode::CREATED, "secret.html", context)
+    Ok(page(&state, StatusCode::CREATED, "secret.html", context))
 }
 
 /// `GET /console/{env}/keys/{client_id}`.
@@ -238,19 +218,10 @@ pub async fn detail(
     headers: HeaderMap,
     Path((env, client_id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
-) -> Response {
-    let signed = match require(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let env = match environment(&state, &env) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
-    let key = match managed(&state, &signed, &env, &client_id).await {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let signed = require(&state, &headers).await?;
+    let env = environment(&state, &env)?;
+    let key = managed(&state, &signed, &env, &client_id).await?;
     let audit = AuditQuery {
         client_id: Some(client_id.clone()),
         limit: HISTORY,
@@ -259,7 +230,7 @@ pub async fn detail(
     };
     let history = match state.management.store().list_audit(&audit).await {
         Ok((entries, _)) => entries,
-        Err(e) => return failed(&state, e.into()),
+        Err(e) => return Err(failed(&state, e.into()).into()),
     };
     let history: Vec<Value> = history
         .iter()
@@ -292,5 +263,5 @@ pub async fn detail(
         "can_delete".into(),
         signed.caller.require("DeleteAPIKey").is_ok().into(),
     );
-    page(&state, StatusCode::OK, "key.html", context)
+    Ok(page(&state, StatusCode::OK, "key.html", context))
 }

@@ -21,6 +21,7 @@ mod key_actions;
 mod keys;
 mod oidc;
 mod oidc_flow;
+mod page_error;
 mod pages;
 mod session;
 mod sign_in;
@@ -35,6 +36,7 @@ use crate::config::Config;
 use crate::manage::Management;
 use crate::signing::KeyRing;
 
+use page_error::PageError;
 pub use session::{IDLE_TIMEOUT, SESSION_LIFETIME, link_token_hash, new_link_token};
 
 /// What the console needs.

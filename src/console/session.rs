@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use time::Duration;
 
 use super::ConsoleState;
+use super::PageError;
 use super::pages::error_page;
 use crate::domain::{Actor, ChangeSource};
 use crate::manage::Management;
@@ -142,7 +143,7 @@ fn cookie_token<'a>(state: &ConsoleState, headers: &'a HeaderMap) -> Option<&'a 
 pub async fn signed_in(
     state: &ConsoleState,
     headers: &HeaderMap,
-) -> Result<Option<Signed>, Response> {
+) -> Result<Option<Signed>, PageError> {
     let Some(token) = cookie_token(state, headers) else {
         return Ok(None);
     };
@@ -165,10 +166,10 @@ pub async fn signed_in(
 }
 
 /// The session, or a redirect to the sign-in page.
-pub async fn require(state: &ConsoleState, headers: &HeaderMap) -> Result<Signed, Response> {
+pub async fn require(state: &ConsoleState, headers: &HeaderMap) -> Result<Signed, PageError> {
     match signed_in(state, headers).await? {
         Some(signed) => Ok(signed),
-        None => Err(Redirect::to("/console/sign-in").into_response()),
+        None => Err(Redirect::to("/console/sign-in").into_response().into()),
     }
 }
 
@@ -180,7 +181,7 @@ pub fn check_form(
     method: &Method,
     headers: &HeaderMap,
     csrf: Option<&str>,
-) -> Result<(), Response> {
+) -> Result<(), PageError> {
     let origin = origin(&state.config.public_url);
     let expected = signed.session.csrf_token.as_bytes();
     let matches = csrf.is_some_and(|given| {
@@ -193,7 +194,8 @@ pub fn check_form(
             StatusCode::FORBIDDEN,
             "This form could not be accepted",
             "It did not come from this console's own page (or the page was too old). Nothing was changed. Go back, reload the page and try again.",
-        ));
+        )
+        .into());
     }
     Ok(())
 }

@@ -30,7 +30,7 @@ pub async fn home(State(state): State<Arc<ConsoleState>>, headers: HeaderMap) ->
             Redirect::to(&format!("/console/{first}/keys")).into_response()
         }
         Ok(None) => Redirect::to("/console/sign-in").into_response(),
-        Err(response) => response,
+        Err(page) => page.into_response(),
     }
 }
 
@@ -140,7 +140,7 @@ pub async fn sign_out(
 ) -> Response {
     let signed = match require(&state, &headers).await {
         Ok(signed) => signed,
-        Err(response) => return response,
+        Err(page) => return page.into_response(),
     };
     let csrf = form
         .as_ref()
@@ -148,7 +148,7 @@ pub async fn sign_out(
         .and_then(|f| f.get("csrf"))
         .map(String::as_str);
     if let Err(response) = check_form(&state, &signed, &method, &headers, csrf) {
-        return response;
+        return response.into_response();
     }
     let ctx = WriteContext {
         now: state.management.now(),

@@ -7,6 +7,7 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::ConsoleState;
+use super::PageError;
 use super::pages::error_page;
 use super::session::Signed;
 use crate::clock::rfc3339;
@@ -34,7 +35,7 @@ pub fn frame(state: &ConsoleState, signed: &Signed, env: &EnvironmentName) -> Ma
     frame
 }
 
-pub fn environment(state: &ConsoleState, env: &str) -> Result<EnvironmentName, Response> {
+pub fn environment(state: &ConsoleState, env: &str) -> Result<EnvironmentName, PageError> {
     EnvironmentName::parse(env)
         .ok()
         .filter(|e| state.config.environments.iter().any(|c| c.name == *e))
@@ -45,6 +46,7 @@ pub fn environment(state: &ConsoleState, env: &str) -> Result<EnvironmentName, R
                 "No such environment",
                 "This environment is not served here; pick one at the top of the page.",
             )
+            .into()
         })
 }
 
@@ -186,15 +188,15 @@ pub async fn managed(
     signed: &Signed,
     env: &EnvironmentName,
     client_id: &str,
-) -> Result<ApiKey, Response> {
+) -> Result<ApiKey, PageError> {
     let key = state
         .management
         .store()
         .get_key(&ClientId::new(client_id.to_owned()))
         .await
         .map_err(|e| failed(state, e.into()))?;
-    signed
+    Ok(signed
         .caller
         .managed(key, env)
-        .map_err(|r| refused(state, r))
+        .map_err(|r| refused(state, r))?)
 }
