@@ -79,15 +79,6 @@ impl ScimError {
         )
     }
 
-    /// 412 (a stale `If-Match`).
-    pub fn precondition_failed() -> Self {
-        Self::new(
-            StatusCode::PRECONDITION_FAILED,
-            None,
-            "the resource changed since that version; read it again",
-        )
-    }
-
     /// Any other status, e.g. 405, 413, 415.
     pub fn status(status: StatusCode, detail: impl Into<String>) -> Self {
         Self::new(status, None, detail)
