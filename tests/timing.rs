@@ -17,22 +17,24 @@ use std::time::{Duration, Instant};
 
 use app::{Backend, Key, TestApp};
 
-/// `n` refused token requests, each from an address of its own (127.0.0.`first`, ...) so
-/// no brute-force back-off answers in place of the check; returns the median time.
-async fn probe(app: &TestApp, key: &Key, n: usize, first: u8) -> Duration {
+/// `n` rounds of refused token requests, one per key in `keys` per round, interleaved so
+/// that the machine's drift (a checkpoint, another process) falls on every kind alike.
+/// Each request comes from an address of its own (127.0.0.`first`, ...) so no
+/// brute-force back-off answers in place of the check. Returns each key's median time.
+async fn probe(app: &TestApp, keys: &[&Key], n: usize, first: u8) -> Vec<Duration> {
     // Clients are built before measuring: building one costs time of its own.
-    let clients: Vec<(u8, reqwest::Client)> = (0..n)
+    let clients: Vec<reqwest::Client> = (0..n * keys.len())
         .map(|i| {
             let last = first + u8::try_from(i).unwrap();
-            let client = reqwest::Client::builder()
+            reqwest::Client::builder()
                 .local_address(std::net::IpAddr::from([127, 0, 0, last]))
                 .build()
-                .unwrap();
-            (last, client)
+                .unwrap()
         })
         .collect();
-    let mut times = Vec::new();
-    for (_, from) in clients {
+    let mut times = vec![Vec::new(); keys.len()];
+    for (i, from) in clients.into_iter().enumerate() {
+        let (kind, key) = (i % keys.len(), keys[i % keys.len()]);
         let started = Instant::now();
         let status = from
             .post(app.url("/production/oauth2/token"))
@@ -42,11 +44,16 @@ async fn probe(app: &TestApp, key: &Key, n: usize, first: u8) -> Duration {
             .await
             .unwrap()
             .status();
-        times.push(started.elapsed());
+        times[kind].push(started.elapsed());
         assert_eq!(status, 401);
     }
-    times.sort();
-    times[n / 2]
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort();
+            t[t.len() / 2]
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,10 +73,9 @@ async fn every_refusal_takes_the_same_fast_path_without_argon2() {
     };
 
     let jobs_before = app.metric("keymint_argon2_jobs_total").await;
-    probe(&app, &wrong_secret, 3, 10).await; // warm up
-    let wrong = probe(&app, &wrong_secret, 15, 20).await;
-    let unknown = probe(&app, &unknown_id, 15, 40).await;
-    let off = probe(&app, &disabled, 15, 60).await;
+    probe(&app, &[&wrong_secret, &unknown_id, &disabled], 1, 10).await; // warm up
+    let medians = probe(&app, &[&wrong_secret, &unknown_id, &disabled], 15, 20).await;
+    let (wrong, unknown, off) = (medians[0], medians[1], medians[2]);
     eprintln!("medians: wrong secret {wrong:?}, unknown id {unknown:?}, disabled key {off:?}");
     assert_eq!(
         app.metric("keymint_argon2_jobs_total").await,
