@@ -82,10 +82,11 @@ impl VerifiedCache {
         secret: &ClientSecret,
         now: OffsetDateTime,
     ) -> Option<CachedKey> {
+        // The MAC is computed whether or not the id is cached: a lookup costs the same.
+        let mac = self.mac(client_id, secret);
         let hit = self.entries.get(client_id).filter(|e| {
             e.secret_valid_until.is_none_or(|until| now < until)
-                && constant_time::verify_slices_are_equal(&e.mac, &self.mac(client_id, secret))
-                    .is_ok()
+                && constant_time::verify_slices_are_equal(&e.mac, &mac).is_ok()
         });
         match hit {
             Some(e) => {
