@@ -4,16 +4,15 @@
 //! token cache, each following the change feed.
 
 mod check;
+mod claims;
 pub mod introspect;
 mod key_states;
 pub mod revocations;
 pub mod revoke;
 mod token_cache;
 
-pub use check::{
-    Expected, Inactive, IssuedClaims, Memory, TokenChecker, TokenClaims, check_current,
-    verify_claims,
-};
+pub use check::{Expected, Inactive, Memory, TokenChecker, check_current, verify_claims};
+pub use claims::{IssuedClaims, TokenClaims};
 pub use introspect::{INTROSPECT_PERMISSION, answer as introspection_answer, introspect};
 pub use key_states::KeyStates;
 pub use revocations::{RevocationList, Revoked};

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::check::TokenClaims;
+use super::claims::TokenClaims;
 use crate::changes::{Change, Concern, ShardedCache};
 use crate::domain::{EnvironmentName, KeyCredentials};
 
