@@ -1,6 +1,7 @@
 //! Revoking one access token, by `jti`, as an operator.
 
 use super::{ManageError, Management};
+use crate::domain::ClientId;
 use crate::store::TokenRevocation;
 
 impl Management {
@@ -11,7 +12,8 @@ impl Management {
             .revoke_token(token, &self.write_context())
             .await?;
         self.publish(crate::changes::Change::Token(token.jti.clone()));
-        tracing::info!(env = %token.environment, jti = %token.jti, newly, source = self.actor.source.as_str(), "token revoked");
+        let client_id = token.client_id.as_ref().map(ClientId::as_str);
+        tracing::info!(env = %token.environment, jti = %token.jti, client_id, newly, source = self.actor.source.as_str(), "token revoked");
         Ok(newly)
     }
 }
