@@ -223,6 +223,17 @@ async fn people_manage_their_keys_in_a_real_browser() {
     browser.tick(".graphiql-execute-button").await;
     let result = browser.wait_text(".result-window", "totalCount").await;
     assert!(result.contains("\"totalCount\""), "{result}");
+    // The Docs panel: the schema, loaded by GraphiQL's own introspection query.
+    // The sidebar's first button opens the Documentation Explorer plugin.
+    browser.tick(".graphiql-sidebar button").await;
+    browser
+        .wait_text(".graphiql-doc-explorer", "Root Types")
+        .await;
+    browser
+        .tick(".graphiql-doc-explorer a.graphiql-doc-explorer-type-name")
+        .await;
+    let docs = browser.wait_text(".graphiql-doc-explorer", "APIKey").await;
+    assert!(!docs.contains("Error fetching schema"), "{docs}");
     browser.shoot("explorer").await;
     browser.stop().await;
 }

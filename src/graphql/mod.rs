@@ -46,11 +46,25 @@ const MAX_COMPLEXITY: usize = 2_000;
 const MAX_RECURSION: usize = 32;
 /// Directives on one field (Keymint defines none; `@include`/`@skip` need one each).
 const MAX_DIRECTIVES: usize = 4;
+/// The introspection query explorers send (GraphiQL's, graphql-js' `getIntrospectionQuery`)
+/// nests `ofType` nine levels inside `__schema { types { fields { type ...` : deeper than
+/// any operation on Keymint's own types. An authenticated caller's introspection-only
+/// operation gets this depth instead of [`MAX_DEPTH`]; every other limit stays.
+const MAX_INTROSPECTION_DEPTH: usize = 24;
 
 /// Builds the schema once; per-request data carries the caller.
 pub fn schema() -> KeymintSchema {
+    schema_with_depth(MAX_DEPTH)
+}
+
+/// The same schema for introspection-only operations of authenticated callers.
+pub fn introspection_schema() -> KeymintSchema {
+    schema_with_depth(MAX_INTROSPECTION_DEPTH)
+}
+
+fn schema_with_depth(depth: usize) -> KeymintSchema {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(MAX_DEPTH)
+        .limit_depth(depth)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(MAX_RECURSION)
         .limit_directives(MAX_DIRECTIVES)
@@ -64,6 +78,8 @@ pub struct GraphqlState {
     pub config: Arc<Config>,
     /// The schema (built once).
     pub schema: KeymintSchema,
+    /// The schema with the introspection depth limit ([`introspection_schema`]).
+    pub introspection: KeymintSchema,
     /// The use cases, acting as the system until a caller is known.
     pub management: Management,
     /// Checks of Keymint's own access tokens.
@@ -112,6 +128,11 @@ pub async fn execute(
         }
     };
     let caller = auth::authenticate(&state, &environment, &headers).await;
+    let schema = if caller.is_ok() && is_introspection(&request) {
+        &state.introspection
+    } else {
+        &state.schema
+    };
     let request_id =
         request_id.map_or_else(crate::web::request_id::generate, |axum::Extension(id)| id.0);
     let context = RequestContext {
@@ -120,8 +141,39 @@ pub async fn execute(
         caller,
         request_id,
     };
-    let response = state.schema.execute(request.data(context)).await;
+    let response = schema.execute(request.data(context)).await;
     axum::Json(response).into_response()
+}
+
+/// True when the operation `request` runs selects only introspection fields (`__schema`,
+/// `__type`, `__typename`) at its top level. A query that cannot be parsed is not: the
+/// ordinary schema reports its error.
+fn is_introspection(request: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
+    // Cheap test first: most requests are not introspection and are not parsed twice.
+    if !request.query.contains("__") {
+        return false;
+    }
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let operation = match (&document.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {
+            Some(op) => op,
+            None => return false,
+        },
+        // GraphQL §6.1: without a name, the document's one operation runs.
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => match ops.values().next() {
+            Some(op) => op,
+            None => return false,
+        },
+        (DocumentOperations::Multiple(_), None) => return false,
+    };
+    operation.node.ty == OperationType::Query
+        && operation.node.selection_set.node.items.iter().all(
+            |item| matches!(&item.node, Selection::Field(f) if f.node.name.node.starts_with("__")),
+        )
 }
 
 /// `GET /{env}/graphql`: the GraphiQL explorer, pointed at this environment, from files

@@ -177,6 +177,7 @@ impl AppState {
         let graphql = Arc::new(GraphqlState {
             config: Arc::clone(&config),
             schema: graphql::schema(),
+            introspection: graphql::introspection_schema(),
             management: management.clone(),
             tokens,
             user_tokens,

@@ -10,6 +10,7 @@ crate::both_backends!(graphql_access:
     audit_trail_records_actors_and_is_admin_only,
     hostile_queries_are_refused,
     the_explorer_page_loads,
+    explorers_load_the_schema_with_the_standard_introspection_query,
     session_tokens_from_the_identity_provider_create_a_first_key,
     admins_see_users_and_others_do_not,
 );
@@ -201,6 +202,50 @@ pub async fn hostile_queries_are_refused(backend: Backend) {
             && fields.contains(&"etag")
             && fields.contains(&"secretGracePeriodSeconds"),
         "{fields:?}"
+    );
+}
+
+/// The introspection query GraphiQL and other explorers send (graphql-js'
+/// `getIntrospectionQuery`, `TypeRef` nine `ofType` deep) is deeper than the operation
+/// limit. An authenticated caller gets it answered; without credentials, and mixed with
+/// an ordinary field, the depth limit still refuses it.
+pub async fn explorers_load_the_schema_with_the_standard_introspection_query(backend: Backend) {
+    const QUERY: &str = include_str!("fixtures/introspection.graphql");
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", &["runs:read"]).await;
+    let bearer = app
+        .access_token("production", &app.key("alice", "production").await)
+        .await;
+    let (status, body) = app
+        .graphql("production", Some(&bearer), QUERY, Value::Null)
+        .await;
+    assert_eq!(status, 200);
+    assert!(body["errors"].is_null(), "{body}");
+    let names: Vec<&str> = body["data"]["__schema"]["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"APIKey"), "{names:?}");
+
+    let (_, body) = app.graphql("production", None, QUERY, Value::Null).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.to_lowercase().contains("nested")),
+        "unauthenticated: {body}"
+    );
+    let deep_keys = "{ apiKeys(first: 1) { edges { node { clientId } } } \
+        __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } }";
+    let (_, body) = app
+        .graphql("production", Some(&bearer), deep_keys, Value::Null)
+        .await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.to_lowercase().contains("nested")),
+        "an ordinary field beside introspection keeps the limit: {body}"
     );
 }
 
