@@ -5,6 +5,7 @@ use std::path::Path;
 
 const DOCS: &[&str] = &[
     "README.md",
+    "CHANGELOG.md",
     "docs/ARCHITECTURE.md",
     "docs/configuration.md",
     "docs/console.md",
