@@ -110,7 +110,10 @@ pub async fn run() -> anyhow::Result<()> {
     .await;
     match reachable {
         Ok(Ok(store)) => match store.ping().await {
-            Ok(()) => println!("database                           reachable"),
+            Ok(()) => {
+                println!("database                           reachable");
+                warn_of_other_public_urls(store.as_ref(), &config.public_url).await;
+            }
             Err(e) => anyhow::bail!("the database does not answer: {e}"),
         },
         Ok(Err(e)) => anyhow::bail!("cannot connect to the database: {e}"),
@@ -118,4 +121,28 @@ pub async fn run() -> anyhow::Result<()> {
     }
     println!("configuration is valid");
     Ok(())
+}
+
+/// Instances on one database must serve one public URL; says so when the running ones
+/// serve another than this configuration's (reading only: a check records nothing).
+async fn warn_of_other_public_urls(store: &dyn crate::store::Store, public_url: &str) {
+    let since =
+        crate::clock::Clock::now(&crate::clock::SystemClock) - crate::sync::public_url::WINDOW;
+    // Before the first `serve` the table may not exist yet: nothing to compare.
+    let Ok(served) = store.public_urls(since).await else {
+        return;
+    };
+    let others: Vec<&str> = served
+        .iter()
+        .map(String::as_str)
+        .filter(|url| *url != public_url)
+        .collect();
+    if !others.is_empty() {
+        println!(
+            "warning: running instances on this database serve {} as their public URL, \
+             this configuration {public_url}: tokens minted at one are refused at the others; \
+             give every instance the same KEYMINT_PUBLIC_URL",
+            others.join(", ")
+        );
+    }
 }

@@ -49,14 +49,30 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     if let Some(reason) = state.sync.listener_problem() {
         problems.push(format!("database notifications down: {reason}"));
     }
+    // Not a reason to take the instance out of service (every instance sees it), but the
+    // one place a load balancer's operator looks.
+    let others = state.sync.other_public_urls();
+    let warnings: Vec<String> = (!others.is_empty())
+        .then(|| {
+            format!(
+                "instances on this database serve other public URLs ({}) than this one ({}): tokens minted at one are refused at the others; give every instance the same KEYMINT_PUBLIC_URL",
+                others.join(", "),
+                state.config.public_url
+            )
+        })
+        .into_iter()
+        .collect();
     if problems.is_empty() {
-        (
-            StatusCode::OK,
-            axum::Json(serde_json::json!({"status": "ready"})),
-        )
-            .into_response()
+        let mut body = serde_json::json!({"status": "ready"});
+        if !warnings.is_empty() {
+            body["warnings"] = warnings.into();
+        }
+        (StatusCode::OK, axum::Json(body)).into_response()
     } else {
-        let body = serde_json::json!({"status": "not ready", "problems": problems});
+        let mut body = serde_json::json!({"status": "not ready", "problems": problems});
+        if !warnings.is_empty() {
+            body["warnings"] = warnings.into();
+        }
         (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
     }
 }

@@ -239,6 +239,7 @@ impl AppState {
         }));
         // Events written while this instance was down take effect before it serves.
         crate::sync::catch_up(&state.sync_task()).await?;
+        state.check_public_url().await?;
         Ok(state)
     }
 
@@ -260,7 +261,14 @@ impl AppState {
             rotation: RotationPolicy {
                 every_days: self.config.signing_rotate_days,
             },
+            public_url: self.config.public_url.clone(),
         }
+    }
+
+    /// Records this instance's public URL now and notes the others (the sync task does it
+    /// every 30 s).
+    pub async fn check_public_url(&self) -> Result<(), crate::store::StoreError> {
+        crate::sync::public_url::check(&self.sync_task()).await
     }
 
     /// Runs the sync task's signing-key step now: due rotations, then the schedule.

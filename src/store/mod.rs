@@ -352,6 +352,17 @@ pub trait Store: Send + Sync + 'static {
     /// console links, sessions and sign-ins past their own expiry.
     async fn prune(&self, now: OffsetDateTime, keep: time::Duration) -> Result<(), StoreError>;
 
+    /// Records that an instance serves `public_url` (at `now`). Every instance on one
+    /// database must serve the same one, or each refuses the others' tokens.
+    async fn record_public_url(
+        &self,
+        public_url: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// The public URLs instances recorded since `since`, sorted.
+    async fn public_urls(&self, since: OffsetDateTime) -> Result<Vec<String>, StoreError>;
+
     /// Starts database notifications, if the backend has them.
     async fn wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<Wakeup>>;
 

@@ -3,6 +3,7 @@
 //! writes last-use times, and refreshes the signing keys. Both are woken by NOTIFY
 //! (through [`wakeups`]) where the database has it, and polled otherwise.
 
+pub mod public_url;
 mod status;
 mod wakeups;
 
@@ -89,6 +90,8 @@ pub struct SyncTask {
     pub revocations: Arc<RevocationList>,
     /// Scheduled signing-key rotation.
     pub rotation: RotationPolicy,
+    /// The `KEYMINT_PUBLIC_URL` this instance serves.
+    pub public_url: String,
 }
 
 /// Applies every pending `keymint_user_events` row; run before serving so an instance
@@ -165,6 +168,7 @@ async fn feed_loop(state: &SyncTask, signals: &Signals, mut shutdown: watch::Rec
     let mut last_prune = Instant::now();
     let mut last_flush = Instant::now();
     let mut last_keys = Instant::now();
+    let mut last_url_check = Instant::now();
     loop {
         tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => break,
@@ -210,6 +214,12 @@ async fn feed_loop(state: &SyncTask, signals: &Signals, mut shutdown: watch::Rec
             // the audit trail, so once a second keeps busy passes short.
             if let Err(e) = within(expire_keys(state)).await {
                 tracing::warn!(error = %e, "expiring keys failed; will retry");
+            }
+        }
+        if last_url_check.elapsed() > public_url::CHECK_EVERY {
+            last_url_check = Instant::now();
+            if let Err(e) = within(public_url::check(state)).await {
+                tracing::warn!(error = %e, "recording the public URL failed; will retry");
             }
         }
         if last_flush.elapsed() > USAGE_FLUSH {

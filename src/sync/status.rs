@@ -27,6 +27,7 @@ pub struct SyncStatus {
     pub connects: AtomicU64,
     /// Reloads of signing keys that failed (a key this instance cannot open, say).
     pub signing_key_reload_failures: AtomicU64,
+    other_public_urls: Mutex<Vec<String>>,
 }
 
 impl SyncStatus {
@@ -47,7 +48,28 @@ impl SyncStatus {
             lag_ms: AtomicU64::new(0),
             connects: AtomicU64::new(0),
             signing_key_reload_failures: AtomicU64::new(0),
+            other_public_urls: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Public URLs other instances on this database served recently (empty when all
+    /// agree), as of the last check.
+    pub fn other_public_urls(&self) -> Vec<String> {
+        self.other_public_urls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Notes the other public URLs; true when they changed.
+    pub(super) fn set_other_public_urls(&self, urls: Vec<String>) -> bool {
+        let mut held = self
+            .other_public_urls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let changed = *held != urls;
+        *held = urls;
+        changed
     }
 
     /// `Some(reason)` when notifications have been down longer than the grace period.

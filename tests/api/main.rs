@@ -29,6 +29,7 @@ mod metrics;
 mod openapi;
 mod revocation;
 mod rotation;
+mod scale_out;
 mod scim;
 mod scim_bounds;
 mod scim_compliance;

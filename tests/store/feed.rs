@@ -158,3 +158,23 @@ pub async fn a_revocation_is_audited_once_with_its_target_and_operator(store: Ar
     assert_eq!(entry.operator.as_deref(), Some("carol@ops-1"));
     assert_eq!(entry.source, "cli");
 }
+
+/// Each instance records the public URL it serves; the URLs recorded within a window are
+/// listed once each, and one not refreshed within the window drops out.
+pub async fn instances_see_the_other_public_urls_served_on_the_database(store: Arc<dyn Store>) {
+    let t0 = time::macros::datetime!(2026-12-06 12:00 UTC);
+    let window = Duration::minutes(2);
+    let (a, b) = ("https://keymint.example.com", "http://127.0.0.1:8080");
+    store.record_public_url(a, t0).await.unwrap();
+    store.record_public_url(a, t0).await.unwrap();
+    assert_eq!(store.public_urls(t0 - window).await.unwrap(), vec![a]);
+    store
+        .record_public_url(b, t0 + Duration::seconds(5))
+        .await
+        .unwrap();
+    assert_eq!(store.public_urls(t0 - window).await.unwrap(), vec![b, a]);
+    // B stopped: three minutes later only A has refreshed.
+    let later = t0 + Duration::minutes(3);
+    store.record_public_url(a, later).await.unwrap();
+    assert_eq!(store.public_urls(later - window).await.unwrap(), vec![a]);
+}

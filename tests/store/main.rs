@@ -62,5 +62,6 @@ mod feed_tests {
         every_change_appends_to_the_change_feed,
         expired_keys_are_disabled_and_audited,
         a_revocation_is_audited_once_with_its_target_and_operator,
+        instances_see_the_other_public_urls_served_on_the_database,
     );
 }

@@ -80,7 +80,14 @@ pub fn verify_claims(expected: &Expected<'_>, token: &str) -> Result<TokenClaims
     validation.validate_exp = false;
     validation.validate_nbf = false;
     let claims = decode::<TokenClaims>(token, decoding, &validation)
-        .map_err(|e| inactive(&format!("invalid token: {e}")))?
+        .map_err(|e| match e.kind() {
+            // The usual cause: instances serving different KEYMINT_PUBLIC_URLs.
+            jsonwebtoken::errors::ErrorKind::InvalidIssuer => inactive(&format!(
+                "issued by another issuer than this environment's ({}); every instance needs the same KEYMINT_PUBLIC_URL",
+                expected.issuer
+            )),
+            _ => inactive(&format!("invalid token: {e}")),
+        })?
         .claims;
     let now = expected.now.unix_timestamp();
     if now >= claims.exp {

@@ -46,8 +46,9 @@ pub async fn introspect(
         Ok(active) => active,
         Err(reason) if reason.unavailable => return Err(TokenError::TemporarilyUnavailable),
         Err(reason) => {
-            // RFC 7662 §2.2: anything not active is just {"active": false}.
-            tracing::debug!(%reason, "introspection: inactive");
+            // RFC 7662 §2.2: anything not active is just {"active": false}; why is
+            // logged, never sent.
+            tracing::info!(env = %environment, %reason, "introspection answered inactive");
             Arc::from(&br#"{"active":false}"#[..])
         }
     };

@@ -16,6 +16,7 @@ mod group_queries;
 mod groups;
 mod journal;
 mod keys;
+mod public_urls;
 pub(super) mod queries;
 mod records;
 mod scim;

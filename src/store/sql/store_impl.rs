@@ -315,6 +315,16 @@ where
     async fn prune(&self, now: OffsetDateTime, keep: time::Duration) -> Result<(), StoreError> {
         SqlStore::<DB>::prune(self, now, keep).await
     }
+    async fn record_public_url(
+        &self,
+        public_url: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        SqlStore::<DB>::record_public_url(self, public_url, now).await
+    }
+    async fn public_urls(&self, since: OffsetDateTime) -> Result<Vec<String>, StoreError> {
+        SqlStore::<DB>::public_urls(self, since).await
+    }
     async fn wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<Wakeup>> {
         DB::wakeups(self)
     }
