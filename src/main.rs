@@ -1,12 +1,10 @@
 //! The `keymint` command: parse arguments, set up logging, dispatch.
 
-use clap::Parser;
-
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let cli = keymint::cli::Cli::parse();
+    let cli = keymint::cli::parse();
     keymint::cli::init_tracing();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

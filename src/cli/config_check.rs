@@ -9,6 +9,12 @@ use crate::config::Config;
 pub async fn run() -> anyhow::Result<()> {
     let config =
         Config::from_env().map_err(|e| anyhow::anyhow!("configuration is not valid: {e}"))?;
+    let set_names: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .collect();
+    for warning in unknown_variables(&set_names) {
+        println!("warning: {warning}");
+    }
     let set = |v: bool| if v { "set (not shown)" } else { "unset" };
     // The URL's password is replaced by ***.
     let database = format!("{:?}", config.database_url);
@@ -80,7 +86,7 @@ pub async fn run() -> anyhow::Result<()> {
         None => println!("HTTPS                              off (plain HTTP on loopback)"),
     }
     println!(
-        "KEYMINT_TRUSTED_PROXIES            {:?}",
+        "KEYMINT_TRUSTED_PROXIES            {}",
         config.trusted_proxies
     );
     if let Some(address) = config.metrics_listen {
@@ -123,6 +129,52 @@ pub async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `KEYMINT_*` variables Keymint does not read (a typo is otherwise silently ignored),
+/// each with the known name it most resembles.
+fn unknown_variables(set: &[String]) -> Vec<String> {
+    use crate::config::table::{VARIABLES, is_known};
+    let mut unknown: Vec<String> = set
+        .iter()
+        .filter(|n| n.starts_with("KEYMINT_") && !n.starts_with("KEYMINT_TEST_") && !is_known(n))
+        .map(|name| {
+            let nearest = VARIABLES
+                .iter()
+                .flat_map(|v| v.names.iter())
+                .map(|known| (distance(name, known), *known))
+                .min()
+                .filter(|(d, _)| *d <= 3);
+            match nearest {
+                Some((_, known)) => {
+                    format!(
+                        "{name} is not a Keymint variable and is ignored; did you mean {known}?"
+                    )
+                }
+                None => format!("{name} is not a Keymint variable and is ignored"),
+            }
+        })
+        .collect();
+    unknown.sort();
+    unknown
+}
+
+/// Edit distance between two short names (Levenshtein; names are under 64 bytes).
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// Instances on one database must serve one public URL; says so when the running ones
 /// serve another than this configuration's (reading only: a check records nothing).
 async fn warn_of_other_public_urls(store: &dyn crate::store::Store, public_url: &str) {
@@ -144,5 +196,29 @@ async fn warn_of_other_public_urls(store: &dyn crate::store::Store, public_url: 
              give every instance the same KEYMINT_PUBLIC_URL",
             others.join(", ")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_are_named_with_the_variable_meant() {
+        let set = [
+            "KEYMINT_ENVIRONMENT".to_owned(),
+            "KEYMINT_LISTEN".to_owned(),
+            "KEYMINT_TEST_POSTGRES_URL".to_owned(),
+            "KEYMINT_WHATEVER_ELSE_ENTIRELY".to_owned(),
+            "PATH".to_owned(),
+        ];
+        assert_eq!(
+            unknown_variables(&set),
+            vec![
+                "KEYMINT_ENVIRONMENT is not a Keymint variable and is ignored; did you mean KEYMINT_ENVIRONMENTS?",
+                "KEYMINT_WHATEVER_ELSE_ENTIRELY is not a Keymint variable and is ignored",
+            ]
+        );
+        assert_eq!(distance("kitten", "sitting"), 3);
     }
 }

@@ -20,37 +20,15 @@ use crate::domain::Actor;
 use crate::manage::Management;
 use crate::secrets::SecretHasher;
 
-/// The configuration `serve` (and every other verb) reads, for `serve --help`.
-const SERVE_HELP: &str = "\
-Configuration (environment variables; empty counts as unset):
-  DATABASE_URL                        sqlite://keymint.db (default) or postgres://user:pass@host/db
-  KEYMINT_LISTEN                      listen address, default 127.0.0.1:8080
-  KEYMINT_PUBLIC_URL                  base URL clients use, default http:// + listen address
-  KEYMINT_ENVIRONMENTS                served environments, default production,sandbox
-  KEYMINT_KEYS_DIR                    folder of the generated encryption-keys file, default keys
-  KEYMINT_ENCRYPTION_KEYS             ID:KEY,... the keys signing keys are sealed under in the
-                                      database (unset: KEYMINT_KEYS_DIR/encryption-keys)
-  KEYMINT_SIGNING_ALG                 ES256 (default), RS256, EdDSA; or production:RS256,sandbox:EdDSA
-  KEYMINT_TOKEN_TTL                   access-token lifetime in seconds, 1 to 3600, default 600
-  KEYMINT_AUDIENCE                    comma-separated audiences, default the environment's issuer
-  KEYMINT_SIGNING_KEY_PUBLISH_DELAY   seconds a new key is published before it signs, default 300
-  KEYMINT_SIGNING_KEY_ROTATE_DAYS     rotate signing keys this often (unset: manual)
-  KEYMINT_WEBHOOK_SECRET              whsec_... Standard Webhooks secret (unset: webhook off)
-  KEYMINT_SCIM_TOKEN                  bearer token of /scim/v2, 16+ characters (unset: SCIM off)
-  KEYMINT_USER_TOKEN_ISSUER, KEYMINT_USER_TOKEN_JWKS_URL, KEYMINT_USER_TOKEN_AUDIENCE
-                                      identity-provider session tokens for the GraphQL API
-  KEYMINT_TLS_CERT, KEYMINT_TLS_KEY   serve HTTPS from these PEM files
-  KEYMINT_BEHIND_TLS_PROXY            1: a TLS-terminating proxy is in front
-  KEYMINT_TRUSTED_PROXIES             CIDRs whose X-Forwarded-For is believed, default loopback
-  KEYMINT_METRICS_LISTEN              serve /metrics on this address only
-  KEYMINT_MAX_STALENESS               seconds without confirming the change feed before caches
-                                      are bypassed, default 10
-  KEYMINT_CACHE_CAPACITY, KEYMINT_CACHE_TTL, KEYMINT_HASH_THREADS, KEYMINT_HASH_MAX_WAIT_MS,
-  KEYMINT_HEADER_TIMEOUT, KEYMINT_MAX_CONNECTIONS, KEYMINT_TOKEN_RATE_LIMIT
-                                      performance and limits (see docs/configuration.md)
-  KEYMINT_LOG_FORMAT                  json: one JSON object per log line
-  RUST_LOG                            log filter, default info,sqlx=warn
-Reference: docs/reference.md; configuration details: docs/configuration.md.";
+/// Parses the command line; `serve --help` lists every configuration variable from
+/// [`crate::config::table`].
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let command = Cli::command().mut_subcommand("serve", |serve| {
+        serve.after_help(crate::config::table::help())
+    });
+    Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit())
+}
 
 /// Keymint: an OAuth2 client-credentials token issuer.
 #[derive(Debug, Parser)]
@@ -66,7 +44,6 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run migrations, create missing signing keys, and serve HTTP.
-    #[command(after_help = SERVE_HELP)]
     Serve,
     /// Mirror users from the directory.
     #[command(subcommand)]

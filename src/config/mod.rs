@@ -5,6 +5,7 @@
 
 mod database_url;
 mod environments;
+pub mod table;
 #[cfg(test)]
 mod tests;
 mod vars;

@@ -34,6 +34,17 @@ impl Default for TrustedProxies {
     }
 }
 
+impl std::fmt::Display for TrustedProxies {
+    /// The CIDRs as configured (`none` when empty), for `config check`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        let nets: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&nets.join(", "))
+    }
+}
+
 impl TrustedProxies {
     /// Parses a comma-separated list of CIDRs or single addresses (`none` trusts none).
     pub fn parse(list: &str) -> Result<Self, String> {

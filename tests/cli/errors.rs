@@ -215,9 +215,14 @@ fn config_check_shows_the_configuration_and_what_is_wrong() {
         .env_clear()
         .env("KEYMINT_WEBHOOK_SECRET", secret)
         .env("KEYMINT_ENCRYPTION_KEYS", encryption)
+        .env("KEYMINT_ENVIRONMENT", "staging")
         .output()
         .unwrap();
     let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("warning: KEYMINT_ENVIRONMENT is not a Keymint variable and is ignored; did you mean KEYMINT_ENVIRONMENTS?"),
+        "a typo is named: {shown}"
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -240,6 +245,10 @@ fn config_check_shows_the_configuration_and_what_is_wrong() {
         !shown.contains("8dGJ2cHv5N0t4WqZJ0c3m6yQ1xQk2m9v0Xw8a7bC6dE"),
         "an encryption key was printed"
     );
+    assert!(
+        shown.contains("KEYMINT_TRUSTED_PROXIES            127.0.0.0/8, ::1/128"),
+        "values, not Debug output: {shown}"
+    );
     assert!(shown.contains("configuration is valid"), "{shown}");
 
     let bad = std::process::Command::new(BIN)
@@ -251,4 +260,26 @@ fn config_check_shows_the_configuration_and_what_is_wrong() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("KEYMINT_TOKEN_TTL"));
+}
+
+/// `serve --help` lists every variable, the console's sign-in ones too, from the table
+/// the docs show.
+#[test]
+fn serve_help_lists_every_variable() {
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--help"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for v in keymint::config::table::VARIABLES {
+        for name in v.names {
+            assert!(
+                help.contains(name),
+                "{name} missing from serve --help:\n{help}"
+            );
+        }
+    }
+    assert!(help.contains("KEYMINT_CONSOLE_OIDC_CLIENT_ID"), "{help}");
 }
