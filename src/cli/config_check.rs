@@ -74,6 +74,29 @@ pub async fn run() -> anyhow::Result<()> {
         ),
         None => println!("session tokens                     off"),
     }
+    println!(
+        "KEYMINT_SCIM_TOKEN                 {}",
+        if config.scim_token.is_some() {
+            format!("set (not shown): SCIM 2.0 at {}/scim/v2", config.public_url)
+        } else {
+            "unset (SCIM off)".to_owned()
+        }
+    );
+    match &config.console_oidc {
+        Some(oidc) => println!(
+            "console sign-in                    one-time links and OpenID Connect ({}, client {}, {})",
+            oidc.issuer,
+            oidc.client_id,
+            if oidc.client_secret.is_some() {
+                "client secret set (not shown)"
+            } else {
+                "public client, PKCE"
+            }
+        ),
+        None => {
+            println!("console sign-in                    one-time links (keymint console link)")
+        }
+    }
     match &config.tls {
         Some(t) => println!(
             "HTTPS                              {} and {}",

@@ -246,6 +246,10 @@ fn config_check_shows_the_configuration_and_what_is_wrong() {
         "an encryption key was printed"
     );
     assert!(
+        shown.contains("unset (SCIM off)") && shown.contains("console sign-in"),
+        "every feature's settings: {shown}"
+    );
+    assert!(
         shown.contains("KEYMINT_TRUSTED_PROXIES            127.0.0.0/8, ::1/128"),
         "values, not Debug output: {shown}"
     );
