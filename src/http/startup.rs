@@ -179,9 +179,16 @@ async fn connect_with_backoff(config: Config, starting: &Starting) -> anyhow::Re
             Ok(store) => {
                 return AppState::build_on(config, store, Runtime::default()).await;
             }
+            Err(store::StoreError::Misconfigured(why)) => {
+                anyhow::bail!("{why}; not retrying: fix DATABASE_URL and start again");
+            }
             Err(e) => {
+                let why = match e {
+                    store::StoreError::Backend(why) => why,
+                    other => other.to_string(),
+                };
                 let problem = format!(
-                    "database unreachable ({e}); retrying in {} s",
+                    "database unreachable ({why}); retrying in {} s",
                     delay.as_secs()
                 );
                 tracing::warn!("{problem}");

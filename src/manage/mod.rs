@@ -59,7 +59,7 @@ impl From<StoreError> for ManageError {
             StoreError::UnknownUsers(ids) => {
                 Self::InvalidInput(format!("no such user: {}", ids.join(", ")))
             }
-            StoreError::Backend(m) => Self::Unavailable(m),
+            StoreError::Backend(m) | StoreError::Misconfigured(m) => Self::Unavailable(m),
         }
     }
 }

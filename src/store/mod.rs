@@ -58,6 +58,10 @@ pub enum StoreError {
     /// The database failed or is unreachable.
     #[error("database error: {0}")]
     Backend(String),
+    /// The database answered and refused what `DATABASE_URL` says (a wrong password, no
+    /// such database): trying again will not help.
+    #[error("{0}")]
+    Misconfigured(String),
 }
 
 impl From<sqlx::Error> for StoreError {

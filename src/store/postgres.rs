@@ -2,8 +2,12 @@
 //! concurrent writers; LISTEN/NOTIFY wakes every instance when the change feed or
 //! `keymint_user_events` gets rows.
 
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, PgQueryResult};
+use sqlx::Connection;
+use sqlx::postgres::{
+    PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgQueryResult,
+};
 use sqlx::{Postgres, Transaction};
+use std::str::FromStr;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
@@ -100,15 +104,67 @@ impl Backend for Postgres {
     }
 }
 
+/// How long one connection attempt may take at start-up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What went wrong connecting to `place`, in words an operator can act on.
+fn connect_failure(place: &str, options: &PgConnectOptions, e: &sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Io(io) => {
+            let why = match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+                std::io::ErrorKind::TimedOut => "timed out".to_owned(),
+                _ => io.to_string(),
+            };
+            StoreError::Backend(format!("cannot reach PostgreSQL at {place}: {why}"))
+        }
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            // 28P01 invalid_password, 28000 invalid_authorization_specification.
+            Some("28P01" | "28000") => StoreError::Misconfigured(format!(
+                "PostgreSQL at {place} refused the login of user {:?}: {}",
+                options.get_username(),
+                db.message()
+            )),
+            // 3D000 invalid_catalog_name.
+            Some("3D000") => StoreError::Misconfigured(format!(
+                "PostgreSQL at {place} has no database {:?}: {}",
+                options.get_database().unwrap_or_default(),
+                db.message()
+            )),
+            _ => StoreError::Backend(format!("PostgreSQL at {place}: {}", db.message())),
+        },
+        other => StoreError::Backend(format!("PostgreSQL at {place}: {other}")),
+    }
+}
+
 impl SqlStore<Postgres> {
-    /// Connects to `url` (`postgres://...`).
+    /// Connects to `url` (`postgres://...`). A failure names the server and the cause
+    /// (connection refused, a login refused, no such database), and says whether trying
+    /// again can help ([`StoreError::Misconfigured`] when it cannot).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        let place = format!("{}:{}", options.get_host(), options.get_port());
+        // One direct attempt first: the pool retries a failed connection until its acquire
+        // timeout and then reports only "pool timed out", hiding why.
+        match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+            Ok(Ok(connection)) => {
+                let _ = connection.close().await;
+            }
+            Ok(Err(e)) => return Err(connect_failure(&place, &options, &e)),
+            Err(_) => {
+                return Err(StoreError::Backend(format!(
+                    "PostgreSQL at {place} did not answer within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                )));
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(16)
             // Within the request deadline (4.5 s), so a dark database answers 503 in time.
             .acquire_timeout(Duration::from_secs(3))
-            .connect(url)
-            .await?;
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| connect_failure(&place, &options, &e))?;
         Ok(Self::new(pool))
     }
 

@@ -74,3 +74,82 @@ fn plain_http_on_a_public_address_is_refused_at_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("KEYMINT_BEHIND_TLS_PROXY=1"), "{stderr}");
 }
+
+/// A closed port is named with its cause, and Keymint says it retries.
+#[test]
+fn a_closed_port_is_named_and_retried() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = Arc::new(Mutex::new(String::new()));
+    let mut server = start_server_until(
+        tmp.path(),
+        Arc::clone(&logs),
+        &[(
+            "DATABASE_URL",
+            "postgres://keymint:secret@127.0.0.1:1/keymint",
+        )],
+        "keymint listening",
+    );
+    let started = Instant::now();
+    loop {
+        let seen = logs.lock().unwrap().clone();
+        if seen.contains("cannot reach PostgreSQL at 127.0.0.1:1: connection refused")
+            && seen.contains("retrying in")
+        {
+            assert!(!seen.contains("secret"), "the password was logged: {seen}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no clear message: {seen}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop_with_sigterm(&mut server);
+}
+
+/// A wrong password will not fix itself: `serve` says so and exits instead of retrying.
+#[test]
+#[cfg_attr(
+    not(keymint_pg),
+    ignore = "set KEYMINT_TEST_POSTGRES_URL to run the PostgreSQL suite"
+)]
+fn a_wrong_password_ends_start_up_with_the_reason() {
+    let url = std::env::var("KEYMINT_TEST_POSTGRES_URL").unwrap();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (userinfo, place) = rest.split_once('@').unwrap();
+    let user = userinfo.split(':').next().unwrap();
+    let wrong = format!("{scheme}://{user}:not-the-password@{place}");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(tmp.path())
+        .env_clear()
+        .env("DATABASE_URL", &wrong)
+        .env("KEYMINT_LISTEN", "127.0.0.1:0")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("serve kept retrying a wrong password");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(
+        stderr.contains("refused the login of user") && stderr.contains("not retrying"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("not-the-password"),
+        "the password was shown: {stderr}"
+    );
+}
