@@ -63,6 +63,13 @@ impl Caller {
     pub fn require(&self, permission: &str) -> Result<(), Refusal> {
         if self.permissions.contains(permission) {
             Ok(())
+        } else if self.client_id.is_some() && self.user_permissions.contains(permission) {
+            // The owner holds it now, the key does not: keys are frozen at creation.
+            Err(Refusal::Forbidden(format!(
+                "this operation requires the {permission} permission; the key's owner holds it now, \
+                 but a key keeps the permissions its owner had when it was created: create a new key \
+                 to get the current set"
+            )))
         } else {
             Err(Refusal::Forbidden(format!(
                 "this operation requires the {permission} permission"

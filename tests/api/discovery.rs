@@ -121,4 +121,29 @@ pub async fn the_base_url_points_at_where_to_start(backend: Backend) {
         production["token_endpoint"],
         app.url("/production/oauth2/token")
     );
+
+    // A browser gets a page that links the console and each environment's explorer.
+    let page = app
+        .http
+        .get(app.url("/"))
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.headers().contains_key("content-security-policy"));
+    let page = page.text().await.unwrap();
+    for link in [
+        "href=\"/console/\"".to_owned(),
+        format!("href=\"{}\"", app.url("/production/graphql")),
+        format!("href=\"{}\"", app.url("/sandbox/graphql")),
+    ] {
+        assert!(page.contains(&link), "{link} missing: {page}");
+    }
 }

@@ -11,6 +11,7 @@ crate::both_backends!(graphql_access:
     hostile_queries_are_refused,
     the_explorer_page_loads,
     explorers_load_the_schema_with_the_standard_introspection_query,
+    a_key_made_before_its_owner_got_a_permission_says_why_it_lacks_it,
     session_tokens_from_the_identity_provider_create_a_first_key,
     admins_see_users_and_others_do_not,
 );
@@ -246,6 +247,40 @@ pub async fn explorers_load_the_schema_with_the_standard_introspection_query(bac
             .as_str()
             .is_some_and(|m| m.to_lowercase().contains("nested")),
         "an ordinary field beside introspection keeps the limit: {body}"
+    );
+}
+
+/// Keys are frozen at creation: a key made before its owner got `CreateAPIKey` is refused,
+/// and the refusal says why and what to do, instead of only naming the permission.
+pub async fn a_key_made_before_its_owner_got_a_permission_says_why_it_lacks_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", &["runs:read"]).await;
+    let key = app.key("alice", "production").await;
+    app.user("alice", &["runs:read", "CreateAPIKey"]).await;
+    let bearer = app.access_token("production", &key).await;
+    let (_, body) = app
+        .graphql("production", Some(&bearer), CREATE, Value::Null)
+        .await;
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("requires the CreateAPIKey permission")
+            && message.contains("a key keeps the permissions its owner had when it was created"),
+        "{body}"
+    );
+    // A caller whose owner lacks it too gets the plain refusal.
+    app.user("bob", &["runs:read"]).await;
+    let bobs = app
+        .access_token("production", &app.key("bob", "production").await)
+        .await;
+    let (_, body) = app
+        .graphql("production", Some(&bobs), CREATE, Value::Null)
+        .await;
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("requires the CreateAPIKey permission")
+            && !message.contains("frozen")
+            && !message.contains("keeps"),
+        "{body}"
     );
 }
 

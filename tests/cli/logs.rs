@@ -48,4 +48,6 @@ fn json_logs_carry_the_request_id() {
         .expect("the refusal is logged");
     assert_eq!(refusal["span"]["request_id"], "trace-4711", "{refusal}");
     assert_eq!(refusal["span"]["path"], "/production/oauth2/token");
+    // One spelling of reasons: the metric label's, as docs/reference.md shows it.
+    assert_eq!(refusal["fields"]["reason"], "unknown_client", "{refusal}");
 }

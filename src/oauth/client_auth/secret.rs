@@ -221,11 +221,11 @@ fn whole_seconds(d: std::time::Duration) -> std::time::Duration {
 /// Logs why (never sent) and answers the one `invalid_client` of every failure.
 fn refused(environment: &EnvironmentName, client_id: &ClientId, reason: Refusal) -> TokenError {
     if is_well_formed_client_id(client_id.as_str()) {
-        tracing::info!(env = %environment, client_id = %client_id, ?reason, "client authentication refused");
+        tracing::info!(env = %environment, client_id = %client_id, reason = reason.label(), "client authentication refused");
     } else {
         // Not an id Keymint issues: it may be a secret pasted into the wrong field, so it
         // stays out of the log.
-        tracing::info!(env = %environment, ?reason, client_id_malformed = true, "client authentication refused");
+        tracing::info!(env = %environment, reason = reason.label(), client_id_malformed = true, "client authentication refused");
     }
     TokenError::InvalidClient {
         realm: environment.to_string(),
