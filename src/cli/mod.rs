@@ -84,10 +84,13 @@ enum ConfigCommand {
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the default level, `KEYMINT_LOG_FORMAT=json`
-/// writes one JSON object per line (with the request span and its `request_id`).
-pub fn init_tracing() {
+/// writes one JSON object per line (with the request span and its `request_id`). `serve`
+/// logs from `info`; the other commands print their answer and log only warnings, so a
+/// routine command's output is its answer.
+pub fn init_tracing(serving: bool) {
+    let default = if serving { "info,sqlx=warn" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -99,6 +102,13 @@ pub fn init_tracing() {
             .with_ansi(std::io::stderr().is_terminal())
             .try_init()
     };
+}
+
+impl Cli {
+    /// True for `serve`, the one long-running command.
+    pub fn serves(&self) -> bool {
+        matches!(self.command, Command::Serve)
+    }
 }
 
 /// Runs one command.

@@ -287,3 +287,27 @@ fn serve_help_lists_every_variable() {
     }
     assert!(help.contains("KEYMINT_CONSOLE_OIDC_CLIENT_ID"), "{help}");
 }
+
+/// A routine command prints its answer, not the log lines `serve` writes at `info`.
+#[test]
+fn routine_commands_print_no_info_log_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [
+        &["users", "upsert", "alice", "--permission", "runs:read"][..],
+        &["keys", "create", "--user", "alice", "--env", "production"][..],
+        &["users", "list"][..],
+    ] {
+        let out = std::process::Command::new(BIN)
+            .args(args)
+            .current_dir(tmp.path())
+            .env_clear()
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains(" INFO "),
+            "{args:?} logged at info: {stderr}"
+        );
+    }
+}
