@@ -267,17 +267,28 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
                 .rotate_secret(&ClientId::new(client_id.clone()), None, grace)
                 .await
                 .map_err(|e| named(e, &format!("key {client_id}")))?;
+            // When the old secret stops working, as stored (none without a grace period).
+            let old_until = manage
+                .store()
+                .find_credentials(&rotated.key.client_id)
+                .await?
+                .and_then(|creds| creds.previous_secret.map(|(_, until)| until));
             if json {
                 println!(
                     "{}",
-                    json!({"clientId": rotated.key.client_id.as_str(), "clientSecret": rotated.secret.expose()})
+                    json!({
+                        "clientId": rotated.key.client_id.as_str(),
+                        "clientSecret": rotated.secret.expose(),
+                        "previousSecretValidUntil": old_until.map(rfc3339),
+                    })
                 );
             } else {
                 println!("clientId:     {}", rotated.key.client_id);
                 println!("clientSecret: {}", rotated.secret.expose());
-                match grace_seconds.filter(|g| *g > 0) {
-                    Some(g) => println!(
-                        "The old secret keeps working for {g} s. The new one is shown only now."
+                match old_until {
+                    Some(until) => println!(
+                        "The old secret keeps working until {}. The new one is shown only now.",
+                        rfc3339(until)
                     ),
                     None => {
                         println!("The old secret no longer works. The new one is shown only now.")
@@ -319,28 +330,52 @@ fn print_keys(keys: &[ApiKey], now: time::OffsetDateTime) {
     let day = |t: Option<time::OffsetDateTime>| {
         t.map_or_else(|| "-".to_owned(), |t| rfc3339(t).chars().take(16).collect())
     };
-    println!(
-        "{:<27} {:<16} {:<26} {:<16} {:<16} {:<16} {:<16} permissions",
-        "client id", "owner", "status", "created", "expires", "last used", "name"
-    );
-    for key in keys {
-        let status = match (KeyStatus::of(key, now), key.disabled_reason) {
-            (KeyStatus::Enabled, _) => "enabled".to_owned(),
-            (KeyStatus::Expired, _) => "expired".to_owned(),
-            (KeyStatus::Disabled, Some(reason)) => format!("disabled ({})", reason.as_str()),
-            (KeyStatus::Disabled, None) => "disabled".to_owned(),
-        };
-        println!(
-            "{:<27} {:<16} {:<26} {:<16} {:<16} {:<16} {:<16} [{}]",
-            key.client_id.as_str(),
-            key.owner_id.as_str(),
-            status,
-            day(Some(key.created_at)),
-            day(key.expires_at),
-            day(key.last_used_at),
-            key.name.as_deref().unwrap_or("-"),
-            key.permissions
-        );
+    let header = [
+        "client id",
+        "owner",
+        "status",
+        "created",
+        "expires",
+        "last used",
+        "name",
+        "permissions",
+    ]
+    .map(str::to_owned);
+    let rows: Vec<[String; 8]> = keys
+        .iter()
+        .map(|key| {
+            let status = match (KeyStatus::of(key, now), key.disabled_reason) {
+                (KeyStatus::Enabled, _) => "enabled".to_owned(),
+                (KeyStatus::Expired, _) => "expired".to_owned(),
+                (KeyStatus::Disabled, Some(reason)) => format!("disabled ({})", reason.as_str()),
+                (KeyStatus::Disabled, None) => "disabled".to_owned(),
+            };
+            [
+                key.client_id.as_str().to_owned(),
+                key.owner_id.as_str().to_owned(),
+                status,
+                day(Some(key.created_at)),
+                day(key.expires_at),
+                day(key.last_used_at),
+                key.name.as_deref().unwrap_or("-").to_owned(),
+                format!("[{}]", key.permissions),
+            ]
+        })
+        .collect();
+    // Each column as wide as its widest value, whatever the statuses and names.
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", cells.join(" ").trim_end());
     }
     println!("{} key(s)", keys.len());
 }

@@ -311,3 +311,88 @@ fn routine_commands_print_no_info_log_lines() {
         );
     }
 }
+
+/// `keys list` keeps its columns aligned whatever the statuses and ids, and
+/// `rotate-secret --json` says when the old secret stops working.
+#[test]
+fn keys_list_aligns_and_rotate_secret_says_when_grace_ends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(BIN)
+            .args(args)
+            .current_dir(tmp.path())
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["users", "upsert", "alice", "--permission", "runs:read"]);
+    run(&[
+        "users",
+        "upsert",
+        "an-owner-with-a-long-id",
+        "--permission",
+        "runs:read",
+    ]);
+    let created = run(&[
+        "keys",
+        "create",
+        "--user",
+        "alice",
+        "--env",
+        "production",
+        "--json",
+    ]);
+    let client_id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["clientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    run(&[
+        "keys",
+        "create",
+        "--user",
+        "an-owner-with-a-long-id",
+        "--env",
+        "production",
+    ]);
+    run(&["users", "deactivate", "an-owner-with-a-long-id"]);
+    let listed = run(&["keys", "list", "--env", "production"]);
+    let lines: Vec<&str> = listed.lines().take(3).collect();
+    let column = |line: &str, word: &str| {
+        line.find(word)
+            .unwrap_or_else(|| panic!("{word}: {listed}"))
+    };
+    let status = column(lines[0], "status");
+    let created_at = column(lines[0], "created");
+    for line in &lines[1..] {
+        let found = line
+            .find("enabled")
+            .or_else(|| line.find("disabled (owner_deactivated)"));
+        assert_eq!(found, Some(status), "status column moved:\n{listed}");
+        let at_created = &line[created_at..];
+        assert!(
+            at_created.starts_with(|c: char| c.is_ascii_digit())
+                && line[..created_at].ends_with(' '),
+            "created column moved:\n{listed}"
+        );
+    }
+
+    let rotated = run(&[
+        "keys",
+        "rotate-secret",
+        &client_id,
+        "--grace-seconds",
+        "3600",
+        "--json",
+    ]);
+    let rotated: serde_json::Value = serde_json::from_str(&rotated).unwrap();
+    assert!(rotated["previousSecretValidUntil"].is_string(), "{rotated}");
+    let rotated = run(&["keys", "rotate-secret", &client_id, "--json"]);
+    let rotated: serde_json::Value = serde_json::from_str(&rotated).unwrap();
+    assert!(rotated["previousSecretValidUntil"].is_null(), "{rotated}");
+}
