@@ -4,12 +4,12 @@ use anyhow::Context;
 use clap::Subcommand;
 use serde_json::json;
 
+use super::key_list::{KeyStatus, key_json, list_all, print_keys};
 use super::served_environment;
 use crate::clock::rfc3339;
 use crate::config::Config;
 use crate::domain::{ApiKey, ClientId, KeyEdit, Permissions, UserId};
 use crate::manage::{CreateKey, KeyChangeRequest, MAX_GRACE_SECS, ManageError, Management};
-use crate::store::KeyQuery;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -92,29 +92,6 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// A key's state, for `keys list --status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum KeyStatus {
-    /// Enabled and not past its expiry.
-    Enabled,
-    /// Disabled (by hand, by the owner's deactivation, or by expiry).
-    Disabled,
-    /// Past its expiry.
-    Expired,
-}
-
-impl KeyStatus {
-    fn of(key: &ApiKey, now: time::OffsetDateTime) -> Self {
-        if key.is_expired(now) {
-            Self::Expired
-        } else if key.enabled {
-            Self::Enabled
-        } else {
-            Self::Disabled
-        }
-    }
 }
 
 pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyhow::Result<()> {
@@ -322,103 +299,4 @@ fn named(e: ManageError, what: &str) -> anyhow::Error {
         ManageError::NotFound => anyhow::anyhow!("{what} not found in this database"),
         other => other.into(),
     }
-}
-
-/// The keys as a table: client id, owner, status, created, expires, last used, name,
-/// permissions.
-fn print_keys(keys: &[ApiKey], now: time::OffsetDateTime) {
-    let day = |t: Option<time::OffsetDateTime>| {
-        t.map_or_else(|| "-".to_owned(), |t| rfc3339(t).chars().take(16).collect())
-    };
-    let header = [
-        "client id",
-        "owner",
-        "status",
-        "created",
-        "expires",
-        "last used",
-        "name",
-        "permissions",
-    ]
-    .map(str::to_owned);
-    let rows: Vec<[String; 8]> = keys
-        .iter()
-        .map(|key| {
-            let status = match (KeyStatus::of(key, now), key.disabled_reason) {
-                (KeyStatus::Enabled, _) => "enabled".to_owned(),
-                (KeyStatus::Expired, _) => "expired".to_owned(),
-                (KeyStatus::Disabled, Some(reason)) => format!("disabled ({})", reason.as_str()),
-                (KeyStatus::Disabled, None) => "disabled".to_owned(),
-            };
-            [
-                key.client_id.as_str().to_owned(),
-                key.owner_id.as_str().to_owned(),
-                status,
-                day(Some(key.created_at)),
-                day(key.expires_at),
-                day(key.last_used_at),
-                key.name.as_deref().unwrap_or("-").to_owned(),
-                format!("[{}]", key.permissions),
-            ]
-        })
-        .collect();
-    // Each column as wide as its widest value, whatever the statuses and names.
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        println!("{}", cells.join(" ").trim_end());
-    }
-    println!("{} key(s)", keys.len());
-}
-
-async fn list_all(
-    manage: &Management,
-    environment: crate::domain::EnvironmentName,
-    owner: Option<UserId>,
-) -> anyhow::Result<Vec<ApiKey>> {
-    let mut keys = Vec::new();
-    let mut after = None;
-    loop {
-        let page = manage
-            .store()
-            .list_keys(&KeyQuery {
-                environment: environment.clone(),
-                owner: owner.clone(),
-                after,
-                limit: 500,
-            })
-            .await?;
-        after = page.entries.last().map(|(cursor, _)| *cursor);
-        keys.extend(page.entries.into_iter().map(|(_, key)| key));
-        if !page.has_next_page {
-            return Ok(keys);
-        }
-    }
-}
-
-fn key_json(key: &ApiKey) -> serde_json::Value {
-    json!({
-        "id": key.id,
-        "clientId": key.client_id.as_str(),
-        "name": key.name,
-        "environment": key.environment.as_str(),
-        "ownerId": key.owner_id.as_str(),
-        "permissions": key.permissions,
-        "enabled": key.enabled,
-        "disabledReason": key.disabled_reason.map(|r| r.as_str()),
-        "expiresAt": key.expires_at.map(rfc3339),
-        "lastUsedAt": key.last_used_at.map(rfc3339),
-        "createdAt": rfc3339(key.created_at),
-        "updatedAt": rfc3339(key.updated_at),
-        "_etag": key.etag,
-    })
 }
