@@ -128,3 +128,26 @@ fn the_configuration_page_shows_the_table_the_code_uses() {
         "docs/configuration.md differs from src/config/table.rs; its table should read:\n{table}"
     );
 }
+
+/// The Debian package's settings file names only variables Keymint reads (a typo there
+/// would be silently ignored by every installation that uncomments it).
+#[test]
+fn the_packaged_settings_file_names_known_variables() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = std::fs::read_to_string(root.join("deploy/debian/keymint.env")).unwrap();
+    let names: Vec<&str> = file
+        .lines()
+        .map(|l| l.trim_start_matches('#'))
+        .filter_map(|l| l.split_once('=').map(|(name, _)| name))
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .collect();
+    assert!(names.len() >= 8, "found only {names:?}");
+    let unknown: Vec<_> = names
+        .iter()
+        .filter(|n| !keymint::config::table::is_known(n))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "not in src/config/table.rs: {unknown:?}"
+    );
+}

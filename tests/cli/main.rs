@@ -8,6 +8,7 @@ mod errors;
 mod groups;
 mod https;
 mod logs;
+mod pipes;
 mod startup;
 mod walkthrough;
 mod webhook_example;
