@@ -33,6 +33,7 @@ fn creds(key: usize) -> KeyCredentials {
             etag: "e".into(),
             created_at: at,
             updated_at: at,
+            secret_hint: None,
         },
         secret: StoredSecret {
             hash: "h".into(),

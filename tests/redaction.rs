@@ -83,6 +83,7 @@ async fn debug_output_never_shows_secrets_or_hashes() {
         secret: Some(NewSecret {
             secret: credentials.secret.clone(),
             grace_until: None,
+            hint: ClientSecret::new(secret.clone()).hint(),
         }),
         ..Default::default()
     };

@@ -124,6 +124,7 @@ pub(super) fn key_json(key: &ApiKey) -> serde_json::Value {
         "disabledReason": key.disabled_reason.map(|r| r.as_str()),
         "expiresAt": key.expires_at.map(rfc3339),
         "lastUsedAt": key.last_used_at.map(rfc3339),
+        "secretHint": key.secret_hint,
         "createdAt": rfc3339(key.created_at),
         "updatedAt": rfc3339(key.updated_at),
         "_etag": key.etag,

@@ -86,6 +86,9 @@ pub struct ApiKey {
     pub created_at: OffsetDateTime,
     /// Last changed.
     pub updated_at: OffsetDateTime,
+    /// The current secret's last four characters (`None` for keys made before hints were
+    /// stored). Never more of the secret.
+    pub secret_hint: Option<String>,
 }
 
 impl ApiKey {

@@ -22,6 +22,8 @@ pub struct NewSecret {
     pub secret: StoredSecret,
     /// The old secret stays valid until then, if given (zero-downtime rotation).
     pub grace_until: Option<OffsetDateTime>,
+    /// The new secret's last four characters.
+    pub hint: String,
 }
 
 impl fmt::Debug for NewSecret {
@@ -199,6 +201,7 @@ mod tests {
                 etag: "e1".into(),
                 created_at: at,
                 updated_at: at,
+                secret_hint: None,
             },
             secret: stored("old"),
             previous_secret: None,
@@ -266,6 +269,7 @@ mod tests {
         let with_grace = NewSecret {
             secret: stored("new"),
             grace_until: Some(until),
+            hint: "WXYZ".into(),
         };
         let plan = plan_update(&current, None, Some(&with_grace), &KeyEdit::default(), AT).unwrap();
         assert_eq!(plan.secret.hash, "new");

@@ -42,6 +42,7 @@ pub(crate) mod fixtures {
                 etag: "e1".into(),
                 created_at: at,
                 updated_at: at,
+                secret_hint: None,
             },
             secret: StoredSecret {
                 hash: "h".into(),

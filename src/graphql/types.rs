@@ -41,6 +41,9 @@ pub struct ApiKeyNode {
     pub disabled_reason: Option<String>,
     /// The owner's user id.
     pub owner_id: String,
+    /// The last four characters of the current secret, to tell secrets apart (`null` for
+    /// keys made before hints were stored). Never more of it.
+    pub secret_hint: Option<String>,
 }
 
 impl ApiKeyNode {
@@ -61,6 +64,7 @@ impl ApiKeyNode {
             expires_at: key.expires_at.map(rfc3339),
             disabled_reason: key.disabled_reason.map(|r| r.as_str().to_owned()),
             owner_id: key.owner_id.to_string(),
+            secret_hint: key.secret_hint,
         }
     }
 }

@@ -106,6 +106,7 @@ impl Management {
                     requested: req.permissions,
                     name: req.name,
                     expires_at: req.expires_at,
+                    secret_hint: Some(secret.hint()),
                 },
                 &ctx,
             )
@@ -196,6 +197,7 @@ impl Management {
             new_secret = Some(NewSecret {
                 secret: stored,
                 grace_until,
+                hint: fresh.hint(),
             });
             secret = Some(fresh);
         }

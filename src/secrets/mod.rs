@@ -52,6 +52,13 @@ impl ClientSecret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Its last four characters, which the console shows (`kms_…WXYZ`) so that people can
+    /// tell secrets apart. Of a 256-bit secret they reveal 24 bits, leaving 232.
+    pub fn hint(&self) -> String {
+        let start = self.0.char_indices().rev().nth(3).map_or(0, |(i, _)| i);
+        self.0[start..].to_owned()
+    }
 }
 
 impl fmt::Debug for ClientSecret {
@@ -80,5 +87,16 @@ mod tests {
         assert!(url_safe(id.as_str()) && url_safe(secret.expose()));
         assert_ne!(new_client_secret(), secret);
         assert!(!format!("{secret:?}").contains(secret.expose()));
+    }
+
+    #[test]
+    fn a_hint_is_the_last_four_characters() {
+        let secret = new_client_secret();
+        let hint = secret.hint();
+        assert_eq!(hint.len(), 4);
+        assert!(secret.expose().ends_with(&hint));
+        assert_eq!(ClientSecret::new("ab".into()).hint(), "ab");
+        assert_eq!(ClientSecret::new("kms_xyzé1234".into()).hint(), "1234");
+        assert_eq!(ClientSecret::new("kms_xé12".into()).hint(), "xé12");
     }
 }

@@ -58,6 +58,7 @@ pub(super) struct KeyRow {
     etag: String,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
+    secret_hint: Option<String>,
 }
 
 impl TryFrom<KeyRow> for ApiKey {
@@ -83,6 +84,7 @@ impl TryFrom<KeyRow> for ApiKey {
             etag: r.etag,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            secret_hint: r.secret_hint,
         })
     }
 }

@@ -51,6 +51,8 @@ pub struct NewApiKey {
     pub name: Option<String>,
     /// Expiry.
     pub expires_at: Option<OffsetDateTime>,
+    /// The secret's last four characters ([`crate::secrets::ClientSecret::hint`]).
+    pub secret_hint: Option<String>,
 }
 
 impl std::fmt::Debug for NewApiKey {

@@ -187,7 +187,7 @@ pub async fn last_use_and_expiry_show_in_listings(backend: Backend) {
         )
         .await;
     keymint::sync::flush_usage(&app.state.sync_task()).await;
-    let query = "{ apiKeys { totalCount edges { node { clientId lastUsedAt expiresAt enabled disabledReason ownerId environment permissions name createdAt updatedAt } } } }";
+    let query = "{ apiKeys { totalCount edges { node { clientId lastUsedAt expiresAt enabled disabledReason ownerId environment permissions name createdAt updatedAt secretHint } } } }";
     let (_, body) = app
         .graphql("production", Some(&bearer), query, Value::Null)
         .await;
@@ -202,6 +202,9 @@ pub async fn last_use_and_expiry_show_in_listings(backend: Backend) {
         "the bootstrap key minted a token: {boot}"
     );
     assert_eq!(boot["ownerId"], "alice");
+    // The hint is the secret's last four characters, and only those.
+    let hint = boot["secretHint"].as_str().unwrap();
+    assert_eq!(hint, &bootstrap.secret[bootstrap.secret.len() - 4..]);
     let exp = nodes
         .iter()
         .find(|n| n["clientId"] == expiring.client_id)

@@ -101,6 +101,7 @@ pub fn new_key(owner: &str, environment: &str, requested: Option<&[&str]>) -> Ne
         requested: requested.map(perms),
         name: Some(format!("key of {owner}")),
         expires_at: None,
+        secret_hint: Some(token[token.len() - 4..].to_owned()),
     }
 }
 
@@ -142,6 +143,7 @@ pub fn update(change: KeyChange, expected: Option<&str>) -> KeyUpdate {
             secret: Some(NewSecret {
                 secret: stored(&hash),
                 grace_until: None,
+                hint: hash[hash.len() - 4..].to_owned(),
             }),
             edit: KeyEdit::default(),
             expected_etag,

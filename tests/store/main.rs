@@ -42,6 +42,7 @@ mod secrets_tests {
     crate::support::both_backends!(store secrets:
         credentials_carry_hash_and_owner_state,
         a_grace_period_keeps_the_previous_secret_until_it_ends,
+        the_secret_hint_follows_the_current_secret,
         one_update_can_disable_and_regenerate_atomically,
         check_tags_travel_with_their_secrets,
         last_use_is_recorded_without_changing_the_key,

@@ -49,6 +49,7 @@ pub async fn a_grace_period_keeps_the_previous_secret_until_it_ends(store: Arc<d
         secret: Some(NewSecret {
             secret: stored("$argon2id$second"),
             grace_until: Some(until),
+            hint: "cond".into(),
         }),
         ..Default::default()
     };
@@ -108,6 +109,7 @@ pub async fn one_update_can_disable_and_regenerate_atomically(store: Arc<dyn Sto
         secret: Some(NewSecret {
             secret: stored("$argon2id$new"),
             grace_until: None,
+            hint: "_new".into(),
         }),
         expected_etag: Some(key.etag.clone()),
         ..KeyUpdate::default()
@@ -173,6 +175,7 @@ pub async fn check_tags_travel_with_their_secrets(store: Arc<dyn Store>) {
         secret: Some(NewSecret {
             secret: stored("$argon2id$next"),
             grace_until: Some(now() + Duration::minutes(5)),
+            hint: "next".into(),
         }),
         ..Default::default()
     };
@@ -224,4 +227,34 @@ pub async fn last_use_is_never_before_creation(store: Arc<dyn Store>) {
         .unwrap();
     let read = store.get_key(&key.client_id).await.unwrap();
     assert_eq!(read.last_used_at, Some(key.created_at));
+}
+
+/// The hint (the secret's last four characters) is stored with the key, replaced by a new
+/// secret and kept by every other change.
+pub async fn the_secret_hint_follows_the_current_secret(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let key = create(&store, "alice", "production").await;
+    let created_hint = key.secret_hint.clone().expect("a new key has a hint");
+    assert_eq!(created_hint.len(), 4);
+    assert!(key.client_id.as_str().ends_with(&created_hint));
+    let disabled = store
+        .update_key(
+            &key.client_id,
+            &update(KeyChange::Disable(DisabledReason::Manual), None),
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(disabled.secret_hint.as_deref(), Some(created_hint.as_str()));
+    let rotated = store
+        .update_key(
+            &key.client_id,
+            &update(KeyChange::ReplaceSecret("$argon2id$newABCD".into()), None),
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rotated.secret_hint.as_deref(), Some("ABCD"));
+    let read = store.get_key(&key.client_id).await.unwrap();
+    assert_eq!(read.secret_hint.as_deref(), Some("ABCD"));
 }

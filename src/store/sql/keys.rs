@@ -65,6 +65,7 @@ where
             .bind(self.etag())
             .bind(ctx.now)
             .bind(key.secret.check.as_deref())
+            .bind(key.secret_hint.as_deref())
             .fetch_one(&mut *tx)
             .await?;
         let created: ApiKey = row.try_into()?;
@@ -179,6 +180,7 @@ where
             .bind(previous.and_then(|(s, _)| s.check.as_deref()))
             .bind(plan.name.as_deref())
             .bind(plan.expires_at)
+            .bind(update.secret.as_ref().map(|s| s.hint.as_str()))
             .fetch_optional(&mut *tx)
             .await?;
         let key: ApiKey = row.ok_or(StoreError::Conflict)?.try_into()?;
