@@ -98,7 +98,18 @@ async fn people_manage_their_keys_in_a_real_browser() {
         .send_keys("nightly export")
         .await
         .unwrap();
+    // The expiry date field shows only for "on a date".
+    assert!(!browser.displayed("#expires_on").await);
+    let expiry = browser
+        .client
+        .find(fantoccini::Locator::Id("expiry"))
+        .await
+        .unwrap();
+    expiry.clone().select_by_value("date").await.unwrap();
+    assert!(browser.displayed("#expires_on").await);
     browser.shoot("create").await;
+    expiry.select_by_value("90").await.unwrap();
+    assert!(!browser.displayed("#expires_on").await);
     browser.click("form button.primary").await;
     let key = secret_on_page(&browser).await;
     browser.shoot("secret").await;
@@ -130,6 +141,7 @@ async fn people_manage_their_keys_in_a_real_browser() {
     );
 
     browser.click("a.button").await;
+    key_page_shows_zones_hint_and_copies(&browser, &rolled).await;
     browser.shoot("key").await;
     browser.click("form[action$='/disable'] button").await;
     assert!(browser.text().await.contains("The key is disabled"));
@@ -146,6 +158,24 @@ async fn people_manage_their_keys_in_a_real_browser() {
         .await
         .unwrap();
     browser.shoot("keys").await;
+    // On a phone-sized screen the list is cards: nothing scrolls sideways.
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.client.refresh().await.unwrap();
+    let overflow = browser
+        .eval("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        .await;
+    assert_eq!(overflow, 0, "the page scrolls sideways on a narrow screen");
+    assert!(browser.text().await.contains(&second.client_id));
+    browser.shoot("keys-narrow").await;
+    browser.client.set_window_size(1280, 860).await.unwrap();
+    // Another environment than production says so at the top.
+    browser
+        .client
+        .goto(&app.url("/console/sandbox/keys"))
+        .await
+        .unwrap();
+    assert!(browser.text().await.contains("sandbox is not production"));
+    browser.shoot("sandbox").await;
     // By URL guessing: bob's key does not exist for alice, and his token still works.
     browser
         .client
@@ -322,4 +352,40 @@ fn percent(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The key page in the browser: times in the reader's zone (the driver runs Chromium in
+/// Asia/Kolkata, UTC+05:30) with the UTC time kept in the title; the secret's hint; a copy
+/// button beside the client id that the script revealed.
+async fn key_page_shows_zones_hint_and_copies(browser: &Browser, key: &Key) {
+    let created = browser
+        .client
+        .find(fantoccini::Locator::Css("dd time[datetime]"))
+        .await
+        .unwrap();
+    let iso = created.attr("datetime").await.unwrap().unwrap();
+    let at = time::OffsetDateTime::parse(&iso, &time::format_description::well_known::Rfc3339)
+        .unwrap()
+        .to_offset(time::macros::offset!(+5:30));
+    let shown = created.text().await.unwrap();
+    let expected = format!(
+        "{}-{:02}-{:02} {:02}:{:02} GMT+5:30",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute()
+    );
+    assert_eq!(shown, expected, "{iso}");
+    let title = created.attr("title").await.unwrap().unwrap();
+    assert!(title.ends_with(" UTC"), "{title}");
+    let hint = &key.secret[key.secret.len() - 4..];
+    assert!(browser.text().await.contains(&format!("kms_…{hint}")));
+    let copy = "dd .id button.copy";
+    assert!(
+        browser.displayed(copy).await,
+        "the script reveals the copy button"
+    );
+    browser.tick(copy).await;
+    browser.wait_text(copy, "Copied").await;
 }

@@ -14,7 +14,7 @@ use super::ConsoleState;
 use super::PageError;
 use super::pages::{error_page, page};
 use super::session::{Signed, check_form, require};
-use super::views::{Form, curl, day, environment, failed, frame, refused};
+use super::views::{Form, curl, environment, failed, frame, refused, when};
 use crate::domain::{EnvironmentName, Permissions, UserId, UserUpsert};
 use crate::manage::access::Refusal;
 use crate::manage::{CreateKey, ManageError};
@@ -227,8 +227,8 @@ pub async fn signing_keys(
         .map(|(key, timeline)| {
             json!({
                 "kid": key.kid, "alg": key.alg, "state": timeline.state.to_string(),
-                "created": day(key.created_at), "signs_from": day(timeline.activates_at),
-                "retires": timeline.retires_at.map(day), "sealed_under": key.encryption_key_id,
+                "created": when(key.created_at), "signs_from": when(timeline.activates_at),
+                "retires": timeline.retires_at.map(when), "sealed_under": key.encryption_key_id,
             })
         })
         .collect();
@@ -299,7 +299,7 @@ pub async fn audit(
         .take(ROWS as usize)
         .map(|e| {
             json!({
-                "at": day(e.at), "action": e.action, "user": e.user_id, "key": e.client_id,
+                "at": when(e.at), "action": e.action, "user": e.user_id, "key": e.client_id,
                 "who": e.actor_user_id.clone().or_else(|| e.operator.clone()).unwrap_or_else(|| "Keymint".into()),
                 "source": e.source, "reason": e.reason, "target": e.target,
             })

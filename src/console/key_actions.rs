@@ -1,6 +1,8 @@
-//! What a key page's buttons do: enable, disable, roll the secret (with an overlap for the
-//! old one: now, 1 h or 24 h) and delete (confirmed, etag-guarded). The same use cases
-//! and access rules as GraphQL's `updateApiKey` and `deleteApiKey`.
+//! What a key page's buttons do: rename, move the expiry, enable, disable, roll the secret
+//! (with an overlap for the old one: now, 1 h or 24 h) and delete (confirmed). Every form
+//! carries the key's etag, so a change made meanwhile elsewhere is refused, not
+//! overwritten. The same use cases and access rules as GraphQL's `updateApiKey` and
+//! `deleteApiKey`.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -12,10 +14,13 @@ use super::ConsoleState;
 use super::PageError;
 use super::pages::{error_page, page};
 use super::session::{check_form, require};
-use super::views::{Form, curl, day, environment, failed, frame, managed, not_found, refused};
+use super::views::{
+    Form, curl, environment, expiry, failed, frame, managed, not_found, refused, when,
+};
+use crate::domain::KeyEdit;
 use crate::manage::{KeyChangeRequest, ManageError};
 
-/// `POST /console/{env}/keys/{client_id}/{enable|disable|roll|delete}`.
+/// `POST /console/{env}/keys/{client_id}/{rename|expiry|enable|disable|roll|delete}`.
 pub async fn act(
     State(state): State<Arc<ConsoleState>>,
     method: Method,
@@ -42,6 +47,34 @@ pub async fn act(
         Redirect::to(&format!("/console/{env}/keys/{client_id}?done={done}")).into_response()
     };
     Ok(match action.as_str() {
+        // "as it is": nothing to change.
+        "expiry" if form.get("expiry") == Some("keep") => back("unchanged"),
+        "rename" | "expiry" => {
+            let edit = if action == "rename" {
+                let name = form.get("name").map(str::trim).filter(|n| !n.is_empty());
+                KeyEdit {
+                    name: Some(name.map(str::to_owned)),
+                    ..KeyEdit::default()
+                }
+            } else {
+                KeyEdit {
+                    expires_at: Some(expiry(&state, &form)?),
+                    ..KeyEdit::default()
+                }
+            };
+            let change = KeyChangeRequest {
+                edit,
+                ..KeyChangeRequest::default()
+            };
+            match manage.update_key(&key.client_id, change, etag).await {
+                Ok(_) => back(if action == "rename" {
+                    "renamed"
+                } else {
+                    "expiry"
+                }),
+                Err(e) => failed(&state, e),
+            }
+        }
         "enable" | "disable" => {
             let change = KeyChangeRequest {
                 enabled: Some(action == "enable"),
@@ -94,7 +127,7 @@ pub async fn act(
                     );
                     context.insert("client_id".into(), client_id.clone().into());
                     context.insert("secret".into(), secret.into());
-                    let until = grace.map(|g| day(state.management.now() + g) + " UTC");
+                    let until = grace.map(|g| when(state.management.now() + g));
                     context.insert("grace".into(), until.into());
                     page(&state, StatusCode::OK, "secret.html", context)
                 }

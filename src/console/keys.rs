@@ -14,7 +14,9 @@ use super::ConsoleState;
 use super::PageError;
 use super::pages::{error_page, page};
 use super::session::{check_form, require};
-use super::views::{Form, curl, day, environment, failed, frame, key_view, managed, refused};
+use super::views::{
+    Form, curl, environment, expiry, failed, frame, key_view, managed, refused, when,
+};
 use crate::domain::{Permissions, UserId};
 use crate::manage::CreateKey;
 use crate::store::{AuditQuery, KeyQuery};
@@ -130,25 +132,6 @@ pub async fn new_key(
     Ok(page(&state, StatusCode::OK, "new_key.html", context))
 }
 
-fn expiry(state: &ConsoleState, form: &Form) -> Result<Option<time::OffsetDateTime>, PageError> {
-    let bad = |why: &str| -> PageError {
-        error_page(state, StatusCode::BAD_REQUEST, "Check the form", why).into()
-    };
-    match form.get("expiry").unwrap_or_default() {
-        "" => Ok(None),
-        "date" => {
-            let date = form.get("expires_on").unwrap_or_default();
-            crate::clock::parse_rfc3339(&format!("{date}T00:00:00Z"))
-                .map(Some)
-                .map_err(|_| bad("Pick an expiry date (or another choice). Nothing was created."))
-        }
-        days => match days.parse::<i64>() {
-            Ok(days @ 1..=3660) => Ok(Some(state.management.now() + time::Duration::days(days))),
-            _ => Err(bad("Pick an expiry from the list. Nothing was created.")),
-        },
-    }
-}
-
 /// `POST /console/{env}/keys`: creates a key and shows its secret once.
 pub async fn create(
     State(state): State<Arc<ConsoleState>>,
@@ -240,7 +223,7 @@ pub async fn detail(
                 .clone()
                 .or_else(|| e.operator.clone())
                 .unwrap_or_else(|| "Keymint".to_owned());
-            json!({"at": day(e.at), "action": e.action, "who": who, "source": e.source, "reason": e.reason})
+            json!({"at": when(e.at), "action": e.action, "who": who, "source": e.source, "reason": e.reason})
         })
         .collect();
     let notice = pairs(query.as_deref().unwrap_or_default())
@@ -248,6 +231,8 @@ pub async fn detail(
         .find(|(k, _)| k == "done")
         .and_then(|(_, v)| match v.as_str() {
             "enabled" => Some("The key is enabled."),
+            "renamed" => Some("The key's name is saved."),
+            "expiry" => Some("The key's expiry is saved; the token endpoint applies it at once, on every instance."),
             "disabled" => Some("The key is disabled: the token endpoint refuses it from now on."),
             _ => None,
         });

@@ -1,5 +1,6 @@
 //! Rendering: the templates (embedded, parsed once, HTML auto-escaped), the stylesheet
-//! and the one small script (copy buttons; everything works without it).
+//! and the one small script (copy buttons, times in the reader's zone, the expiry date
+//! field shown when wanted; everything works without it).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -8,7 +9,8 @@ use serde::Serialize;
 
 use super::ConsoleState;
 
-const TEMPLATES: [(&str, &str); 10] = [
+const TEMPLATES: [(&str, &str); 11] = [
+    ("macros.html", include_str!("templates/macros.html")),
     ("users.html", include_str!("templates/users.html")),
     (
         "signing_keys.html",

@@ -32,7 +32,14 @@ pub fn frame(state: &ConsoleState, signed: &Signed, env: &EnvironmentName) -> Ma
     frame.insert("csrf".into(), signed.session.csrf_token.clone().into());
     frame.insert("environments".into(), environments.into());
     frame.insert("env".into(), env.to_string().into());
+    frame.insert("production".into(), is_production(env).into());
     frame
+}
+
+/// Whether the console shows `env` as the live environment: named `production`, `prod` or
+/// `live`. Every other environment gets the banner that says it is not production.
+pub fn is_production(env: &EnvironmentName) -> bool {
+    matches!(env.as_str(), "production" | "prod" | "live")
 }
 
 pub fn environment(state: &ConsoleState, env: &str) -> Result<EnvironmentName, PageError> {
@@ -69,8 +76,35 @@ fn status(key: &ApiKey, now: time::OffsetDateTime) -> (&'static str, String) {
     }
 }
 
-pub fn day(at: time::OffsetDateTime) -> String {
-    rfc3339(at).replace('T', " ").chars().take(16).collect()
+/// An instant for a page: `iso` for `<time datetime>` (the script shows it in the reader's
+/// time zone) and `text`, to the minute with its zone, for readers without the script.
+pub fn when(at: time::OffsetDateTime) -> Value {
+    let minute: String = rfc3339(at).replace('T', " ").chars().take(16).collect();
+    json!({"iso": rfc3339(at), "text": format!("{minute} UTC")})
+}
+
+/// A key's expiry as posted by the expiry choice (`never`, a number of days, or a date,
+/// which means 00:00 UTC of that day).
+pub fn expiry(
+    state: &ConsoleState,
+    form: &Form,
+) -> Result<Option<time::OffsetDateTime>, PageError> {
+    let bad = |why: &str| -> PageError {
+        error_page(state, StatusCode::BAD_REQUEST, "Check the form", why).into()
+    };
+    match form.get("expiry").unwrap_or_default() {
+        "" => Ok(None),
+        "date" => {
+            let date = form.get("expires_on").unwrap_or_default();
+            crate::clock::parse_rfc3339(&format!("{date}T00:00:00Z"))
+                .map(Some)
+                .map_err(|_| bad("Pick an expiry date (or another choice). Nothing was saved."))
+        }
+        days => match days.parse::<i64>() {
+            Ok(days @ 1..=3660) => Ok(Some(state.management.now() + time::Duration::days(days))),
+            _ => Err(bad("Pick an expiry from the list. Nothing was saved.")),
+        },
+    }
 }
 
 pub fn key_view(key: &ApiKey, now: time::OffsetDateTime) -> Value {
@@ -80,9 +114,12 @@ pub fn key_view(key: &ApiKey, now: time::OffsetDateTime) -> Value {
         "name": key.name,
         "owner": key.owner_id.as_str(),
         "permissions": key.permissions.iter().collect::<Vec<_>>(),
-        "created": day(key.created_at),
-        "expires": key.expires_at.map(day),
-        "last_used": key.last_used_at.map(day),
+        "created": when(key.created_at),
+        "expires": key.expires_at.map(when),
+        "expires_on": key.expires_at.map(|at| rfc3339(at)[..10].to_owned()),
+        "expired": key.is_expired(now),
+        "last_used": key.last_used_at.map(when),
+        "secret_hint": key.secret_hint,
         "enabled": key.enabled,
         "etag": key.etag,
         "status": status,

@@ -10,6 +10,7 @@ mod cluster;
 mod connections;
 mod console;
 mod console_admin;
+mod console_edit;
 mod console_sessions;
 mod console_visitor;
 mod db_faults;

@@ -1,0 +1,148 @@
+//! The key page beyond its buttons, without JavaScript: the secret's hint, times with their
+//! zone, production and other environments told apart, and renaming a key and moving its
+//! expiry (etag-guarded, checked like GraphQL's, applied by the token endpoint).
+
+use keymint::clock::Clock;
+use keymint::domain::ClientId;
+
+use crate::app::{Backend, TestApp};
+use crate::console::{ALICE, create_in_page};
+use crate::console_visitor::Visitor;
+
+crate::both_backends!(console_edit:
+    a_key_page_shows_its_hint_and_zones_and_edits_name_and_expiry,
+);
+
+pub async fn a_key_page_shows_its_hint_and_zones_and_edits_name_and_expiry(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", ALICE).await;
+    let mut alice = Visitor::new(&app);
+    alice.sign_in("alice").await;
+    let key = create_in_page(&mut alice, &[("name", "export"), ("expiry", "30")]).await;
+    let hint = &key.secret[key.secret.len() - 4..];
+    let path = format!("/console/production/keys/{}", key.client_id);
+
+    let detail = alice.get(&path).await;
+    assert!(
+        detail.body.contains(&format!("kms_…{hint}</code>")),
+        "{}",
+        detail.body
+    );
+    assert!(!detail.body.contains(&key.secret), "never the secret");
+    let list = alice.get("/console/production/keys").await;
+    assert!(list.body.contains(&format!("…{hint}</code>")));
+    // Times say their zone (the script shows them in the reader's).
+    assert!(
+        detail.body.contains("<time datetime=\"") && detail.body.contains(" UTC</time>"),
+        "{}",
+        detail.body
+    );
+    // Production has no banner; another environment says it is not production.
+    assert!(detail.body.contains("class=\"env-live\"") && !detail.body.contains("env-banner"));
+    let sandbox = alice.get("/console/sandbox/keys").await;
+    assert!(sandbox.body.contains("class=\"env-test\""));
+    assert!(
+        sandbox.body.contains("is not production"),
+        "{}",
+        sandbox.body
+    );
+
+    // Rename.
+    let (csrf, etag) = (detail.field("csrf"), detail.field("etag"));
+    let renamed = alice
+        .post(
+            &format!("{path}/rename"),
+            &[
+                ("csrf", &csrf),
+                ("etag", &etag),
+                ("name", "  nightly export "),
+            ],
+        )
+        .await;
+    assert_eq!(renamed.status, 303, "{}", renamed.body);
+    assert!(renamed.location().ends_with("?done=renamed"));
+    let stored = || async {
+        app.state
+            .store
+            .get_key(&ClientId::new(key.client_id.clone()))
+            .await
+            .unwrap()
+    };
+    assert_eq!(stored().await.name.as_deref(), Some("nightly export"));
+    let page = alice.get(&format!("{path}?done=renamed")).await;
+    assert!(page.body.contains("name is saved"));
+    // The etag read before the rename is stale now: refused, nothing changed.
+    let stale = alice
+        .post(
+            &format!("{path}/rename"),
+            &[("csrf", &csrf), ("etag", &etag), ("name", "other")],
+        )
+        .await;
+    assert_eq!(stale.status, 409);
+    assert_eq!(stored().await.name.as_deref(), Some("nightly export"));
+
+    // Move the expiry to a date: 00:00 UTC of that day.
+    let etag = page.field("etag");
+    let date = (app.clock.now() + time::Duration::days(10)).date();
+    let moved = alice
+        .post(
+            &format!("{path}/expiry"),
+            &[
+                ("csrf", &csrf),
+                ("etag", &etag),
+                ("expiry", "date"),
+                ("expires_on", &date.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(moved.status, 303, "{}", moved.body);
+    assert_eq!(
+        stored().await.expires_at,
+        Some(date.midnight().assume_utc())
+    );
+    let page = alice.get(&path).await;
+    assert!(
+        page.body.contains(&format!("value=\"{date}\"")),
+        "the date field holds the expiry"
+    );
+    // A date without a date, and a date in the past, are refused; nothing changes.
+    let etag = page.field("etag");
+    for day in [String::new(), "2001-01-01".to_owned()] {
+        let refused = alice
+            .post(
+                &format!("{path}/expiry"),
+                &[
+                    ("csrf", &csrf),
+                    ("etag", &etag),
+                    ("expiry", "date"),
+                    ("expires_on", &day),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, 400, "{day}: {}", refused.body);
+        assert!(refused.body.contains("Nothing was"), "{}", refused.body);
+    }
+    assert_eq!(
+        stored().await.expires_at,
+        Some(date.midnight().assume_utc())
+    );
+    // "As it is" (what the page selects) changes nothing, not even the etag.
+    let kept = alice
+        .post(
+            &format!("{path}/expiry"),
+            &[("csrf", &csrf), ("etag", &etag), ("expiry", "keep")],
+        )
+        .await;
+    assert_eq!(kept.status, 303, "{}", kept.body);
+    assert_eq!(stored().await.etag, etag);
+    // Never: the expiry is removed; the key still mints tokens.
+    let never = alice
+        .post(
+            &format!("{path}/expiry"),
+            &[("csrf", &csrf), ("etag", &etag), ("expiry", "")],
+        )
+        .await;
+    assert_eq!(never.status, 303, "{}", never.body);
+    assert_eq!(stored().await.expires_at, None);
+    assert_eq!(app.token_status("production", &key).await, 200);
+}
