@@ -86,6 +86,7 @@ async fn seed(url: &str, n: u64, from: u64, cheap: bool) -> Result<(), Error> {
             permissions: None,
             name: None,
             expires_at: None,
+            auth: keymint::domain::KeyAuth::Secret,
         })
         .await?;
     // The shared secret's hash, re-made with the smallest argon2id parameters.
@@ -96,7 +97,7 @@ async fn seed(url: &str, n: u64, from: u64, cheap: bool) -> Result<(), Error> {
             argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
         let salt = SaltString::encode_b64(b"keymint-bench-cheap")?;
         let phc = argon2
-            .hash_password(template.secret.expose().as_bytes(), &salt)
+            .hash_password(template.secret.as_ref().unwrap().expose().as_bytes(), &salt)
             .map_err(|e| e.to_string())?;
         Some(phc.to_string())
     } else {
@@ -141,7 +142,7 @@ async fn seed(url: &str, n: u64, from: u64, cheap: bool) -> Result<(), Error> {
             .execute(&mut conn)
             .await?;
     }
-    println!("{}", template.secret.expose());
+    println!("{}", template.secret.as_ref().unwrap().expose());
     Ok(())
 }
 

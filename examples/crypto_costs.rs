@@ -55,7 +55,7 @@ async fn main() {
                 scope: "runs:read runs:write",
                 permissions: permissions.clone(),
                 env: "production",
-                sv: "c2VjcmV0dmVy",
+                sv: Some("c2VjcmV0dmVy"),
             };
             let started = Instant::now();
             let token = sign_jwt(&key, &claims).expect("sign");

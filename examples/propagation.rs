@@ -69,12 +69,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 permissions: None,
                 name: None,
                 expires_at: None,
+                auth: keymint::domain::KeyAuth::Secret,
             })
             .await?;
         seeded.push(Seeded {
             user,
             client_id: created.key.client_id.to_string(),
-            secret: created.secret.expose().to_owned(),
+            secret: created.secret.as_ref().unwrap().expose().to_owned(),
         });
     }
 

@@ -34,6 +34,7 @@ fn creds(key: usize) -> KeyCredentials {
             created_at: at,
             updated_at: at,
             secret_hint: None,
+            auth: keymint::domain::KeyAuth::Secret,
         },
         secret: StoredSecret {
             hash: "h".into(),

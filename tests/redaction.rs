@@ -54,10 +54,11 @@ async fn debug_output_never_shows_secrets_or_hashes() {
             permissions: None,
             name: None,
             expires_at: None,
+            auth: keymint::domain::KeyAuth::Secret,
         })
         .await
         .unwrap();
-    let secret = created.secret.expose().to_owned();
+    let secret = created.secret.as_ref().unwrap().expose().to_owned();
     let credentials = store
         .find_credentials(&created.key.client_id)
         .await

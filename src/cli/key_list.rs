@@ -125,6 +125,8 @@ pub(super) fn key_json(key: &ApiKey) -> serde_json::Value {
         "expiresAt": key.expires_at.map(rfc3339),
         "lastUsedAt": key.last_used_at.map(rfc3339),
         "secretHint": key.secret_hint,
+        "tokenEndpointAuthMethod": key.auth.token_endpoint_auth_method(),
+        "jwksUri": key.auth.jwks_uri(),
         "createdAt": rfc3339(key.created_at),
         "updatedAt": rfc3339(key.updated_at),
         "_etag": key.etag,

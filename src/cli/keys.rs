@@ -1,14 +1,15 @@
-//! `keymint keys create|list|update|disable|enable|delete|rotate-secret`.
+//! `keymint keys create|list|update|disable|enable|delete|rotate-secret|set-jwks`.
 
 use anyhow::Context;
 use clap::Subcommand;
 use serde_json::json;
 
+use super::key_auth::ClientKeysArgs;
 use super::key_list::{KeyStatus, key_json, list_all, print_keys};
 use super::served_environment;
 use crate::clock::rfc3339;
 use crate::config::Config;
-use crate::domain::{ApiKey, ClientId, KeyEdit, Permissions, UserId};
+use crate::domain::{ApiKey, ClientId, KeyAuth, KeyEdit, Permissions, UserId};
 use crate::manage::{CreateKey, KeyChangeRequest, MAX_GRACE_SECS, ManageError, Management};
 
 #[derive(Debug, Subcommand)]
@@ -30,9 +31,19 @@ pub enum KeysCommand {
         /// Expiry, RFC 3339 (e.g. 2027-01-31T00:00:00Z).
         #[arg(long)]
         expires_at: Option<String>,
+        #[command(flatten)]
+        client_keys: ClientKeysArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Replace the public keys of a key whose clients sign with their own keys
+    /// (private_key_jwt).
+    SetJwks {
+        /// Client id.
+        client_id: String,
+        #[command(flatten)]
+        client_keys: ClientKeysArgs,
     },
     /// List the keys of an environment (never their secrets).
     List {
@@ -102,9 +113,11 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
             name,
             permissions,
             expires_at,
+            client_keys,
             json,
         } => {
             let expires_at = expires_at.map(|s| expiry(&s)).transpose()?;
+            let auth = client_keys.key_auth()?.unwrap_or(KeyAuth::Secret);
             let request = CreateKey {
                 owner_id: UserId::parse(&user).context("invalid --user")?,
                 environment: served_environment(config, &env)?,
@@ -115,6 +128,7 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
                 },
                 name,
                 expires_at,
+                auth,
             };
             let owner = request.owner_id.clone();
             let created = manage
@@ -122,29 +136,47 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
                 .await
                 .map_err(|e| named(e, &format!("user {:?}", owner.as_str())))?;
             let key = &created.key;
+            let secret = created.secret.as_ref().map(|s| s.expose());
             if json {
-                let out = json!({
+                let mut out = json!({
                     "id": key.id,
                     "clientId": key.client_id.as_str(),
-                    "clientSecret": created.secret.expose(),
+                    "clientSecret": secret,
                     "environment": key.environment.as_str(),
                     "permissions": key.permissions,
                 });
+                // The contract's shape for a key with a secret stays as it was; a key
+                // without one says how its clients authenticate.
+                if !key.auth.has_secret() {
+                    out["tokenEndpointAuthMethod"] = key.auth.token_endpoint_auth_method().into();
+                }
                 println!("{out}");
             } else {
                 println!("clientId:     {}", key.client_id);
-                println!("clientSecret: {}", created.secret.expose());
+                if let Some(secret) = secret {
+                    println!("clientSecret: {secret}");
+                }
                 println!("environment:  {}", key.environment);
                 println!("permissions:  [{}]", key.permissions);
-                println!("The secret is shown only now; store it safely.");
-                println!();
-                println!("Get an access token with it:");
-                println!(
-                    "  curl -s -u '{}:{}' -d grant_type=client_credentials {}/oauth2/token",
-                    key.client_id,
-                    created.secret.expose(),
-                    config.issuer(&key.environment)
-                );
+                match secret {
+                    Some(secret) => {
+                        println!("The secret is shown only now; store it safely.");
+                        println!();
+                        println!("Get an access token with it:");
+                        println!(
+                            "  curl -s -u '{}:{secret}' -d grant_type=client_credentials {}/oauth2/token",
+                            key.client_id,
+                            config.issuer(&key.environment)
+                        );
+                    }
+                    None => {
+                        println!("No secret: clients sign an assertion with their own key");
+                        println!(
+                            "(private_key_jwt; iss = sub = the client id, aud = {}).",
+                            config.issuer(&key.environment)
+                        );
+                    }
+                }
             }
         }
         KeysCommand::List {
@@ -208,6 +240,7 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
                     (false, Some(at)) => Some(Some(expiry(&at)?)),
                     (false, None) => None,
                 },
+                client_keys: None,
             };
             if edit.is_empty() {
                 anyhow::bail!(
@@ -230,6 +263,29 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
                     .map_or("(none)".into(), |n| format!("{n:?}")),
                 key.expires_at.map_or("never".into(), rfc3339)
             );
+        }
+        KeysCommand::SetJwks {
+            client_id,
+            client_keys,
+        } => {
+            let Some(auth) = client_keys.key_auth()? else {
+                anyhow::bail!("give --jwks-uri URL or --jwks-file PATH");
+            };
+            let change = KeyChangeRequest {
+                edit: KeyEdit {
+                    client_keys: Some(auth),
+                    ..KeyEdit::default()
+                },
+                ..KeyChangeRequest::default()
+            };
+            let updated = manage
+                .update_key(&ClientId::new(client_id.clone()), change, None)
+                .await
+                .map_err(|e| named(e, &format!("key {client_id}")))?;
+            match updated.key.auth.jwks_uri() {
+                Some(url) => println!("key {client_id} now trusts the keys published at {url}"),
+                None => println!("key {client_id} now trusts the keys in the file given"),
+            }
         }
         KeysCommand::RotateSecret {
             client_id,
@@ -255,13 +311,15 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
                     "{}",
                     json!({
                         "clientId": rotated.key.client_id.as_str(),
-                        "clientSecret": rotated.secret.expose(),
+                        "clientSecret": rotated.secret.as_ref().map(|s| s.expose()),
                         "previousSecretValidUntil": old_until.map(rfc3339),
                     })
                 );
             } else {
                 println!("clientId:     {}", rotated.key.client_id);
-                println!("clientSecret: {}", rotated.secret.expose());
+                if let Some(secret) = &rotated.secret {
+                    println!("clientSecret: {}", secret.expose());
+                }
                 match old_until {
                     Some(until) => println!(
                         "The old secret keeps working until {}. The new one is shown only now.",

@@ -4,6 +4,7 @@ mod audit;
 mod config_check;
 mod console;
 mod groups;
+mod key_auth;
 mod key_list;
 mod keys;
 mod serve;

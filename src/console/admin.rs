@@ -15,9 +15,9 @@ use super::PageError;
 use super::pages::{error_page, page};
 use super::session::{Signed, check_form, require};
 use super::views::{Form, curl, environment, failed, frame, refused, when};
-use crate::domain::{EnvironmentName, Permissions, UserId, UserUpsert};
+use crate::domain::{EnvironmentName, KeyAuth, Permissions, UserId, UserUpsert};
 use crate::manage::access::Refusal;
-use crate::manage::{CreateKey, ManageError};
+use crate::manage::{CreateKey, CreatedKey, ManageError};
 use crate::store::{AuditQuery, InsertWhen, UserQuery};
 use crate::web::form::pairs;
 
@@ -181,14 +181,19 @@ pub async fn create_service_key(
                 .filter(|n| !n.is_empty())
                 .map(str::to_owned),
             expires_at: None,
+            auth: KeyAuth::Secret,
         })
         .await;
-    let created = match created {
-        Ok(c) => c,
+    let (key, secret) = match created {
+        Ok(CreatedKey {
+            key,
+            secret: Some(secret),
+        }) => (key, secret),
+        Ok(_) => return Err(failed(&state, ManageError::Unavailable("no secret".into())).into()),
         Err(e) => return Err(failed(&state, e).into()),
     };
-    let client_id = created.key.client_id.to_string();
-    let secret = created.secret.expose().to_owned();
+    let client_id = key.client_id.to_string();
+    let secret = secret.expose().to_owned();
     let mut context = frame(&state, &signed, &env);
     context.insert(
         "heading".into(),

@@ -17,8 +17,8 @@ use super::session::{check_form, require};
 use super::views::{
     Form, curl, environment, expiry, failed, frame, key_view, managed, refused, when,
 };
-use crate::domain::{Permissions, UserId};
-use crate::manage::CreateKey;
+use crate::domain::{KeyAuth, Permissions, UserId};
+use crate::manage::{CreateKey, CreatedKey, ManageError};
 use crate::store::{AuditQuery, KeyQuery};
 use crate::web::form::pairs;
 
@@ -176,14 +176,19 @@ pub async fn create(
             permissions: Some(permissions),
             name,
             expires_at,
+            auth: KeyAuth::Secret,
         })
         .await;
-    let created = match created {
-        Ok(c) => c,
+    let (key, secret) = match created {
+        Ok(CreatedKey {
+            key,
+            secret: Some(secret),
+        }) => (key, secret),
+        Ok(_) => return Err(failed(&state, ManageError::Unavailable("no secret".into())).into()),
         Err(e) => return Err(failed(&state, e).into()),
     };
-    let client_id = created.key.client_id.to_string();
-    let secret = created.secret.expose().to_owned();
+    let client_id = key.client_id.to_string();
+    let secret = secret.expose().to_owned();
     let mut context = frame(&state, &signed, &env);
     context.insert("heading".into(), "Your new API key".into());
     context.insert(

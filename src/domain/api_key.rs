@@ -89,6 +89,8 @@ pub struct ApiKey {
     /// The current secret's last four characters (`None` for keys made before hints were
     /// stored). Never more of the secret.
     pub secret_hint: Option<String>,
+    /// How its clients authenticate: its secret, or their own keys.
+    pub auth: super::KeyAuth,
 }
 
 impl ApiKey {

@@ -97,6 +97,8 @@ pub enum AuditAction {
     KeyRenamed,
     /// A key's expiry was set, moved or removed.
     KeyExpiryChanged,
+    /// The public keys a `private_key_jwt` key's clients sign with were replaced.
+    KeyClientKeysReplaced,
     /// A user was created or updated.
     UserUpserted,
     /// A user was deactivated.
@@ -142,6 +144,7 @@ impl AuditAction {
             Self::KeyExpired => "key.expired",
             Self::KeyRenamed => "key.renamed",
             Self::KeyExpiryChanged => "key.expiry_changed",
+            Self::KeyClientKeysReplaced => "key.client_keys_replaced",
             Self::UserUpserted => "user.upserted",
             Self::UserDeactivated => "user.deactivated",
             Self::UserReactivated => "user.reactivated",

@@ -4,7 +4,7 @@
 use std::fmt;
 use time::OffsetDateTime;
 
-use super::{AuditAction, DisabledReason, KeyCredentials, Permissions, StoredSecret};
+use super::{AuditAction, DisabledReason, KeyAuth, KeyCredentials, Permissions, StoredSecret};
 
 /// Enabling or disabling a key.
 #[derive(Debug, Clone, Copy)]
@@ -34,20 +34,22 @@ impl fmt::Debug for NewSecret {
     }
 }
 
-/// Changes of a key's label and expiry. The outer `None` leaves a field as it is; the
-/// inner `None` clears it (no name, never expires).
+/// Changes of a key's label, expiry and registered keys. The outer `None` leaves a field
+/// as it is; the inner `None` clears it (no name, never expires).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyEdit {
     /// The new name.
     pub name: Option<Option<String>>,
     /// The new expiry, which the caller has checked is in the future.
     pub expires_at: Option<Option<OffsetDateTime>>,
+    /// The new public keys of a `private_key_jwt` key (a [`KeyAuth::ClientKeys`], checked).
+    pub client_keys: Option<KeyAuth>,
 }
 
 impl KeyEdit {
     /// True when nothing is to change.
     pub fn is_empty(&self) -> bool {
-        self.name.is_none() && self.expires_at.is_none()
+        self.name.is_none() && self.expires_at.is_none() && self.client_keys.is_none()
     }
 }
 
@@ -79,6 +81,8 @@ pub struct UpdatePlan {
     pub name: Option<String>,
     /// The expiry after the update.
     pub expires_at: Option<OffsetDateTime>,
+    /// How clients authenticate after the update.
+    pub auth: KeyAuth,
     /// Audit actions, each with its reason.
     pub actions: Vec<(AuditAction, Option<&'static str>)>,
 }
@@ -103,6 +107,10 @@ pub enum UpdateRefused {
     /// Changing the expiry of a key that has already expired: an expired key stays
     /// expired (a new key is the way back), so an expiry is a promise.
     Expired,
+    /// A new secret for a key whose clients authenticate with their own keys.
+    NoSecret,
+    /// New public keys for a key that authenticates with a secret.
+    NotClientKeys,
 }
 
 /// Plans an update of `current` at `now`. Everything asked changes together or not at all.
@@ -114,6 +122,18 @@ pub fn plan_update(
     now: OffsetDateTime,
 ) -> Result<UpdatePlan, UpdateRefused> {
     let mut actions = Vec::new();
+    if secret.is_some() && !current.key.auth.has_secret() {
+        return Err(UpdateRefused::NoSecret);
+    }
+    let auth = match &edit.client_keys {
+        None => current.key.auth.clone(),
+        Some(_) if current.key.auth.has_secret() => return Err(UpdateRefused::NotClientKeys),
+        Some(new @ KeyAuth::ClientKeys(_)) => {
+            actions.push((AuditAction::KeyClientKeysReplaced, None));
+            new.clone()
+        }
+        Some(KeyAuth::Secret) => return Err(UpdateRefused::NotClientKeys),
+    };
     let (enabled, disabled_reason) = match activation {
         None => (current.key.enabled, current.key.disabled_reason),
         Some(Activation::Enable) if !current.owner_active => {
@@ -161,6 +181,7 @@ pub fn plan_update(
         previous_secret,
         name,
         expires_at,
+        auth,
         actions,
     })
 }
@@ -202,6 +223,7 @@ mod tests {
                 created_at: at,
                 updated_at: at,
                 secret_hint: None,
+                auth: KeyAuth::Secret,
             },
             secret: stored("old"),
             previous_secret: None,
@@ -295,6 +317,7 @@ mod tests {
         let edit = KeyEdit {
             name: Some(Some("ci".into())),
             expires_at: Some(Some(later)),
+            client_keys: None,
         };
         let plan = plan_update(&current, None, None, &edit, AT).unwrap();
         assert_eq!(
@@ -311,6 +334,7 @@ mod tests {
         let same = KeyEdit {
             name: Some(None),
             expires_at: Some(None),
+            client_keys: None,
         };
         let plan = plan_update(&current, None, None, &same, AT).unwrap();
         assert!(plan.actions.is_empty(), "no name and no expiry already");

@@ -3,6 +3,7 @@
 mod api_key;
 mod audit;
 mod environment;
+mod key_auth;
 mod key_update;
 mod permissions;
 mod user;
@@ -11,6 +12,10 @@ mod user_event;
 pub use api_key::{ApiKey, ClientId, DisabledReason, KeyCredentials, StoredSecret, secret_version};
 pub use audit::{Actor, AuditAction, AuditEvent, ChangeSource};
 pub use environment::{EnvironmentName, InvalidEnvironmentName};
+pub use key_auth::{
+    ClientKeys, InvalidClientKeys, KeyAuth, MAX_CLIENT_JWKS_BYTES, check_jwks_url,
+    parse_client_jwks,
+};
 pub use key_update::{
     Activation, KeyEdit, NewSecret, UpdatePlan, UpdateRefused, frozen_permissions, plan_update,
 };
@@ -43,6 +48,7 @@ pub(crate) mod fixtures {
                 created_at: at,
                 updated_at: at,
                 secret_hint: None,
+                auth: KeyAuth::Secret,
             },
             secret: StoredSecret {
                 hash: "h".into(),

@@ -2,12 +2,15 @@
 //! `UpdateAPIKey`, `DeleteAPIKey` govern them; callers manage their own keys, `admin`
 //! every key of the environment. No key can mint a key stronger than itself.
 
-use async_graphql::{Context, Object, Result};
+use async_graphql::{Context, Json, Object, Result};
 
 use super::errors::{bad_input, forbidden, from_manage, not_found};
 use super::types::{ApiKeyInput, ApiKeyNode, ApiKeyPayload, CreateApiKeyInput};
 use super::{Caller, RequestContext};
-use crate::domain::{Actor, ApiKey, ChangeSource, ClientId, KeyEdit, Permissions};
+use crate::domain::{
+    Actor, ApiKey, ChangeSource, ClientId, ClientKeys, KeyAuth, KeyEdit, Permissions,
+    check_jwks_url, parse_client_jwks,
+};
 use crate::manage::access::Refusal;
 use crate::manage::{CreateKey, KeyChangeRequest, Management};
 
@@ -60,6 +63,22 @@ fn etag(input: &ApiKeyInput) -> Result<Option<String>> {
     }
 }
 
+/// How a new key's clients authenticate, from `jwksUri` / `jwks` (neither: a secret).
+fn key_auth(jwks_uri: Option<String>, jwks: Option<Json<serde_json::Value>>) -> Result<KeyAuth> {
+    match (jwks_uri, jwks) {
+        (None, None) => Ok(KeyAuth::Secret),
+        (Some(_), Some(_)) => Err(bad_input("give jwksUri or jwks, not both")),
+        (Some(url), None) => {
+            check_jwks_url(&url).map_err(|e| bad_input(e.to_string()))?;
+            Ok(KeyAuth::ClientKeys(ClientKeys::Url(url)))
+        }
+        (None, Some(Json(set))) => {
+            let set = parse_client_jwks(&set.to_string()).map_err(|e| bad_input(e.to_string()))?;
+            Ok(KeyAuth::ClientKeys(ClientKeys::Set(set)))
+        }
+    }
+}
+
 fn expiry(at: &str) -> Result<time::OffsetDateTime> {
     crate::clock::parse_rfc3339(at).map_err(|_| {
         bad_input("expiresAt must be an RFC 3339 date-time, e.g. 2027-01-31T00:00:00Z")
@@ -88,6 +107,7 @@ impl MutationRoot {
             .map_err(|e| bad_input(e.to_string()))?;
         let permissions = caller.grant(asked).map_err(refused)?;
         let expires_at = input.expires_at.as_deref().map(expiry).transpose()?;
+        let auth = key_auth(input.jwks_uri, input.jwks)?;
         let created = management(rc, caller)
             .create_key(CreateKey {
                 owner_id: caller.user.clone(),
@@ -95,12 +115,13 @@ impl MutationRoot {
                 permissions: Some(permissions),
                 name: input.name,
                 expires_at,
+                auth,
             })
             .await
             .map_err(from_manage)?;
-        let secret = created.secret.expose().to_owned();
+        let secret = created.secret.map(|s| s.expose().to_owned());
         Ok(ApiKeyPayload {
-            apikey: ApiKeyNode::from_key(created.key, Some(secret)),
+            apikey: ApiKeyNode::from_key(created.key, secret),
         })
     }
 
@@ -122,6 +143,10 @@ impl MutationRoot {
             expires_at: match input.expires_at.as_opt_deref() {
                 None => None,
                 Some(at) => Some(at.map(expiry).transpose()?),
+            },
+            client_keys: match (input.jwks_uri, input.jwks) {
+                (None, None) => None,
+                (uri, set) => Some(key_auth(uri, set)?),
             },
         };
         if input.enabled.is_none() && !regenerate && edit.is_empty() {

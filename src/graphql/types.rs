@@ -1,6 +1,6 @@
 //! GraphQL object and input types.
 
-use async_graphql::{InputObject, MaybeUndefined, SimpleObject};
+use async_graphql::{InputObject, Json, MaybeUndefined, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -42,8 +42,15 @@ pub struct ApiKeyNode {
     /// The owner's user id.
     pub owner_id: String,
     /// The last four characters of the current secret, to tell secrets apart (`null` for
-    /// keys made before hints were stored). Never more of it.
+    /// keys made before hints were stored, and for keys without a secret). Never more of it.
     pub secret_hint: Option<String>,
+    /// How the key's clients authenticate: `client_secret_basic` (also
+    /// `client_secret_post`) or `private_key_jwt`.
+    pub token_endpoint_auth_method: String,
+    /// Where a `private_key_jwt` key's clients publish their public keys.
+    pub jwks_uri: Option<String>,
+    /// The registered public keys of a `private_key_jwt` key.
+    pub jwks: Option<Json<serde_json::Value>>,
 }
 
 impl ApiKeyNode {
@@ -65,6 +72,13 @@ impl ApiKeyNode {
             disabled_reason: key.disabled_reason.map(|r| r.as_str().to_owned()),
             owner_id: key.owner_id.to_string(),
             secret_hint: key.secret_hint,
+            token_endpoint_auth_method: key.auth.token_endpoint_auth_method().to_owned(),
+            jwks_uri: key.auth.jwks_uri().map(str::to_owned),
+            jwks: key
+                .auth
+                .jwks()
+                .and_then(|set| serde_json::from_str(set).ok())
+                .map(Json),
         }
     }
 }
@@ -203,6 +217,10 @@ pub struct ApiKeyInput {
     /// A new expiry (RFC 3339, in the future); `null`: never expires. Left out: unchanged.
     /// A key that has expired keeps its expiry.
     pub expires_at: MaybeUndefined<String>,
+    /// New JWKS URL of a `private_key_jwt` key (replaces its keys).
+    pub jwks_uri: Option<String>,
+    /// New public keys of a `private_key_jwt` key (replaces its keys).
+    pub jwks: Option<Json<serde_json::Value>>,
 }
 
 /// Optional settings of a new key.
@@ -215,6 +233,12 @@ pub struct CreateApiKeyInput {
     pub permissions: Option<Vec<String>>,
     /// Expiry, RFC 3339, in the future.
     pub expires_at: Option<String>,
+    /// The URL where the key's clients publish their public keys (`private_key_jwt`, no
+    /// secret; https, plain http only on loopback). Not with `jwks`.
+    pub jwks_uri: Option<String>,
+    /// The key's clients' public keys as a JWKS (`private_key_jwt`, no secret). Not with
+    /// `jwksUri`.
+    pub jwks: Option<Json<serde_json::Value>>,
 }
 
 /// Encodes a position as an opaque cursor.

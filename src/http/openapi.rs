@@ -47,9 +47,13 @@ fn schemas() -> Value {
             "grant_type": {"type": "string", "enum": crate::oauth::discovery::grant_types()},
             "scope": string, "audience": string, "resource": string,
             "client_id": string, "client_secret": string,
+            "client_assertion_type": {"type": "string", "enum": [crate::oauth::client_auth::JWT_BEARER]},
+            "client_assertion": {"type": "string", "maxLength": 8192},
         }},
         "TokenReference": {"type": "object", "required": ["token"], "properties": {
             "token": string, "token_type_hint": string, "client_id": string, "client_secret": string,
+            "client_assertion_type": {"type": "string", "enum": [crate::oauth::client_auth::JWT_BEARER]},
+            "client_assertion": {"type": "string", "maxLength": 8192},
         }},
         "TokenResponse": {"type": "object", "required": ["access_token", "token_type", "expires_in", "scope"], "properties": {
             "access_token": {"type": "string"}, "token_type": {"type": "string", "enum": ["Bearer"]},

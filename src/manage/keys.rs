@@ -4,7 +4,9 @@ use time::OffsetDateTime;
 
 use super::{ManageError, Management};
 use crate::changes::Change;
-use crate::domain::{ApiKey, ClientId, DisabledReason, EnvironmentName, Permissions, UserId};
+use crate::domain::{
+    ApiKey, ClientId, DisabledReason, EnvironmentName, KeyAuth, Permissions, UserId,
+};
 use crate::secrets::{ClientSecret, new_client_id, new_client_secret, random_token};
 use crate::store::{Activation, KeyEdit, KeyUpdate, NewApiKey, NewSecret};
 
@@ -27,6 +29,10 @@ pub struct CreateKey {
     pub name: Option<String>,
     /// Expiry, which must be in the future.
     pub expires_at: Option<OffsetDateTime>,
+    /// How its clients authenticate: [`KeyAuth::Secret`] (a secret is generated and shown
+    /// once) or their own public keys (checked by the caller with
+    /// [`crate::domain::parse_client_jwks`] or [`crate::domain::check_jwks_url`]).
+    pub auth: KeyAuth,
 }
 
 /// Changes asked for in one update.
@@ -59,8 +65,9 @@ pub struct UpdatedKey {
 pub struct CreatedKey {
     /// The key.
     pub key: ApiKey,
-    /// The clear-text secret; not stored anywhere.
-    pub secret: ClientSecret,
+    /// The clear-text secret, not stored anywhere; `None` for a key whose clients sign
+    /// with their own keys.
+    pub secret: Option<ClientSecret>,
 }
 
 fn check_name(name: Option<&str>) -> Result<(), ManageError> {
@@ -92,8 +99,19 @@ impl Management {
         let ctx = self.write_context();
         check_name(req.name.as_deref())?;
         check_expiry(req.expires_at, ctx.now)?;
-        let secret = new_client_secret();
-        let stored = self.hasher.stored(&secret).await?;
+        // A key without a secret stores an empty hash, which no secret matches (and the
+        // secret path refuses such keys before comparing anything).
+        let (secret, stored) = if req.auth.has_secret() {
+            let secret = new_client_secret();
+            let stored = self.hasher.stored(&secret).await?;
+            (Some(secret), stored)
+        } else {
+            let none = crate::domain::StoredSecret {
+                hash: String::new(),
+                check: None,
+            };
+            (None, none)
+        };
         let key = self
             .store
             .create_key(
@@ -106,13 +124,14 @@ impl Management {
                     requested: req.permissions,
                     name: req.name,
                     expires_at: req.expires_at,
-                    secret_hint: Some(secret.hint()),
+                    secret_hint: secret.as_ref().map(ClientSecret::hint),
+                    auth: req.auth,
                 },
                 &ctx,
             )
             .await?;
         self.publish(Change::Key(key.client_id.clone()));
-        tracing::info!(client_id = %key.client_id, env = %key.environment, owner = %key.owner_id, "api key created");
+        tracing::info!(client_id = %key.client_id, env = %key.environment, owner = %key.owner_id, auth = key.auth.token_endpoint_auth_method(), "api key created");
         Ok(CreatedKey { key, secret })
     }
 
@@ -143,12 +162,9 @@ impl Management {
             ..Default::default()
         };
         let updated = self.update_key(client_id, change, expected_etag).await?;
-        let secret = updated
-            .secret
-            .ok_or_else(|| ManageError::Unavailable("no secret generated".into()))?;
         Ok(CreatedKey {
             key: updated.key,
-            secret,
+            secret: updated.secret,
         })
     }
 

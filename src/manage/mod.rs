@@ -56,6 +56,7 @@ impl From<StoreError> for ManageError {
             StoreError::Expired => Self::Expired,
             StoreError::Stale => Self::Stale,
             StoreError::NotHeld(p) => Self::NotHeld(p),
+            StoreError::WrongAuthMethod(why) => Self::InvalidInput(why.to_owned()),
             StoreError::UnknownUsers(ids) => {
                 Self::InvalidInput(format!("no such user: {}", ids.join(", ")))
             }

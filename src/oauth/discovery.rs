@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 use super::OAuthState;
-use super::client_auth::AuthMethod;
+use super::client_auth::{ALGORITHMS, AuthMethod};
 use super::grant::GrantType;
 use crate::web::errors;
 
@@ -20,6 +20,11 @@ pub fn grant_types() -> Vec<&'static str> {
 /// token, introspection and revocation endpoints).
 pub fn auth_methods() -> Vec<&'static str> {
     AuthMethod::ALL.into_iter().map(AuthMethod::name).collect()
+}
+
+/// The algorithms a client assertion may be signed with.
+pub fn assertion_algs() -> Vec<String> {
+    ALGORITHMS.iter().map(|a| format!("{a:?}")).collect()
 }
 
 /// How long gateways may cache the JWKS and metadata: the signing-key publish delay, so a
@@ -67,10 +72,14 @@ pub async fn metadata(State(state): State<Arc<OAuthState>>, Path(env): Path<Stri
         // RFC 8414 §2 makes this REQUIRED; there is no authorization endpoint, so none.
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": auth_methods(),
+        // RFC 8414 §2: REQUIRED with private_key_jwt; `none` is never listed.
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs(),
         "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
         "introspection_endpoint_auth_methods_supported": auth_methods(),
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs(),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
         "revocation_endpoint_auth_methods_supported": auth_methods(),
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs(),
         "access_token_signing_alg_values_supported": algs,
         // Read by OpenID-Connect-style discovery clients that only look for this name.
         "id_token_signing_alg_values_supported": algs,

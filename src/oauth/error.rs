@@ -21,6 +21,28 @@ pub enum RefusalReason {
     KeyExpired,
     /// The key's owner is inactive.
     OwnerInactive,
+    /// The client used a method its key does not have (a secret for a key without one,
+    /// an assertion for a key with a secret).
+    WrongAuthMethod,
+    /// The client assertion is not a JWT, or lacks `jti`.
+    AssertionMalformed,
+    /// The assertion's `alg` is not one Keymint accepts (`none` and HMAC never are).
+    AssertionAlgorithm,
+    /// The assertion's signature does not verify with the key's registered keys (or
+    /// names a key they do not hold).
+    AssertionSignature,
+    /// The assertion has expired, is not yet valid, or has no `exp`.
+    AssertionExpired,
+    /// The assertion lives longer than an hour (`exp` - `iat`).
+    AssertionLifetime,
+    /// The assertion's `aud` is neither the issuer nor the token endpoint.
+    AssertionAudience,
+    /// The assertion's `iss` or `sub` is not the client id.
+    AssertionIssuer,
+    /// The assertion's `jti` was seen before (at any instance).
+    AssertionReplayed,
+    /// The client's published keys could not be fetched.
+    ClientKeysUnavailable,
 }
 
 impl RefusalReason {
@@ -34,6 +56,16 @@ impl RefusalReason {
             Self::KeyDisabled => "key_disabled",
             Self::KeyExpired => "key_expired",
             Self::OwnerInactive => "owner_inactive",
+            Self::WrongAuthMethod => "wrong_auth_method",
+            Self::AssertionMalformed => "assertion_malformed",
+            Self::AssertionAlgorithm => "assertion_algorithm",
+            Self::AssertionSignature => "assertion_signature",
+            Self::AssertionExpired => "assertion_expired",
+            Self::AssertionLifetime => "assertion_lifetime",
+            Self::AssertionAudience => "assertion_audience",
+            Self::AssertionIssuer => "assertion_issuer",
+            Self::AssertionReplayed => "assertion_replayed",
+            Self::ClientKeysUnavailable => "jwks_unavailable",
         }
     }
 }

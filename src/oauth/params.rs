@@ -34,11 +34,15 @@ pub enum Param {
     Token,
     /// `token_type_hint` (introspection, revocation).
     TokenTypeHint,
+    /// `client_assertion_type` (RFC 7521 §4.2).
+    ClientAssertionType,
+    /// `client_assertion` (RFC 7521 §4.2).
+    ClientAssertion,
 }
 
 impl Param {
     /// Every parameter, in the order of [`TokenParams`]' slots.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 10] = [
         Self::GrantType,
         Self::Scope,
         Self::Audience,
@@ -47,6 +51,8 @@ impl Param {
         Self::ClientSecret,
         Self::Token,
         Self::TokenTypeHint,
+        Self::ClientAssertionType,
+        Self::ClientAssertion,
     ];
 
     /// The name on the wire.
@@ -60,6 +66,8 @@ impl Param {
             Self::ClientSecret => "client_secret",
             Self::Token => "token",
             Self::TokenTypeHint => "token_type_hint",
+            Self::ClientAssertionType => "client_assertion_type",
+            Self::ClientAssertion => "client_assertion",
         }
     }
 
@@ -70,7 +78,10 @@ impl Param {
 
     /// A credential or a token: never shown by `Debug`.
     const fn is_secret(self) -> bool {
-        matches!(self, Self::ClientSecret | Self::Token)
+        matches!(
+            self,
+            Self::ClientSecret | Self::Token | Self::ClientAssertion
+        )
     }
 }
 

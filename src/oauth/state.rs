@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use super::TokenError;
 use super::client_auth::{
-    AuthLimiter, Authenticated, ClientAuth, SecretAuthenticator, VerifiedCache,
+    AssertionAuthenticator, AuthLimiter, Authenticated, ClientAuth, SecretAuthenticator,
+    VerifiedCache,
 };
 use super::grant::{TokenQuota, UsageTracker};
 use super::request::OAuthRequest;
@@ -117,6 +118,11 @@ impl OAuthState {
             revocations,
             key_states,
         });
+        let assertions = AssertionAuthenticator::new(
+            Arc::clone(&store),
+            Arc::clone(&config),
+            Arc::clone(&clock),
+        );
         let secrets = SecretAuthenticator {
             store,
             hasher,
@@ -132,7 +138,10 @@ impl OAuthState {
             keys,
             clock,
             random,
-            client_auth: ClientAuth { secrets },
+            client_auth: ClientAuth {
+                secrets,
+                assertions,
+            },
             tokens,
             usage: Arc::new(UsageTracker::default()),
             requests,

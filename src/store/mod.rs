@@ -1,6 +1,7 @@
 //! Persistence: one [`Store`] trait, implemented for SQLite (the embedded default) and
 //! PostgreSQL (production). Every method is one atomic use case in its own transaction.
 
+mod connect;
 mod postgres;
 mod rows;
 mod scim_types;
@@ -9,7 +10,6 @@ mod sqlite;
 mod types;
 
 use async_trait::async_trait;
-use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::domain::{
@@ -18,6 +18,7 @@ use crate::domain::{
 };
 
 pub use crate::domain::{Activation, KeyEdit, NewSecret};
+pub use connect::{connect, connect_with};
 pub use postgres::{MAX_EVENT_ATTEMPTS, PgStore};
 pub use scim_types::{
     GroupMapping, MemberChange, ScimGroupRecord, ScimGroupWrite, ScimOutcome, ScimQuery,
@@ -49,6 +50,9 @@ pub enum StoreError {
     /// The key has expired, so its expiry can no longer change.
     #[error("the key has expired")]
     Expired,
+    /// The change does not apply to how this key authenticates (the message says why).
+    #[error("{0}")]
+    WrongAuthMethod(&'static str),
     /// A key asked for permissions its owner does not hold.
     #[error("the owner does not hold: {}", .0.join(", "))]
     NotHeld(Vec<String>),
@@ -353,7 +357,7 @@ pub trait Store: Send + Sync + 'static {
     async fn latest_change(&self) -> Result<i64, StoreError>;
 
     /// Forgets change-feed rows, webhook ids and revocations older than `now - keep`, and
-    /// console links, sessions and sign-ins past their own expiry.
+    /// console links, sessions, sign-ins and client assertions past their own expiry.
     async fn prune(&self, now: OffsetDateTime, keep: time::Duration) -> Result<(), StoreError>;
 
     /// Records that an instance serves `public_url` (at `now`). Every instance on one
@@ -367,32 +371,18 @@ pub trait Store: Send + Sync + 'static {
     /// The public URLs instances recorded since `since`, sorted.
     async fn public_urls(&self, since: OffsetDateTime) -> Result<Vec<String>, StoreError>;
 
+    /// Records a client assertion's `jti` until `expires_at`; `false` when it was seen
+    /// before (by any instance): a replay. Pruned by [`Store::prune`] once expired.
+    async fn record_client_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
     /// Starts database notifications, if the backend has them.
     async fn wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<Wakeup>>;
 
     /// How often to poll when there are no notifications (or as a safety net).
     fn poll_interval(&self) -> std::time::Duration;
-}
-
-/// Opens the store named by `url`: `sqlite:` (file created when missing) or `postgres:`.
-pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    connect_with(url, Arc::new(crate::random::SystemRandom)).await
-}
-
-/// Like [`connect`], with etags from `random`.
-pub async fn connect_with(
-    url: &str,
-    random: Arc<dyn crate::random::Random>,
-) -> Result<Arc<dyn Store>, StoreError> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PgStore::connect(url).await?.with_random(random)))
-    } else if url.starts_with("sqlite:") {
-        Ok(Arc::new(
-            SqliteStore::connect(url).await?.with_random(random),
-        ))
-    } else {
-        Err(StoreError::Backend(
-            "DATABASE_URL must start with sqlite: or postgres://".to_owned(),
-        ))
-    }
 }

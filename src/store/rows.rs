@@ -5,8 +5,8 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 use crate::domain::{
-    ApiKey, ClientId, DisabledReason, EnvironmentName, KeyCredentials, Permissions, StoredSecret,
-    User, UserId,
+    ApiKey, ClientId, DisabledReason, EnvironmentName, KeyAuth, KeyCredentials, Permissions,
+    StoredSecret, User, UserId,
 };
 
 #[derive(sqlx::FromRow)]
@@ -59,6 +59,9 @@ pub(super) struct KeyRow {
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
     secret_hint: Option<String>,
+    auth_method: String,
+    jwks_uri: Option<String>,
+    jwks: Option<String>,
 }
 
 impl TryFrom<KeyRow> for ApiKey {
@@ -85,6 +88,8 @@ impl TryFrom<KeyRow> for ApiKey {
             created_at: r.created_at,
             updated_at: r.updated_at,
             secret_hint: r.secret_hint,
+            auth: KeyAuth::from_stored(&r.auth_method, r.jwks_uri, r.jwks)
+                .ok_or_else(|| corrupt("api_keys.auth_method"))?,
         })
     }
 }

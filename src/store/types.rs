@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 
 use crate::domain::{
-    Activation, Actor, ApiKey, ClientId, EnvironmentName, KeyEdit, NewSecret, Permissions,
+    Activation, Actor, ApiKey, ClientId, EnvironmentName, KeyAuth, KeyEdit, NewSecret, Permissions,
     StoredSecret, User, UserId,
 };
 
@@ -53,6 +53,8 @@ pub struct NewApiKey {
     pub expires_at: Option<OffsetDateTime>,
     /// The secret's last four characters ([`crate::secrets::ClientSecret::hint`]).
     pub secret_hint: Option<String>,
+    /// How its clients authenticate. Without a secret, `secret` is never matched.
+    pub auth: KeyAuth,
 }
 
 impl std::fmt::Debug for NewApiKey {
@@ -76,7 +78,7 @@ pub struct KeyUpdate {
     pub activation: Option<Activation>,
     /// Replace the secret.
     pub secret: Option<NewSecret>,
-    /// Rename, or move the expiry.
+    /// Rename, move the expiry, replace the registered keys.
     pub edit: KeyEdit,
     /// When given, the update applies only if the key's etag still equals it.
     pub expected_etag: Option<String>,

@@ -2,7 +2,8 @@
 //! identity-provider session tokens of the management API: fetch, cache for the
 //! response's `Cache-Control: max-age` (so a withdrawn key stops verifying once that has
 //! passed), refetch on an unknown `kid` at most every 10 s (so garbage tokens cannot
-//! hammer the issuer), cap the response size, and refuse plain `http` off loopback.
+//! hammer the issuer), cap the response size, follow no redirect, and refuse plain `http`
+//! off loopback. The JWKS URLs of `private_key_jwt` keys are fetched through it too.
 
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::JwkSet;
@@ -52,8 +53,12 @@ impl JwksClient {
                 "{url} must be an https:// URL (plain http only on loopback)"
             )));
         }
+        // GET only, no redirects (a JWKS URL a key registers must not bounce Keymint to
+        // an address its owner could not name directly), a short timeout.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(3))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
         Ok(Self {
@@ -192,24 +197,7 @@ pub(crate) async fn read_capped(
     Ok(body)
 }
 
-/// Does `url` (http or https) name this machine: `localhost` or a loopback address?
-pub fn is_loopback_url(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = match authority.rsplit_once('@') {
-        Some((_, host)) => host,
-        None => authority,
-    };
-    let host = if let Some(v6) = host.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        host.rsplit_once(':').map_or(host, |(h, _)| h)
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
+pub use crate::web::loopback::is_loopback_url;
 
 #[cfg(test)]
 mod tests {

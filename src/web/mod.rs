@@ -5,6 +5,7 @@
 pub mod client_address;
 pub mod errors;
 pub mod form;
+pub mod loopback;
 pub mod page_security;
 pub mod request_id;
 

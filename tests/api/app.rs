@@ -262,12 +262,13 @@ impl TestApp {
                 permissions: permissions.map(|p| Permissions::parse(p).unwrap()),
                 name: None,
                 expires_at,
+                auth: keymint::domain::KeyAuth::Secret,
             })
             .await
             .unwrap();
         Key {
             client_id: created.key.client_id.to_string(),
-            secret: created.secret.expose().to_owned(),
+            secret: created.secret.unwrap().expose().to_owned(),
         }
     }
 

@@ -35,7 +35,16 @@ pub async fn metadata_is_served_at_all_three_paths(backend: Backend) {
     );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post"])
+        serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
+    );
+    // RFC 8414 §2: with private_key_jwt, the algorithms are listed; never "none" or HMAC.
+    assert_eq!(
+        doc["token_endpoint_auth_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "PS256", "ES256", "EdDSA"])
     );
     assert_eq!(
         doc["access_token_signing_alg_values_supported"],

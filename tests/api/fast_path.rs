@@ -114,7 +114,7 @@ pub async fn changes_invalidate_the_cache_at_once(backend: Backend) {
     );
     let renewed = Key {
         client_id: rotated.client_id.clone(),
-        secret: new.secret.expose().to_owned(),
+        secret: new.secret.as_ref().unwrap().expose().to_owned(),
     };
     assert_eq!(app.token_status("production", &renewed).await, 200);
 

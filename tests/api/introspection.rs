@@ -236,7 +236,7 @@ pub async fn every_inactive_case_answers_active_false(backend: Backend) {
         .unwrap();
     let renewed = Key {
         client_id: graced.client_id.clone(),
-        secret: renewed.secret.expose().to_owned(),
+        secret: renewed.secret.as_ref().unwrap().expose().to_owned(),
     };
     let t_renewed = mint(renewed).await;
     assert!(

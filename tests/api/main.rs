@@ -28,6 +28,7 @@ mod introspection;
 mod management_rules;
 mod metrics;
 mod openapi;
+mod private_key_jwt;
 mod revocation;
 mod rotation;
 mod scale_out;

@@ -102,6 +102,7 @@ pub fn new_key(owner: &str, environment: &str, requested: Option<&[&str]>) -> Ne
         name: Some(format!("key of {owner}")),
         expires_at: None,
         secret_hint: Some(token[token.len() - 4..].to_owned()),
+        auth: keymint::domain::KeyAuth::Secret,
     }
 }
 

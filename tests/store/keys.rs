@@ -252,6 +252,7 @@ pub async fn names_and_expiries_change_in_one_audited_update(store: Arc<dyn Stor
         edit: KeyEdit {
             name: Some(Some("nightly".into())),
             expires_at: Some(Some(later)),
+            client_keys: None,
         },
         expected_etag: Some(key.etag.clone()),
         ..KeyUpdate::default()
@@ -281,6 +282,7 @@ pub async fn names_and_expiries_change_in_one_audited_update(store: Arc<dyn Stor
         edit: KeyEdit {
             name: Some(None),
             expires_at: Some(None),
+            client_keys: None,
         },
         ..KeyUpdate::default()
     };

@@ -5,6 +5,7 @@
 //! one [`Credentials`] variant, its parsing below and its verification in a file here;
 //! discovery lists it from [`AuthMethod::ALL`].
 
+mod assertion;
 mod basic;
 mod limits;
 mod secret;
@@ -14,6 +15,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+pub use assertion::{ALGORITHMS, AssertionAuthenticator, JWT_BEARER};
 pub use basic::parse_basic;
 pub use limits::{ADDRESS_THRESHOLD, AuthLimiter, LimiterStats, SIGN_IN_THRESHOLD};
 pub use secret::{SecretAuthenticator, is_well_formed_client_id};
@@ -35,17 +37,20 @@ pub enum AuthMethod {
     SecretBasic,
     /// `client_id` and `client_secret` in the body (RFC 6749 §2.3.1).
     SecretPost,
+    /// A JWT signed with the client's own key (RFC 7523 §2.2, OIDC Core §9).
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
     /// Every method, as discovery lists them.
-    pub const ALL: [Self; 2] = [Self::SecretBasic, Self::SecretPost];
+    pub const ALL: [Self; 3] = [Self::SecretBasic, Self::SecretPost, Self::PrivateKeyJwt];
 
     /// The registered name.
     pub const fn name(self) -> &'static str {
         match self {
             Self::SecretBasic => "client_secret_basic",
             Self::SecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }
@@ -62,13 +67,21 @@ pub enum Credentials {
         /// The presented secret.
         secret: ClientSecret,
     },
+    /// A signed client assertion (`private_key_jwt`).
+    Assertion {
+        /// The `client_id` of the body, when sent (else the assertion's `iss` names it).
+        client_id: Option<String>,
+        /// The JWT.
+        assertion: String,
+    },
 }
 
 impl Credentials {
-    /// The client id the client claims.
+    /// The client id the client claims (empty when only its assertion names it).
     pub fn client_id(&self) -> &str {
         match self {
             Self::Secret { client_id, .. } => client_id,
+            Self::Assertion { client_id, .. } => client_id.as_deref().unwrap_or_default(),
         }
     }
 
@@ -76,6 +89,7 @@ impl Credentials {
     pub fn method(&self) -> AuthMethod {
         match self {
             Self::Secret { method, .. } => *method,
+            Self::Assertion { .. } => AuthMethod::PrivateKeyJwt,
         }
     }
 }
@@ -94,14 +108,17 @@ impl fmt::Debug for Credentials {
 pub struct Authenticated {
     /// The key, in its current state.
     pub key: Arc<ApiKey>,
-    /// Fingerprint of the stored secret that matched (the `sv` claim).
-    pub secret_version: Arc<str>,
+    /// Fingerprint of the stored secret that matched (the `sv` claim); `None` for a
+    /// client that signed an assertion.
+    pub secret_version: Option<Arc<str>>,
 }
 
 /// Verifies every kind of [`Credentials`]; built once, shared by the endpoints.
 pub struct ClientAuth {
     /// The secret methods: check tag, verified cache, argon2id pool, limiter.
     pub secrets: SecretAuthenticator,
+    /// Signed assertions: the key's registered keys, the `jti` record.
+    pub assertions: AssertionAuthenticator,
 }
 
 impl ClientAuth {
@@ -119,6 +136,14 @@ impl ClientAuth {
             } => {
                 self.secrets
                     .authenticate(environment, client_id, secret, source)
+                    .await
+            }
+            Credentials::Assertion {
+                client_id,
+                assertion,
+            } => {
+                self.assertions
+                    .authenticate(environment, client_id.as_deref(), assertion)
                     .await
             }
         }
@@ -146,6 +171,34 @@ pub fn parse_credentials(
     };
     let body_id = params.get(Param::ClientId);
     let body_secret = params.get(Param::ClientSecret);
+    let assertion_type = params.get(Param::ClientAssertionType);
+    let assertion = params.get(Param::ClientAssertion);
+    if assertion_type.is_some() || assertion.is_some() {
+        // RFC 6749 §2.3: a client MUST NOT use more than one authentication method.
+        if basic.is_some() || body_secret.is_some() {
+            return Err(TokenError::InvalidRequest(
+                "use one client authentication method: a client assertion, HTTP Basic or client_secret, not several".into(),
+            ));
+        }
+        // RFC 7521 §4.2: both parameters, and the one type Keymint accepts (RFC 7523 §2.2).
+        let (Some(kind), Some(assertion)) = (assertion_type, assertion) else {
+            return Err(TokenError::InvalidRequest(
+                "client_assertion and client_assertion_type go together".into(),
+            ));
+        };
+        if kind != JWT_BEARER {
+            return Err(TokenError::InvalidRequest(format!(
+                "client_assertion_type must be {JWT_BEARER}"
+            )));
+        }
+        if body_id.is_some_and(|id| id.len() > MAX_CLIENT_ID_LEN) {
+            return Err(invalid_client());
+        }
+        return Ok(Credentials::Assertion {
+            client_id: body_id.map(str::to_owned),
+            assertion: assertion.to_owned(),
+        });
+    }
     let (method, client_id, secret) = match (basic, body_id, body_secret) {
         (Some(_), _, Some(_)) => {
             // RFC 6749 §2.3: a client MUST NOT use more than one authentication method.

@@ -64,7 +64,7 @@ impl SecretAuthenticator {
             return check_state(environment, &hit.key, hit.owner_active, now)
                 .map(|()| Authenticated {
                     key: hit.key,
-                    secret_version: hit.secret_version,
+                    secret_version: Some(hit.secret_version),
                 })
                 .map_err(|reason| refused(environment, &client_id, reason));
         }
@@ -77,7 +77,10 @@ impl SecretAuthenticator {
         };
         // Only guesses count: a refusal with a matching tag (a disabled key, say) proves the
         // caller holds the secret.
-        if matches!(reason, Refusal::UnknownClient | Refusal::WrongSecret) {
+        if matches!(
+            reason,
+            Refusal::UnknownClient | Refusal::WrongSecret | Refusal::WrongAuthMethod
+        ) {
             match self.limiter.failed(client_id.as_str(), source, now) {
                 Verdict::Refuse => {}
                 Verdict::Late(delay) => tokio::time::sleep(delay).await,
@@ -102,6 +105,10 @@ impl SecretAuthenticator {
         let Some(creds) = self.credentials(client_id).await? else {
             return Ok(Err(Refusal::UnknownClient));
         };
+        // A key without a secret (its clients sign with their own keys) matches no secret.
+        if !creds.key.auth.has_secret() {
+            return Ok(Err(Refusal::WrongAuthMethod));
+        }
         let now = self.clock.now();
         let tag = check_tag(secret);
         if !creds.accepted(now).any(|s| secrets::may_match(s, &tag)) {
@@ -153,7 +160,7 @@ impl SecretAuthenticator {
         }
         Ok(outcome.map(|()| Authenticated {
             key: Arc::new(fresh.key),
-            secret_version,
+            secret_version: Some(secret_version),
         }))
     }
 
@@ -194,7 +201,7 @@ impl SecretAuthenticator {
     }
 }
 
-fn check_state(
+pub(super) fn check_state(
     environment: &EnvironmentName,
     key: &ApiKey,
     owner_active: bool,
@@ -219,7 +226,11 @@ fn whole_seconds(d: std::time::Duration) -> std::time::Duration {
 }
 
 /// Logs why (never sent) and answers the one `invalid_client` of every failure.
-fn refused(environment: &EnvironmentName, client_id: &ClientId, reason: Refusal) -> TokenError {
+pub(super) fn refused(
+    environment: &EnvironmentName,
+    client_id: &ClientId,
+    reason: Refusal,
+) -> TokenError {
     if is_well_formed_client_id(client_id.as_str()) {
         tracing::info!(env = %environment, client_id = %client_id, reason = reason.label(), "client authentication refused");
     } else {

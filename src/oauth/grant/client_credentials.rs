@@ -81,7 +81,7 @@ impl ClientCredentialsGrant {
                 key: &client.key,
                 granted,
                 audience,
-                secret_version: &client.secret_version,
+                secret_version: client.secret_version.as_deref(),
             },
         )
     }

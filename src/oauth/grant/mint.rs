@@ -55,8 +55,10 @@ pub struct AccessTokenClaims<'a> {
     /// Environment name.
     pub env: &'a str,
     /// Fingerprint of the key's secret that minted the token: introspection refuses
-    /// tokens minted with a secret since replaced (Keymint's claim).
-    pub sv: &'a str,
+    /// tokens minted with a secret since replaced (Keymint's claim). Absent for a client
+    /// that signed an assertion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sv: Option<&'a str>,
 }
 
 /// What a grant decided to issue.
@@ -71,8 +73,8 @@ pub struct Mint<'a> {
     pub granted: &'a Permissions,
     /// The audience.
     pub audience: &'a str,
-    /// The secret version (`sv`) that authenticated.
-    pub secret_version: &'a str,
+    /// The secret version (`sv`) that authenticated, when a secret did.
+    pub secret_version: Option<&'a str>,
 }
 
 /// Takes one token from the key's quota, signs the token and notes the key's use.

@@ -66,15 +66,19 @@ where
             .bind(ctx.now)
             .bind(key.secret.check.as_deref())
             .bind(key.secret_hint.as_deref())
+            .bind(key.auth.stored_name())
+            .bind(key.auth.jwks_uri())
+            .bind(key.auth.jwks())
             .fetch_one(&mut *tx)
             .await?;
         let created: ApiKey = row.try_into()?;
+        let note = created.auth.audit_note();
         Self::keys_changed(
             &mut tx,
             ctx,
             AuditAction::KeyCreated,
             std::slice::from_ref(&created),
-            None,
+            note.as_deref(),
         )
         .await?;
         tx.commit().await?;
@@ -164,6 +168,12 @@ where
         .map_err(|refused| match refused {
             UpdateRefused::OwnerInactive => StoreError::OwnerInactive,
             UpdateRefused::Expired => StoreError::Expired,
+            UpdateRefused::NoSecret => StoreError::WrongAuthMethod(
+                "this key has no secret (its clients sign with their own keys): regenerateSecret does not apply; replace its keys instead",
+            ),
+            UpdateRefused::NotClientKeys => StoreError::WrongAuthMethod(
+                "this key authenticates with a secret: it has no public keys to replace",
+            ),
         })?;
         let previous = plan.previous_secret.as_ref();
         let row: Option<KeyRow> = sqlx::query_as(q::UPDATE_KEY)
@@ -181,6 +191,8 @@ where
             .bind(plan.name.as_deref())
             .bind(plan.expires_at)
             .bind(update.secret.as_ref().map(|s| s.hint.as_str()))
+            .bind(plan.auth.jwks_uri())
+            .bind(plan.auth.jwks())
             .fetch_optional(&mut *tx)
             .await?;
         let key: ApiKey = row.ok_or(StoreError::Conflict)?.try_into()?;

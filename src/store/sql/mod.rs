@@ -9,6 +9,7 @@
 //! a write applies (frozen permissions, the update plan) are pure functions in
 //! [`crate::domain`].
 
+mod client_assertions;
 mod console;
 mod console_queries;
 mod group_members;

@@ -13,7 +13,8 @@ macro_rules! user_columns {
 macro_rules! key_columns {
     () => {
         "seq, id, client_id, environment, owner_id, permissions, enabled, disabled_reason, \
-         name, expires_at, last_used_at, etag, created_at, updated_at, secret_hint"
+         name, expires_at, last_used_at, etag, created_at, updated_at, secret_hint, \
+         auth_method, jwks_uri, jwks"
     };
 }
 
@@ -91,7 +92,8 @@ pub const INSERT_WEBHOOK_ID: &str = "INSERT INTO processed_webhooks (id, receive
 pub const INSERT_KEY: &str = concat!(
     "INSERT INTO api_keys (id, client_id, secret_hash, secret_check, environment, owner_id, \
      permissions, enabled, disabled_reason, name, expires_at, etag, created_at, updated_at, \
-     secret_hint) VALUES ($1, $2, $3, $11, $4, $5, $6, TRUE, NULL, $7, $8, $9, $10, $10, $12) \
+     secret_hint, auth_method, jwks_uri, jwks) \
+     VALUES ($1, $2, $3, $11, $4, $5, $6, TRUE, NULL, $7, $8, $9, $10, $10, $12, $13, $14, $15) \
      RETURNING ",
     key_columns!()
 );
@@ -118,7 +120,8 @@ pub const UPDATE_KEY: &str = concat!(
     "UPDATE api_keys SET enabled = $2, disabled_reason = $3, secret_hash = $4, \
      etag = $5, updated_at = $6, previous_secret_hash = $8, previous_secret_expires_at = $9, \
      secret_check = $10, previous_secret_check = $11, name = $12, expires_at = $13, \
-     secret_hint = CASE WHEN CAST($14 AS TEXT) IS NULL THEN secret_hint ELSE $14 END \
+     secret_hint = CASE WHEN CAST($14 AS TEXT) IS NULL THEN secret_hint ELSE $14 END, \
+     jwks_uri = $15, jwks = $16 \
      WHERE client_id = $1 AND etag = $7 RETURNING ",
     key_columns!()
 );

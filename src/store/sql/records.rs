@@ -337,6 +337,7 @@ where
             super::console_queries::PRUNE_LINKS,
             super::console_queries::PRUNE_SESSIONS,
             super::console_queries::PRUNE_OIDC_LOGINS,
+            super::client_assertions::PRUNE,
         ] {
             sqlx::query(sql).bind(now).execute(&self.pool).await?;
         }

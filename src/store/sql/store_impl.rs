@@ -325,6 +325,14 @@ where
     async fn public_urls(&self, since: OffsetDateTime) -> Result<Vec<String>, StoreError> {
         SqlStore::<DB>::public_urls(self, since).await
     }
+    async fn record_client_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        SqlStore::<DB>::record_client_assertion(self, client_id, jti, expires_at).await
+    }
     async fn wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<Wakeup>> {
         DB::wakeups(self)
     }

@@ -1,0 +1,526 @@
+//! Keys without a stored secret, `private_key_jwt` (RFC 7523 §2.2): a client signs an
+//! assertion with its own key and gets a token that verifies through the JWKS; every
+//! forgery (replay, expired, too long-lived, another audience, `iss` not the client,
+//! `alg: none`, HMAC keyed with the public key, a key never registered, a secret instead)
+//! is the one `401 invalid_client`, its reason only counted; a published key set rotates
+//! with no call to Keymint; a replay at a second instance is refused too.
+
+use axum::Router;
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+use keymint::clock::Clock;
+use keymint::domain::{
+    ClientKeys, EnvironmentName, KeyAuth, Permissions, UserId, parse_client_jwks,
+};
+use keymint::manage::CreateKey;
+use keymint::signing::{SigningAlg, SigningKey};
+
+use crate::app::{Backend, TestApp};
+
+crate::both_backends!(private_key_jwt:
+    a_signed_assertion_buys_a_token_and_every_forgery_is_refused,
+    a_published_key_set_rotates_without_a_call_to_keymint,
+    an_assertion_is_spent_at_every_instance_and_a_disable_reaches_them_all,
+    graphql_makes_keys_without_a_secret_and_replaces_their_keys,
+);
+
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// A client's own key pair: Keymint only ever sees the public half.
+pub struct ClientKey {
+    key: SigningKey,
+    der: Vec<u8>,
+    alg: SigningAlg,
+}
+
+impl ClientKey {
+    pub fn generate(alg: SigningAlg) -> Self {
+        let (key, der) = SigningKey::generate(alg).unwrap();
+        Self { key, der, alg }
+    }
+
+    pub fn jwk(&self) -> Value {
+        serde_json::to_value(self.key.public_jwk()).unwrap()
+    }
+
+    pub fn kid(&self) -> &str {
+        self.key.kid()
+    }
+
+    /// A JWT with `claims`, signed with this key and naming its `kid`.
+    pub fn sign(&self, claims: &Value) -> String {
+        let (alg, key) = match self.alg {
+            SigningAlg::Es256 => (
+                jsonwebtoken::Algorithm::ES256,
+                jsonwebtoken::EncodingKey::from_ec_der(&self.der),
+            ),
+            SigningAlg::Rs256 => panic!("the tests' clients sign with ES256 or EdDSA"),
+            SigningAlg::EdDsa => (
+                jsonwebtoken::Algorithm::EdDSA,
+                jsonwebtoken::EncodingKey::from_ed_der(&self.der),
+            ),
+        };
+        let mut header = jsonwebtoken::Header::new(alg);
+        header.kid = Some(self.kid().to_owned());
+        jsonwebtoken::encode(&header, claims, &key).unwrap()
+    }
+}
+
+/// The claims of a good assertion for `client_id` at `app`'s `production`, now.
+pub fn claims(app: &TestApp, client_id: &str) -> Value {
+    let now = app.clock.now().unix_timestamp();
+    json!({
+        "iss": client_id,
+        "sub": client_id,
+        "aud": app.url("/production"),
+        "iat": now,
+        "exp": now + 300,
+        "jti": keymint::secrets::random_token(16),
+    })
+}
+
+/// A `private_key_jwt` key of `owner` in `production` trusting `auth`, with `runs:read`
+/// and `IntrospectToken`.
+pub async fn client_key(app: &TestApp, owner: &str, auth: KeyAuth) -> String {
+    let created = app
+        .state
+        .management()
+        .create_key(CreateKey {
+            owner_id: UserId::parse(owner).unwrap(),
+            environment: EnvironmentName::parse("production").unwrap(),
+            permissions: Some(Permissions::parse(["runs:read", "IntrospectToken"]).unwrap()),
+            name: None,
+            expires_at: None,
+            auth,
+        })
+        .await
+        .unwrap();
+    assert!(created.secret.is_none(), "no secret is made or shown");
+    created.key.client_id.to_string()
+}
+
+pub fn registered(keys: &[&ClientKey]) -> KeyAuth {
+    let jwks = json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()});
+    KeyAuth::ClientKeys(ClientKeys::Set(
+        parse_client_jwks(&jwks.to_string()).unwrap(),
+    ))
+}
+
+/// POSTs a token request with `assertion` (and `client_id`, when given).
+pub async fn exchange(app: &TestApp, assertion: &str, client_id: Option<&str>) -> (u16, Value) {
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", JWT_BEARER),
+        ("client_assertion", assertion),
+    ];
+    if let Some(id) = client_id {
+        form.push(("client_id", id));
+    }
+    let response = app
+        .http
+        .post(app.url("/production/oauth2/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn refused(outcome: &(u16, Value), what: &str) {
+    assert_eq!(outcome.0, 401, "{what}: {}", outcome.1);
+    assert_eq!(outcome.1["error"], "invalid_client", "{what}");
+}
+
+pub async fn a_signed_assertion_buys_a_token_and_every_forgery_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", &["runs:read", "runs:write", "IntrospectToken"])
+        .await;
+    let client = ClientKey::generate(SigningAlg::Es256);
+    let client_id = client_key(&app, "alice", registered(&[&client])).await;
+
+    // The assertion alone names the client (iss); the token verifies through the JWKS.
+    let good = client.sign(&claims(&app, &client_id));
+    let (status, body) = exchange(&app, &good, None).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap();
+    let verified = app.verify("production", token).await.unwrap();
+    assert_eq!(verified["sub"], "alice");
+    assert_eq!(verified["client_id"], client_id.as_str());
+    assert_eq!(
+        verified["permissions"],
+        json!(["IntrospectToken", "runs:read"])
+    );
+    assert!(
+        verified.get("sv").is_none(),
+        "no secret version: {verified}"
+    );
+    // Introspection, authenticated by an assertion too, finds it active.
+    let introspected: Value = app
+        .http
+        .post(app.url("/production/oauth2/introspect"))
+        .form(&[
+            ("token", token),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &client.sign(&claims(&app, &client_id))),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspected["active"], true, "{introspected}");
+    // RFC 7523 §3: the token endpoint URL is an audience too; client_id may be sent.
+    let mut to_endpoint = claims(&app, &client_id);
+    to_endpoint["aud"] = json!(app.url("/production/oauth2/token"));
+    let (status, body) = exchange(&app, &client.sign(&to_endpoint), Some(&client_id)).await;
+    assert_eq!(status, 200, "{body}");
+    // authlib's default lifetime (an hour) is accepted.
+    let mut hour = claims(&app, &client_id);
+    hour["exp"] = json!(hour["iat"].as_i64().unwrap() + 3600);
+    assert_eq!(exchange(&app, &client.sign(&hour), None).await.0, 200);
+
+    // Replayed, at the same instance.
+    refused(&exchange(&app, &good, None).await, "a replay");
+    // Expired; longer than an hour; no exp.
+    let mut expired = claims(&app, &client_id);
+    let now = app.clock.now().unix_timestamp();
+    expired["iat"] = json!(now - 900);
+    expired["exp"] = json!(now - 600);
+    refused(
+        &exchange(&app, &client.sign(&expired), None).await,
+        "expired",
+    );
+    let mut long = claims(&app, &client_id);
+    long["exp"] = json!(now + 7200);
+    refused(
+        &exchange(&app, &client.sign(&long), None).await,
+        "two hours",
+    );
+    let mut no_exp = claims(&app, &client_id);
+    no_exp.as_object_mut().unwrap().remove("exp");
+    refused(&exchange(&app, &client.sign(&no_exp), None).await, "no exp");
+    // Another audience (another environment's issuer).
+    let mut other_aud = claims(&app, &client_id);
+    other_aud["aud"] = json!(app.url("/sandbox"));
+    refused(
+        &exchange(&app, &client.sign(&other_aud), None).await,
+        "audience",
+    );
+    // iss / sub not the client.
+    let mut other_iss = claims(&app, &client_id);
+    other_iss["sub"] = json!("kmc_AAAAAAAAAAAAAAAAAAAAAA");
+    refused(&exchange(&app, &client.sign(&other_iss), None).await, "sub");
+    let mut named_other = claims(&app, &client_id);
+    named_other["iss"] = json!("someone");
+    refused(
+        &exchange(&app, &client.sign(&named_other), Some(&client_id)).await,
+        "iss",
+    );
+    // No jti.
+    let mut no_jti = claims(&app, &client_id);
+    no_jti.as_object_mut().unwrap().remove("jti");
+    refused(&exchange(&app, &client.sign(&no_jti), None).await, "no jti");
+    // alg none.
+    let part = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let unsigned = format!(
+        "{}.{}.",
+        part(&json!({"alg": "none", "typ": "JWT"})),
+        part(&claims(&app, &client_id))
+    );
+    refused(&exchange(&app, &unsigned, None).await, "alg none");
+    // HMAC keyed with the public key (the classic algorithm confusion).
+    let public = serde_json::to_vec(&client.jwk()).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(client.kid().to_owned());
+    let hmac = jsonwebtoken::encode(
+        &header,
+        &claims(&app, &client_id),
+        &jsonwebtoken::EncodingKey::from_secret(&public),
+    )
+    .unwrap();
+    refused(
+        &exchange(&app, &hmac, None).await,
+        "HMAC with the public key",
+    );
+    // A key never registered, even under the registered kid.
+    let stranger = ClientKey::generate(SigningAlg::Es256);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(client.kid().to_owned());
+    let forged = jsonwebtoken::encode(
+        &header,
+        &claims(&app, &client_id),
+        &jsonwebtoken::EncodingKey::from_ec_der(&stranger.der),
+    )
+    .unwrap();
+    refused(&exchange(&app, &forged, None).await, "unregistered key");
+    // A secret for a key that has none.
+    let secretless = crate::app::Key {
+        client_id: client_id.clone(),
+        secret: "kms_0000000000000000000000000000000000000000000".into(),
+    };
+    assert_eq!(app.token_status("production", &secretless).await, 401);
+    // Two methods at once is a malformed request (RFC 6749 §2.3).
+    let both = app
+        .http
+        .post(app.url("/production/oauth2/token"))
+        .basic_auth(&client_id, Some("x"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &client.sign(&claims(&app, &client_id))),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(both.status(), 400);
+
+    // The reasons are counted, never told.
+    let metrics = app.metrics_text().await;
+    for reason in [
+        "assertion_replayed",
+        "assertion_expired",
+        "assertion_lifetime",
+        "assertion_audience",
+        "assertion_issuer",
+        "assertion_algorithm",
+        "assertion_signature",
+        "wrong_auth_method",
+    ] {
+        assert!(
+            metrics.contains(&format!("reason=\"{reason}\"")),
+            "{reason} not counted:\n{metrics}"
+        );
+    }
+
+    // Disabled: refused at once.
+    app.disable(&crate::app::Key {
+        client_id: client_id.clone(),
+        secret: String::new(),
+    })
+    .await;
+    refused(
+        &exchange(&app, &client.sign(&claims(&app, &client_id)), None).await,
+        "disabled key",
+    );
+}
+
+/// A JWKS served on 127.0.0.1 with `max-age=60`; `publish` replaces what it serves.
+struct PublishedKeys {
+    url: String,
+    served: Arc<Mutex<Value>>,
+}
+
+impl PublishedKeys {
+    async fn start(keys: &[&ClientKey]) -> Self {
+        let served = Arc::new(Mutex::new(Value::Null));
+        let shared = Arc::clone(&served);
+        let app = Router::new().route(
+            "/jwks.json",
+            get(move || {
+                let body = shared.lock().unwrap().to_string();
+                async move { ([("cache-control", "max-age=60")], body) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let published = Self { url, served };
+        published.publish(keys);
+        published
+    }
+
+    fn publish(&self, keys: &[&ClientKey]) {
+        *self.served.lock().unwrap() =
+            json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()});
+    }
+}
+
+pub async fn a_published_key_set_rotates_without_a_call_to_keymint(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", &["runs:read", "IntrospectToken"]).await;
+    let old = ClientKey::generate(SigningAlg::Es256);
+    let published = PublishedKeys::start(&[&old]).await;
+    let auth = KeyAuth::ClientKeys(ClientKeys::Url(published.url.clone()));
+    let client_id = client_key(&app, "alice", auth).await;
+    let (status, body) = exchange(&app, &old.sign(&claims(&app, &client_id)), None).await;
+    assert_eq!(status, 200, "{body}");
+
+    // The client publishes a new key beside the old one (Ed25519 this time) and uses it:
+    // an unknown kid refetches (at most every 10 s).
+    let new = ClientKey::generate(SigningAlg::EdDsa);
+    published.publish(&[&old, &new]);
+    app.clock.advance(time::Duration::seconds(11));
+    let (status, body) = exchange(&app, &new.sign(&claims(&app, &client_id)), None).await;
+    assert_eq!(status, 200, "the new key works at once: {body}");
+    // It withdraws the old one: refused once the cached set (max-age 60) has expired.
+    published.publish(&[&new]);
+    assert_eq!(
+        exchange(&app, &old.sign(&claims(&app, &client_id)), None)
+            .await
+            .0,
+        200,
+        "still cached"
+    );
+    app.clock.advance(time::Duration::seconds(61));
+    refused(
+        &exchange(&app, &old.sign(&claims(&app, &client_id)), None).await,
+        "a withdrawn key",
+    );
+    let (status, body) = exchange(&app, &new.sign(&claims(&app, &client_id)), None).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+pub async fn an_assertion_is_spent_at_every_instance_and_a_disable_reaches_them_all(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let peer = app.spawn_peer().await;
+    app.user("alice", &["runs:read", "IntrospectToken"]).await;
+    let client = ClientKey::generate(SigningAlg::Es256);
+    let client_id = client_key(&app, "alice", registered(&[&client])).await;
+    let once = client.sign(&claims(&app, &client_id));
+    let (status, body) = exchange(&peer, &once, None).await;
+    assert_eq!(status, 200, "{body}");
+    refused(
+        &exchange(&app, &once, None).await,
+        "a replay at the other instance",
+    );
+    refused(
+        &exchange(&peer, &once, None).await,
+        "a replay at the same instance",
+    );
+    // A disable at one instance: the other refuses the next assertion.
+    app.disable(&crate::app::Key {
+        client_id: client_id.clone(),
+        secret: String::new(),
+    })
+    .await;
+    refused(
+        &exchange(&peer, &client.sign(&claims(&app, &client_id)), None).await,
+        "disabled elsewhere",
+    );
+}
+
+pub async fn graphql_makes_keys_without_a_secret_and_replaces_their_keys(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, bearer) = crate::graphql::manager(&app).await;
+    let client = ClientKey::generate(SigningAlg::Es256);
+    let create = "mutation($input: CreateAPIKeyInput) { createApiKey(input: $input) { apikey { clientId clientSecret tokenEndpointAuthMethod jwksUri secretHint _etag jwks } } }";
+    let jwks = json!({"keys": [client.jwk()]});
+    let (_, body) = app
+        .graphql(
+            "production",
+            Some(&bearer),
+            create,
+            json!({"input": {"jwks": jwks, "permissions": ["CreateAPIKey"]}}),
+        )
+        .await;
+    let node = &body["data"]["createApiKey"]["apikey"];
+    assert!(node["clientSecret"].is_null(), "{body}");
+    assert!(node["secretHint"].is_null());
+    assert_eq!(node["tokenEndpointAuthMethod"], "private_key_jwt");
+    assert_eq!(node["jwks"]["keys"][0]["kid"], client.kid());
+    let client_id = node["clientId"].as_str().unwrap().to_owned();
+    let (status, token) = exchange(&app, &client.sign(&claims(&app, &client_id)), None).await;
+    assert_eq!(status, 200, "{token}");
+    // The audit entry of the creation says how it authenticates.
+    let audit = app
+        .sql(&format!(
+            "SELECT reason FROM audit_events WHERE action = 'key.created' AND client_id = '{client_id}'"
+        ))
+        .await
+        .unwrap();
+    assert!(
+        audit.contains("private_key_jwt") && audit.contains(client.kid()),
+        "{audit}"
+    );
+
+    // A secret cannot be regenerated for it; a private key is never accepted as its keys.
+    let update = "mutation($input: APIKeyInput!) { updateApiKey(input: $input) { apikey { clientId jwksUri tokenEndpointAuthMethod } } }";
+    let (_, body) = app
+        .graphql(
+            "production",
+            Some(&bearer),
+            update,
+            json!({"input": {"clientId": client_id, "regenerateSecret": true}}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+    let mut private = client.jwk();
+    private["d"] = json!("jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI");
+    let (_, body) = app
+        .graphql(
+            "production",
+            Some(&bearer),
+            create,
+            json!({"input": {"jwks": {"keys": [private]}}}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("private key material")
+    );
+    let (_, body) = app
+        .graphql(
+            "production",
+            Some(&bearer),
+            create,
+            json!({"input": {"jwksUri": "http://ci.example/jwks.json"}}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+
+    // Its keys are replaced: the new key works, the old one no longer does.
+    let next = ClientKey::generate(SigningAlg::EdDsa);
+    let (_, body) = app
+        .graphql(
+            "production",
+            Some(&bearer),
+            update,
+            json!({"input": {"clientId": client_id, "jwks": {"keys": [next.jwk()]}}}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(
+        exchange(&app, &next.sign(&claims(&app, &client_id)), None)
+            .await
+            .0,
+        200
+    );
+    refused(
+        &exchange(&app, &client.sign(&claims(&app, &client_id)), None).await,
+        "a replaced key",
+    );
+    // A key with a secret has no keys to replace.
+    let secret_key = app.key("alice", "production").await;
+    let (_, body) = app
+        .graphql(
+            "production",
+            Some(&bearer),
+            update,
+            json!({"input": {"clientId": secret_key.client_id, "jwks": {"keys": [next.jwk()]}}}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+}
