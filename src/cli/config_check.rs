@@ -112,6 +112,10 @@ pub async fn run() -> anyhow::Result<()> {
         "KEYMINT_TRUSTED_PROXIES            {}",
         config.trusted_proxies
     );
+    println!(
+        "KEYMINT_OUTBOUND_HOSTS             {}",
+        config.outbound_hosts
+    );
     if let Some(address) = config.metrics_listen {
         println!("KEYMINT_METRICS_LISTEN             {address}");
     }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use crate::domain::{
     ClientKeys, KeyAuth, MAX_CLIENT_JWKS_BYTES, check_jwks_url, parse_client_jwks,
 };
+use crate::web::OutboundHosts;
 
 /// The client's own public keys, instead of a secret.
 #[derive(Debug, Clone, Default, Args)]
@@ -24,12 +25,17 @@ pub struct ClientKeysArgs {
 
 impl ClientKeysArgs {
     /// The authentication these flags ask for: `None` when neither is given.
-    pub fn key_auth(&self) -> anyhow::Result<Option<KeyAuth>> {
+    pub fn key_auth(&self, outbound: &OutboundHosts) -> anyhow::Result<Option<KeyAuth>> {
         match (&self.jwks_uri, &self.jwks_file) {
             (None, None) => Ok(None),
             (Some(_), Some(_)) => anyhow::bail!("give --jwks-uri or --jwks-file, not both"),
             (Some(url), None) => {
                 check_jwks_url(url)?;
+                if !outbound.allows(url) {
+                    anyhow::bail!(
+                        "--jwks-uri names a host outside KEYMINT_OUTBOUND_HOSTS ({outbound})"
+                    );
+                }
                 Ok(Some(KeyAuth::ClientKeys(ClientKeys::Url(url.clone()))))
             }
             (None, Some(path)) => {

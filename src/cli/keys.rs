@@ -117,7 +117,9 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
             json,
         } => {
             let expires_at = expires_at.map(|s| expiry(&s)).transpose()?;
-            let auth = client_keys.key_auth()?.unwrap_or(KeyAuth::Secret);
+            let auth = client_keys
+                .key_auth(&config.outbound_hosts)?
+                .unwrap_or(KeyAuth::Secret);
             let request = CreateKey {
                 owner_id: UserId::parse(&user).context("invalid --user")?,
                 environment: served_environment(config, &env)?,
@@ -268,7 +270,7 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
             client_id,
             client_keys,
         } => {
-            let Some(auth) = client_keys.key_auth()? else {
+            let Some(auth) = client_keys.key_auth(&config.outbound_hosts)? else {
                 anyhow::bail!("give --jwks-uri URL or --jwks-file PATH");
             };
             let change = KeyChangeRequest {

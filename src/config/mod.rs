@@ -95,6 +95,8 @@ pub struct Config {
     /// `KEYMINT_TRUSTED_PROXIES`: CIDRs whose `X-Forwarded-For` is believed (default
     /// loopback).
     pub trusted_proxies: crate::web::TrustedProxies,
+    /// `KEYMINT_OUTBOUND_HOSTS`: the hosts a key's JWKS URL may name (unset: any).
+    pub outbound_hosts: crate::web::OutboundHosts,
 }
 
 /// Where the TLS certificate and key live.

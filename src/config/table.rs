@@ -166,6 +166,11 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "comma-separated CIDRs (or addresses; `none`) whose `X-Forwarded-For` is believed; see *Source addresses*",
     },
     Variable {
+        names: &["KEYMINT_OUTBOUND_HOSTS"],
+        default: "unset (any host)",
+        meaning: "comma-separated host names (`*.example.com` for subdomains) that the JWKS URLs of keys without a secret may name; checked when a key is made and at every fetch. See [security.md](security.md#outbound-fetches)",
+    },
+    Variable {
         names: &["KEYMINT_METRICS_LISTEN"],
         default: "unset (`/metrics` on the main listener)",
         meaning: "e.g. `127.0.0.1:9090`: serve `/metrics` there only, so anonymous callers of the public port cannot read why requests were refused",

@@ -158,6 +158,11 @@ impl Config {
                     .map_err(|e| invalid("KEYMINT_TRUSTED_PROXIES", e))?,
                 None => TrustedProxies::default(),
             },
+            outbound_hosts: match vars.get("KEYMINT_OUTBOUND_HOSTS") {
+                Some(list) => crate::web::OutboundHosts::parse(&list)
+                    .map_err(|e| invalid("KEYMINT_OUTBOUND_HOSTS", e))?,
+                None => crate::web::OutboundHosts::default(),
+            },
         };
         config.derive_targets();
         Ok(config)

@@ -64,12 +64,21 @@ fn etag(input: &ApiKeyInput) -> Result<Option<String>> {
 }
 
 /// How a new key's clients authenticate, from `jwksUri` / `jwks` (neither: a secret).
-fn key_auth(jwks_uri: Option<String>, jwks: Option<Json<serde_json::Value>>) -> Result<KeyAuth> {
+fn key_auth(
+    rc: &RequestContext,
+    jwks_uri: Option<String>,
+    jwks: Option<Json<serde_json::Value>>,
+) -> Result<KeyAuth> {
     match (jwks_uri, jwks) {
         (None, None) => Ok(KeyAuth::Secret),
         (Some(_), Some(_)) => Err(bad_input("give jwksUri or jwks, not both")),
         (Some(url), None) => {
             check_jwks_url(&url).map_err(|e| bad_input(e.to_string()))?;
+            if !rc.state.config.outbound_hosts.allows(&url) {
+                return Err(bad_input(
+                    "jwksUri names a host outside KEYMINT_OUTBOUND_HOSTS",
+                ));
+            }
             Ok(KeyAuth::ClientKeys(ClientKeys::Url(url)))
         }
         (None, Some(Json(set))) => {
@@ -107,7 +116,7 @@ impl MutationRoot {
             .map_err(|e| bad_input(e.to_string()))?;
         let permissions = caller.grant(asked).map_err(refused)?;
         let expires_at = input.expires_at.as_deref().map(expiry).transpose()?;
-        let auth = key_auth(input.jwks_uri, input.jwks)?;
+        let auth = key_auth(rc, input.jwks_uri, input.jwks)?;
         let created = management(rc, caller)
             .create_key(CreateKey {
                 owner_id: caller.user.clone(),
@@ -146,7 +155,7 @@ impl MutationRoot {
             },
             client_keys: match (input.jwks_uri, input.jwks) {
                 (None, None) => None,
-                (uri, set) => Some(key_auth(uri, set)?),
+                (uri, set) => Some(key_auth(rc, uri, set)?),
             },
         };
         if input.enabled.is_none() && !regenerate && edit.is_empty() {

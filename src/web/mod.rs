@@ -6,10 +6,12 @@ pub mod client_address;
 pub mod errors;
 pub mod form;
 pub mod loopback;
+pub mod outbound;
 pub mod page_security;
 pub mod request_id;
 
 pub use client_address::{SourceAddress, TrustedProxies};
+pub use outbound::OutboundHosts;
 
 /// Largest request body accepted; token requests are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

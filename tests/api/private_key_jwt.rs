@@ -26,6 +26,7 @@ crate::both_backends!(private_key_jwt:
     a_published_key_set_rotates_without_a_call_to_keymint,
     an_assertion_is_spent_at_every_instance_and_a_disable_reaches_them_all,
     graphql_makes_keys_without_a_secret_and_replaces_their_keys,
+    the_operator_pins_the_hosts_keymint_fetches_from,
 );
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -523,4 +524,53 @@ pub async fn graphql_makes_keys_without_a_secret_and_replaces_their_keys(backend
         body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
         "{body}"
     );
+}
+
+pub async fn the_operator_pins_the_hosts_keymint_fetches_from(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let pinned = app
+        .spawn_peer_with(&[("KEYMINT_OUTBOUND_HOSTS", "keys.example.com,*.corp.example")])
+        .await;
+    let (_, bearer) = crate::graphql::manager(&app).await;
+    let client = ClientKey::generate(SigningAlg::Es256);
+    let published = PublishedKeys::start(&[&client]).await;
+    // Registering a URL outside the list is refused where the list is set...
+    let create = "mutation($input: CreateAPIKeyInput) { createApiKey(input: $input) { apikey { clientId } } }";
+    let (_, body) = pinned
+        .graphql(
+            "production",
+            Some(&bearer),
+            create,
+            json!({"input": {"jwksUri": published.url}}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("KEYMINT_OUTBOUND_HOSTS")
+    );
+    // ...and a key registered elsewhere is not fetched there: refused, never fetched.
+    let (_, body) = app
+        .graphql(
+            "production",
+            Some(&bearer),
+            create,
+            json!({"input": {"jwksUri": published.url}}),
+        )
+        .await;
+    let client_id = body["data"]["createApiKey"]["apikey"]["clientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    refused(
+        &exchange(&pinned, &client.sign(&claims(&app, &client_id)), None).await,
+        "a host outside the list",
+    );
+    let (status, body) = exchange(&app, &client.sign(&claims(&app, &client_id)), None).await;
+    assert_eq!(status, 200, "{body}");
 }

@@ -198,6 +198,12 @@ impl AssertionAuthenticator {
             ClientKeys::Url(url) => {
                 // A published set rotates; the assertion must name its key.
                 let kid = kid.ok_or(Refusal::AssertionSignature)?;
+                // Checked at every fetch, not only at registration: the list may have
+                // been narrowed since.
+                if !self.config.outbound_hosts.allows(url) {
+                    tracing::info!("a key's JWKS URL is outside KEYMINT_OUTBOUND_HOSTS");
+                    return Err(Refusal::ClientKeysUnavailable);
+                }
                 let client = self.client(url).ok_or(Refusal::ClientKeysUnavailable)?;
                 match client.key(kid).await {
                     Ok(Some(key)) => Ok(key),
