@@ -1,0 +1,111 @@
+//! Real client libraries as `private_key_jwt` clients of Keymint, on both backends:
+//! authlib (Python, `tests/clients/authlib_private_key_jwt.py`) makes its own RSA key,
+//! Keymint registers only the public half, and authlib's `PrivateKeyJWT` gets tokens that
+//! verify through the published JWKS. `.ci/run` installs authlib in the test virtualenv
+//! (KEYMINT_TEST_SCIM_PYTHON); enabled with the other external-tool tests
+//! (KEYMINT_TEST_GATEWAY=1).
+
+#[path = "support/mod.rs"]
+mod support;
+
+#[path = "api/app.rs"]
+#[allow(dead_code)]
+mod app;
+#[path = "api/gateway.rs"]
+#[allow(dead_code)]
+mod gateway;
+
+use app::{Backend, TestApp};
+use keymint::domain::{
+    ClientKeys, EnvironmentName, KeyAuth, Permissions, UserId, parse_client_jwks,
+};
+use keymint::manage::CreateKey;
+use serde_json::Value;
+
+/// Runs the authlib script with `args`; its stdout, or a panic with both outputs.
+async fn authlib(args: Vec<String>) -> String {
+    let python = std::env::var("KEYMINT_TEST_SCIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = format!(
+        "{}/tests/clients/authlib_private_key_jwt.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&python)
+            .arg(&script)
+            .args(&args)
+            .output()
+            .unwrap_or_else(|e| panic!("{python}: {e}"))
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "authlib {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+async fn authlib_gets_tokens_with_its_own_key(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("ci-bot", &["runs:read"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("client.pem").display().to_string();
+    let jwks: Value =
+        serde_json::from_str(&authlib(vec!["keygen".into(), pem.clone()]).await).unwrap();
+    let kid = jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
+    let created = app
+        .state
+        .management()
+        .create_key(CreateKey {
+            owner_id: UserId::parse("ci-bot").unwrap(),
+            environment: EnvironmentName::parse("production").unwrap(),
+            permissions: Some(Permissions::parse(["runs:read"]).unwrap()),
+            name: Some("authlib".into()),
+            expires_at: None,
+            auth: KeyAuth::ClientKeys(ClientKeys::Set(
+                parse_client_jwks(&jwks.to_string()).unwrap(),
+            )),
+        })
+        .await
+        .unwrap();
+    let client_id = created.key.client_id.to_string();
+    let token_url = app.url("/production/oauth2/token");
+    // Twice: each request is a fresh assertion (a new jti), as authlib makes them.
+    for _ in 0..2 {
+        let answer: Value = serde_json::from_str(
+            &authlib(vec![
+                "token".into(),
+                pem.clone(),
+                token_url.clone(),
+                client_id.clone(),
+                kid.clone(),
+            ])
+            .await,
+        )
+        .unwrap();
+        let token = answer["access_token"].as_str().unwrap();
+        let claims = app.verify("production", token).await.unwrap();
+        assert_eq!(claims["sub"], "ci-bot");
+        assert_eq!(claims["client_id"], client_id.as_str());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(keymint_gateway),
+    ignore = "set KEYMINT_TEST_GATEWAY=1 and KEYMINT_TEST_SCIM_PYTHON (.ci/run installs authlib)"
+)]
+async fn authlib_private_key_jwt_on_sqlite() {
+    authlib_gets_tokens_with_its_own_key(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(keymint_gateway, keymint_pg)),
+    ignore = "set KEYMINT_TEST_GATEWAY=1, KEYMINT_TEST_SCIM_PYTHON and KEYMINT_TEST_POSTGRES_URL"
+)]
+async fn authlib_private_key_jwt_on_postgres() {
+    authlib_gets_tokens_with_its_own_key(Backend::Postgres).await;
+}
