@@ -127,6 +127,7 @@ pub(super) fn key_json(key: &ApiKey) -> serde_json::Value {
         "secretHint": key.secret_hint,
         "tokenEndpointAuthMethod": key.auth.token_endpoint_auth_method(),
         "jwksUri": key.auth.jwks_uri(),
+        "federation": key.auth.federation(),
         "createdAt": rfc3339(key.created_at),
         "updatedAt": rfc3339(key.updated_at),
         "_etag": key.etag,

@@ -171,13 +171,16 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
                             config.issuer(&key.environment)
                         );
                     }
-                    None => {
-                        println!("No secret: clients sign an assertion with their own key");
-                        println!(
-                            "(private_key_jwt; iss = sub = the client id, aud = {}).",
+                    None => match key.auth.federation() {
+                        Some(rule) => println!(
+                            "No secret: clients send a token of {} as their client assertion, with client_id={}.",
+                            rule.issuer, key.client_id
+                        ),
+                        None => println!(
+                            "No secret: clients sign an assertion with their own key (private_key_jwt; iss = sub = the client id, aud = {}).",
                             config.issuer(&key.environment)
-                        );
-                    }
+                        ),
+                    },
                 }
             }
         }

@@ -1,7 +1,8 @@
-//! How a key's clients prove who they are: a generated secret, or the client's own public
+//! How a key's clients prove who they are: a generated secret, the client's own public
 //! keys (`private_key_jwt`, RFC 7523 §2.2, OIDC Core §9), which Keymint never holds the
-//! private half of. The rules for what a registered key set may be live here; fetching
-//! and verifying are the token endpoint's.
+//! private half of, or an outside issuer's token matching a rule (workload identity
+//! federation: a CI job's or a cluster's own token). The rules for what may be registered
+//! live here; fetching and verifying are the token endpoint's.
 
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::Value;
@@ -21,6 +22,79 @@ pub enum KeyAuth {
     Secret,
     /// Assertions signed with the client's own keys.
     ClientKeys(ClientKeys),
+    /// Tokens of an outside issuer that match a rule.
+    Federated(FederationRule),
+}
+
+/// Which outside tokens a federated key accepts: from `issuer` (its keys found through
+/// `{issuer}/.well-known/openid-configuration`), whose `aud` contains `audience` (default:
+/// the environment's issuer URL), whose `sub` equals `subject` when given, and whose
+/// every named claim equals its value. At least one of subject and claims: never "any
+/// token from GitHub".
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FederationRule {
+    /// The outside issuer, exactly as its tokens' `iss`.
+    pub issuer: String,
+    /// The `sub` required, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The audience required (`None`: the environment's issuer URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// Claims that must equal these values (strings; other JSON values compare as their
+    /// JSON text, so `true` matches `true`).
+    #[serde(default)]
+    pub claims: Vec<(String, String)>,
+}
+
+/// Most claim conditions of one rule.
+pub const MAX_CONDITIONS: usize = 16;
+
+impl FederationRule {
+    /// Checks a rule before it is registered.
+    pub fn check(&self) -> Result<(), InvalidClientKeys> {
+        let bad = |why: String| Err(InvalidClientKeys(format!("federation: {why}")));
+        check_https(&self.issuer, "issuer")?;
+        if self.subject.is_none() && self.claims.is_empty() {
+            return bad(
+                "name a subject or at least one claim: a rule must never accept any token of its issuer".into(),
+            );
+        }
+        if self.claims.len() > MAX_CONDITIONS {
+            return bad(format!("at most {MAX_CONDITIONS} claim conditions"));
+        }
+        for (name, value) in &self.claims {
+            let name_ok = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':' | '.'));
+            if !name_ok {
+                return bad(format!("{name:?} is not a claim name"));
+            }
+            if matches!(name.as_str(), "iss" | "aud" | "exp" | "iat" | "nbf" | "sub") {
+                return bad(format!(
+                    "{name} is checked by the rule itself (use subject or audience)"
+                ));
+            }
+            if value.len() > 512 || value.chars().any(char::is_control) {
+                return bad(format!(
+                    "the value of {name} is too long or has control characters"
+                ));
+            }
+        }
+        for (what, text) in [("subject", &self.subject), ("audience", &self.audience)] {
+            if text
+                .as_ref()
+                .is_some_and(|t| t.is_empty() || t.len() > 512 || t.chars().any(char::is_control))
+            {
+                return bad(format!(
+                    "{what} must be 1 to 512 characters without control characters"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Where the public keys of a `private_key_jwt` client are.
@@ -44,15 +118,31 @@ impl KeyAuth {
         match self {
             Self::Secret => "client_secret",
             Self::ClientKeys(_) => "private_key_jwt",
+            Self::Federated(_) => "federated",
         }
     }
 
-    /// The RFC 8414 / RFC 7591 name of how clients of this key authenticate.
+    /// The RFC 8414 / RFC 7591 name of how clients of this key authenticate (a federated
+    /// key's clients send their outside token as a client assertion).
     pub fn token_endpoint_auth_method(&self) -> &'static str {
         match self {
             Self::Secret => "client_secret_basic",
-            Self::ClientKeys(_) => "private_key_jwt",
+            Self::ClientKeys(_) | Self::Federated(_) => "private_key_jwt",
         }
+    }
+
+    /// The rule of a federated key.
+    pub fn federation(&self) -> Option<&FederationRule> {
+        match self {
+            Self::Federated(rule) => Some(rule),
+            _ => None,
+        }
+    }
+
+    /// The rule as stored (JSON).
+    pub fn federation_json(&self) -> Option<String> {
+        self.federation()
+            .and_then(|r| serde_json::to_string(r).ok())
     }
 
     /// Whether the key has a secret (shown at creation, regenerated on request).
@@ -81,6 +171,17 @@ impl KeyAuth {
     pub fn audit_note(&self) -> Option<String> {
         match self {
             Self::Secret => None,
+            Self::Federated(rule) => Some(format!(
+                "federated, issuer {} subject {} audience {} claims {}",
+                rule.issuer,
+                rule.subject.as_deref().unwrap_or("(any)"),
+                rule.audience.as_deref().unwrap_or("(the issuer URL)"),
+                rule.claims
+                    .iter()
+                    .map(|(n, v)| format!("{n}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )),
             Self::ClientKeys(ClientKeys::Url(url)) => {
                 Some(format!("private_key_jwt, keys at {url}"))
             }
@@ -110,11 +211,19 @@ impl KeyAuth {
         method: &str,
         jwks_uri: Option<String>,
         jwks: Option<String>,
+        federation: Option<String>,
     ) -> Option<Self> {
-        match (method, jwks_uri, jwks) {
-            ("client_secret", None, None) => Some(Self::Secret),
-            ("private_key_jwt", Some(url), None) => Some(Self::ClientKeys(ClientKeys::Url(url))),
-            ("private_key_jwt", None, Some(set)) => Some(Self::ClientKeys(ClientKeys::Set(set))),
+        match (method, jwks_uri, jwks, federation) {
+            ("client_secret", None, None, None) => Some(Self::Secret),
+            ("private_key_jwt", Some(url), None, None) => {
+                Some(Self::ClientKeys(ClientKeys::Url(url)))
+            }
+            ("private_key_jwt", None, Some(set), None) => {
+                Some(Self::ClientKeys(ClientKeys::Set(set)))
+            }
+            ("federated", None, None, Some(rule)) => {
+                serde_json::from_str(&rule).ok().map(Self::Federated)
+            }
             _ => None,
         }
     }
@@ -123,7 +232,12 @@ impl KeyAuth {
 /// Checks a JWKS URL a key registers: `https` (plain `http` only on loopback, for tests
 /// and local set-ups), no credentials in it, of sane length.
 pub fn check_jwks_url(url: &str) -> Result<(), InvalidClientKeys> {
-    let bad = |why: &str| Err(InvalidClientKeys(format!("jwksUri {why}")));
+    check_https(url, "jwksUri")
+}
+
+/// `url` is https (plain http only on loopback), without credentials, of sane length.
+fn check_https(url: &str, what: &str) -> Result<(), InvalidClientKeys> {
+    let bad = |why: &str| Err(InvalidClientKeys(format!("{what} {why}")));
     if url.len() > MAX_JWKS_URL_LEN {
         return bad(&format!("is longer than {MAX_JWKS_URL_LEN} characters"));
     }
@@ -257,21 +371,54 @@ mod tests {
     #[test]
     fn stored_columns_read_back() {
         let url = KeyAuth::ClientKeys(ClientKeys::Url("https://a.example/jwks".into()));
-        assert_eq!(
-            KeyAuth::from_stored(
-                "private_key_jwt",
-                Some("https://a.example/jwks".into()),
-                None
-            ),
-            Some(url.clone())
+        let stored = KeyAuth::from_stored(
+            "private_key_jwt",
+            Some("https://a.example/jwks".into()),
+            None,
+            None,
         );
+        assert_eq!(stored, Some(url.clone()));
         assert_eq!(url.stored_name(), "private_key_jwt");
         assert!(!url.has_secret());
         assert_eq!(
-            KeyAuth::from_stored("client_secret", None, None),
+            KeyAuth::from_stored("client_secret", None, None, None),
             Some(KeyAuth::Secret)
         );
-        assert_eq!(KeyAuth::from_stored("private_key_jwt", None, None), None);
-        assert_eq!(KeyAuth::from_stored("other", None, None), None);
+        assert_eq!(
+            KeyAuth::from_stored("private_key_jwt", None, None, None),
+            None
+        );
+        assert_eq!(KeyAuth::from_stored("other", None, None, None), None);
+        let rule = FederationRule {
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            subject: Some("repo:acme/app:ref:refs/heads/main".into()),
+            audience: None,
+            claims: vec![("repository_owner".into(), "acme".into())],
+        };
+        let federated = KeyAuth::Federated(rule.clone());
+        assert_eq!(
+            KeyAuth::from_stored("federated", None, None, federated.federation_json()),
+            Some(federated)
+        );
+        assert!(rule.check().is_ok());
+    }
+
+    #[test]
+    fn a_rule_never_accepts_any_token_of_its_issuer() {
+        let mut rule = FederationRule {
+            issuer: "https://gitlab.example".into(),
+            subject: None,
+            audience: None,
+            claims: vec![],
+        };
+        let err = rule.check().unwrap_err();
+        assert!(err.0.contains("subject or at least one claim"), "{err}");
+        rule.claims.push(("project_path".into(), "acme/app".into()));
+        assert!(rule.check().is_ok());
+        rule.claims.push(("iss".into(), "x".into()));
+        assert!(rule.check().is_err());
+        rule.claims.pop();
+        rule.issuer = "http://gitlab.example".into();
+        assert!(rule.check().is_err(), "https only");
     }
 }

@@ -127,12 +127,15 @@ pub fn plan_update(
     }
     let auth = match &edit.client_keys {
         None => current.key.auth.clone(),
-        Some(_) if current.key.auth.has_secret() => return Err(UpdateRefused::NotClientKeys),
-        Some(new @ KeyAuth::ClientKeys(_)) => {
+        // Only a key whose clients sign with their own keys has keys to replace; a key
+        // never changes how it authenticates.
+        Some(new @ KeyAuth::ClientKeys(_))
+            if matches!(current.key.auth, KeyAuth::ClientKeys(_)) =>
+        {
             actions.push((AuditAction::KeyClientKeysReplaced, None));
             new.clone()
         }
-        Some(KeyAuth::Secret) => return Err(UpdateRefused::NotClientKeys),
+        Some(_) => return Err(UpdateRefused::NotClientKeys),
     };
     let (enabled, disabled_reason) = match activation {
         None => (current.key.enabled, current.key.disabled_reason),

@@ -13,7 +13,7 @@ pub use api_key::{ApiKey, ClientId, DisabledReason, KeyCredentials, StoredSecret
 pub use audit::{Actor, AuditAction, AuditEvent, ChangeSource};
 pub use environment::{EnvironmentName, InvalidEnvironmentName};
 pub use key_auth::{
-    ClientKeys, InvalidClientKeys, KeyAuth, MAX_CLIENT_JWKS_BYTES, check_jwks_url,
+    ClientKeys, FederationRule, InvalidClientKeys, KeyAuth, MAX_CLIENT_JWKS_BYTES, check_jwks_url,
     parse_client_jwks,
 };
 pub use key_update::{

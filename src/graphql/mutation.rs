@@ -5,7 +5,7 @@
 use async_graphql::{Context, Json, Object, Result};
 
 use super::errors::{bad_input, forbidden, from_manage, not_found};
-use super::types::{ApiKeyInput, ApiKeyNode, ApiKeyPayload, CreateApiKeyInput};
+use super::types::{ApiKeyInput, ApiKeyNode, ApiKeyPayload, CreateApiKeyInput, FederationInput};
 use super::{Caller, RequestContext};
 use crate::domain::{
     Actor, ApiKey, ChangeSource, ClientId, ClientKeys, KeyAuth, KeyEdit, Permissions,
@@ -68,7 +68,21 @@ fn key_auth(
     rc: &RequestContext,
     jwks_uri: Option<String>,
     jwks: Option<Json<serde_json::Value>>,
+    federation: Option<&FederationInput>,
 ) -> Result<KeyAuth> {
+    if let Some(federation) = federation {
+        if jwks_uri.is_some() || jwks.is_some() {
+            return Err(bad_input("give federation, jwksUri or jwks: one of them"));
+        }
+        let rule = federation.rule();
+        rule.check().map_err(|e| bad_input(e.to_string()))?;
+        if !rc.state.config.outbound_hosts.allows(&rule.issuer) {
+            return Err(bad_input(
+                "federation.issuer names a host outside KEYMINT_OUTBOUND_HOSTS",
+            ));
+        }
+        return Ok(KeyAuth::Federated(rule));
+    }
     match (jwks_uri, jwks) {
         (None, None) => Ok(KeyAuth::Secret),
         (Some(_), Some(_)) => Err(bad_input("give jwksUri or jwks, not both")),
@@ -116,7 +130,7 @@ impl MutationRoot {
             .map_err(|e| bad_input(e.to_string()))?;
         let permissions = caller.grant(asked).map_err(refused)?;
         let expires_at = input.expires_at.as_deref().map(expiry).transpose()?;
-        let auth = key_auth(rc, input.jwks_uri, input.jwks)?;
+        let auth = key_auth(rc, input.jwks_uri, input.jwks, input.federation.as_ref())?;
         let created = management(rc, caller)
             .create_key(CreateKey {
                 owner_id: caller.user.clone(),
@@ -155,7 +169,7 @@ impl MutationRoot {
             },
             client_keys: match (input.jwks_uri, input.jwks) {
                 (None, None) => None,
-                (uri, set) => Some(key_auth(rc, uri, set)?),
+                (uri, set) => Some(key_auth(rc, uri, set, None)?),
             },
         };
         if input.enabled.is_none() && !regenerate && edit.is_empty() {

@@ -4,7 +4,7 @@ use async_graphql::{InputObject, Json, MaybeUndefined, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::domain::{ApiKey, AuditEvent};
+use crate::domain::{ApiKey, AuditEvent, FederationRule};
 
 use crate::clock::rfc3339;
 
@@ -51,6 +51,8 @@ pub struct ApiKeyNode {
     pub jwks_uri: Option<String>,
     /// The registered public keys of a `private_key_jwt` key.
     pub jwks: Option<Json<serde_json::Value>>,
+    /// The rule of a federated key.
+    pub federation: Option<FederationInput>,
 }
 
 impl ApiKeyNode {
@@ -79,6 +81,7 @@ impl ApiKeyNode {
                 .jwks()
                 .and_then(|set| serde_json::from_str(set).ok())
                 .map(Json),
+            federation: key.auth.federation().map(FederationInput::from_rule),
         }
     }
 }
@@ -239,6 +242,66 @@ pub struct CreateApiKeyInput {
     /// The key's clients' public keys as a JWKS (`private_key_jwt`, no secret). Not with
     /// `jwksUri`.
     pub jwks: Option<Json<serde_json::Value>>,
+    /// Trust an outside issuer's tokens that match this rule (workload identity
+    /// federation, no secret). Not with `jwksUri` or `jwks`.
+    pub federation: Option<FederationInput>,
+}
+
+/// Which outside tokens a federated key accepts.
+#[derive(InputObject, SimpleObject, Clone)]
+#[graphql(input_name = "FederationInput", name = "Federation")]
+pub struct FederationInput {
+    /// The outside issuer, exactly as its tokens' `iss` (https).
+    pub issuer: String,
+    /// The `sub` required.
+    pub subject: Option<String>,
+    /// The audience required (default: the environment's issuer URL).
+    pub audience: Option<String>,
+    /// Claims that must equal these values (all of them).
+    #[graphql(default)]
+    pub claims: Vec<ClaimCondition>,
+}
+
+/// A claim an outside token must carry with this value.
+#[derive(InputObject, SimpleObject, Clone)]
+#[graphql(input_name = "ClaimConditionInput", name = "ClaimCondition")]
+pub struct ClaimCondition {
+    /// The claim's name, e.g. `repository_owner`.
+    pub name: String,
+    /// Its required value.
+    pub value: String,
+}
+
+impl FederationInput {
+    /// The rule (checked by the caller).
+    pub fn rule(&self) -> FederationRule {
+        FederationRule {
+            issuer: self.issuer.clone(),
+            subject: self.subject.clone(),
+            audience: self.audience.clone(),
+            claims: self
+                .claims
+                .iter()
+                .map(|c| (c.name.clone(), c.value.clone()))
+                .collect(),
+        }
+    }
+
+    fn from_rule(rule: &FederationRule) -> Self {
+        Self {
+            issuer: rule.issuer.clone(),
+            subject: rule.subject.clone(),
+            audience: rule.audience.clone(),
+            claims: rule
+                .claims
+                .iter()
+                .map(|(name, value)| ClaimCondition {
+                    name: name.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Encodes a position as an opaque cursor.

@@ -41,8 +41,10 @@ pub enum RefusalReason {
     AssertionIssuer,
     /// The assertion's `jti` was seen before (at any instance).
     AssertionReplayed,
-    /// The client's published keys could not be fetched.
+    /// The client's published keys (or an outside issuer's) could not be fetched.
     ClientKeysUnavailable,
+    /// An outside token's issuer, subject or a claim is not what the key's rule says.
+    FederationMismatch,
 }
 
 impl RefusalReason {
@@ -66,6 +68,7 @@ impl RefusalReason {
             Self::AssertionIssuer => "assertion_issuer",
             Self::AssertionReplayed => "assertion_replayed",
             Self::ClientKeysUnavailable => "jwks_unavailable",
+            Self::FederationMismatch => "federation_mismatch",
         }
     }
 }

@@ -62,6 +62,7 @@ pub(super) struct KeyRow {
     auth_method: String,
     jwks_uri: Option<String>,
     jwks: Option<String>,
+    federation: Option<String>,
 }
 
 impl TryFrom<KeyRow> for ApiKey {
@@ -88,7 +89,7 @@ impl TryFrom<KeyRow> for ApiKey {
             created_at: r.created_at,
             updated_at: r.updated_at,
             secret_hint: r.secret_hint,
-            auth: KeyAuth::from_stored(&r.auth_method, r.jwks_uri, r.jwks)
+            auth: KeyAuth::from_stored(&r.auth_method, r.jwks_uri, r.jwks, r.federation)
                 .ok_or_else(|| corrupt("api_keys.auth_method"))?,
         })
     }

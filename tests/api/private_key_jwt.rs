@@ -510,6 +510,36 @@ pub async fn graphql_makes_keys_without_a_secret_and_replaces_their_keys(backend
         &exchange(&app, &client.sign(&claims(&app, &client_id)), None).await,
         "a replaced key",
     );
+    // A federated key: its rule is given back; a rule accepting any token is refused.
+    let federated = "mutation($input: CreateAPIKeyInput) { createApiKey(input: $input) { apikey { clientSecret tokenEndpointAuthMethod federation { issuer subject audience claims { name value } } } } }";
+    let rule = json!({"issuer": "https://token.actions.githubusercontent.com",
+        "claims": [{"name": "repository", "value": "acme/app"}]});
+    let (_, body) = app
+        .graphql(
+            "production",
+            Some(&bearer),
+            federated,
+            json!({"input": {"federation": rule}}),
+        )
+        .await;
+    let node = &body["data"]["createApiKey"]["apikey"];
+    assert!(node["clientSecret"].is_null(), "{body}");
+    assert_eq!(node["tokenEndpointAuthMethod"], "private_key_jwt");
+    assert_eq!(node["federation"]["claims"][0]["value"], "acme/app");
+    assert!(node["federation"]["subject"].is_null());
+    let any = json!({"issuer": "https://token.actions.githubusercontent.com"});
+    let (_, body) = app
+        .graphql(
+            "production",
+            Some(&bearer),
+            federated,
+            json!({"input": {"federation": any}}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
     // A key with a secret has no keys to replace.
     let secret_key = app.key("alice", "production").await;
     let (_, body) = app

@@ -142,3 +142,83 @@ fn keys_without_a_secret_are_made_and_rekeyed_at_the_command_line() {
     let logs = logs.lock().unwrap();
     assert!(!logs.contains("eyJ"), "a JWT in the logs");
 }
+
+#[test]
+fn federated_keys_are_made_at_the_command_line_and_need_a_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let logs = Arc::new(Mutex::new(String::new()));
+    ok(
+        dir,
+        &["users", "upsert", "deployer", "--permission", "deploy"],
+        &logs,
+    );
+    let github = "https://token.actions.githubusercontent.com";
+    let created: Value = serde_json::from_str(&ok(
+        dir,
+        &[
+            "keys",
+            "create",
+            "--user",
+            "deployer",
+            "--env",
+            "production",
+            "--federated-issuer",
+            github,
+            "--federated-subject",
+            "repo:acme/app:environment:production",
+            "--federated-claim",
+            "repository_owner=acme",
+            "--json",
+        ],
+        &logs,
+    ))
+    .unwrap();
+    assert!(created["clientSecret"].is_null(), "{created}");
+    assert_eq!(created["tokenEndpointAuthMethod"], "private_key_jwt");
+    let listed: Value = serde_json::from_str(&ok(
+        dir,
+        &["keys", "list", "--env", "production", "--json"],
+        &logs,
+    ))
+    .unwrap();
+    assert_eq!(listed[0]["federation"]["issuer"], github, "{listed}");
+    assert_eq!(
+        listed[0]["federation"]["claims"],
+        json!([["repository_owner", "acme"]])
+    );
+    // Never "any token from GitHub"; a condition is NAME=VALUE; https only.
+    for (args, says) in [
+        (
+            vec!["--federated-issuer", github],
+            "subject or at least one claim",
+        ),
+        (
+            vec!["--federated-issuer", github, "--federated-claim", "owner"],
+            "NAME=VALUE",
+        ),
+        (
+            vec![
+                "--federated-issuer",
+                "http://ci.example",
+                "--federated-subject",
+                "x",
+            ],
+            "https",
+        ),
+    ] {
+        let mut all = vec![
+            "keys",
+            "create",
+            "--user",
+            "deployer",
+            "--env",
+            "production",
+        ];
+        all.extend(args);
+        let out = keymint(dir, &all);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{says}: {stderr}");
+    }
+}

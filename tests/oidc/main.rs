@@ -16,6 +16,7 @@ mod app;
 #[allow(dead_code)]
 mod gateway;
 
+mod federation;
 mod provider;
 mod sign_in;
 
@@ -52,3 +53,30 @@ with_provider!(
     a_sign_in_started_at_one_instance_finishes_at_another,
     a_flood_of_sign_in_starts_leaves_a_bounded_table,
 );
+
+/// Workload identity federation, on SQLite and on PostgreSQL.
+mod federation_tests {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(keymint_oidc),
+        ignore = "set KEYMINT_TEST_OIDC_PROVIDER (.ci/run installs oidc-provider)"
+    )]
+    async fn on_sqlite() {
+        crate::federation::an_outside_token_buys_a_token_only_for_the_rule_it_matches(
+            crate::support::Backend::Sqlite,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(all(keymint_oidc, keymint_pg)),
+        ignore = "set KEYMINT_TEST_OIDC_PROVIDER and KEYMINT_TEST_POSTGRES_URL"
+    )]
+    async fn on_postgres() {
+        crate::federation::an_outside_token_buys_a_token_only_for_the_rule_it_matches(
+            crate::support::Backend::Postgres,
+        )
+        .await;
+    }
+}

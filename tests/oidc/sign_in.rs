@@ -33,7 +33,7 @@ async fn setup(backend: Backend, public: bool) -> (TestApp, OidcProvider, Vec<(S
 
 /// A browser without JavaScript: keeps cookies (per host, as browsers do), follows no
 /// redirect by itself.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -70,7 +70,12 @@ fn fill_form(html: &str, login: &str) -> (String, Vec<(String, String)>) {
 /// From `start` (Keymint's `/console/oidc/start`), through the provider's login and
 /// consent pages as `login`, to the answer the provider sends the browser back with:
 /// the callback URL, not yet followed.
-async fn dance(browser: &reqwest::Client, start: &str, login: &str, callback: &str) -> String {
+pub(crate) async fn dance(
+    browser: &reqwest::Client,
+    start: &str,
+    login: &str,
+    callback: &str,
+) -> String {
     let mut url = reqwest::Url::parse(start).unwrap();
     let mut form: Option<Vec<(String, String)>> = None;
     for _ in 0..20 {

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
 use super::Authenticated;
+use super::federation::FederatedTokens;
 use super::secret::{check_state, is_well_formed_client_id, refused};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -43,10 +44,17 @@ const MAX_URLS: usize = 10_000;
 /// The claims of an assertion, read after its signature verified.
 #[derive(Deserialize)]
 struct Claims {
-    exp: Option<i64>,
-    iat: Option<i64>,
-    nbf: Option<i64>,
+    #[serde(flatten)]
+    times: Times,
     jti: Option<String>,
+}
+
+/// The time claims of an assertion or an outside token.
+#[derive(Deserialize)]
+pub(super) struct Times {
+    pub(super) exp: Option<i64>,
+    pub(super) iat: Option<i64>,
+    pub(super) nbf: Option<i64>,
 }
 
 /// The claims read before verification, only to find the key (`iss` = the client id
@@ -66,12 +74,15 @@ pub struct AssertionAuthenticator {
     pub clock: Arc<dyn Clock>,
     /// One JWKS client per published URL.
     urls: Mutex<HashMap<String, Arc<JwksClient>>>,
+    /// Outside tokens of federated keys.
+    federated: FederatedTokens,
 }
 
 impl AssertionAuthenticator {
     /// An authenticator over `store`.
     pub fn new(store: Arc<dyn Store>, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
         Self {
+            federated: FederatedTokens::new(Arc::clone(&config), Arc::clone(&clock)),
             store,
             config,
             clock,
@@ -123,10 +134,37 @@ impl AssertionAuthenticator {
                 return Err(TokenError::TemporarilyUnavailable);
             }
         };
-        let KeyAuth::ClientKeys(keys) = &creds.key.auth else {
-            return fail(Refusal::WrongAuthMethod);
-        };
         let now = self.clock.now();
+        let keys = match &creds.key.auth {
+            KeyAuth::ClientKeys(keys) => keys,
+            KeyAuth::Federated(rule) => {
+                if let Err(reason) = check_state(environment, &creds.key, creds.owner_active, now) {
+                    return fail(reason);
+                }
+                let verdict = self
+                    .federated
+                    .verify(
+                        assertion,
+                        header.alg,
+                        header.kid.as_deref(),
+                        rule,
+                        environment,
+                        now,
+                    )
+                    .await;
+                return match verdict {
+                    // The outside token may buy several access tokens while it lives (a
+                    // projected service-account token is reused until rotated); it is bound
+                    // to its issuer's hour at most, not to one use.
+                    Ok(()) => Ok(Authenticated {
+                        key: Arc::new(creds.key),
+                        secret_version: None,
+                    }),
+                    Err(reason) => fail(reason),
+                };
+            }
+            KeyAuth::Secret => return fail(Refusal::WrongAuthMethod),
+        };
         if let Err(reason) = check_state(environment, &creds.key, creds.owner_active, now) {
             return fail(reason);
         }
@@ -141,7 +179,7 @@ impl AssertionAuthenticator {
             Ok(claims) => claims,
             Err(reason) => return fail(reason),
         };
-        let expires_at = match check_times(&claims, now) {
+        let expires_at = match check_times(&claims.times, now) {
             Ok(at) => at,
             Err(reason) => return fail(reason),
         };
@@ -276,7 +314,7 @@ impl AssertionAuthenticator {
 
 /// `exp` required and not past, `nbf` and `iat` not in the future, and at most an hour
 /// between `iat` (or now, without one) and `exp`. Gives `exp`.
-fn check_times(claims: &Claims, now: OffsetDateTime) -> Result<OffsetDateTime, Refusal> {
+pub(super) fn check_times(claims: &Times, now: OffsetDateTime) -> Result<OffsetDateTime, Refusal> {
     let at = |seconds: i64| OffsetDateTime::from_unix_timestamp(seconds).ok();
     let exp = claims.exp.and_then(at).ok_or(Refusal::AssertionExpired)?;
     if exp + LEEWAY < now {
@@ -330,13 +368,8 @@ fn unverified_issuer(assertion: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn claims(exp: Option<i64>, iat: Option<i64>, nbf: Option<i64>) -> Claims {
-        Claims {
-            exp,
-            iat,
-            nbf,
-            jti: Some("j".into()),
-        }
+    fn claims(exp: Option<i64>, iat: Option<i64>, nbf: Option<i64>) -> Times {
+        Times { exp, iat, nbf }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod assertion;
 mod basic;
+mod federation;
 mod limits;
 mod secret;
 mod verified_cache;

@@ -53,6 +53,7 @@ where
         }
         let permissions = frozen_permissions(&owner.permissions, key.requested.as_ref())
             .map_err(StoreError::NotHeld)?;
+        let federation = key.auth.federation_json();
         let row: KeyRow = sqlx::query_as(q::INSERT_KEY)
             .bind(key.id.as_str())
             .bind(key.client_id.as_str())
@@ -69,6 +70,7 @@ where
             .bind(key.auth.stored_name())
             .bind(key.auth.jwks_uri())
             .bind(key.auth.jwks())
+            .bind(federation.as_deref())
             .fetch_one(&mut *tx)
             .await?;
         let created: ApiKey = row.try_into()?;
@@ -172,7 +174,7 @@ where
                 "this key has no secret (its clients sign with their own keys): regenerateSecret does not apply; replace its keys instead",
             ),
             UpdateRefused::NotClientKeys => StoreError::WrongAuthMethod(
-                "this key authenticates with a secret: it has no public keys to replace",
+                "only a key whose clients sign with their own keys has public keys to replace (a key never changes how it authenticates)",
             ),
         })?;
         let previous = plan.previous_secret.as_ref();

@@ -14,7 +14,7 @@ macro_rules! key_columns {
     () => {
         "seq, id, client_id, environment, owner_id, permissions, enabled, disabled_reason, \
          name, expires_at, last_used_at, etag, created_at, updated_at, secret_hint, \
-         auth_method, jwks_uri, jwks"
+         auth_method, jwks_uri, jwks, federation"
     };
 }
 
@@ -92,8 +92,8 @@ pub const INSERT_WEBHOOK_ID: &str = "INSERT INTO processed_webhooks (id, receive
 pub const INSERT_KEY: &str = concat!(
     "INSERT INTO api_keys (id, client_id, secret_hash, secret_check, environment, owner_id, \
      permissions, enabled, disabled_reason, name, expires_at, etag, created_at, updated_at, \
-     secret_hint, auth_method, jwks_uri, jwks) \
-     VALUES ($1, $2, $3, $11, $4, $5, $6, TRUE, NULL, $7, $8, $9, $10, $10, $12, $13, $14, $15) \
+     secret_hint, auth_method, jwks_uri, jwks, federation) \
+     VALUES ($1, $2, $3, $11, $4, $5, $6, TRUE, NULL, $7, $8, $9, $10, $10, $12, $13, $14, $15, $16) \
      RETURNING ",
     key_columns!()
 );

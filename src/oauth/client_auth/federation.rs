@@ -1,0 +1,218 @@
+//! Workload identity federation: a federated key's client sends the token its own platform
+//! gave it (a GitHub Actions or GitLab CI job's OIDC token, a Kubernetes projected
+//! service-account token, a SPIFFE JWT-SVID) as its client assertion. Keymint finds the
+//! issuer's keys through `{issuer}/.well-known/openid-configuration` (OIDC Discovery §4),
+//! checks the signature, `iss`, `aud`, the times, and that `sub` and every claim of the
+//! key's rule are equal. The caller learns nothing of why a token was refused.
+
+use jsonwebtoken::{Algorithm, Validation};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+use super::assertion::{Times, check_times};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::{EnvironmentName, FederationRule};
+use crate::oauth::RefusalReason as Refusal;
+use crate::verifier::jwks::{JwksClient, read_capped};
+
+/// How long a discovered `jwks_uri` is used before discovery runs again.
+const DISCOVERY_TTL: time::Duration = time::Duration::hours(1);
+/// Least time between two discoveries of one issuer (also after a failure).
+const MIN_REDISCOVERY: time::Duration = time::Duration::seconds(10);
+/// Largest discovery document read.
+const MAX_DISCOVERY_BYTES: usize = 64 * 1024;
+/// Issuers whose keys are kept; past this the map starts over.
+const MAX_ISSUERS: usize = 1_000;
+
+#[derive(Deserialize)]
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
+}
+
+struct Known {
+    /// The issuer's keys, once discovered.
+    jwks: Option<Arc<JwksClient>>,
+    /// When discovery last ran (or was tried).
+    at: OffsetDateTime,
+}
+
+/// Verifies outside tokens against federated keys' rules; built once.
+pub struct FederatedTokens {
+    config: Arc<Config>,
+    clock: Arc<dyn Clock>,
+    http: reqwest::Client,
+    issuers: Mutex<HashMap<String, Known>>,
+}
+
+impl FederatedTokens {
+    /// A verifier fetching with the same limits as the JWKS client: GET, no redirects,
+    /// short timeouts, a size cap.
+    pub fn new(config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(3))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self {
+            config,
+            clock,
+            http,
+            issuers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether `token` (signed with `alg`, naming `kid`) matches `rule` for a key of
+    /// `environment` at `now`.
+    pub async fn verify(
+        &self,
+        token: &str,
+        alg: Algorithm,
+        kid: Option<&str>,
+        rule: &FederationRule,
+        environment: &EnvironmentName,
+        now: OffsetDateTime,
+    ) -> Result<(), Refusal> {
+        let kid = kid.ok_or(Refusal::AssertionSignature)?;
+        let keys = self.keys_of(&rule.issuer).await?;
+        let key = match keys.key(kid).await {
+            Ok(Some(key)) => key,
+            Ok(None) => return Err(Refusal::AssertionSignature),
+            Err(e) => {
+                tracing::info!(error = %e, "an outside issuer's keys are unavailable");
+                return Err(Refusal::ClientKeysUnavailable);
+            }
+        };
+        let audience = rule
+            .audience
+            .clone()
+            .unwrap_or_else(|| self.config.issuer(environment));
+        let mut validation = Validation::new(alg);
+        validation.set_issuer(&[rule.issuer.as_str()]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["iss", "aud"]);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let claims = match jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation) {
+            Ok(data) => data.claims,
+            Err(e) => {
+                return Err(match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::InvalidAudience => Refusal::AssertionAudience,
+                    jsonwebtoken::errors::ErrorKind::InvalidIssuer => Refusal::FederationMismatch,
+                    jsonwebtoken::errors::ErrorKind::InvalidSignature
+                    | jsonwebtoken::errors::ErrorKind::InvalidAlgorithm
+                    | jsonwebtoken::errors::ErrorKind::InvalidKeyFormat => {
+                        Refusal::AssertionSignature
+                    }
+                    _ => Refusal::AssertionMalformed,
+                });
+            }
+        };
+        let number = |name: &str| claims.get(name).and_then(Value::as_i64);
+        check_times(
+            &Times {
+                exp: number("exp"),
+                iat: number("iat"),
+                nbf: number("nbf"),
+            },
+            now,
+        )?;
+        let equal = |name: &str, want: &str| match claims.get(name) {
+            Some(Value::String(have)) => have == want,
+            Some(other) => serde_json::to_string(other).is_ok_and(|text| text == want),
+            None => false,
+        };
+        if rule
+            .subject
+            .as_deref()
+            .is_some_and(|sub| !equal("sub", sub))
+            || rule.claims.iter().any(|(name, value)| !equal(name, value))
+        {
+            return Err(Refusal::FederationMismatch);
+        }
+        Ok(())
+    }
+
+    /// The JWKS client of `issuer`, discovered at first use and again after an hour, at
+    /// most once per 10 s.
+    async fn keys_of(&self, issuer: &str) -> Result<Arc<JwksClient>, Refusal> {
+        let now = self.clock.now();
+        {
+            let issuers = self.issuers.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(known) = issuers.get(issuer) {
+                let age = now - known.at;
+                match &known.jwks {
+                    Some(jwks) if age < DISCOVERY_TTL => return Ok(Arc::clone(jwks)),
+                    None if age < MIN_REDISCOVERY => return Err(Refusal::ClientKeysUnavailable),
+                    _ => {}
+                }
+            }
+        }
+        let discovered = self.discover(issuer).await;
+        let mut issuers = self.issuers.lock().unwrap_or_else(PoisonError::into_inner);
+        if issuers.len() >= MAX_ISSUERS {
+            issuers.clear();
+        }
+        match discovered {
+            Ok(jwks) => {
+                let jwks = Arc::new(jwks);
+                issuers.insert(
+                    issuer.to_owned(),
+                    Known {
+                        jwks: Some(Arc::clone(&jwks)),
+                        at: now,
+                    },
+                );
+                Ok(jwks)
+            }
+            Err(why) => {
+                tracing::info!(issuer, why, "discovering an outside issuer failed");
+                // Keys discovered before stay in use while the issuer cannot be reached.
+                let known = issuers.entry(issuer.to_owned()).or_insert(Known {
+                    jwks: None,
+                    at: now,
+                });
+                known.at = now;
+                known.jwks.clone().ok_or(Refusal::ClientKeysUnavailable)
+            }
+        }
+    }
+
+    /// OIDC Discovery §4: the issuer's metadata, whose `issuer` must be exactly the one
+    /// asked for (§4.3), and a `jwks_uri` Keymint may fetch.
+    async fn discover(&self, issuer: &str) -> Result<JwksClient, String> {
+        let allowed = &self.config.outbound_hosts;
+        if !allowed.allows(issuer) {
+            return Err("the issuer is outside KEYMINT_OUTBOUND_HOSTS".into());
+        }
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("fetching {url} failed: {e}"))?;
+        let body = read_capped(response, MAX_DISCOVERY_BYTES, "the discovery document")
+            .await
+            .map_err(|e| e.0)?;
+        let doc: Discovery =
+            serde_json::from_slice(&body).map_err(|e| format!("{url} is not discovery: {e}"))?;
+        if doc.issuer != issuer {
+            return Err(format!("{url} names another issuer"));
+        }
+        if !allowed.allows(&doc.jwks_uri) {
+            return Err("its jwks_uri is outside KEYMINT_OUTBOUND_HOSTS".into());
+        }
+        JwksClient::new(&doc.jwks_uri, Arc::clone(&self.clock)).map_err(|e| e.0)
+    }
+}
