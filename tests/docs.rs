@@ -15,6 +15,7 @@ const DOCS: &[&str] = &[
     "docs/performance.md",
     "docs/reference.md",
     "docs/security.md",
+    "docs/workloads.md",
     "bench/README.md",
 ];
 
