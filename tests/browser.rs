@@ -110,6 +110,7 @@ async fn people_manage_their_keys_in_a_real_browser() {
     browser.shoot("create").await;
     expiry.select_by_value("90").await.unwrap();
     assert!(!browser.displayed("#expires_on").await);
+    github_actions_helper_fills_the_rule(&browser).await;
     browser.click("form button.primary").await;
     let key = secret_on_page(&browser).await;
     browser.shoot("secret").await;
@@ -388,4 +389,38 @@ async fn key_page_shows_zones_hint_and_copies(browser: &Browser, key: &Key) {
     );
     browser.tick(copy).await;
     browser.wait_text(copy, "Copied").await;
+}
+
+/// The create form's third kind: only its part shows, and the GitHub Actions helper turns
+/// a repository and an environment into GitHub's issuer and subject. Back to a secret after.
+async fn github_actions_helper_fills_the_rule(browser: &Browser) {
+    assert!(
+        !browser.displayed("#auth-federated").await,
+        "hidden until chosen"
+    );
+    browser.tick("input[name=auth][value=federated]").await;
+    assert!(browser.displayed("#auth-federated").await);
+    assert!(!browser.displayed("#auth-keys").await);
+    for (id, text) in [("gh-repo", "acme/app"), ("gh-value", "production")] {
+        browser
+            .client
+            .find(fantoccini::Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    browser.tick("#gh-fill").await;
+    assert_eq!(
+        browser.value("#subject").await,
+        "repo:acme/app:environment:production"
+    );
+    assert_eq!(
+        browser.value("#issuer").await,
+        "https://token.actions.githubusercontent.com"
+    );
+    browser.shoot("create-federated").await;
+    browser.tick("input[name=auth][value=secret]").await;
+    assert!(!browser.displayed("#auth-federated").await);
 }

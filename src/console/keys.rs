@@ -12,13 +12,14 @@ use std::sync::Arc;
 
 use super::ConsoleState;
 use super::PageError;
+use super::key_auth_form::{GITHUB_ACTIONS, key_auth};
 use super::pages::{error_page, page};
 use super::session::{check_form, require};
 use super::views::{
     Form, curl, environment, expiry, failed, frame, key_view, managed, refused, when,
 };
-use crate::domain::{KeyAuth, Permissions, UserId};
-use crate::manage::{CreateKey, CreatedKey, ManageError};
+use crate::domain::{Permissions, UserId};
+use crate::manage::{CreateKey, CreatedKey};
 use crate::store::{AuditQuery, KeyQuery};
 use crate::web::form::pairs;
 
@@ -129,6 +130,8 @@ pub async fn new_key(
     let mut context = frame(&state, &signed, &env);
     let held: Vec<String> = signed.caller.ceiling().iter().map(str::to_owned).collect();
     context.insert("permissions".into(), held.into());
+    context.insert("github_actions".into(), GITHUB_ACTIONS.into());
+    context.insert("issuer".into(), state.config.issuer(&env).into());
     Ok(page(&state, StatusCode::OK, "new_key.html", context))
 }
 
@@ -163,6 +166,7 @@ pub async fn create(
         Err(refusal) => return Err(refused(&state, refusal).into()),
     };
     let expires_at = expiry(&state, &form)?;
+    let auth = key_auth(&state, &form)?;
     let name = form
         .get("name")
         .map(str::trim)
@@ -176,7 +180,7 @@ pub async fn create(
             permissions: Some(permissions),
             name,
             expires_at,
-            auth: KeyAuth::Secret,
+            auth,
         })
         .await;
     let (key, secret) = match created {
@@ -184,7 +188,13 @@ pub async fn create(
             key,
             secret: Some(secret),
         }) => (key, secret),
-        Ok(_) => return Err(failed(&state, ManageError::Unavailable("no secret".into())).into()),
+        // No secret to show once: the key's page says how its clients authenticate.
+        Ok(CreatedKey { key, secret: None }) => {
+            let page = format!("/console/{env}/keys/{}?done=created", key.client_id);
+            return Ok(axum::response::IntoResponse::into_response(
+                axum::response::Redirect::to(&page),
+            ));
+        }
         Err(e) => return Err(failed(&state, e).into()),
     };
     let client_id = key.client_id.to_string();
@@ -237,12 +247,14 @@ pub async fn detail(
         .and_then(|(_, v)| match v.as_str() {
             "enabled" => Some("The key is enabled."),
             "renamed" => Some("The key's name is saved."),
+            "created" => Some("The key is created. It has no secret: its clients authenticate as shown below."),
             "expiry" => Some("The key's expiry is saved; the token endpoint applies it at once, on every instance."),
             "disabled" => Some("The key is disabled: the token endpoint refuses it from now on."),
             _ => None,
         });
     let mut context = frame(&state, &signed, &env);
     context.insert("key".into(), key_view(&key, state.management.now()));
+    context.insert("issuer".into(), state.config.issuer(&env).into());
     context.insert("history".into(), history.into());
     context.insert("notice".into(), notice.into());
     context.insert(

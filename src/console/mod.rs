@@ -18,6 +18,7 @@
 
 mod admin;
 mod key_actions;
+mod key_auth_form;
 mod keys;
 mod oidc;
 mod oidc_flow;

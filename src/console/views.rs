@@ -11,7 +11,7 @@ use super::PageError;
 use super::pages::error_page;
 use super::session::Signed;
 use crate::clock::rfc3339;
-use crate::domain::{ApiKey, ClientId, EnvironmentName};
+use crate::domain::{ApiKey, ClientId, EnvironmentName, KeyAuth};
 use crate::manage::ManageError;
 use crate::manage::access::Refusal;
 use crate::web::form::pairs;
@@ -120,11 +120,35 @@ pub fn key_view(key: &ApiKey, now: time::OffsetDateTime) -> Value {
         "expired": key.is_expired(now),
         "last_used": key.last_used_at.map(when),
         "secret_hint": key.secret_hint,
+        "auth": match &key.auth {
+            KeyAuth::Secret => "secret",
+            KeyAuth::ClientKeys(_) => "client_keys",
+            KeyAuth::Federated(_) => "federated",
+        },
+        "jwks_uri": key.auth.jwks_uri(),
+        "kids": key.auth.jwks().map(kids).unwrap_or_default(),
+        "federation": key.auth.federation(),
         "enabled": key.enabled,
         "etag": key.etag,
         "status": status,
         "status_text": status_text,
     })
+}
+
+/// The `kid`s of a registered key set.
+fn kids(set: &str) -> Vec<String> {
+    serde_json::from_str::<Value>(set)
+        .ok()
+        .and_then(|v| v.get("keys").and_then(Value::as_array).cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|k| {
+            k.get("kid")
+                .and_then(Value::as_str)
+                .unwrap_or("(no kid)")
+                .to_owned()
+        })
+        .collect()
 }
 
 pub fn refused(state: &ConsoleState, refusal: Refusal) -> Response {

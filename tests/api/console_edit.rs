@@ -11,6 +11,7 @@ use crate::console_visitor::Visitor;
 
 crate::both_backends!(console_edit:
     a_key_page_shows_its_hint_and_zones_and_edits_name_and_expiry,
+    keys_without_a_secret_are_made_in_the_console,
 );
 
 pub async fn a_key_page_shows_its_hint_and_zones_and_edits_name_and_expiry(backend: Backend) {
@@ -145,4 +146,104 @@ pub async fn a_key_page_shows_its_hint_and_zones_and_edits_name_and_expiry(backe
     assert_eq!(never.status, 303, "{}", never.body);
     assert_eq!(stored().await.expires_at, None);
     assert_eq!(app.token_status("production", &key).await, 200);
+}
+
+/// The create form offers the three kinds: keys without a secret land on their page,
+/// which says how they authenticate; a bad rule creates nothing.
+pub async fn keys_without_a_secret_are_made_in_the_console(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", ALICE).await;
+    let mut alice = Visitor::new(&app);
+    alice.sign_in("alice").await;
+    let new = alice.get("/console/production/keys/new").await;
+    assert!(new.body.contains("token.actions.githubusercontent.com"));
+    let csrf = new.field("csrf");
+    let created = alice
+        .post(
+            "/console/production/keys",
+            &[
+                ("csrf", &csrf),
+                ("name", "deploy"),
+                ("permission", "runs:read"),
+                ("expiry", ""),
+                ("auth", "federated"),
+                ("issuer", "https://token.actions.githubusercontent.com"),
+                ("subject", "repo:acme/app:environment:production"),
+                ("claims", "repository_owner=acme\r\n"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let page = alice.get(created.location()).await;
+    let body = page.body.replace("&#x2f;", "/");
+    assert!(body.contains("has no secret"), "{body}");
+    assert!(
+        body.contains("repo:acme/app:environment:production"),
+        "{body}"
+    );
+    assert!(body.contains("repository_owner"));
+    assert!(!body.contains("/roll\""), "no secret to roll");
+    // Their own keys, pasted.
+    let (key, _) =
+        keymint::signing::SigningKey::generate(keymint::signing::SigningAlg::Es256).unwrap();
+    let jwks = serde_json::json!({"keys": [key.public_jwk()]}).to_string();
+    let created = alice
+        .post(
+            "/console/production/keys",
+            &[
+                ("csrf", &csrf),
+                ("expiry", ""),
+                ("auth", "keys"),
+                ("jwks", &jwks),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let page = alice.get(created.location()).await;
+    assert!(page.body.contains(key.kid()), "{}", page.body);
+    // A rule that would accept any token of its issuer: refused, nothing made.
+    let before = app
+        .state
+        .store
+        .list_keys(&keymint::store::KeyQuery {
+            environment: keymint::domain::EnvironmentName::parse("production").unwrap(),
+            owner: None,
+            after: None,
+            limit: 100,
+        })
+        .await
+        .unwrap()
+        .entries
+        .len();
+    let refused = alice
+        .post(
+            "/console/production/keys",
+            &[
+                ("csrf", &csrf),
+                ("expiry", ""),
+                ("auth", "federated"),
+                ("issuer", "https://token.actions.githubusercontent.com"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.body.contains("subject or at least one claim"),
+        "{}",
+        refused.body
+    );
+    let after = app
+        .state
+        .store
+        .list_keys(&keymint::store::KeyQuery {
+            environment: keymint::domain::EnvironmentName::parse("production").unwrap(),
+            owner: None,
+            after: None,
+            limit: 100,
+        })
+        .await
+        .unwrap()
+        .entries
+        .len();
+    assert_eq!(before, after);
 }

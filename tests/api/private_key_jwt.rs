@@ -406,6 +406,19 @@ pub async fn an_assertion_is_spent_at_every_instance_and_a_disable_reaches_them_
         &exchange(&peer, &client.sign(&claims(&app, &client_id)), None).await,
         "disabled elsewhere",
     );
+    // The owner deactivated at one instance: another key of theirs is refused at the other.
+    let second = client_key(&app, "alice", registered(&[&client])).await;
+    let (status, body) = exchange(&peer, &client.sign(&claims(&app, &second)), None).await;
+    assert_eq!(status, 200, "{body}");
+    app.state
+        .management()
+        .deactivate_user(&UserId::parse("alice").unwrap())
+        .await
+        .unwrap();
+    refused(
+        &exchange(&peer, &client.sign(&claims(&app, &second)), None).await,
+        "owner deactivated elsewhere",
+    );
 }
 
 pub async fn graphql_makes_keys_without_a_secret_and_replaces_their_keys(backend: Backend) {

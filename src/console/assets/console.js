@@ -46,3 +46,32 @@ document.querySelectorAll("select[data-reveals]").forEach((select) => {
   select.addEventListener("change", sync);
   sync();
 });
+
+// The create form's choice of authentication: show only the chosen part.
+const parts = document.querySelectorAll("input[type=radio][data-shows]");
+const showChosen = () => parts.forEach((radio) => {
+  const part = document.getElementById(radio.dataset.shows);
+  if (part) part.hidden = !radio.checked;
+});
+parts.forEach((radio) => radio.addEventListener("change", showChosen));
+showChosen();
+
+// The GitHub Actions helper: repository and what the job runs for -> issuer and subject,
+// in the forms GitHub writes them.
+const fill = document.getElementById("gh-fill");
+if (fill) {
+  fill.hidden = false;
+  fill.addEventListener("click", () => {
+    const repo = document.getElementById("gh-repo").value.trim();
+    const kind = document.getElementById("gh-kind").value;
+    const value = document.getElementById("gh-value").value.trim();
+    const subject = {
+      environment: `repo:${repo}:environment:${value}`,
+      branch: `repo:${repo}:ref:refs/heads/${value}`,
+      tag: `repo:${repo}:ref:refs/tags/${value}`,
+      pull_request: `repo:${repo}:pull_request`,
+    }[kind];
+    document.getElementById("issuer").value = fill.dataset.issuer;
+    document.getElementById("subject").value = subject;
+  });
+}
