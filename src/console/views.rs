@@ -126,29 +126,13 @@ pub fn key_view(key: &ApiKey, now: time::OffsetDateTime) -> Value {
             KeyAuth::Federated(_) => "federated",
         },
         "jwks_uri": key.auth.jwks_uri(),
-        "kids": key.auth.jwks().map(kids).unwrap_or_default(),
+        "kids": key.auth.kids(),
         "federation": key.auth.federation(),
         "enabled": key.enabled,
         "etag": key.etag,
         "status": status,
         "status_text": status_text,
     })
-}
-
-/// The `kid`s of a registered key set.
-fn kids(set: &str) -> Vec<String> {
-    serde_json::from_str::<Value>(set)
-        .ok()
-        .and_then(|v| v.get("keys").and_then(Value::as_array).cloned())
-        .unwrap_or_default()
-        .iter()
-        .map(|k| {
-            k.get("kid")
-                .and_then(Value::as_str)
-                .unwrap_or("(no kid)")
-                .to_owned()
-        })
-        .collect()
 }
 
 pub fn refused(state: &ConsoleState, refusal: Refusal) -> Response {

@@ -3,6 +3,7 @@
 mod api_key;
 mod audit;
 mod environment;
+mod federation_rule;
 mod key_auth;
 mod key_update;
 mod permissions;

@@ -202,19 +202,7 @@ pub async fn keys_without_a_secret_are_made_in_the_console(backend: Backend) {
     let page = alice.get(created.location()).await;
     assert!(page.body.contains(key.kid()), "{}", page.body);
     // A rule that would accept any token of its issuer: refused, nothing made.
-    let before = app
-        .state
-        .store
-        .list_keys(&keymint::store::KeyQuery {
-            environment: keymint::domain::EnvironmentName::parse("production").unwrap(),
-            owner: None,
-            after: None,
-            limit: 100,
-        })
-        .await
-        .unwrap()
-        .entries
-        .len();
+    let before = key_count(&app).await;
     let refused = alice
         .post(
             "/console/production/keys",
@@ -232,18 +220,22 @@ pub async fn keys_without_a_secret_are_made_in_the_console(backend: Backend) {
         "{}",
         refused.body
     );
-    let after = app
-        .state
+    let after = key_count(&app).await;
+    assert_eq!(before, after);
+}
+
+async fn key_count(app: &TestApp) -> usize {
+    let query = keymint::store::KeyQuery {
+        environment: keymint::domain::EnvironmentName::parse("production").unwrap(),
+        owner: None,
+        after: None,
+        limit: 100,
+    };
+    app.state
         .store
-        .list_keys(&keymint::store::KeyQuery {
-            environment: keymint::domain::EnvironmentName::parse("production").unwrap(),
-            owner: None,
-            after: None,
-            limit: 100,
-        })
+        .list_keys(&query)
         .await
         .unwrap()
         .entries
-        .len();
-    assert_eq!(before, after);
+        .len()
 }

@@ -9,11 +9,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use time::OffsetDateTime;
 
 use super::Authenticated;
 use super::federation::FederatedTokens;
 use super::secret::{check_state, is_well_formed_client_id, refused};
+use super::times::{LEEWAY, Times, check_times};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{ClientId, ClientKeys, EnvironmentName, KeyAuth};
@@ -31,11 +31,6 @@ pub const ALGORITHMS: [Algorithm; 4] = [
     Algorithm::ES256,
     Algorithm::EdDSA,
 ];
-/// Longest accepted assertion lifetime, `exp - iat`: client libraries such as authlib
-/// default to an hour, so a shorter cap would refuse real clients.
-const MAX_LIFETIME: time::Duration = time::Duration::hours(1);
-/// Clock skew tolerated on `exp`, `nbf` and `iat`.
-const LEEWAY: time::Duration = time::Duration::seconds(60);
 /// Longest `jti` stored.
 const MAX_JTI_LEN: usize = 256;
 /// JWKS URLs whose clients are kept (each caches its keys); past this the map starts over.
@@ -47,14 +42,6 @@ struct Claims {
     #[serde(flatten)]
     times: Times,
     jti: Option<String>,
-}
-
-/// The time claims of an assertion or an outside token.
-#[derive(Deserialize)]
-pub(super) struct Times {
-    pub(super) exp: Option<i64>,
-    pub(super) iat: Option<i64>,
-    pub(super) nbf: Option<i64>,
 }
 
 /// The claims read before verification, only to find the key (`iss` = the client id
@@ -312,31 +299,6 @@ impl AssertionAuthenticator {
     }
 }
 
-/// `exp` required and not past, `nbf` and `iat` not in the future, and at most an hour
-/// between `iat` (or now, without one) and `exp`. Gives `exp`.
-pub(super) fn check_times(claims: &Times, now: OffsetDateTime) -> Result<OffsetDateTime, Refusal> {
-    let at = |seconds: i64| OffsetDateTime::from_unix_timestamp(seconds).ok();
-    let exp = claims.exp.and_then(at).ok_or(Refusal::AssertionExpired)?;
-    if exp + LEEWAY < now {
-        return Err(Refusal::AssertionExpired);
-    }
-    let nbf = claims
-        .nbf
-        .map(|s| at(s).ok_or(Refusal::AssertionExpired))
-        .transpose()?;
-    let iat = claims
-        .iat
-        .map(|s| at(s).ok_or(Refusal::AssertionExpired))
-        .transpose()?;
-    if nbf.is_some_and(|nbf| nbf > now + LEEWAY) || iat.is_some_and(|iat| iat > now + LEEWAY) {
-        return Err(Refusal::AssertionExpired);
-    }
-    if exp - iat.unwrap_or(now) > MAX_LIFETIME + LEEWAY {
-        return Err(Refusal::AssertionLifetime);
-    }
-    Ok(exp)
-}
-
 /// Whether a JWK can verify `alg` (by its family, and its `alg` when it names one).
 fn fits(jwk: &jsonwebtoken::jwk::Jwk, alg: Algorithm) -> bool {
     use jsonwebtoken::jwk::AlgorithmParameters as P;
@@ -367,43 +329,6 @@ fn unverified_issuer(assertion: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn claims(exp: Option<i64>, iat: Option<i64>, nbf: Option<i64>) -> Times {
-        Times { exp, iat, nbf }
-    }
-
-    #[test]
-    fn times_are_checked_against_our_clock() {
-        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        let t = now.unix_timestamp();
-        assert!(check_times(&claims(Some(t + 300), Some(t), None), now).is_ok());
-        // authlib's default: an hour.
-        assert!(check_times(&claims(Some(t + 3600), Some(t), None), now).is_ok());
-        assert_eq!(
-            check_times(&claims(Some(t + 7200), Some(t), None), now).err(),
-            Some(Refusal::AssertionLifetime)
-        );
-        assert_eq!(
-            check_times(&claims(Some(t + 7200), None, None), now).err(),
-            Some(Refusal::AssertionLifetime)
-        );
-        assert_eq!(
-            check_times(&claims(None, Some(t), None), now).err(),
-            Some(Refusal::AssertionExpired)
-        );
-        assert_eq!(
-            check_times(&claims(Some(t - 120), Some(t - 400), None), now).err(),
-            Some(Refusal::AssertionExpired)
-        );
-        assert!(
-            check_times(&claims(Some(t - 30), Some(t - 300), None), now).is_ok(),
-            "skew"
-        );
-        assert_eq!(
-            check_times(&claims(Some(t + 600), Some(t), Some(t + 300)), now).err(),
-            Some(Refusal::AssertionExpired)
-        );
-    }
 
     #[test]
     fn the_issuer_is_read_before_verification_only_when_well_formed() {

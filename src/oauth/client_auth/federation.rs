@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use time::OffsetDateTime;
 
-use super::assertion::{Times, check_times};
+use super::times::{Times, check_times};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{EnvironmentName, FederationRule};

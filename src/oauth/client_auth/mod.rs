@@ -10,6 +10,7 @@ mod basic;
 mod federation;
 mod limits;
 mod secret;
+mod times;
 mod verified_cache;
 
 use std::fmt;
