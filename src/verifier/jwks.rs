@@ -131,17 +131,16 @@ impl JwksClient {
     }
 
     /// Fetches unless a fetch was tried within the last 10 s.
+    /// The lock is held across the fetch: callers arriving meanwhile wait for its result
+    /// instead of finding an empty cache (a cold client under load refused all but its
+    /// first caller before).
     async fn fetch_limited(&self) -> Result<(), JwksError> {
+        let mut last = self.last_fetch.lock().await;
         let now = self.clock.now();
-        let recent = self
-            .last_fetch
-            .lock()
-            .await
-            .is_some_and(|at| now - at < MIN_REFETCH);
-        if recent {
+        if last.is_some_and(|at| now - at < MIN_REFETCH) {
             return Ok(());
         }
-        *self.last_fetch.lock().await = Some(now);
+        *last = Some(now);
         self.fetch().await
     }
 
@@ -264,5 +263,24 @@ mod tests {
         );
         let client = JwksClient::new(&serve(r#"{"keys": []}"#.into()).await, clock).unwrap();
         assert_eq!(client.key("missing").await.map(|k| k.is_some()), Ok(false));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn callers_arriving_together_at_a_cold_client_all_get_the_keys() {
+        let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
+        let (key, _) =
+            crate::signing::SigningKey::generate(crate::signing::SigningAlg::Es256).unwrap();
+        let body = serde_json::json!({"keys": [key.public_jwk()]}).to_string();
+        let client = Arc::new(JwksClient::new(&serve(body).await, clock).unwrap());
+        let kid = key.kid().to_owned();
+        let callers: Vec<_> = (0..32)
+            .map(|_| {
+                let (client, kid) = (Arc::clone(&client), kid.clone());
+                tokio::spawn(async move { client.key(&kid).await.map(|k| k.is_some()) })
+            })
+            .collect();
+        for caller in callers {
+            assert_eq!(caller.await.unwrap(), Ok(true), "a caller found no keys");
+        }
     }
 }
