@@ -116,12 +116,15 @@ impl OAuthState {
             cache: token_cache,
             changes: Arc::clone(&changes),
             revocations,
-            key_states,
+            key_states: Arc::clone(&key_states),
         });
+        // Keys without a secret are read through the same key cache as token checks.
         let assertions = AssertionAuthenticator::new(
             Arc::clone(&store),
             Arc::clone(&config),
             Arc::clone(&clock),
+            key_states,
+            Arc::clone(&changes),
         );
         let secrets = SecretAuthenticator {
             store,

@@ -14,9 +14,11 @@ use super::Authenticated;
 use super::federation::FederatedTokens;
 use super::secret::{check_state, is_well_formed_client_id, refused};
 use super::times::{LEEWAY, Times, check_times};
+use crate::changes::ChangeFeed;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{ClientId, ClientKeys, EnvironmentName, KeyAuth};
+use crate::domain::{ClientId, ClientKeys, EnvironmentName, KeyAuth, KeyCredentials};
+use crate::oauth::tokens::KeyStates;
 use crate::oauth::{RefusalReason as Refusal, TokenError};
 use crate::store::Store;
 use crate::verifier::jwks::JwksClient;
@@ -63,13 +65,25 @@ pub struct AssertionAuthenticator {
     urls: Mutex<HashMap<String, Arc<JwksClient>>>,
     /// Outside tokens of federated keys.
     federated: FederatedTokens,
+    /// Keys as last read (the token checks' cache, kept exact by the change feed).
+    key_states: Arc<KeyStates>,
+    /// The feed: whether memory may be trusted, and the generation guarding inserts.
+    changes: Arc<ChangeFeed>,
 }
 
 impl AssertionAuthenticator {
-    /// An authenticator over `store`.
-    pub fn new(store: Arc<dyn Store>, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
+    /// An authenticator over `store`, remembering keys in `key_states`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        key_states: Arc<KeyStates>,
+        changes: Arc<ChangeFeed>,
+    ) -> Self {
         Self {
             federated: FederatedTokens::new(Arc::clone(&config), Arc::clone(&clock)),
+            key_states,
+            changes,
             store,
             config,
             clock,
@@ -113,7 +127,7 @@ impl AssertionAuthenticator {
         if !is_well_formed_client_id(client_id.as_str()) {
             return fail(Refusal::UnknownClient);
         }
-        let creds = match self.store.find_credentials(&client_id).await {
+        let creds = match self.credentials(&client_id).await {
             Ok(Some(creds)) => creds,
             Ok(None) => return fail(Refusal::UnknownClient),
             Err(e) => {
@@ -144,7 +158,7 @@ impl AssertionAuthenticator {
                     // projected service-account token is reused until rotated); it is bound
                     // to its issuer's hour at most, not to one use.
                     Ok(()) => Ok(Authenticated {
-                        key: Arc::new(creds.key),
+                        key: Arc::new(creds.key.clone()),
                         secret_version: None,
                     }),
                     Err(reason) => fail(reason),
@@ -190,9 +204,31 @@ impl AssertionAuthenticator {
             }
         }
         Ok(Authenticated {
-            key: Arc::new(creds.key),
+            key: Arc::new(creds.key.clone()),
             secret_version: None,
         })
+    }
+
+    /// The key as remembered, or read and remembered (unless a change was published
+    /// meanwhile). Past `KEYMINT_MAX_STALENESS` without confirming the feed, memory may
+    /// predate a disable this instance has not heard of: the database decides.
+    async fn credentials(
+        &self,
+        client_id: &ClientId,
+    ) -> Result<Option<Arc<KeyCredentials>>, crate::store::StoreError> {
+        if self.changes.trusted()
+            && let Some(creds) = self.key_states.get(client_id)
+        {
+            return Ok(Some(creds));
+        }
+        let generation = self.changes.generation();
+        let Some(creds) = self.store.find_credentials(client_id).await? else {
+            return Ok(None);
+        };
+        let creds = Arc::new(creds);
+        self.key_states
+            .insert(Arc::clone(&creds), generation, || self.changes.generation());
+        Ok(Some(creds))
     }
 
     /// The registered key the assertion names (by `kid`, or the only one of its family
