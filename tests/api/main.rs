@@ -29,6 +29,7 @@ mod management_rules;
 mod metrics;
 mod openapi;
 mod private_key_jwt;
+mod private_key_jwt_keys;
 mod revocation;
 mod rotation;
 mod scale_out;
