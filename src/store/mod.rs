@@ -27,7 +27,7 @@ pub use scim_types::{
 pub use sqlite::SqliteStore;
 pub use types::{
     AuditQuery, ChangeRecord, ConsoleSession, Dedupe, EventOutcome, InsertWhen, KeyPage, KeyQuery,
-    KeyUpdate, NewApiKey, NewConsoleSession, OidcLogin, PoolUsage, SigningKeyRecord,
+    KeyUpdate, NewApiKey, NewAssertion, NewConsoleSession, OidcLogin, PoolUsage, SigningKeyRecord,
     TableEventOutcome, TokenRevocation, UserActivation, UserQuery, UserSummary, Wakeup,
     WriteContext,
 };
@@ -371,14 +371,13 @@ pub trait Store: Send + Sync + 'static {
     /// The public URLs instances recorded since `since`, sorted.
     async fn public_urls(&self, since: OffsetDateTime) -> Result<Vec<String>, StoreError>;
 
-    /// Records a client assertion's `jti` until `expires_at`; `false` when it was seen
-    /// before (by any instance): a replay. Pruned by [`Store::prune`] once expired.
-    async fn record_client_assertion(
+    /// Records client assertions' `jti`s until their `expires_at`, in one statement; per
+    /// assertion `false` when it was seen before (by any instance): a replay. Each
+    /// `(client_id, jti)` appears once in `batch`. Pruned by [`Store::prune`] once expired.
+    async fn record_client_assertions(
         &self,
-        client_id: &str,
-        jti: &str,
-        expires_at: OffsetDateTime,
-    ) -> Result<bool, StoreError>;
+        batch: &[NewAssertion<'_>],
+    ) -> Result<Vec<bool>, StoreError>;
 
     /// Starts database notifications, if the backend has them.
     async fn wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<Wakeup>>;

@@ -339,3 +339,14 @@ impl std::fmt::Debug for OidcLogin {
             .finish_non_exhaustive()
     }
 }
+
+/// A client assertion's `jti` to record until `expires_at` (RFC 7523 §3).
+#[derive(Debug, Clone, Copy)]
+pub struct NewAssertion<'a> {
+    /// The client that sent it.
+    pub client_id: &'a str,
+    /// Its `jti`.
+    pub jti: &'a str,
+    /// When it stops mattering: past it, the assertion's `exp` refuses it anyway.
+    pub expires_at: OffsetDateTime,
+}

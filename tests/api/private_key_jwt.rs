@@ -22,6 +22,7 @@ use crate::app::{Backend, TestApp};
 crate::both_backends!(private_key_jwt:
     a_signed_assertion_buys_a_token_and_every_forgery_is_refused,
     an_assertion_is_spent_at_every_instance_and_a_disable_reaches_them_all,
+    a_burst_at_two_instances_spends_each_assertion_exactly_once,
 );
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -343,6 +344,39 @@ pub async fn an_assertion_is_spent_at_every_instance_and_a_disable_reaches_them_
         .await
         .unwrap();
     refused_within_a_second(&app, &peer, &client, &second, "owner deactivated elsewhere").await;
+}
+
+/// Concurrent requests' `jti`s are written together: the answer each gets is its own.
+pub async fn a_burst_at_two_instances_spends_each_assertion_exactly_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let peer = app.spawn_peer().await;
+    app.user("alice", &["runs:read", "IntrospectToken"]).await;
+    let client = ClientKey::generate(SigningAlg::Es256);
+    let client_id = client_key(&app, "alice", registered(&[&client])).await;
+    let at = |i: usize| if i.is_multiple_of(2) { &app } else { &peer };
+    // Forty different assertions at once: every one buys a token.
+    let distinct: Vec<String> = (0..40)
+        .map(|_| client.sign(&claims(&app, &client_id)))
+        .collect();
+    let outcomes = futures_util::future::join_all(
+        distinct
+            .iter()
+            .enumerate()
+            .map(|(i, a)| exchange(at(i), a, None)),
+    )
+    .await;
+    for (status, body) in &outcomes {
+        assert_eq!(*status, 200, "a fresh assertion in a burst: {body}");
+    }
+    // One assertion sent forty times at once, half to each instance: one token.
+    let once = client.sign(&claims(&app, &client_id));
+    let outcomes =
+        futures_util::future::join_all((0..40).map(|i| exchange(at(i), &once, None))).await;
+    let accepted = outcomes.iter().filter(|(status, _)| *status == 200).count();
+    assert_eq!(accepted, 1, "{outcomes:?}");
+    for outcome in outcomes.iter().filter(|(status, _)| *status != 200) {
+        refused(outcome, "the same assertion again, at once");
+    }
 }
 
 /// The other instance, which remembers the key, refuses fresh assertions of it within a

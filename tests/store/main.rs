@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod assertions;
 mod feed;
 mod fixtures;
 mod keys;
@@ -64,5 +65,12 @@ mod feed_tests {
         expired_keys_are_disabled_and_audited,
         a_revocation_is_audited_once_with_its_target_and_operator,
         instances_see_the_other_public_urls_served_on_the_database,
+    );
+}
+
+mod assertions_tests {
+    crate::support::both_backends!(store assertions:
+        each_assertion_is_new_once_and_forgotten_after_it_expires,
+        a_batch_past_one_statement_answers_every_row,
     );
 }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use super::Authenticated;
 use super::federation::FederatedTokens;
+use super::replay::ReplayLedger;
 use super::secret::{check_state, is_well_formed_client_id, refused};
 use super::times::{LEEWAY, Times, check_times};
 use crate::changes::ChangeFeed;
@@ -69,6 +70,8 @@ pub struct AssertionAuthenticator {
     key_states: Arc<KeyStates>,
     /// The feed: whether memory may be trusted, and the generation guarding inserts.
     changes: Arc<ChangeFeed>,
+    /// The `jti`s seen, written in batches.
+    ledger: Arc<ReplayLedger>,
 }
 
 impl AssertionAuthenticator {
@@ -84,6 +87,7 @@ impl AssertionAuthenticator {
             federated: FederatedTokens::new(Arc::clone(&config), Arc::clone(&clock)),
             key_states,
             changes,
+            ledger: ReplayLedger::new(Arc::clone(&store)),
             store,
             config,
             clock,
@@ -192,8 +196,8 @@ impl AssertionAuthenticator {
         };
         // RFC 7523 §3 (7): the jti is accepted once; the insert decides across instances.
         match self
-            .store
-            .record_client_assertion(client_id.as_str(), &jti, expires_at + LEEWAY)
+            .ledger
+            .record(client_id.as_str(), &jti, expires_at + LEEWAY)
             .await
         {
             Ok(true) => {}

@@ -9,6 +9,7 @@ mod assertion;
 mod basic;
 mod federation;
 mod limits;
+mod replay;
 mod secret;
 mod times;
 mod verified_cache;

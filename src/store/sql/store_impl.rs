@@ -15,7 +15,7 @@ use super::super::rows::{
 };
 use super::super::{
     AuditQuery, ChangeRecord, ConsoleSession, Dedupe, EventOutcome, GroupMapping, InsertWhen,
-    KeyPage, KeyQuery, KeyUpdate, NewApiKey, NewConsoleSession, OidcLogin, PoolUsage,
+    KeyPage, KeyQuery, KeyUpdate, NewApiKey, NewAssertion, NewConsoleSession, OidcLogin, PoolUsage,
     ScimGroupRecord, ScimGroupWrite, ScimOutcome, ScimQuery, ScimUserRecord, ScimWrite,
     SigningKeyRecord, Store, StoreError, TableEventOutcome, TokenRevocation, UserActivation,
     UserQuery, UserSummary, Wakeup, WriteContext,
@@ -47,6 +47,7 @@ where
     for<'r> (Option<i64>,): FromRow<'r, DB::Row>,
     for<'r> (Option<OffsetDateTime>,): FromRow<'r, DB::Row>,
     for<'r> (i64, String, String): FromRow<'r, DB::Row>,
+    for<'r> (String, String): FromRow<'r, DB::Row>,
     for<'r> (String, OffsetDateTime): FromRow<'r, DB::Row>,
     for<'r> (OffsetDateTime, String): FromRow<'r, DB::Row>,
     for<'r> (String, String, OffsetDateTime): FromRow<'r, DB::Row>,
@@ -325,13 +326,11 @@ where
     async fn public_urls(&self, since: OffsetDateTime) -> Result<Vec<String>, StoreError> {
         SqlStore::<DB>::public_urls(self, since).await
     }
-    async fn record_client_assertion(
+    async fn record_client_assertions(
         &self,
-        client_id: &str,
-        jti: &str,
-        expires_at: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        SqlStore::<DB>::record_client_assertion(self, client_id, jti, expires_at).await
+        batch: &[NewAssertion<'_>],
+    ) -> Result<Vec<bool>, StoreError> {
+        SqlStore::<DB>::record_client_assertions(self, batch).await
     }
     async fn wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<Wakeup>> {
         DB::wakeups(self)
