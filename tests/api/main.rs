@@ -39,6 +39,7 @@ mod scim_compliance;
 mod scim_concurrency;
 mod scim_group_mappings;
 mod scim_groups;
+mod secretless_lifecycle;
 mod session_tokens;
 mod signing_keys;
 mod token;
