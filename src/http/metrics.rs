@@ -37,6 +37,8 @@ pub struct MetricsSources {
     pub store: Arc<dyn Store>,
     /// The user-events webhook.
     pub webhook: Arc<crate::events::WebhookState>,
+    /// Federated keys' requests whose outside token was remembered.
+    pub outside_token_hits: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Renders the metrics.
@@ -133,6 +135,12 @@ pub async fn metrics(State(state): State<Arc<MetricsSources>>) -> impl IntoRespo
             "gauge",
             "Entries in the verified-secret cache.",
             state.cache.len() as f64,
+        ),
+        (
+            "keymint_outside_token_cache_hits_total",
+            "counter",
+            "Federated keys' token requests whose outside token was already verified (until its exp).",
+            state.outside_token_hits.load(Relaxed) as f64,
         ),
         (
             "keymint_introspection_cache_hits_total",

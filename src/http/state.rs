@@ -209,6 +209,7 @@ impl AppState {
             requests: Arc::clone(&requests),
             store: Arc::clone(&store),
             webhook: Arc::clone(&webhook),
+            outside_token_hits: oauth.client_auth.assertions.remembered_outside_tokens(),
         });
         let operations = super::routes::table()
             .into_iter()

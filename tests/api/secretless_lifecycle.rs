@@ -23,6 +23,7 @@ use crate::private_key_jwt::{ClientKey, claims, exchange, registered};
 crate::both_backends!(secretless_lifecycle:
     a_delete_and_an_expiry_end_both_kinds_at_every_instance,
     an_owners_deactivation_ends_both_kinds_through_every_door,
+    an_outside_token_is_verified_once_and_remembered_only_until_its_exp,
 );
 
 const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -74,7 +75,10 @@ struct Pair {
 
 async fn pair(app: &TestApp, issuer: &OutsideIssuer, owner: &str, expiry: Option<i64>) -> Pair {
     let client = ClientKey::generate(SigningAlg::Es256);
-    let subject = format!("system:serviceaccount:ci:{owner}");
+    let subject = format!(
+        "system:serviceaccount:ci:{owner}-{}",
+        keymint::secrets::random_token(6)
+    );
     let rule = FederationRule {
         issuer: issuer.url.clone(),
         subject: Some(subject.clone()),
@@ -243,6 +247,47 @@ impl std::io::Write for Sink {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// A workload reuses its token: the second request skips the signature, but never for
+/// another key, never past the token's `exp`, never for a key disabled meanwhile.
+pub async fn an_outside_token_is_verified_once_and_remembered_only_until_its_exp(backend: Backend) {
+    const HITS: &str = "keymint_outside_token_cache_hits_total";
+    let app = TestApp::spawn(backend).await;
+    let issuer = OutsideIssuer::start().await;
+    app.user("alice", &["runs:read"]).await;
+    let first = pair(&app, &issuer, "alice", None).await;
+    let second = pair(&app, &issuer, "alice", None).await;
+    let token = issuer.token(&app, &first.subject);
+    assert_eq!(exchange(&app, &token, Some(&first.federated)).await.0, 200);
+    assert_eq!(app.metric(HITS).await, 0.0);
+    let (status, body) = exchange(&app, &token, Some(&first.federated)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app.metric(HITS).await,
+        1.0,
+        "the second request was remembered"
+    );
+    app.verify("production", body["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    // Another key (another subject) is not answered from the first key's memory.
+    assert_eq!(exchange(&app, &token, Some(&second.federated)).await.0, 401);
+    // Past its exp (600 s, plus the 60 s leeway of every time check), refused.
+    app.clock.advance(time::Duration::seconds(661));
+    assert_eq!(exchange(&app, &token, Some(&first.federated)).await.0, 401);
+    assert_eq!(app.metric(HITS).await, 1.0);
+    // A fresh token, remembered, then the key disabled: refused.
+    let fresh = issuer.token(&app, &first.subject);
+    for _ in 0..2 {
+        assert_eq!(exchange(&app, &fresh, Some(&first.federated)).await.0, 200);
+    }
+    app.state
+        .management()
+        .set_key_enabled(&ClientId::new(first.federated.clone()), false, None)
+        .await
+        .unwrap();
+    assert_eq!(exchange(&app, &fresh, Some(&first.federated)).await.0, 401);
 }
 
 /// Provisions `owner` through SCIM with the role `runs:read` (SCIM knows only the users

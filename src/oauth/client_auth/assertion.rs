@@ -95,6 +95,11 @@ impl AssertionAuthenticator {
         }
     }
 
+    /// Counts requests of federated keys whose outside token was remembered.
+    pub fn remembered_outside_tokens(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.federated.remembered_hits()
+    }
+
     /// Authenticates the client of `environment` that sent `assertion` (and `client_id`,
     /// when it did).
     pub async fn authenticate(
@@ -152,6 +157,7 @@ impl AssertionAuthenticator {
                         assertion,
                         header.alg,
                         header.kid.as_deref(),
+                        &client_id,
                         rule,
                         environment,
                         now,

@@ -4,19 +4,27 @@
 //! issuer's keys through `{issuer}/.well-known/openid-configuration` (OIDC Discovery §4),
 //! checks the signature, `iss`, `aud`, the times, and that `sub` and every claim of the
 //! key's rule are equal. The caller learns nothing of why a token was refused.
+//!
+//! A workload reuses its token until its platform rotates it, so a token found good for a
+//! key is remembered (its SHA-256, per key) until its `exp`: the next request with it
+//! skips the signature. Nothing a change makes stale: a key's rule never changes, and the
+//! key's state (disabled, expired, owner) is checked on every request before this.
 
+use aws_lc_rs::{constant_time, digest};
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::times::{Times, check_times};
+use crate::changes::{Concern, ShardedCache};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{EnvironmentName, FederationRule};
+use crate::domain::{ClientId, EnvironmentName, FederationRule};
 use crate::oauth::RefusalReason as Refusal;
 use crate::verifier::jwks::{JwksClient, read_capped};
 
@@ -28,6 +36,15 @@ const MIN_REDISCOVERY: time::Duration = time::Duration::seconds(10);
 const MAX_DISCOVERY_BYTES: usize = 64 * 1024;
 /// Issuers whose keys are kept; past this the map starts over.
 const MAX_ISSUERS: usize = 1_000;
+/// Keys whose last good outside token is remembered.
+const MAX_REMEMBERED: usize = 10_000;
+
+/// The outside token last found good for a key, and until when.
+struct Remembered {
+    digest: [u8; 32],
+    /// Its `exp`.
+    until: OffsetDateTime,
+}
 
 #[derive(Deserialize)]
 struct Discovery {
@@ -48,6 +65,9 @@ pub struct FederatedTokens {
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
     issuers: Mutex<HashMap<String, Known>>,
+    remembered: ShardedCache<ClientId, Remembered>,
+    /// Requests answered from `remembered` (shared with `/metrics`).
+    remembered_hits: Arc<AtomicU64>,
 }
 
 impl FederatedTokens {
@@ -65,12 +85,50 @@ impl FederatedTokens {
             clock,
             http,
             issuers: Mutex::new(HashMap::new()),
+            // A token lives at most an hour past its `iat` (check_times).
+            remembered: ShardedCache::new(MAX_REMEMBERED, Duration::from_secs(3600)),
+            remembered_hits: Arc::default(),
         }
     }
 
-    /// Whether `token` (signed with `alg`, naming `kid`) matches `rule` for a key of
-    /// `environment` at `now`.
+    /// Whether `token` (signed with `alg`, naming `kid`) matches `rule` of the key
+    /// `client_id` of `environment` at `now`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn verify(
+        &self,
+        token: &str,
+        alg: Algorithm,
+        kid: Option<&str>,
+        client_id: &ClientId,
+        rule: &FederationRule,
+        environment: &EnvironmentName,
+        now: OffsetDateTime,
+    ) -> Result<(), Refusal> {
+        let digest = sha256(token);
+        if self.remembered.get(client_id).is_some_and(|r| {
+            now < r.until && constant_time::verify_slices_are_equal(&r.digest, &digest).is_ok()
+        }) {
+            self.remembered_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        let until = self
+            .verify_fully(token, alg, kid, rule, environment, now)
+            .await?;
+        let remembered = Remembered { digest, until };
+        let concerns = [Concern::Key(client_id.clone())];
+        // Nothing to be overtaken by (see the module documentation): generation 0.
+        self.remembered
+            .insert(client_id.clone(), Arc::new(remembered), concerns, 0, || 0);
+        Ok(())
+    }
+
+    /// Counts requests whose outside token was remembered (no signature checked).
+    pub fn remembered_hits(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.remembered_hits)
+    }
+
+    /// [`Self::verify`] without memory; the token's `exp` when it is good.
+    async fn verify_fully(
         &self,
         token: &str,
         alg: Algorithm,
@@ -78,7 +136,7 @@ impl FederatedTokens {
         rule: &FederationRule,
         environment: &EnvironmentName,
         now: OffsetDateTime,
-    ) -> Result<(), Refusal> {
+    ) -> Result<OffsetDateTime, Refusal> {
         let kid = kid.ok_or(Refusal::AssertionSignature)?;
         let keys = self.keys_of(&rule.issuer).await?;
         let key = match keys.key(kid).await {
@@ -115,7 +173,7 @@ impl FederatedTokens {
             }
         };
         let number = |name: &str| claims.get(name).and_then(Value::as_i64);
-        check_times(
+        let until = check_times(
             &Times {
                 exp: number("exp"),
                 iat: number("iat"),
@@ -136,7 +194,7 @@ impl FederatedTokens {
         {
             return Err(Refusal::FederationMismatch);
         }
-        Ok(())
+        Ok(until)
     }
 
     /// The JWKS client of `issuer`, discovered at first use and again after an hour, at
@@ -215,4 +273,10 @@ impl FederatedTokens {
         }
         JwksClient::new(&doc.jwks_uri, Arc::clone(&self.clock)).map_err(|e| e.0)
     }
+}
+
+fn sha256(token: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
+    out
 }
