@@ -8,6 +8,7 @@
 use axum::Router;
 use axum::routing::get;
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ crate::both_backends!(secretless_lifecycle:
     a_delete_and_an_expiry_end_both_kinds_at_every_instance,
     an_owners_deactivation_ends_both_kinds_through_every_door,
     an_outside_token_is_verified_once_and_remembered_only_until_its_exp,
+    a_burst_of_first_requests_discovers_the_issuer_once,
 );
 
 const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -33,6 +35,8 @@ const SCIM_TOKEN: &str = "scim-test-token-0123456789";
 struct OutsideIssuer {
     url: String,
     key: ClientKey,
+    /// Discovery documents served.
+    discoveries: Arc<AtomicUsize>,
 }
 
 impl OutsideIssuer {
@@ -42,14 +46,25 @@ impl OutsideIssuer {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let discovery = json!({"issuer": url, "jwks_uri": format!("{url}/jwks.json")});
         let jwks = json!({"keys": [key.jwk()]});
+        let discoveries = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&discoveries);
         let app = Router::new()
             .route(
                 "/.well-known/openid-configuration",
-                get(move || async move { axum::Json(discovery) }),
+                get(move || async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    // As slow as a real issuer across the internet.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    axum::Json(discovery)
+                }),
             )
             .route("/jwks.json", get(move || async move { axum::Json(jwks) }));
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, key }
+        Self {
+            url,
+            key,
+            discoveries,
+        }
     }
 
     /// A workload's token for `subject`, addressed to `app`'s production issuer.
@@ -288,6 +303,24 @@ pub async fn an_outside_token_is_verified_once_and_remembered_only_until_its_exp
         .await
         .unwrap();
     assert_eq!(exchange(&app, &fresh, Some(&first.federated)).await.0, 401);
+}
+
+/// Twenty workloads start at once against an issuer never used: one discovery, every
+/// request answered.
+pub async fn a_burst_of_first_requests_discovers_the_issuer_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let issuer = OutsideIssuer::start().await;
+    app.user("alice", &["runs:read"]).await;
+    let pair = pair(&app, &issuer, "alice", None).await;
+    let tokens: Vec<String> = (0..20).map(|_| issuer.token(&app, &pair.subject)).collect();
+    let outcomes = futures_util::future::join_all(
+        tokens
+            .iter()
+            .map(|t| exchange(&app, t, Some(&pair.federated))),
+    )
+    .await;
+    assert!(outcomes.iter().all(|(s, _)| *s == 200), "{outcomes:?}");
+    assert_eq!(issuer.discoveries.load(Ordering::SeqCst), 1);
 }
 
 /// Provisions `owner` through SCIM with the role `runs:read` (SCIM knows only the users

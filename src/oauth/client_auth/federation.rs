@@ -65,6 +65,8 @@ pub struct FederatedTokens {
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
     issuers: Mutex<HashMap<String, Known>>,
+    /// One discovery at a time per issuer: a burst of first requests waits for one.
+    discovering: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     remembered: ShardedCache<ClientId, Remembered>,
     /// Requests answered from `remembered` (shared with `/metrics`).
     remembered_hits: Arc<AtomicU64>,
@@ -85,6 +87,7 @@ impl FederatedTokens {
             clock,
             http,
             issuers: Mutex::new(HashMap::new()),
+            discovering: Mutex::new(HashMap::new()),
             // A token lives at most an hour past its `iat` (check_times).
             remembered: ShardedCache::new(MAX_REMEMBERED, Duration::from_secs(3600)),
             remembered_hits: Arc::default(),
@@ -198,20 +201,26 @@ impl FederatedTokens {
     }
 
     /// The JWKS client of `issuer`, discovered at first use and again after an hour, at
-    /// most once per 10 s.
+    /// most once per 10 s, by one request at a time (the others wait for its result).
     async fn keys_of(&self, issuer: &str) -> Result<Arc<JwksClient>, Refusal> {
-        let now = self.clock.now();
-        {
-            let issuers = self.issuers.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(known) = issuers.get(issuer) {
-                let age = now - known.at;
-                match &known.jwks {
-                    Some(jwks) if age < DISCOVERY_TTL => return Ok(Arc::clone(jwks)),
-                    None if age < MIN_REDISCOVERY => return Err(Refusal::ClientKeysUnavailable),
-                    _ => {}
-                }
-            }
+        if let Some(known) = self.known(issuer) {
+            return known;
         }
+        let lock = {
+            let mut locks = self
+                .discovering
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if locks.len() >= MAX_ISSUERS {
+                locks.clear();
+            }
+            Arc::clone(locks.entry(issuer.to_owned()).or_default())
+        };
+        let _one_at_a_time = lock.lock().await;
+        if let Some(known) = self.known(issuer) {
+            return known;
+        }
+        let now = self.clock.now();
         let discovered = self.discover(issuer).await;
         let mut issuers = self.issuers.lock().unwrap_or_else(PoisonError::into_inner);
         if issuers.len() >= MAX_ISSUERS {
@@ -239,6 +248,19 @@ impl FederatedTokens {
                 known.at = now;
                 known.jwks.clone().ok_or(Refusal::ClientKeysUnavailable)
             }
+        }
+    }
+
+    /// What is known of `issuer`, while it is recent enough to answer without discovery.
+    fn known(&self, issuer: &str) -> Option<Result<Arc<JwksClient>, Refusal>> {
+        let now = self.clock.now();
+        let issuers = self.issuers.lock().unwrap_or_else(PoisonError::into_inner);
+        let known = issuers.get(issuer)?;
+        let age = now - known.at;
+        match &known.jwks {
+            Some(jwks) if age < DISCOVERY_TTL => Some(Ok(Arc::clone(jwks))),
+            None if age < MIN_REDISCOVERY => Some(Err(Refusal::ClientKeysUnavailable)),
+            _ => None,
         }
     }
 
