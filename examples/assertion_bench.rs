@@ -86,6 +86,7 @@ async fn setup(
         name: None,
         expires_at: None,
         auth,
+        allowed_ips: keymint::domain::AllowedIps::any(),
     };
     // The client's own key: only its public half is registered.
     let (client, client_der) = SigningKey::generate(SigningAlg::Es256).map_err(|_| "key")?;

@@ -87,6 +87,7 @@ async fn seed(url: &str, n: u64, from: u64, cheap: bool) -> Result<(), Error> {
             name: None,
             expires_at: None,
             auth: keymint::domain::KeyAuth::Secret,
+            allowed_ips: keymint::domain::AllowedIps::any(),
         })
         .await?;
     // The shared secret's hash, re-made with the smallest argon2id parameters.

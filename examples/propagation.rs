@@ -70,6 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 name: None,
                 expires_at: None,
                 auth: keymint::domain::KeyAuth::Secret,
+                allowed_ips: keymint::domain::AllowedIps::any(),
             })
             .await?;
         seeded.push(Seeded {

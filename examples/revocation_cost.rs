@@ -30,11 +30,13 @@ fn creds(key: usize) -> KeyCredentials {
             name: None,
             expires_at: None,
             last_used_at: None,
+            last_used_ip: None,
             etag: "e".into(),
             created_at: at,
             updated_at: at,
             secret_hint: None,
             auth: keymint::domain::KeyAuth::Secret,
+            allowed_ips: keymint::domain::AllowedIps::any(),
         },
         secret: StoredSecret {
             hash: "h".into(),

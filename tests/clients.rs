@@ -70,6 +70,7 @@ async fn register(app: &TestApp, jwks: &Value) -> String {
             auth: KeyAuth::ClientKeys(ClientKeys::Set(
                 parse_client_jwks(&jwks.to_string()).unwrap(),
             )),
+            allowed_ips: keymint::domain::AllowedIps::any(),
         })
         .await
         .unwrap();

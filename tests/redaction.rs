@@ -55,6 +55,7 @@ async fn debug_output_never_shows_secrets_or_hashes() {
             name: None,
             expires_at: None,
             auth: keymint::domain::KeyAuth::Secret,
+            allowed_ips: keymint::domain::AllowedIps::any(),
         })
         .await
         .unwrap();

@@ -31,8 +31,8 @@ impl KeyStatus {
     }
 }
 
-/// The keys as a table: client id, owner, status, created, expires, last used, name,
-/// permissions.
+/// The keys as a table: client id, owner, status, created, expires, last used, the
+/// address of last use, name, permissions.
 pub(super) fn print_keys(keys: &[ApiKey], now: time::OffsetDateTime) {
     let day = |t: Option<time::OffsetDateTime>| {
         t.map_or_else(|| "-".to_owned(), |t| rfc3339(t).chars().take(16).collect())
@@ -44,11 +44,12 @@ pub(super) fn print_keys(keys: &[ApiKey], now: time::OffsetDateTime) {
         "created",
         "expires",
         "last used",
+        "from",
         "name",
         "permissions",
     ]
     .map(str::to_owned);
-    let rows: Vec<[String; 8]> = keys
+    let rows: Vec<[String; 9]> = keys
         .iter()
         .map(|key| {
             let status = match (KeyStatus::of(key, now), key.disabled_reason) {
@@ -64,6 +65,8 @@ pub(super) fn print_keys(keys: &[ApiKey], now: time::OffsetDateTime) {
                 day(Some(key.created_at)),
                 day(key.expires_at),
                 day(key.last_used_at),
+                key.last_used_ip
+                    .map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
                 key.name.as_deref().unwrap_or("-").to_owned(),
                 format!("[{}]", key.permissions),
             ]
@@ -124,6 +127,8 @@ pub(super) fn key_json(key: &ApiKey) -> serde_json::Value {
         "disabledReason": key.disabled_reason.map(|r| r.as_str()),
         "expiresAt": key.expires_at.map(rfc3339),
         "lastUsedAt": key.last_used_at.map(rfc3339),
+        "lastUsedIp": key.last_used_ip.map(|ip| ip.to_string()),
+        "allowedIps": key.allowed_ips.to_strings(),
         "secretHint": key.secret_hint,
         "tokenEndpointAuthMethod": key.auth.token_endpoint_auth_method(),
         "jwksUri": key.auth.jwks_uri(),

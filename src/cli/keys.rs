@@ -9,7 +9,7 @@ use super::key_list::{KeyStatus, key_json, list_all, print_keys};
 use super::served_environment;
 use crate::clock::rfc3339;
 use crate::config::Config;
-use crate::domain::{ApiKey, ClientId, KeyAuth, KeyEdit, Permissions, UserId};
+use crate::domain::{AllowedIps, ApiKey, ClientId, KeyAuth, KeyEdit, Permissions, UserId};
 use crate::manage::{CreateKey, KeyChangeRequest, MAX_GRACE_SECS, ManageError, Management};
 
 #[derive(Debug, Subcommand)]
@@ -33,6 +33,10 @@ pub enum KeysCommand {
         expires_at: Option<String>,
         #[command(flatten)]
         client_keys: ClientKeysArgs,
+        /// Accept token requests only from this network (CIDR or address, IPv4 or IPv6;
+        /// repeat for several). Default: any address.
+        #[arg(long = "allowed-ip", value_name = "CIDR")]
+        allowed_ips: Vec<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -75,7 +79,8 @@ pub enum KeysCommand {
         /// Client id.
         client_id: String,
     },
-    /// Rename a key or move its expiry (an expired key keeps its own).
+    /// Rename a key, move its expiry (an expired key keeps its own) or set the networks
+    /// its token requests may come from.
     Update {
         /// Client id.
         client_id: String,
@@ -91,6 +96,12 @@ pub enum KeysCommand {
         /// Never expire.
         #[arg(long)]
         no_expiry: bool,
+        /// Accept token requests only from these networks (repeat; replaces the list).
+        #[arg(long = "allowed-ip", value_name = "CIDR", conflicts_with = "any_ip")]
+        allowed_ips: Vec<String>,
+        /// Accept token requests from any address (removes the list).
+        #[arg(long)]
+        any_ip: bool,
     },
     /// Replace a key's secret; the old secret stops working at once, or after --grace-seconds.
     RotateSecret {
@@ -114,9 +125,12 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
             permissions,
             expires_at,
             client_keys,
+            allowed_ips,
             json,
         } => {
             let expires_at = expires_at.map(|s| expiry(&s)).transpose()?;
+            let allowed_ips = AllowedIps::parse(&allowed_ips)
+                .map_err(|e| anyhow::anyhow!("invalid --allowed-ip: {e}"))?;
             let auth = client_keys
                 .key_auth(&config.outbound_hosts)?
                 .unwrap_or(KeyAuth::Secret);
@@ -131,6 +145,7 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
                 name,
                 expires_at,
                 auth,
+                allowed_ips,
             };
             let owner = request.owner_id.clone();
             let created = manage
@@ -160,6 +175,9 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
                 }
                 println!("environment:  {}", key.environment);
                 println!("permissions:  [{}]", key.permissions);
+                if !key.allowed_ips.is_any() {
+                    println!("allowed from: {}", key.allowed_ips.to_strings().join(", "));
+                }
                 match secret {
                     Some(secret) => {
                         println!("The secret is shown only now; store it safely.");
@@ -237,6 +255,8 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
             no_name,
             expires_at,
             no_expiry,
+            allowed_ips,
+            any_ip,
         } => {
             let edit = KeyEdit {
                 name: if no_name { Some(None) } else { name.map(Some) },
@@ -246,10 +266,18 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
                     (false, None) => None,
                 },
                 client_keys: None,
+                allowed_ips: match (any_ip, allowed_ips.is_empty()) {
+                    (true, _) => Some(AllowedIps::any()),
+                    (false, false) => Some(
+                        AllowedIps::parse(&allowed_ips)
+                            .map_err(|e| anyhow::anyhow!("invalid --allowed-ip: {e}"))?,
+                    ),
+                    (false, true) => None,
+                },
             };
             if edit.is_empty() {
                 anyhow::bail!(
-                    "nothing to change: give --name, --no-name, --expires-at or --no-expiry"
+                    "nothing to change: give --name, --no-name, --expires-at, --no-expiry, --allowed-ip or --any-ip"
                 );
             }
             let change = KeyChangeRequest {
@@ -262,11 +290,16 @@ pub async fn run(cmd: KeysCommand, config: &Config, manage: &Management) -> anyh
                 .map_err(|e| named(e, &format!("key {client_id}")))?;
             let key = updated.key;
             println!(
-                "key {client_id} updated: name {}, expires {}",
+                "key {client_id} updated: name {}, expires {}, allowed from {}",
                 key.name
                     .as_deref()
                     .map_or("(none)".into(), |n| format!("{n:?}")),
-                key.expires_at.map_or("never".into(), rfc3339)
+                key.expires_at.map_or("never".into(), rfc3339),
+                if key.allowed_ips.is_any() {
+                    "any address".to_owned()
+                } else {
+                    key.allowed_ips.to_strings().join(", ")
+                }
             );
         }
         KeysCommand::SetJwks {

@@ -58,7 +58,7 @@ enum Command {
     Groups(groups::GroupsCommand),
     /// Create, list, disable, enable, delete API keys and rotate their secrets.
     #[command(subcommand)]
-    Keys(keys::KeysCommand),
+    Keys(Box<keys::KeysCommand>),
     /// Revoke access tokens.
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
@@ -135,7 +135,7 @@ async fn run_configured(command: Command, actor: Option<String>) -> anyhow::Resu
         Command::Users(cmd) => users::run(cmd, &connect(&config).await?).await,
         Command::Groups(cmd) => groups::run(cmd, &connect(&config).await?).await,
         Command::Console(cmd) => console::run(cmd, &config, &connect(&config).await?).await,
-        Command::Keys(cmd) => keys::run(cmd, &config, &connect(&config).await?).await,
+        Command::Keys(cmd) => keys::run(*cmd, &config, &connect(&config).await?).await,
         Command::Tokens(cmd) if !tokens::needs_store(&cmd) => tokens::verify(cmd, None).await,
         Command::Tokens(cmd) => tokens::run(cmd, &config, &connect(&config).await?).await,
         Command::Audit(args) => audit::run(args, &config, &connect(&config).await?).await,

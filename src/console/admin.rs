@@ -182,6 +182,7 @@ pub async fn create_service_key(
                 .map(str::to_owned),
             expires_at: None,
             auth: KeyAuth::Secret,
+            allowed_ips: super::key_auth_form::allowed_ips(&state, &form)?,
         })
         .await;
     let (key, secret) = match created {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::ConsoleState;
 use super::PageError;
+use super::key_auth_form::allowed_ips;
 use super::pages::{error_page, page};
 use super::session::{check_form, require};
 use super::views::{
@@ -20,7 +21,7 @@ use super::views::{
 use crate::domain::KeyEdit;
 use crate::manage::{KeyChangeRequest, ManageError};
 
-/// `POST /console/{env}/keys/{client_id}/{rename|expiry|enable|disable|roll|delete}`.
+/// `POST /console/{env}/keys/{client_id}/{rename|expiry|networks|enable|disable|roll|delete}`.
 pub async fn act(
     State(state): State<Arc<ConsoleState>>,
     method: Method,
@@ -49,28 +50,33 @@ pub async fn act(
     Ok(match action.as_str() {
         // "as it is": nothing to change.
         "expiry" if form.get("expiry") == Some("keep") => back("unchanged"),
-        "rename" | "expiry" => {
-            let edit = if action == "rename" {
-                let name = form.get("name").map(str::trim).filter(|n| !n.is_empty());
-                KeyEdit {
-                    name: Some(name.map(str::to_owned)),
-                    ..KeyEdit::default()
+        "rename" | "expiry" | "networks" => {
+            let edit = match action.as_str() {
+                "rename" => {
+                    let name = form.get("name").map(str::trim).filter(|n| !n.is_empty());
+                    KeyEdit {
+                        name: Some(name.map(str::to_owned)),
+                        ..KeyEdit::default()
+                    }
                 }
-            } else {
-                KeyEdit {
+                "expiry" => KeyEdit {
                     expires_at: Some(expiry(&state, &form)?),
                     ..KeyEdit::default()
-                }
+                },
+                _ => KeyEdit {
+                    allowed_ips: Some(allowed_ips(&state, &form)?),
+                    ..KeyEdit::default()
+                },
             };
             let change = KeyChangeRequest {
                 edit,
                 ..KeyChangeRequest::default()
             };
             match manage.update_key(&key.client_id, change, etag).await {
-                Ok(_) => back(if action == "rename" {
-                    "renamed"
-                } else {
-                    "expiry"
+                Ok(_) => back(match action.as_str() {
+                    "rename" => "renamed",
+                    "expiry" => "expiry",
+                    _ => "networks",
                 }),
                 Err(e) => failed(&state, e),
             }

@@ -8,7 +8,9 @@ use super::ConsoleState;
 use super::PageError;
 use super::pages::error_page;
 use super::views::Form;
-use crate::domain::{ClientKeys, FederationRule, KeyAuth, check_jwks_url, parse_client_jwks};
+use crate::domain::{
+    AllowedIps, ClientKeys, FederationRule, KeyAuth, check_jwks_url, parse_client_jwks,
+};
 
 /// The GitHub Actions issuer, which the form's helper fills in.
 pub const GITHUB_ACTIONS: &str = "https://token.actions.githubusercontent.com";
@@ -73,4 +75,23 @@ pub fn key_auth(state: &ConsoleState, form: &Form) -> Result<KeyAuth, PageError>
         }
         _ => Err(bad("Pick how the key's clients authenticate".into())),
     }
+}
+
+/// The networks a key's token requests may come from, as typed into the form's
+/// `allowed_ips` field (separated by commas, spaces or lines); empty: any address.
+pub fn allowed_ips(state: &ConsoleState, form: &Form) -> Result<AllowedIps, PageError> {
+    let typed = form.get("allowed_ips").unwrap_or_default();
+    let entries: Vec<&str> = typed
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|e| !e.is_empty())
+        .collect();
+    AllowedIps::parse(&entries).map_err(|why| {
+        error_page(
+            state,
+            StatusCode::BAD_REQUEST,
+            "Check the form",
+            &format!("Allowed networks: {why}. Nothing was changed."),
+        )
+        .into()
+    })
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::ConsoleState;
 use super::PageError;
-use super::key_auth_form::{GITHUB_ACTIONS, key_auth};
+use super::key_auth_form::{GITHUB_ACTIONS, allowed_ips, key_auth};
 use super::pages::{error_page, page};
 use super::session::{check_form, require};
 use super::views::{
@@ -167,6 +167,7 @@ pub async fn create(
     };
     let expires_at = expiry(&state, &form)?;
     let auth = key_auth(&state, &form)?;
+    let allowed_ips = allowed_ips(&state, &form)?;
     let name = form
         .get("name")
         .map(str::trim)
@@ -181,6 +182,7 @@ pub async fn create(
             name,
             expires_at,
             auth,
+            allowed_ips,
         })
         .await;
     let (key, secret) = match created {
@@ -249,6 +251,7 @@ pub async fn detail(
             "renamed" => Some("The key's name is saved."),
             "created" => Some("The key is created. It has no secret: its clients authenticate as shown below."),
             "expiry" => Some("The key's expiry is saved; the token endpoint applies it at once, on every instance."),
+            "networks" => Some("The networks are saved; token requests from elsewhere are refused at once, on every instance."),
             "disabled" => Some("The key is disabled: the token endpoint refuses it from now on."),
             _ => None,
         });

@@ -119,6 +119,8 @@ pub fn key_view(key: &ApiKey, now: time::OffsetDateTime) -> Value {
         "expires_on": key.expires_at.map(|at| rfc3339(at)[..10].to_owned()),
         "expired": key.is_expired(now),
         "last_used": key.last_used_at.map(when),
+        "last_used_ip": key.last_used_ip.map(|ip| ip.to_string()),
+        "allowed_ips": key.allowed_ips.to_strings(),
         "secret_hint": key.secret_hint,
         "auth": match &key.auth {
             KeyAuth::Secret => "secret",

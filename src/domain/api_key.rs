@@ -80,6 +80,8 @@ pub struct ApiKey {
     pub expires_at: Option<OffsetDateTime>,
     /// Last successful token request, to the minute.
     pub last_used_at: Option<OffsetDateTime>,
+    /// The client address of the last successful token request.
+    pub last_used_ip: Option<std::net::IpAddr>,
     /// Changes on every update; used for optimistic concurrency.
     pub etag: String,
     /// Created.
@@ -91,6 +93,8 @@ pub struct ApiKey {
     pub secret_hint: Option<String>,
     /// How its clients authenticate: its secret, or their own keys.
     pub auth: super::KeyAuth,
+    /// The networks its token requests may come from (empty: any).
+    pub allowed_ips: super::AllowedIps,
 }
 
 impl ApiKey {

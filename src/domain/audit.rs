@@ -99,6 +99,11 @@ pub enum AuditAction {
     KeyExpiryChanged,
     /// The public keys a `private_key_jwt` key's clients sign with were replaced.
     KeyClientKeysReplaced,
+    /// A key's IP allow-list was set, changed or removed (reason: the networks, or `any`).
+    KeyAllowedIpsChanged,
+    /// Good credentials of the key were presented from an address its allow-list
+    /// excludes (target: the address; at most one entry per key and minute per instance).
+    KeyAddressRefused,
     /// A user was created or updated.
     UserUpserted,
     /// A user was deactivated.
@@ -145,6 +150,8 @@ impl AuditAction {
             Self::KeyRenamed => "key.renamed",
             Self::KeyExpiryChanged => "key.expiry_changed",
             Self::KeyClientKeysReplaced => "key.client_keys_replaced",
+            Self::KeyAllowedIpsChanged => "key.allowed_ips_changed",
+            Self::KeyAddressRefused => "key.address_refused",
             Self::UserUpserted => "user.upserted",
             Self::UserDeactivated => "user.deactivated",
             Self::UserReactivated => "user.reactivated",

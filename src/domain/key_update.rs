@@ -4,7 +4,9 @@
 use std::fmt;
 use time::OffsetDateTime;
 
-use super::{AuditAction, DisabledReason, KeyAuth, KeyCredentials, Permissions, StoredSecret};
+use super::{
+    AllowedIps, AuditAction, DisabledReason, KeyAuth, KeyCredentials, Permissions, StoredSecret,
+};
 
 /// Enabling or disabling a key.
 #[derive(Debug, Clone, Copy)]
@@ -44,12 +46,17 @@ pub struct KeyEdit {
     pub expires_at: Option<Option<OffsetDateTime>>,
     /// The new public keys of a `private_key_jwt` key (a [`KeyAuth::ClientKeys`], checked).
     pub client_keys: Option<KeyAuth>,
+    /// The new IP allow-list (empty: any address).
+    pub allowed_ips: Option<AllowedIps>,
 }
 
 impl KeyEdit {
     /// True when nothing is to change.
     pub fn is_empty(&self) -> bool {
-        self.name.is_none() && self.expires_at.is_none() && self.client_keys.is_none()
+        self.name.is_none()
+            && self.expires_at.is_none()
+            && self.client_keys.is_none()
+            && self.allowed_ips.is_none()
     }
 }
 
@@ -83,8 +90,10 @@ pub struct UpdatePlan {
     pub expires_at: Option<OffsetDateTime>,
     /// How clients authenticate after the update.
     pub auth: KeyAuth,
+    /// The IP allow-list after the update.
+    pub allowed_ips: AllowedIps,
     /// Audit actions, each with its reason.
-    pub actions: Vec<(AuditAction, Option<&'static str>)>,
+    pub actions: Vec<(AuditAction, Option<String>)>,
 }
 
 impl fmt::Debug for UpdatePlan {
@@ -147,7 +156,7 @@ pub fn plan_update(
             (true, None)
         }
         Some(Activation::Disable(reason)) => {
-            actions.push((AuditAction::KeyDisabled, Some(reason.as_str())));
+            actions.push((AuditAction::KeyDisabled, Some(reason.as_str().to_owned())));
             (false, Some(reason))
         }
     };
@@ -177,6 +186,18 @@ pub fn plan_update(
         actions.push((AuditAction::KeyExpiryChanged, None));
         expires_at = new;
     }
+    let mut allowed_ips = current.key.allowed_ips.clone();
+    if let Some(new) = &edit.allowed_ips
+        && *new != allowed_ips
+    {
+        let networks = if new.is_any() {
+            "any".to_owned()
+        } else {
+            new.to_strings().join(" ")
+        };
+        actions.push((AuditAction::KeyAllowedIpsChanged, Some(networks)));
+        allowed_ips = new.clone();
+    }
     Ok(UpdatePlan {
         enabled,
         disabled_reason,
@@ -185,6 +206,7 @@ pub fn plan_update(
         name,
         expires_at,
         auth,
+        allowed_ips,
         actions,
     })
 }
@@ -222,11 +244,13 @@ mod tests {
                 name: None,
                 expires_at: None,
                 last_used_at: None,
+                last_used_ip: None,
                 etag: "e1".into(),
                 created_at: at,
                 updated_at: at,
                 secret_hint: None,
                 auth: KeyAuth::Secret,
+                allowed_ips: AllowedIps::any(),
             },
             secret: stored("old"),
             previous_secret: None,
@@ -281,10 +305,10 @@ mod tests {
         assert!(!plan.enabled);
         assert_eq!(plan.disabled_reason, Some(DisabledReason::Manual));
         assert_eq!(plan.secret.hash, "old");
-        assert!(matches!(
-            plan.actions[..],
-            [(AuditAction::KeyDisabled, Some("manual"))]
-        ));
+        assert_eq!(
+            plan.actions,
+            [(AuditAction::KeyDisabled, Some("manual".to_owned()))]
+        );
     }
 
     #[test]
@@ -321,6 +345,7 @@ mod tests {
             name: Some(Some("ci".into())),
             expires_at: Some(Some(later)),
             client_keys: None,
+            allowed_ips: None,
         };
         let plan = plan_update(&current, None, None, &edit, AT).unwrap();
         assert_eq!(
@@ -338,9 +363,32 @@ mod tests {
             name: Some(None),
             expires_at: Some(None),
             client_keys: None,
+            allowed_ips: Some(AllowedIps::any()),
         };
         let plan = plan_update(&current, None, None, &same, AT).unwrap();
-        assert!(plan.actions.is_empty(), "no name and no expiry already");
+        assert!(
+            plan.actions.is_empty(),
+            "no name, no expiry, any address already"
+        );
+    }
+
+    #[test]
+    fn an_allow_list_change_is_audited_with_its_networks() {
+        let current = credentials(true, true);
+        let office = AllowedIps::parse(&["203.0.113.0/24", "2001:db8::/64"]).unwrap();
+        let edit = KeyEdit {
+            allowed_ips: Some(office.clone()),
+            ..KeyEdit::default()
+        };
+        let plan = plan_update(&current, None, None, &edit, AT).unwrap();
+        assert_eq!(plan.allowed_ips, office);
+        assert_eq!(
+            plan.actions,
+            [(
+                AuditAction::KeyAllowedIpsChanged,
+                Some("203.0.113.0/24 2001:db8::/64".to_owned())
+            )]
+        );
     }
 
     #[test]

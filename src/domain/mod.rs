@@ -1,5 +1,6 @@
 //! Plain domain types and the rules over them: no I/O here.
 
+mod allowed_ips;
 mod api_key;
 mod audit;
 mod environment;
@@ -10,6 +11,7 @@ mod permissions;
 mod user;
 mod user_event;
 
+pub use allowed_ips::{AllowedIps, MAX_ALLOWED_NETWORKS};
 pub use api_key::{ApiKey, ClientId, DisabledReason, KeyCredentials, StoredSecret, secret_version};
 pub use audit::{Actor, AuditAction, AuditEvent, ChangeSource};
 pub use environment::{EnvironmentName, InvalidEnvironmentName};
@@ -45,11 +47,13 @@ pub(crate) mod fixtures {
                 name: None,
                 expires_at: None,
                 last_used_at: None,
+                last_used_ip: None,
                 etag: "e1".into(),
                 created_at: at,
                 updated_at: at,
                 secret_hint: None,
                 auth: KeyAuth::Secret,
+                allowed_ips: AllowedIps::any(),
             },
             secret: StoredSecret {
                 hash: "h".into(),

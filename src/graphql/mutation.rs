@@ -8,7 +8,7 @@ use super::errors::{bad_input, forbidden, from_manage, not_found};
 use super::types::{ApiKeyInput, ApiKeyNode, ApiKeyPayload, CreateApiKeyInput, FederationInput};
 use super::{Caller, RequestContext};
 use crate::domain::{
-    Actor, ApiKey, ChangeSource, ClientId, ClientKeys, KeyAuth, KeyEdit, Permissions,
+    Actor, AllowedIps, ApiKey, ChangeSource, ClientId, ClientKeys, KeyAuth, KeyEdit, Permissions,
     check_jwks_url, parse_client_jwks,
 };
 use crate::manage::access::Refusal;
@@ -102,6 +102,10 @@ fn key_auth(
     }
 }
 
+fn allowed_ips(list: &[String]) -> Result<AllowedIps> {
+    AllowedIps::parse(list).map_err(|e| bad_input(format!("allowedIps: {e}")))
+}
+
 fn expiry(at: &str) -> Result<time::OffsetDateTime> {
     crate::clock::parse_rfc3339(at).map_err(|_| {
         bad_input("expiresAt must be an RFC 3339 date-time, e.g. 2027-01-31T00:00:00Z")
@@ -131,6 +135,7 @@ impl MutationRoot {
         let permissions = caller.grant(asked).map_err(refused)?;
         let expires_at = input.expires_at.as_deref().map(expiry).transpose()?;
         let auth = key_auth(rc, input.jwks_uri, input.jwks, input.federation.as_ref())?;
+        let allowed_ips = allowed_ips(input.allowed_ips.as_deref().unwrap_or_default())?;
         let created = management(rc, caller)
             .create_key(CreateKey {
                 owner_id: caller.user.clone(),
@@ -139,6 +144,7 @@ impl MutationRoot {
                 name: input.name,
                 expires_at,
                 auth,
+                allowed_ips,
             })
             .await
             .map_err(from_manage)?;
@@ -170,6 +176,10 @@ impl MutationRoot {
             client_keys: match (input.jwks_uri, input.jwks) {
                 (None, None) => None,
                 (uri, set) => Some(key_auth(rc, uri, set, None)?),
+            },
+            allowed_ips: match input.allowed_ips.as_opt_deref() {
+                None => None,
+                Some(list) => Some(allowed_ips(list.unwrap_or_default())?),
             },
         };
         if input.enabled.is_none() && !regenerate && edit.is_empty() {

@@ -35,6 +35,9 @@ pub struct ApiKeyNode {
     pub updated_at: String,
     /// Last successful token request, to the minute (RFC 3339).
     pub last_used_at: Option<String>,
+    /// The client address of the last successful token request (as resolved through
+    /// `KEYMINT_TRUSTED_PROXIES`).
+    pub last_used_ip: Option<String>,
     /// Expiry (RFC 3339).
     pub expires_at: Option<String>,
     /// `manual`, `owner_deactivated` or `expired` while disabled.
@@ -53,6 +56,8 @@ pub struct ApiKeyNode {
     pub jwks: Option<Json<serde_json::Value>>,
     /// The rule of a federated key.
     pub federation: Option<FederationInput>,
+    /// The networks (CIDRs) its token requests may come from; empty: any address.
+    pub allowed_ips: Vec<String>,
 }
 
 impl ApiKeyNode {
@@ -70,6 +75,7 @@ impl ApiKeyNode {
             created_at: rfc3339(key.created_at),
             updated_at: rfc3339(key.updated_at),
             last_used_at: key.last_used_at.map(rfc3339),
+            last_used_ip: key.last_used_ip.map(|ip| ip.to_string()),
             expires_at: key.expires_at.map(rfc3339),
             disabled_reason: key.disabled_reason.map(|r| r.as_str().to_owned()),
             owner_id: key.owner_id.to_string(),
@@ -82,6 +88,7 @@ impl ApiKeyNode {
                 .and_then(|set| serde_json::from_str(set).ok())
                 .map(Json),
             federation: key.auth.federation().map(FederationInput::from_rule),
+            allowed_ips: key.allowed_ips.to_strings(),
         }
     }
 }
@@ -224,6 +231,9 @@ pub struct ApiKeyInput {
     pub jwks_uri: Option<String>,
     /// New public keys of a `private_key_jwt` key (replaces its keys).
     pub jwks: Option<Json<serde_json::Value>>,
+    /// New IP allow-list (CIDRs or addresses, IPv4 and IPv6); `[]` or `null`: any address.
+    /// Left out: unchanged.
+    pub allowed_ips: MaybeUndefined<Vec<String>>,
 }
 
 /// Optional settings of a new key.
@@ -245,6 +255,9 @@ pub struct CreateApiKeyInput {
     /// Trust an outside issuer's tokens that match this rule (workload identity
     /// federation, no secret). Not with `jwksUri` or `jwks`.
     pub federation: Option<FederationInput>,
+    /// The networks (CIDRs or addresses, IPv4 and IPv6) its token requests may come from;
+    /// left out or `[]`: any address.
+    pub allowed_ips: Option<Vec<String>>,
 }
 
 /// Which outside tokens a federated key accepts.

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use super::{ManageError, Management};
 use crate::changes::Change;
 use crate::domain::{
-    ApiKey, ClientId, DisabledReason, EnvironmentName, KeyAuth, Permissions, UserId,
+    AllowedIps, ApiKey, ClientId, DisabledReason, EnvironmentName, KeyAuth, Permissions, UserId,
 };
 use crate::secrets::{ClientSecret, new_client_id, new_client_secret, random_token};
 use crate::store::{Activation, KeyEdit, KeyUpdate, NewApiKey, NewSecret};
@@ -33,6 +33,8 @@ pub struct CreateKey {
     /// once) or their own public keys (checked by the caller with
     /// [`crate::domain::parse_client_jwks`] or [`crate::domain::check_jwks_url`]).
     pub auth: KeyAuth,
+    /// The networks its token requests may come from (empty: any).
+    pub allowed_ips: AllowedIps,
 }
 
 /// Changes asked for in one update.
@@ -126,6 +128,7 @@ impl Management {
                     expires_at: req.expires_at,
                     secret_hint: secret.as_ref().map(ClientSecret::hint),
                     auth: req.auth,
+                    allowed_ips: req.allowed_ips,
                 },
                 &ctx,
             )

@@ -45,6 +45,8 @@ pub enum RefusalReason {
     ClientKeysUnavailable,
     /// An outside token's issuer, subject or a claim is not what the key's rule says.
     FederationMismatch,
+    /// Good credentials from an address outside the key's allow-list.
+    IpNotAllowed,
 }
 
 impl RefusalReason {
@@ -69,6 +71,7 @@ impl RefusalReason {
             Self::AssertionReplayed => "assertion_replayed",
             Self::ClientKeysUnavailable => "jwks_unavailable",
             Self::FederationMismatch => "federation_mismatch",
+            Self::IpNotAllowed => "ip_not_allowed",
         }
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::TokenError;
 use super::client_auth::{
-    AssertionAuthenticator, AuthLimiter, Authenticated, ClientAuth, SecretAuthenticator,
-    VerifiedCache,
+    AddressRefusals, AssertionAuthenticator, AuthLimiter, Authenticated, ClientAuth,
+    SecretAuthenticator, VerifiedCache,
 };
 use super::grant::{TokenQuota, UsageTracker};
 use super::request::OAuthRequest;
@@ -126,6 +126,7 @@ impl OAuthState {
             key_states,
             Arc::clone(&changes),
         );
+        let address_refusals = AddressRefusals::new(Arc::clone(&store), Arc::clone(&clock));
         let secrets = SecretAuthenticator {
             store,
             hasher,
@@ -144,6 +145,7 @@ impl OAuthState {
             client_auth: ClientAuth {
                 secrets,
                 assertions,
+                address_refusals,
             },
             tokens,
             usage: Arc::new(UsageTracker::default()),

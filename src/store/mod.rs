@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::domain::{
-    ApiKey, AuditEvent, ClientId, EnvironmentName, KeyCredentials, Permissions, User, UserEvent,
-    UserId,
+    ApiKey, AuditAction, AuditEvent, ClientId, EnvironmentName, KeyCredentials, Permissions, User,
+    UserEvent, UserId,
 };
 
 pub use crate::domain::{Activation, KeyEdit, NewSecret};
@@ -27,9 +27,9 @@ pub use scim_types::{
 pub use sqlite::SqliteStore;
 pub use types::{
     AuditQuery, ChangeRecord, ConsoleSession, Dedupe, EventOutcome, InsertWhen, KeyPage, KeyQuery,
-    KeyUpdate, NewApiKey, NewAssertion, NewConsoleSession, OidcLogin, PoolUsage, SigningKeyRecord,
-    TableEventOutcome, TokenRevocation, UserActivation, UserQuery, UserSummary, Wakeup,
-    WriteContext,
+    KeyUpdate, KeyUse, NewApiKey, NewAssertion, NewConsoleSession, OidcLogin, PoolUsage,
+    SigningKeyRecord, TableEventOutcome, TokenRevocation, UserActivation, UserQuery, UserSummary,
+    Wakeup, WriteContext,
 };
 
 /// Errors of the store. Constraint violations are mapped here, never leaked raw.
@@ -172,9 +172,19 @@ pub trait Store: Send + Sync + 'static {
         check: &str,
     ) -> Result<(), StoreError>;
 
-    /// Records when keys were last used (batched; never earlier than what is stored).
-    async fn record_last_used(&self, uses: &[(ClientId, OffsetDateTime)])
-    -> Result<(), StoreError>;
+    /// Appends an audit entry about `key` that is not a change of it (a refused address).
+    async fn audit_key(
+        &self,
+        key: &ApiKey,
+        action: AuditAction,
+        reason: Option<&str>,
+        target: Option<&str>,
+        ctx: &WriteContext,
+    ) -> Result<(), StoreError>;
+
+    /// Records when and from where keys were last used (batched; never earlier than what
+    /// is stored).
+    async fn record_last_used(&self, uses: &[KeyUse]) -> Result<(), StoreError>;
 
     /// Remembers that a token is revoked until its expiry (then forgotten), with a
     /// `token.revoked` audit entry. Revoking twice is not an error and is recorded once;

@@ -5,8 +5,8 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 use crate::domain::{
-    ApiKey, ClientId, DisabledReason, EnvironmentName, KeyAuth, KeyCredentials, Permissions,
-    StoredSecret, User, UserId,
+    AllowedIps, ApiKey, ClientId, DisabledReason, EnvironmentName, KeyAuth, KeyCredentials,
+    Permissions, StoredSecret, User, UserId,
 };
 
 #[derive(sqlx::FromRow)]
@@ -55,6 +55,7 @@ pub(super) struct KeyRow {
     name: Option<String>,
     expires_at: Option<OffsetDateTime>,
     last_used_at: Option<OffsetDateTime>,
+    last_used_ip: Option<String>,
     etag: String,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
@@ -63,6 +64,7 @@ pub(super) struct KeyRow {
     jwks_uri: Option<String>,
     jwks: Option<String>,
     federation: Option<String>,
+    allowed_ips: Option<String>,
 }
 
 impl TryFrom<KeyRow> for ApiKey {
@@ -85,12 +87,15 @@ impl TryFrom<KeyRow> for ApiKey {
             name: r.name,
             expires_at: r.expires_at,
             last_used_at: r.last_used_at,
+            last_used_ip: r.last_used_ip.and_then(|ip| ip.parse().ok()),
             etag: r.etag,
             created_at: r.created_at,
             updated_at: r.updated_at,
             secret_hint: r.secret_hint,
             auth: KeyAuth::from_stored(&r.auth_method, r.jwks_uri, r.jwks, r.federation)
                 .ok_or_else(|| corrupt("api_keys.auth_method"))?,
+            allowed_ips: AllowedIps::from_stored(r.allowed_ips.as_deref())
+                .map_err(|_| corrupt("api_keys.allowed_ips"))?,
         })
     }
 }

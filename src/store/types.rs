@@ -4,8 +4,8 @@
 use time::OffsetDateTime;
 
 use crate::domain::{
-    Activation, Actor, ApiKey, ClientId, EnvironmentName, KeyAuth, KeyEdit, NewSecret, Permissions,
-    StoredSecret, User, UserId,
+    Activation, Actor, AllowedIps, ApiKey, ClientId, EnvironmentName, KeyAuth, KeyEdit, NewSecret,
+    Permissions, StoredSecret, User, UserId,
 };
 
 /// Connections of a store's pool.
@@ -55,6 +55,8 @@ pub struct NewApiKey {
     pub secret_hint: Option<String>,
     /// How its clients authenticate. Without a secret, `secret` is never matched.
     pub auth: KeyAuth,
+    /// The networks its token requests may come from (empty: any).
+    pub allowed_ips: AllowedIps,
 }
 
 impl std::fmt::Debug for NewApiKey {
@@ -338,6 +340,17 @@ impl std::fmt::Debug for OidcLogin {
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }
+}
+
+/// A successful token request of a key, noted for its last use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUse {
+    /// The key.
+    pub client_id: ClientId,
+    /// When, to the minute.
+    pub at: OffsetDateTime,
+    /// From where (the client address as resolved through the trusted proxies).
+    pub ip: Option<std::net::IpAddr>,
 }
 
 /// A client assertion's `jti` to record until `expires_at` (RFC 7523 §3).

@@ -263,6 +263,7 @@ impl TestApp {
                 name: None,
                 expires_at,
                 auth: keymint::domain::KeyAuth::Secret,
+                allowed_ips: keymint::domain::AllowedIps::any(),
             })
             .await
             .unwrap();

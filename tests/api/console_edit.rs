@@ -12,6 +12,7 @@ use crate::console_visitor::Visitor;
 crate::both_backends!(console_edit:
     a_key_page_shows_its_hint_and_zones_and_edits_name_and_expiry,
     keys_without_a_secret_are_made_in_the_console,
+    a_keys_networks_are_set_in_the_console_and_its_last_address_shown,
 );
 
 pub async fn a_key_page_shows_its_hint_and_zones_and_edits_name_and_expiry(backend: Backend) {
@@ -238,4 +239,75 @@ async fn key_count(app: &TestApp) -> usize {
         .unwrap()
         .entries
         .len()
+}
+
+/// The allow-list typed at creation and edited on the key page (a bad network refused,
+/// nothing changed), and the address of the key's last use beside its time.
+pub async fn a_keys_networks_are_set_in_the_console_and_its_last_address_shown(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", ALICE).await;
+    let mut alice = Visitor::new(&app);
+    alice.sign_in("alice").await;
+    let key = create_in_page(
+        &mut alice,
+        &[("allowed_ips", "203.0.113.0/24, 2001:db8::/64")],
+    )
+    .await;
+    let client_id = ClientId::new(key.client_id.clone());
+    let stored = || async { app.state.store.get_key(&client_id).await.unwrap() };
+    assert_eq!(
+        stored().await.allowed_ips.to_strings(),
+        ["203.0.113.0/24", "2001:db8::/64"]
+    );
+    let path = format!("/console/production/keys/{}", key.client_id);
+    let page = alice.get(&path).await;
+    // minijinja escapes `/` in HTML.
+    assert!(
+        page.body.contains("<code>203.0.113.0&#x2f;24</code>"),
+        "{}",
+        page.body
+    );
+    let (csrf, etag) = (page.field("csrf"), page.field("etag"));
+    let bad = alice
+        .post(
+            &format!("{path}/networks"),
+            &[
+                ("csrf", &csrf),
+                ("etag", &etag),
+                ("allowed_ips", "10.0.0.0/33"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("10.0.0.0&#x2f;33"), "{}", bad.body);
+    assert_eq!(stored().await.allowed_ips.to_strings().len(), 2);
+    let saved = alice
+        .post(
+            &format!("{path}/networks"),
+            &[("csrf", &csrf), ("etag", &etag), ("allowed_ips", "")],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert!(saved.location().ends_with("?done=networks"));
+    assert!(stored().await.allowed_ips.is_any());
+
+    // A token from a proxy's client; the page shows where the key was last used from.
+    let response = app
+        .http
+        .post(app.url("/production/oauth2/token"))
+        .basic_auth(&key.client_id, Some(&key.secret))
+        .header("x-forwarded-for", "198.51.100.23")
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    keymint::sync::flush_usage(&app.state.sync_task()).await;
+    let page = alice.get(&path).await;
+    assert!(
+        page.body.contains("from <code>198.51.100.23</code>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("any address"));
 }

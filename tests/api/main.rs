@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod allowed_ips;
 mod app;
 mod bad_input;
 mod brute_force;

@@ -93,6 +93,7 @@ pub async fn client_key(app: &TestApp, owner: &str, auth: KeyAuth) -> String {
             name: None,
             expires_at: None,
             auth,
+            allowed_ips: keymint::domain::AllowedIps::any(),
         })
         .await
         .unwrap();

@@ -113,6 +113,7 @@ async fn pair(app: &TestApp, issuer: &OutsideIssuer, owner: &str, expiry: Option
                 name: None,
                 expires_at,
                 auth,
+                allowed_ips: keymint::domain::AllowedIps::any(),
             })
             .await
             .unwrap();

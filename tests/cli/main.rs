@@ -2,6 +2,7 @@
 //! `keymint.db`, keys generated in `keys/`): the README walk-through, the webhook example,
 //! start-up without a database, JSON logs, HTTPS, rotating the encryption keys. This file holds what they share.
 
+mod allowed_ips;
 mod client_keys;
 mod console_link;
 mod encryption;

@@ -76,6 +76,7 @@ async fn federated_key(app: &TestApp, rule: FederationRule) -> String {
             name: None,
             expires_at: None,
             auth: KeyAuth::Federated(rule),
+            allowed_ips: keymint::domain::AllowedIps::any(),
         })
         .await
         .unwrap()

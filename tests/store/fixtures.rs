@@ -103,6 +103,7 @@ pub fn new_key(owner: &str, environment: &str, requested: Option<&[&str]>) -> Ne
         expires_at: None,
         secret_hint: Some(token[token.len() - 4..].to_owned()),
         auth: keymint::domain::KeyAuth::Secret,
+        allowed_ips: keymint::domain::AllowedIps::any(),
     }
 }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use time::Duration;
 
-use keymint::domain::{ChangeSource, DisabledReason, KeyEdit};
+use keymint::domain::{AllowedIps, ChangeSource, DisabledReason, KeyEdit};
 use keymint::store::{AuditQuery, KeyQuery, KeyUpdate, Store, StoreError};
 
 use crate::fixtures::*;
@@ -253,6 +253,7 @@ pub async fn names_and_expiries_change_in_one_audited_update(store: Arc<dyn Stor
             name: Some(Some("nightly".into())),
             expires_at: Some(Some(later)),
             client_keys: None,
+            allowed_ips: None,
         },
         expected_etag: Some(key.etag.clone()),
         ..KeyUpdate::default()
@@ -283,6 +284,7 @@ pub async fn names_and_expiries_change_in_one_audited_update(store: Arc<dyn Stor
             name: Some(None),
             expires_at: Some(None),
             client_keys: None,
+            allowed_ips: None,
         },
         ..KeyUpdate::default()
     };
@@ -292,5 +294,71 @@ pub async fn names_and_expiries_change_in_one_audited_update(store: Arc<dyn Stor
     assert_eq!(
         (read.name.as_deref(), read.expires_at),
         (Some("nightly"), Some(later))
+    );
+}
+
+/// An allow-list is stored with the key, replaced or removed by an audited update, and a
+/// key without one allows any address.
+pub async fn allow_lists_are_stored_replaced_and_audited(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let mut new = new_key("alice", "production", None);
+    new.allowed_ips = AllowedIps::parse(&["203.0.113.0/24", "2001:db8:1::/64"]).unwrap();
+    let key = store.create_key(&new, &ctx()).await.unwrap();
+    let read = store.get_key(&key.client_id).await.unwrap();
+    assert_eq!(
+        read.allowed_ips.to_strings(),
+        ["203.0.113.0/24", "2001:db8:1::/64"]
+    );
+    assert!(
+        create(&store, "alice", "production")
+            .await
+            .allowed_ips
+            .is_any()
+    );
+    let set = |list: AllowedIps| KeyUpdate {
+        edit: KeyEdit {
+            allowed_ips: Some(list),
+            ..KeyEdit::default()
+        },
+        ..KeyUpdate::default()
+    };
+    let office = AllowedIps::parse(&["198.51.100.7"]).unwrap();
+    let updated = store
+        .update_key(&key.client_id, &set(office.clone()), &ctx())
+        .await
+        .unwrap();
+    assert_eq!(updated.allowed_ips, office);
+    assert_ne!(updated.etag, key.etag);
+    let any = store
+        .update_key(&key.client_id, &set(AllowedIps::any()), &ctx())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .get_key(&any.client_id)
+            .await
+            .unwrap()
+            .allowed_ips
+            .is_any()
+    );
+    let query = AuditQuery {
+        client_id: Some(key.client_id.to_string()),
+        limit: 10,
+        newest_first: true,
+        ..Default::default()
+    };
+    let reasons: Vec<Option<String>> = store
+        .list_audit(&query)
+        .await
+        .unwrap()
+        .0
+        .into_iter()
+        .filter(|e| e.action == "key.allowed_ips_changed")
+        .map(|e| e.reason)
+        .collect();
+    assert_eq!(
+        reasons,
+        [Some("any".to_owned()), Some("198.51.100.7/32".to_owned())],
+        "newest first"
     );
 }

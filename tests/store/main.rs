@@ -36,6 +36,7 @@ mod keys_tests {
         delete_removes_the_key,
         listing_pages_in_creation_order_with_owner_filter,
         names_and_expiries_change_in_one_audited_update,
+        allow_lists_are_stored_replaced_and_audited,
     );
 }
 

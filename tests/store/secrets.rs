@@ -4,7 +4,7 @@ use std::sync::Arc;
 use time::Duration;
 
 use keymint::domain::DisabledReason;
-use keymint::store::{Activation, AuditQuery, KeyUpdate, NewSecret, Store};
+use keymint::store::{Activation, AuditQuery, KeyUpdate, KeyUse, NewSecret, Store};
 
 use crate::fixtures::*;
 
@@ -197,20 +197,32 @@ pub async fn last_use_is_recorded_without_changing_the_key(store: Arc<dyn Store>
     let key = create(&store, "alice", "production").await;
     let feed_before = store.latest_change().await.unwrap();
     let used = now() + Duration::minutes(3);
+    let at = |at, ip: &str| KeyUse {
+        client_id: key.client_id.clone(),
+        at,
+        ip: Some(ip.parse().unwrap()),
+    };
     store
-        .record_last_used(&[(key.client_id.clone(), used)])
+        .record_last_used(&[at(used, "203.0.113.7")])
         .await
         .unwrap();
     store
-        .record_last_used(&[(key.client_id.clone(), used - Duration::minutes(2))])
+        .record_last_used(&[at(used - Duration::minutes(2), "198.51.100.1")])
         .await
         .unwrap();
     let read = store.get_key(&key.client_id).await.unwrap();
     assert_eq!(
-        read.last_used_at,
-        Some(used),
-        "an older time must not overwrite a newer one"
+        (read.last_used_at, read.last_used_ip),
+        (Some(used), Some("203.0.113.7".parse().unwrap())),
+        "an older use must not overwrite a newer one"
     );
+    // Another address within the same minute is the one of last use.
+    store
+        .record_last_used(&[at(used, "2001:db8::5")])
+        .await
+        .unwrap();
+    let read = store.get_key(&key.client_id).await.unwrap();
+    assert_eq!(read.last_used_ip, Some("2001:db8::5".parse().unwrap()));
     assert_eq!(read.etag, key.etag, "last use is not a change of the key");
     assert_eq!(store.latest_change().await.unwrap(), feed_before);
 }
@@ -222,7 +234,11 @@ pub async fn last_use_is_never_before_creation(store: Arc<dyn Store>) {
     let key = create(&store, "alice", "production").await;
     let same_minute = key.created_at - Duration::seconds(30);
     store
-        .record_last_used(&[(key.client_id.clone(), same_minute)])
+        .record_last_used(&[KeyUse {
+            client_id: key.client_id.clone(),
+            at: same_minute,
+            ip: None,
+        }])
         .await
         .unwrap();
     let read = store.get_key(&key.client_id).await.unwrap();

@@ -5,6 +5,7 @@
 //! one [`Credentials`] variant, its parsing below and its verification in a file here;
 //! discovery lists it from [`AuthMethod::ALL`].
 
+mod address_refusals;
 mod assertion;
 mod basic;
 mod federation;
@@ -18,6 +19,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+pub use address_refusals::AddressRefusals;
 pub use assertion::{ALGORITHMS, AssertionAuthenticator, JWT_BEARER};
 pub use basic::parse_basic;
 pub use limits::{ADDRESS_THRESHOLD, AuthLimiter, LimiterStats, SIGN_IN_THRESHOLD};
@@ -122,6 +124,8 @@ pub struct ClientAuth {
     pub secrets: SecretAuthenticator,
     /// Signed assertions: the key's registered keys, the `jti` record.
     pub assertions: AssertionAuthenticator,
+    /// Good credentials from outside a key's allow-list, audited.
+    pub address_refusals: AddressRefusals,
 }
 
 impl ClientAuth {
@@ -133,7 +137,7 @@ impl ClientAuth {
         credentials: &Credentials,
         source: Option<IpAddr>,
     ) -> Result<Authenticated, TokenError> {
-        match credentials {
+        let client = match credentials {
             Credentials::Secret {
                 client_id, secret, ..
             } => {
@@ -149,7 +153,18 @@ impl ClientAuth {
                     .authenticate(environment, client_id.as_deref(), assertion)
                     .await
             }
+        }?;
+        // Checked once the credentials are known good, so a refusal here means someone
+        // holds them elsewhere: worth an audit entry (see `AddressRefusals`).
+        if !client.key.allowed_ips.allows(source) {
+            self.address_refusals.note(&client.key, source);
+            return Err(secret::refused(
+                environment,
+                &client.key.client_id,
+                RefusalReason::IpNotAllowed,
+            ));
         }
+        Ok(client)
     }
 }
 

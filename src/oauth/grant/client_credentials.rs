@@ -82,6 +82,7 @@ impl ClientCredentialsGrant {
                 granted,
                 audience,
                 secret_version: client.secret_version.as_deref(),
+                source: source.0,
             },
         )
     }

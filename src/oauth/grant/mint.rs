@@ -75,6 +75,8 @@ pub struct Mint<'a> {
     pub audience: &'a str,
     /// The secret version (`sv`) that authenticated, when a secret did.
     pub secret_version: Option<&'a str>,
+    /// The client's address, noted as the key's last.
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// Takes one token from the key's quota, signs the token and notes the key's use.
@@ -86,6 +88,7 @@ pub fn mint(ctx: &OAuthState, mint: Mint<'_>) -> Result<IssuedToken, TokenError>
         granted,
         audience,
         secret_version,
+        source,
     } = mint;
     let keys = ctx.keys_of(environment)?;
     if let Err(retry_after) = ctx.quota.take(key.client_id.as_str(), ctx.clock.now()) {
@@ -115,7 +118,7 @@ pub fn mint(ctx: &OAuthState, mint: Mint<'_>) -> Result<IssuedToken, TokenError>
     };
     let access_token =
         sign_jwt(&keys.active, &claims).map_err(|_| TokenError::TemporarilyUnavailable)?;
-    ctx.usage.touch(&key.client_id, ctx.clock.now());
+    ctx.usage.touch(&key.client_id, ctx.clock.now(), source);
     // Debug, not info: at tens of thousands of tokens per second a line per token is a
     // write per request. Refusals stay at info.
     tracing::debug!(env = %environment, client_id = %key.client_id, sub = %key.owner_id, jti = %jti, "token issued");

@@ -5,7 +5,7 @@ use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 use time::OffsetDateTime;
 
 use super::super::rows::{CredentialsRow, KeyRow, UserRow};
-use super::super::{KeyPage, KeyQuery, KeyUpdate, NewApiKey, StoreError, WriteContext};
+use super::super::{KeyPage, KeyQuery, KeyUpdate, KeyUse, NewApiKey, StoreError, WriteContext};
 use super::journal::AuditRecord;
 use super::queries as q;
 use super::{Backend, Journal, SqlStore, locked};
@@ -54,6 +54,7 @@ where
         let permissions = frozen_permissions(&owner.permissions, key.requested.as_ref())
             .map_err(StoreError::NotHeld)?;
         let federation = key.auth.federation_json();
+        let allowed_ips = key.allowed_ips.to_stored();
         let row: KeyRow = sqlx::query_as(q::INSERT_KEY)
             .bind(key.id.as_str())
             .bind(key.client_id.as_str())
@@ -71,6 +72,7 @@ where
             .bind(key.auth.jwks_uri())
             .bind(key.auth.jwks())
             .bind(federation.as_deref())
+            .bind(allowed_ips.as_deref())
             .fetch_one(&mut *tx)
             .await?;
         let created: ApiKey = row.try_into()?;
@@ -178,6 +180,7 @@ where
             ),
         })?;
         let previous = plan.previous_secret.as_ref();
+        let allowed_ips = plan.allowed_ips.to_stored();
         let row: Option<KeyRow> = sqlx::query_as(q::UPDATE_KEY)
             .bind(client_id.as_str())
             .bind(plan.enabled)
@@ -195,11 +198,17 @@ where
             .bind(update.secret.as_ref().map(|s| s.hint.as_str()))
             .bind(plan.auth.jwks_uri())
             .bind(plan.auth.jwks())
+            .bind(allowed_ips.as_deref())
             .fetch_optional(&mut *tx)
             .await?;
         let key: ApiKey = row.ok_or(StoreError::Conflict)?.try_into()?;
         for (action, reason) in plan.actions {
-            Self::audit(&mut tx, ctx, AuditRecord::key(action, &key, reason)).await?;
+            Self::audit(
+                &mut tx,
+                ctx,
+                AuditRecord::key(action, &key, reason.as_deref()),
+            )
+            .await?;
         }
         Self::changed(&mut tx, ctx.now, &[("key", key.client_id.as_str())]).await?;
         tx.commit().await?;
@@ -292,19 +301,39 @@ where
         Ok(())
     }
 
+    /// Appends an audit entry about `key` that is not a change of it (a refused address).
+    pub(in crate::store) async fn audit_key(
+        &self,
+        key: &ApiKey,
+        action: AuditAction,
+        reason: Option<&str>,
+        target: Option<&str>,
+        ctx: &WriteContext,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let record = AuditRecord {
+            target,
+            ..AuditRecord::key(action, key, reason)
+        };
+        Self::audit(&mut conn, ctx, record).await?;
+        Ok(())
+    }
+
     pub(in crate::store) async fn record_last_used(
         &self,
-        uses: &[(ClientId, OffsetDateTime)],
+        uses: &[KeyUse],
     ) -> Result<(), StoreError> {
         if uses.is_empty() {
             return Ok(());
         }
         // Not a change of the key: no etag, audit or change-feed entry.
         let mut tx = DB::begin_write(&self.pool).await?;
-        for (client_id, at) in uses {
+        for used in uses {
+            let ip = used.ip.map(|ip| ip.to_string());
             sqlx::query(q::RECORD_LAST_USED)
-                .bind(client_id.as_str())
-                .bind(*at)
+                .bind(used.client_id.as_str())
+                .bind(used.at)
+                .bind(ip.as_deref())
                 .execute(&mut *tx)
                 .await?;
         }

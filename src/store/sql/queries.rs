@@ -13,8 +13,8 @@ macro_rules! user_columns {
 macro_rules! key_columns {
     () => {
         "seq, id, client_id, environment, owner_id, permissions, enabled, disabled_reason, \
-         name, expires_at, last_used_at, etag, created_at, updated_at, secret_hint, \
-         auth_method, jwks_uri, jwks, federation"
+         name, expires_at, last_used_at, last_used_ip, etag, created_at, updated_at, \
+         secret_hint, auth_method, jwks_uri, jwks, federation, allowed_ips"
     };
 }
 
@@ -92,8 +92,9 @@ pub const INSERT_WEBHOOK_ID: &str = "INSERT INTO processed_webhooks (id, receive
 pub const INSERT_KEY: &str = concat!(
     "INSERT INTO api_keys (id, client_id, secret_hash, secret_check, environment, owner_id, \
      permissions, enabled, disabled_reason, name, expires_at, etag, created_at, updated_at, \
-     secret_hint, auth_method, jwks_uri, jwks, federation) \
-     VALUES ($1, $2, $3, $11, $4, $5, $6, TRUE, NULL, $7, $8, $9, $10, $10, $12, $13, $14, $15, $16) \
+     secret_hint, auth_method, jwks_uri, jwks, federation, allowed_ips) \
+     VALUES ($1, $2, $3, $11, $4, $5, $6, TRUE, NULL, $7, $8, $9, $10, $10, $12, $13, $14, $15, $16, \
+     $17) \
      RETURNING ",
     key_columns!()
 );
@@ -121,7 +122,7 @@ pub const UPDATE_KEY: &str = concat!(
      etag = $5, updated_at = $6, previous_secret_hash = $8, previous_secret_expires_at = $9, \
      secret_check = $10, previous_secret_check = $11, name = $12, expires_at = $13, \
      secret_hint = CASE WHEN CAST($14 AS TEXT) IS NULL THEN secret_hint ELSE $14 END, \
-     jwks_uri = $15, jwks = $16 \
+     jwks_uri = $15, jwks = $16, allowed_ips = $17 \
      WHERE client_id = $1 AND etag = $7 RETURNING ",
     key_columns!()
 );
@@ -152,9 +153,12 @@ pub const RECORD_SECRET_CHECK: &str = "UPDATE api_keys SET \
      WHERE client_id = $1 AND (secret_hash = $2 OR previous_secret_hash = $2)";
 
 /// Times are noted to the minute; one from the minute of creation reads as the creation.
+/// The address is the last one seen; within one minute only a new address is written.
 pub const RECORD_LAST_USED: &str = "UPDATE api_keys \
-     SET last_used_at = CASE WHEN $2 < created_at THEN created_at ELSE $2 END \
-     WHERE client_id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
+     SET last_used_at = CASE WHEN $2 < created_at THEN created_at ELSE $2 END, \
+     last_used_ip = $3 \
+     WHERE client_id = $1 AND (last_used_at IS NULL OR last_used_at < $2 \
+     OR (last_used_at = $2 AND last_used_ip IS DISTINCT FROM CAST($3 AS TEXT)))";
 
 pub const REVOKE_TOKEN: &str = "INSERT INTO revoked_tokens \
      (jti, environment, client_id, revoked_at, expires_at) \

@@ -15,14 +15,15 @@ use super::super::rows::{
 };
 use super::super::{
     AuditQuery, ChangeRecord, ConsoleSession, Dedupe, EventOutcome, GroupMapping, InsertWhen,
-    KeyPage, KeyQuery, KeyUpdate, NewApiKey, NewAssertion, NewConsoleSession, OidcLogin, PoolUsage,
-    ScimGroupRecord, ScimGroupWrite, ScimOutcome, ScimQuery, ScimUserRecord, ScimWrite,
+    KeyPage, KeyQuery, KeyUpdate, KeyUse, NewApiKey, NewAssertion, NewConsoleSession, OidcLogin,
+    PoolUsage, ScimGroupRecord, ScimGroupWrite, ScimOutcome, ScimQuery, ScimUserRecord, ScimWrite,
     SigningKeyRecord, Store, StoreError, TableEventOutcome, TokenRevocation, UserActivation,
     UserQuery, UserSummary, Wakeup, WriteContext,
 };
 use super::{Backend, Journal, SqlStore};
 use crate::domain::{
-    ApiKey, AuditEvent, ClientId, EnvironmentName, KeyCredentials, User, UserEvent, UserId,
+    ApiKey, AuditAction, AuditEvent, ClientId, EnvironmentName, KeyCredentials, User, UserEvent,
+    UserId,
 };
 
 // The bounds name the store's private row types; the impl is the only user.
@@ -146,10 +147,17 @@ where
     ) -> Result<(), StoreError> {
         SqlStore::<DB>::record_secret_check(self, client_id, hash, check).await
     }
-    async fn record_last_used(
+    async fn audit_key(
         &self,
-        uses: &[(ClientId, OffsetDateTime)],
+        key: &ApiKey,
+        action: AuditAction,
+        reason: Option<&str>,
+        target: Option<&str>,
+        ctx: &WriteContext,
     ) -> Result<(), StoreError> {
+        SqlStore::<DB>::audit_key(self, key, action, reason, target, ctx).await
+    }
+    async fn record_last_used(&self, uses: &[KeyUse]) -> Result<(), StoreError> {
         SqlStore::<DB>::record_last_used(self, uses).await
     }
     async fn revoke_token(
