@@ -3,6 +3,7 @@
 mod audit;
 mod config_check;
 mod console;
+mod events;
 mod groups;
 mod key_auth;
 mod key_list;
@@ -62,6 +63,9 @@ enum Command {
     /// Revoke access tokens.
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
+    /// The outbox of lifecycle events: list it, redeliver what was set aside.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
     /// Check the configuration: print what serve would run with (secrets left out) and
     /// what is wrong with it.
     #[command(subcommand)]
@@ -135,6 +139,7 @@ async fn run_configured(command: Command, actor: Option<String>) -> anyhow::Resu
         Command::Users(cmd) => users::run(cmd, &connect(&config).await?).await,
         Command::Groups(cmd) => groups::run(cmd, &connect(&config).await?).await,
         Command::Console(cmd) => console::run(cmd, &config, &connect(&config).await?).await,
+        Command::Events(cmd) => events::run(cmd, &connect(&config).await?).await,
         Command::Keys(cmd) => keys::run(*cmd, &config, &connect(&config).await?).await,
         Command::Tokens(cmd) if !tokens::needs_store(&cmd) => tokens::verify(cmd, None).await,
         Command::Tokens(cmd) => tokens::run(cmd, &config, &connect(&config).await?).await,

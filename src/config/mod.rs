@@ -5,6 +5,7 @@
 
 mod database_url;
 mod environments;
+mod events;
 pub mod table;
 #[cfg(test)]
 mod tests;
@@ -19,6 +20,7 @@ use crate::events::WebhookSecret;
 
 pub use database_url::DatabaseUrl;
 pub use environments::EnvironmentConfig;
+pub use events::EventsConfig;
 
 /// Longest access-token lifetime the contract allows.
 pub const MAX_TOKEN_TTL_SECS: u64 = 3600;
@@ -97,6 +99,11 @@ pub struct Config {
     pub trusted_proxies: crate::web::TrustedProxies,
     /// `KEYMINT_OUTBOUND_HOSTS`: the hosts a key's JWKS URL may name (unset: any).
     pub outbound_hosts: crate::web::OutboundHosts,
+    /// `KEYMINT_EVENTS_URL` + `KEYMINT_EVENTS_SECRET`: this instance delivers lifecycle
+    /// events (every instance writes them to the outbox either way).
+    pub events: Option<EventsConfig>,
+    /// `KEYMINT_KEY_EXPIRY_WARNING_DAYS`: `key.expiring` this many days before an expiry.
+    pub expiry_warning_days: u32,
 }
 
 /// Where the TLS certificate and key live.

@@ -86,6 +86,16 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "`whsec_` + base64: the Standard Webhooks secret of `/hooks/user-events`",
     },
     Variable {
+        names: &["KEYMINT_EVENTS_URL", "KEYMINT_EVENTS_SECRET"],
+        default: "unset (this instance delivers no events; they wait in the outbox)",
+        meaning: "the organisation's endpoint for lifecycle events (`https`, or `http` on loopback) and the `whsec_` secret they are signed with (Standard Webhooks); both or neither",
+    },
+    Variable {
+        names: &["KEYMINT_KEY_EXPIRY_WARNING_DAYS"],
+        default: "`7`",
+        meaning: "days before a key's expiry its `key.expiring` event is sent (1 to 365)",
+    },
+    Variable {
         names: &["KEYMINT_USER_TOKEN_ISSUER", "KEYMINT_USER_TOKEN_JWKS_URL"],
         default: "unset",
         meaning: "identity-provider session tokens for the GraphQL API (both or neither; the JWKS URL must be `https` off loopback)",

@@ -189,3 +189,39 @@ fn a_new_public_url_moves_every_environments_issuer_and_audiences() {
     assert_eq!(prod.issuer, "http://127.0.0.1:4321/production");
     assert_eq!(prod.audiences, ["http://127.0.0.1:4321/production"]);
 }
+
+#[test]
+fn events_need_both_settings_an_https_url_and_sane_warning_days() {
+    let url = ("KEYMINT_EVENTS_URL", "https://hooks.example.com/keymint");
+    let secret = (
+        "KEYMINT_EVENTS_SECRET",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    );
+    let c = load(&[url, secret]).unwrap();
+    assert_eq!(c.events.unwrap().url, url.1);
+    assert_eq!(c.expiry_warning_days, 7);
+    assert!(load(&[]).unwrap().events.is_none());
+    for (vars, names) in [
+        (vec![url], "KEYMINT_EVENTS_SECRET"),
+        (vec![secret], "KEYMINT_EVENTS_URL"),
+        (
+            vec![("KEYMINT_EVENTS_URL", "http://hooks.example.com/"), secret],
+            "KEYMINT_EVENTS_URL",
+        ),
+        (
+            vec![url, ("KEYMINT_EVENTS_SECRET", "not-a-secret")],
+            "KEYMINT_EVENTS_SECRET",
+        ),
+        (
+            vec![("KEYMINT_KEY_EXPIRY_WARNING_DAYS", "0")],
+            "KEYMINT_KEY_EXPIRY_WARNING_DAYS",
+        ),
+    ] {
+        let err = load(&vars).unwrap_err().to_string();
+        assert!(err.contains(names), "{err}");
+    }
+    let local = ("KEYMINT_EVENTS_URL", "http://127.0.0.1:9000/hook");
+    assert!(load(&[local, secret]).is_ok(), "plain http on loopback");
+    let days = ("KEYMINT_KEY_EXPIRY_WARNING_DAYS", "30");
+    assert_eq!(load(&[days]).unwrap().expiry_warning_days, 30);
+}

@@ -163,6 +163,8 @@ impl Config {
                     .map_err(|e| invalid("KEYMINT_OUTBOUND_HOSTS", e))?,
                 None => crate::web::OutboundHosts::default(),
             },
+            events: super::events::events(&|name| vars.get(name))?,
+            expiry_warning_days: super::events::warning_days(&|name| vars.get(name))?,
         };
         config.derive_targets();
         Ok(config)

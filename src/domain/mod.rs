@@ -7,6 +7,7 @@ mod environment;
 mod federation_rule;
 mod key_auth;
 mod key_update;
+pub mod lifecycle_event;
 mod permissions;
 mod user;
 mod user_event;
@@ -22,6 +23,7 @@ pub use key_auth::{
 pub use key_update::{
     Activation, KeyEdit, NewSecret, UpdatePlan, UpdateRefused, frozen_permissions, plan_update,
 };
+pub use lifecycle_event::LifecycleEvent;
 pub use permissions::{BUILT_IN, InvalidPermission, Permissions};
 pub use user::{User, UserId, UserUpsert};
 pub use user_event::{InvalidEvent, UserEvent};

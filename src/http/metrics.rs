@@ -39,6 +39,8 @@ pub struct MetricsSources {
     pub webhook: Arc<crate::events::WebhookState>,
     /// Federated keys' requests whose outside token was remembered.
     pub outside_token_hits: Arc<std::sync::atomic::AtomicU64>,
+    /// Lifecycle events this instance delivered or failed to.
+    pub delivery: Arc<crate::events::delivery::DeliveryStats>,
 }
 
 /// Renders the metrics.
@@ -233,6 +235,7 @@ pub async fn metrics(State(state): State<Arc<MetricsSources>>) -> impl IntoRespo
         ),
     ]);
     families.extend(state.requests.families());
+    families.extend(events_families(&state).await);
     let pool = state.store.pool_usage();
     families.push(Family {
         name: "keymint_db_connections",
@@ -249,4 +252,40 @@ pub async fn metrics(State(state): State<Arc<MetricsSources>>) -> impl IntoRespo
         family.render(&mut out);
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+/// Lifecycle events: what this instance delivered, and the outbox every instance shares
+/// (left out when the database does not answer within a second).
+async fn events_families(state: &MetricsSources) -> Vec<Family> {
+    let mut families = vec![
+        Family::single(
+            "keymint_events_delivered_total",
+            "counter",
+            "Lifecycle events this instance delivered to KEYMINT_EVENTS_URL.",
+            state.delivery.delivered.load(Relaxed) as f64,
+        ),
+        Family::single(
+            "keymint_events_failed_total",
+            "counter",
+            "Delivery attempts of lifecycle events that failed (retried, or set aside after 24 h).",
+            state.delivery.failed.load(Relaxed) as f64,
+        ),
+    ];
+    let outbox = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        state.store.outbox_state(),
+    )
+    .await;
+    if let Ok(Ok(outbox)) = outbox {
+        families.push(Family {
+            name: "keymint_events_outbox",
+            kind: "gauge",
+            help: "Lifecycle events in the outbox: pending (waiting or retrying) and set_aside (not delivered within 24 h; keymint events retry).",
+            samples: vec![
+                ("{state=\"pending\"}".into(), outbox.pending as f64),
+                ("{state=\"set_aside\"}".into(), outbox.set_aside as f64),
+            ],
+        });
+    }
+    families
 }

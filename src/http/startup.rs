@@ -151,6 +151,9 @@ pub async fn serve(
                     let _ = metrics.send(true);
                 }
             });
+            if let Some(deliverer) = state.deliverer() {
+                tokio::spawn(deliverer.run(stop.clone()));
+            }
             let sync = tokio::spawn(crate::sync::run(state.sync_task(), stop));
             Ok::<_, anyhow::Error>(Some(sync))
         })

@@ -210,6 +210,7 @@ impl AppState {
             store: Arc::clone(&store),
             webhook: Arc::clone(&webhook),
             outside_token_hits: oauth.client_auth.assertions.remembered_outside_tokens(),
+            delivery: Arc::default(),
         });
         let operations = super::routes::table()
             .into_iter()
@@ -244,6 +245,17 @@ impl AppState {
         Ok(state)
     }
 
+    /// The deliverer of lifecycle events, when `KEYMINT_EVENTS_URL` is set.
+    pub fn deliverer(&self) -> Option<Arc<crate::events::delivery::Deliverer>> {
+        let events = self.config.events.clone()?;
+        Some(Arc::new(crate::events::delivery::Deliverer::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            events,
+            Arc::clone(&self.metrics.delivery),
+        )))
+    }
+
     /// The management use cases over this state's collaborators (acting as the CLI).
     pub fn management(&self) -> Management {
         self.graphql.management.clone()
@@ -263,6 +275,7 @@ impl AppState {
                 every_days: self.config.signing_rotate_days,
             },
             public_url: self.config.public_url.clone(),
+            expiry_warning: time::Duration::days(i64::from(self.config.expiry_warning_days)),
         }
     }
 

@@ -27,9 +27,9 @@ pub use scim_types::{
 pub use sqlite::SqliteStore;
 pub use types::{
     AuditQuery, ChangeRecord, ConsoleSession, Dedupe, EventOutcome, InsertWhen, KeyPage, KeyQuery,
-    KeyUpdate, KeyUse, NewApiKey, NewAssertion, NewConsoleSession, OidcLogin, PoolUsage,
-    SigningKeyRecord, TableEventOutcome, TokenRevocation, UserActivation, UserQuery, UserSummary,
-    Wakeup, WriteContext,
+    KeyUpdate, KeyUse, NewApiKey, NewAssertion, NewConsoleSession, OidcLogin, OutboxEvent,
+    OutboxState, PoolUsage, SigningKeyRecord, TableEventOutcome, TokenRevocation, UserActivation,
+    UserQuery, UserSummary, Wakeup, WriteContext,
 };
 
 /// Errors of the store. Constraint violations are mapped here, never leaked raw.
@@ -388,6 +388,49 @@ pub trait Store: Send + Sync + 'static {
         &self,
         batch: &[NewAssertion<'_>],
     ) -> Result<Vec<bool>, StoreError>;
+
+    /// Writes `key.expiring` for every enabled key expiring after `now` and by `until`
+    /// that was not warned about (once per key and expiry, across instances); the keys.
+    async fn warn_expiring(
+        &self,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Claims up to `limit` due lifecycle events (the oldest undelivered one of each
+    /// subject), holding them until `lease_until`.
+    async fn claim_events(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<OutboxEvent>, StoreError>;
+
+    /// Removes a delivered event.
+    async fn event_delivered(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Records a failed delivery: due again at `next_attempt_at`, or set aside when that
+    /// is past the event's delivery window.
+    async fn event_failed(
+        &self,
+        id: &str,
+        error: &str,
+        next_attempt_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Events in the outbox, oldest first (only the set-aside ones, or all).
+    async fn list_events(
+        &self,
+        set_aside_only: bool,
+        limit: u32,
+    ) -> Result<Vec<OutboxEvent>, StoreError>;
+
+    /// Counts of the outbox.
+    async fn outbox_state(&self) -> Result<OutboxState, StoreError>;
+
+    /// Makes set-aside events (one, or all) due at once with a new delivery window; how
+    /// many.
+    async fn retry_events(&self, id: Option<&str>, now: OffsetDateTime) -> Result<u64, StoreError>;
 
     /// Starts database notifications, if the backend has them.
     async fn wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<Wakeup>>;

@@ -30,6 +30,7 @@ pub type PgStore = SqlStore<Postgres>;
 impl Backend for Postgres {
     const LOCK_SHARE: &'static str = " FOR SHARE";
     const LOCK_UPDATE: &'static str = " FOR UPDATE";
+    const LOCK_SKIP: &'static str = " FOR UPDATE SKIP LOCKED";
     /// Advisory lock 0x6b65_796d_696e_7403 ("keymint" 03), taken first by a transaction
     /// that may insert a signing key (and before the change-feed lock).
     const SIGNING_KEYS_LOCK: Option<&'static str> =

@@ -20,6 +20,7 @@ pub type SqliteStore = SqlStore<Sqlite>;
 impl Backend for Sqlite {
     const LOCK_SHARE: &'static str = "";
     const LOCK_UPDATE: &'static str = "";
+    const LOCK_SKIP: &'static str = "";
     const SIGNING_KEYS_LOCK: Option<&'static str> = None;
     const GROUPS_LOCK: Option<&'static str> = None;
     const POLL_INTERVAL: Duration = Duration::from_millis(100);

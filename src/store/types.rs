@@ -363,3 +363,37 @@ pub struct NewAssertion<'a> {
     /// When it stops mattering: past it, the assertion's `exp` refuses it anyway.
     pub expires_at: OffsetDateTime,
 }
+
+/// A lifecycle event in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    /// `evt_...`: the `webhook-id` the receiver deduplicates by.
+    pub id: String,
+    /// `key.created`, ...
+    pub kind: String,
+    /// The client id, or `user:ID`.
+    pub subject: String,
+    /// The JSON body.
+    pub body: String,
+    /// Written (with the change it reports).
+    pub created_at: OffsetDateTime,
+    /// Not delivered within its window; waits for `keymint events retry`.
+    pub set_aside: bool,
+    /// Delivery attempts so far (counting a claimed one).
+    pub attempts: u32,
+    /// When it is due.
+    pub next_attempt_at: OffsetDateTime,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// The outbox at a glance, for `/metrics`, the CLI and the console.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxState {
+    /// Events waiting (due or retrying).
+    pub pending: u64,
+    /// Events set aside after their delivery window.
+    pub set_aside: u64,
+    /// When the oldest waiting event was written.
+    pub oldest_pending: Option<OffsetDateTime>,
+}

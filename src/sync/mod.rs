@@ -32,6 +32,8 @@ const USAGE_FLUSH: Duration = Duration::from_secs(30);
 /// How often expired rows are deleted (console sign-ins by their own expiry, so a flood
 /// of starts is gone within minutes).
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// How often keys expiring soon are looked for (`key.expiring`).
+const WARN_EVERY: Duration = Duration::from_secs(30);
 /// How long change-feed rows and webhook ids are kept.
 const RETENTION: time::Duration = time::Duration::hours(1);
 
@@ -92,6 +94,8 @@ pub struct SyncTask {
     pub rotation: RotationPolicy,
     /// The `KEYMINT_PUBLIC_URL` this instance serves.
     pub public_url: String,
+    /// `KEYMINT_KEY_EXPIRY_WARNING_DAYS`, as a duration.
+    pub expiry_warning: time::Duration,
 }
 
 /// Applies every pending `keymint_user_events` row; run before serving so an instance
@@ -169,6 +173,7 @@ async fn feed_loop(state: &SyncTask, signals: &Signals, mut shutdown: watch::Rec
     let mut last_flush = Instant::now();
     let mut last_keys = Instant::now();
     let mut last_url_check = Instant::now();
+    let mut last_warning = None::<Instant>;
     loop {
         tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => break,
@@ -214,6 +219,12 @@ async fn feed_loop(state: &SyncTask, signals: &Signals, mut shutdown: watch::Rec
             // the audit trail, so once a second keeps busy passes short.
             if let Err(e) = within(expire_keys(state)).await {
                 tracing::warn!(error = %e, "expiring keys failed; will retry");
+            }
+        }
+        if last_warning.is_none_or(|at| at.elapsed() > WARN_EVERY) {
+            last_warning = Some(Instant::now());
+            if let Err(e) = within(warn_expiring(state)).await {
+                tracing::warn!(error = %e, "announcing expiring keys failed; will retry");
             }
         }
         if last_url_check.elapsed() > public_url::CHECK_EVERY {
@@ -295,6 +306,20 @@ async fn follow_changes(state: &SyncTask) -> Result<(), StoreError> {
             return Ok(());
         }
     }
+}
+
+/// Writes `key.expiring` for keys expiring within `KEYMINT_KEY_EXPIRY_WARNING_DAYS`, once
+/// per key (a key created inside the period is warned about at the next scan).
+pub async fn warn_expiring(state: &SyncTask) -> Result<(), StoreError> {
+    let now = state.clock.now();
+    for key in state
+        .store
+        .warn_expiring(now, now + state.expiry_warning)
+        .await?
+    {
+        tracing::info!(client_id = %key.client_id, env = %key.environment, "api key expiring soon: key.expiring written");
+    }
+    Ok(())
 }
 
 /// Disables keys that reached their expiry, so listings and the audit trail show it.

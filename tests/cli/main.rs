@@ -7,6 +7,7 @@ mod client_keys;
 mod console_link;
 mod encryption;
 mod errors;
+mod events;
 mod groups;
 mod https;
 mod logs;

@@ -1,5 +1,6 @@
-//! The journal every write appends in its own transaction: audit entries and
-//! change-feed rows.
+//! The journal every write appends in its own transaction: audit entries, change-feed
+//! rows, and the outgoing lifecycle events (the outbox) the audited changes of keys
+//! report.
 
 use sqlx::{Database, Encode, Executor, IntoArguments, Type};
 use time::OffsetDateTime;
@@ -7,7 +8,11 @@ use time::OffsetDateTime;
 use super::super::WriteContext;
 use super::queries as q;
 use super::{Backend, SqlStore};
-use crate::domain::{ApiKey, AuditAction, UserId};
+use crate::domain::lifecycle_event::key_event;
+use crate::domain::{ApiKey, AuditAction, LifecycleEvent, UserId};
+
+/// How long an event is retried before it is set aside.
+pub(crate) const DELIVERY_WINDOW: time::Duration = time::Duration::hours(24);
 
 /// One audit entry to append; the time, the actor and the request come from the
 /// [`WriteContext`] of the write it belongs to.
@@ -19,6 +24,9 @@ pub(crate) struct AuditRecord<'a> {
     pub user_id: Option<&'a str>,
     pub reason: Option<&'a str>,
     pub target: Option<&'a str>,
+    /// The key an entry is about: its lifecycle event (if the action has one) goes to the
+    /// outbox with the entry.
+    pub key: Option<&'a ApiKey>,
 }
 
 impl<'a> AuditRecord<'a> {
@@ -27,6 +35,7 @@ impl<'a> AuditRecord<'a> {
         Self {
             environment: Some(key.environment.as_str()),
             client_id: Some(key.client_id.as_str()),
+            key: Some(key),
             ..Self::user(action, &key.owner_id, reason)
         }
     }
@@ -40,6 +49,7 @@ impl<'a> AuditRecord<'a> {
             user_id: None,
             reason,
             target: Some(target),
+            key: None,
         }
     }
 
@@ -52,6 +62,7 @@ impl<'a> AuditRecord<'a> {
             user_id: Some(user.as_str()),
             reason,
             target: None,
+            key: None,
         }
     }
 }
@@ -67,6 +78,13 @@ pub(crate) trait Journal {
         conn: &mut <Self::Db as Database>::Connection,
         ctx: &WriteContext,
         record: AuditRecord<'_>,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Appends a lifecycle event to the outbox.
+    fn outbox(
+        conn: &mut <Self::Db as Database>::Connection,
+        now: OffsetDateTime,
+        event: &LifecycleEvent,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
     /// Appends the change-feed rows of a transaction, as its last statements.
@@ -115,6 +133,30 @@ where
             .bind(record.reason)
             .bind(record.target)
             .bind(ctx.actor.operator.as_deref())
+            .execute(&mut *conn)
+            .await?;
+        if let Some(event) = record
+            .key
+            .and_then(|key| key_event(record.action, key, record.reason, ctx.now))
+        {
+            Self::outbox(conn, ctx.now, &event).await?;
+        }
+        Ok(())
+    }
+
+    async fn outbox(
+        conn: &mut DB::Connection,
+        now: OffsetDateTime,
+        event: &LifecycleEvent,
+    ) -> Result<(), sqlx::Error> {
+        let id = format!("evt_{}", crate::secrets::random_token(16));
+        sqlx::query(q::INSERT_KEY_EVENT)
+            .bind(id.as_str())
+            .bind(event.kind)
+            .bind(event.subject.as_str())
+            .bind(event.body.as_str())
+            .bind(now)
+            .bind(now + DELIVERY_WINDOW)
             .execute(&mut *conn)
             .await?;
         Ok(())

@@ -9,6 +9,7 @@ use super::super::{KeyPage, KeyQuery, KeyUpdate, KeyUse, NewApiKey, StoreError, 
 use super::journal::AuditRecord;
 use super::queries as q;
 use super::{Backend, Journal, SqlStore, locked};
+use crate::domain::lifecycle_event::key_expiring;
 use crate::domain::{
     Actor, ApiKey, AuditAction, ChangeSource, ClientId, KeyCredentials, UpdateRefused, User,
     frozen_permissions, plan_update,
@@ -245,6 +246,29 @@ where
         .await?;
         tx.commit().await?;
         Ok(key)
+    }
+
+    /// `key.expiring` for every key expiring by `until` not warned about yet, once.
+    pub(in crate::store) async fn warn_expiring(
+        &self,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<ApiKey>, StoreError> {
+        let mut tx = DB::begin_write(&self.pool).await?;
+        let rows: Vec<KeyRow> = sqlx::query_as(q::WARN_EXPIRING)
+            .bind(now)
+            .bind(until)
+            .fetch_all(&mut *tx)
+            .await?;
+        let keys: Vec<ApiKey> = rows
+            .into_iter()
+            .map(ApiKey::try_from)
+            .collect::<Result<_, _>>()?;
+        for key in &keys {
+            Self::outbox(&mut tx, now, &key_expiring(key, now)).await?;
+        }
+        tx.commit().await?;
+        Ok(keys)
     }
 
     pub(in crate::store) async fn expire_keys(

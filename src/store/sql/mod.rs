@@ -16,6 +16,7 @@ mod group_members;
 mod group_queries;
 mod groups;
 mod journal;
+mod key_events;
 mod keys;
 mod public_urls;
 pub(super) mod queries;
@@ -41,6 +42,9 @@ pub(crate) trait Backend: Database {
     const LOCK_SHARE: &'static str;
     /// Appended to a `SELECT` to lock its rows for update.
     const LOCK_UPDATE: &'static str;
+    /// Appended to a `SELECT` to lock its rows for update, passing over rows another
+    /// transaction holds (empty on SQLite, whose writers are serialised).
+    const LOCK_SKIP: &'static str;
     /// Run first by a transaction that may insert a signing key, so that of instances
     /// racing, one decides and the others see its key (SQLite: `BEGIN IMMEDIATE`).
     const SIGNING_KEYS_LOCK: Option<&'static str>;

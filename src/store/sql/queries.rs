@@ -83,6 +83,11 @@ pub const INSERT_AUDIT: &str = "INSERT INTO audit_events (at, action, environmen
      user_id, actor_user_id, actor_client_id, source, request_id, reason, target, operator) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
+/// An outgoing lifecycle event, due at once.
+pub const INSERT_KEY_EVENT: &str = "INSERT INTO key_events \
+     (id, type, subject, body, created_at, next_attempt_at, deliver_until) \
+     VALUES ($1, $2, $3, $4, $5, $5, $6)";
+
 pub const INSERT_CHANGE: &str =
     "INSERT INTO keymint_changes (at, kind, subject) VALUES ($1, $2, $3)";
 
@@ -122,7 +127,8 @@ pub const UPDATE_KEY: &str = concat!(
      etag = $5, updated_at = $6, previous_secret_hash = $8, previous_secret_expires_at = $9, \
      secret_check = $10, previous_secret_check = $11, name = $12, expires_at = $13, \
      secret_hint = CASE WHEN CAST($14 AS TEXT) IS NULL THEN secret_hint ELSE $14 END, \
-     jwks_uri = $15, jwks = $16, allowed_ips = $17 \
+     jwks_uri = $15, jwks = $16, allowed_ips = $17, \
+     expiring_warned_at = CASE WHEN expires_at = $13 THEN expiring_warned_at ELSE NULL END \
      WHERE client_id = $1 AND etag = $7 RETURNING ",
     key_columns!()
 );
@@ -140,6 +146,14 @@ pub const COUNT_DUE_TO_EXPIRE: &str = "SELECT COUNT(*) FROM api_keys \
 pub const EXPIRE_KEYS: &str = concat!(
     "UPDATE api_keys SET enabled = FALSE, disabled_reason = 'expired', etag = $2, \
      updated_at = $1 WHERE enabled AND expires_at IS NOT NULL AND expires_at <= $1 RETURNING ",
+    key_columns!()
+);
+
+/// Keys expiring within the warning period not yet warned about, marked warned: of
+/// instances scanning at once, each row is returned to one.
+pub const WARN_EXPIRING: &str = concat!(
+    "UPDATE api_keys SET expiring_warned_at = $1 WHERE enabled AND expires_at IS NOT NULL \
+     AND expires_at > $1 AND expires_at <= $2 AND expiring_warned_at IS NULL RETURNING ",
     key_columns!()
 );
 

@@ -13,6 +13,7 @@ use super::super::{
 use super::journal::AuditRecord;
 use super::queries as q;
 use super::{Backend, Journal, SqlStore, locked};
+use crate::domain::lifecycle_event::user_deactivated;
 use crate::domain::{
     ApiKey, AuditAction, AuditEvent, ChangeSource, DisabledReason, User, UserEvent, UserId,
 };
@@ -213,6 +214,10 @@ where
             UserEvent::Reactivated(_) => AuditAction::UserReactivated,
         };
         Self::audit(conn, ctx, AuditRecord::user(action, id, None)).await?;
+        if let UserEvent::Deactivated(_) = event {
+            let event = user_deactivated(id, &disabled_keys, ctx.now);
+            Self::outbox(conn, ctx.now, &event).await?;
+        }
         Ok(Some(UserActivation {
             user,
             disabled_keys,
@@ -247,6 +252,7 @@ where
                 user_id: token.user_id.as_ref().map(|u| u.as_str()),
                 reason: None,
                 target: Some(token.jti.as_str()),
+                key: None,
             };
             Self::audit(&mut tx, ctx, record).await?;
             // Every instance's introspection cache drops the token.
@@ -341,6 +347,12 @@ where
         ] {
             sqlx::query(sql).bind(now).execute(&self.pool).await?;
         }
+        // Events are kept 30 days past their delivery window: set aside ones to be
+        // retried by hand, and those no instance delivered (events not configured).
+        sqlx::query(super::key_events::PRUNE)
+            .bind(now - time::Duration::days(30))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

@@ -102,6 +102,7 @@ where
                 InsertWhen::Import => Some("imported"),
             },
             target: Some(stored.kid.as_str()),
+            key: None,
         };
         Self::audit(&mut tx, ctx, record).await?;
         Self::changed(
@@ -145,6 +146,7 @@ where
                 user_id: None,
                 reason: None,
                 target: Some(key.kid.as_str()),
+                key: None,
             };
             Self::audit(&mut tx, ctx, record).await?;
         }

@@ -16,9 +16,9 @@ use super::super::rows::{
 use super::super::{
     AuditQuery, ChangeRecord, ConsoleSession, Dedupe, EventOutcome, GroupMapping, InsertWhen,
     KeyPage, KeyQuery, KeyUpdate, KeyUse, NewApiKey, NewAssertion, NewConsoleSession, OidcLogin,
-    PoolUsage, ScimGroupRecord, ScimGroupWrite, ScimOutcome, ScimQuery, ScimUserRecord, ScimWrite,
-    SigningKeyRecord, Store, StoreError, TableEventOutcome, TokenRevocation, UserActivation,
-    UserQuery, UserSummary, Wakeup, WriteContext,
+    OutboxEvent, OutboxState, PoolUsage, ScimGroupRecord, ScimGroupWrite, ScimOutcome, ScimQuery,
+    ScimUserRecord, ScimWrite, SigningKeyRecord, Store, StoreError, TableEventOutcome,
+    TokenRevocation, UserActivation, UserQuery, UserSummary, Wakeup, WriteContext,
 };
 use super::{Backend, Journal, SqlStore};
 use crate::domain::{
@@ -49,6 +49,8 @@ where
     for<'r> (Option<OffsetDateTime>,): FromRow<'r, DB::Row>,
     for<'r> (i64, String, String): FromRow<'r, DB::Row>,
     for<'r> (String, String): FromRow<'r, DB::Row>,
+    for<'r> (String, i64): FromRow<'r, DB::Row>,
+    for<'r> super::key_events::EventRow: FromRow<'r, DB::Row>,
     for<'r> (String, OffsetDateTime): FromRow<'r, DB::Row>,
     for<'r> (OffsetDateTime, String): FromRow<'r, DB::Row>,
     for<'r> (String, String, OffsetDateTime): FromRow<'r, DB::Row>,
@@ -339,6 +341,45 @@ where
         batch: &[NewAssertion<'_>],
     ) -> Result<Vec<bool>, StoreError> {
         SqlStore::<DB>::record_client_assertions(self, batch).await
+    }
+    async fn warn_expiring(
+        &self,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<ApiKey>, StoreError> {
+        SqlStore::<DB>::warn_expiring(self, now, until).await
+    }
+    async fn claim_events(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        SqlStore::<DB>::claim_events(self, now, lease_until, limit).await
+    }
+    async fn event_delivered(&self, id: &str) -> Result<(), StoreError> {
+        SqlStore::<DB>::event_delivered(self, id).await
+    }
+    async fn event_failed(
+        &self,
+        id: &str,
+        error: &str,
+        next_attempt_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        SqlStore::<DB>::event_failed(self, id, error, next_attempt_at).await
+    }
+    async fn list_events(
+        &self,
+        set_aside_only: bool,
+        limit: u32,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        SqlStore::<DB>::list_events(self, set_aside_only, limit).await
+    }
+    async fn outbox_state(&self) -> Result<OutboxState, StoreError> {
+        SqlStore::<DB>::outbox_state(self).await
+    }
+    async fn retry_events(&self, id: Option<&str>, now: OffsetDateTime) -> Result<u64, StoreError> {
+        SqlStore::<DB>::retry_events(self, id, now).await
     }
     async fn wakeups(&self) -> Option<tokio::sync::mpsc::Receiver<Wakeup>> {
         DB::wakeups(self)
