@@ -270,6 +270,38 @@ pub async fn rotate(
     )
 }
 
+/// The outbox of lifecycle events, as the audit page shows it: how many wait, how many
+/// were set aside, and the set-aside events of this environment (and of users) with their
+/// last error. `null` when the database does not answer.
+async fn events_backlog(state: &ConsoleState, env: &EnvironmentName) -> Value {
+    let store = state.management.store();
+    let (Ok(outbox), Ok(set_aside)) = (
+        store.outbox_state().await,
+        store.list_events(true, 50).await,
+    ) else {
+        return Value::Null;
+    };
+    let rows: Vec<Value> = set_aside
+        .iter()
+        .filter(|e| {
+            let body: Value = serde_json::from_str(&e.body).unwrap_or_default();
+            body["data"]["environment"]
+                .as_str()
+                .is_none_or(|of| of == env.as_str())
+        })
+        .map(|e| {
+            json!({"id": e.id, "type": e.kind, "subject": e.subject, "at": when(e.created_at),
+                   "attempts": e.attempts, "error": e.last_error})
+        })
+        .collect();
+    json!({
+        "pending": outbox.pending,
+        "set_aside": outbox.set_aside,
+        "oldest": outbox.oldest_pending.map(when),
+        "rows": rows,
+    })
+}
+
 /// `GET /console/{env}/audit`: newest first, filtered by user, key and action.
 pub async fn audit(
     State(state): State<Arc<ConsoleState>>,
@@ -312,6 +344,7 @@ pub async fn audit(
         })
         .collect();
     let mut context = frame(&state, &signed, &env);
+    context.insert("events".into(), events_backlog(&state, &env).await);
     context.insert("entries".into(), rows.into());
     context.insert("user".into(), user.into());
     context.insert("key".into(), key.into());

@@ -199,6 +199,28 @@ pub async fn admins_rotate_signing_keys_and_read_the_audit_trail(backend: Backen
         filtered.body
     );
     assert!(filtered.body.contains("signing_key.created"));
+
+    // The outbox: a key's events waiting, then set aside (as 24 h of failures would).
+    app.user("dana", &["runs:read"]).await;
+    let key = app.key("dana", "production").await;
+    let audit = root.get("/console/production/audit").await;
+    assert!(
+        audit.body.contains("1 waiting to be delivered") && audit.body.contains("0 set aside"),
+        "{}",
+        audit.body
+    );
+    app.sql("UPDATE key_events SET state = 'set_aside', last_error = 'the endpoint answered 503'")
+        .await;
+    let audit = root.get("/console/production/audit").await;
+    assert!(audit.body.contains("1 set aside"), "{}", audit.body);
+    assert!(
+        audit.body.contains(&key.client_id) && audit.body.contains("the endpoint answered 503")
+    );
+    let sandbox = root.get("/console/sandbox/audit").await;
+    assert!(
+        !sandbox.body.contains(&key.client_id),
+        "another environment's event"
+    );
 }
 
 /// PostgreSQL only: the admin pages decide in the transaction that writes. A test

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use time::Duration;
 
-use keymint::domain::{Actor, DisabledReason, UserId};
-use keymint::store::{AuditQuery, Store, TokenRevocation, WriteContext};
+use keymint::domain::{Actor, DisabledReason, KeyEdit, UserId};
+use keymint::store::{AuditQuery, KeyUpdate, Store, TokenRevocation, WriteContext};
 
 use crate::fixtures::*;
 
@@ -177,4 +177,68 @@ pub async fn instances_see_the_other_public_urls_served_on_the_database(store: A
     let later = t0 + Duration::minutes(3);
     store.record_public_url(a, later).await.unwrap();
     assert_eq!(store.public_urls(later - window).await.unwrap(), vec![a]);
+}
+
+/// `key.expiring` once per key and expiry: a second scan (another instance, or after a
+/// restart: the mark is in the database) writes nothing; a key created inside the period
+/// is found; a moved expiry is announced again; an expired key is not.
+pub async fn expiry_warnings_are_written_once_per_expiry(store: Arc<dyn Store>) {
+    user(&store, "alice", &["x"]).await;
+    let week = Duration::days(7);
+    let mut soon = new_key("alice", "production", None);
+    soon.expires_at = Some(now() + Duration::days(3));
+    let soon = store.create_key(&soon, &ctx()).await.unwrap();
+    let mut later = new_key("alice", "production", None);
+    later.expires_at = Some(now() + Duration::days(30));
+    let later = store.create_key(&later, &ctx()).await.unwrap();
+    let warned = store.warn_expiring(now(), now() + week).await.unwrap();
+    assert_eq!(warned.len(), 1);
+    assert_eq!(warned[0].client_id, soon.client_id);
+    assert!(
+        store
+            .warn_expiring(now(), now() + week)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let outbox = store.list_events(false, 100).await.unwrap();
+    let kinds: Vec<&str> = outbox
+        .iter()
+        .filter(|e| e.subject == soon.client_id.as_str())
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["key.created", "key.expiring"]);
+    // The expiry moves: the new one is announced when it comes near.
+    let moved = KeyUpdate {
+        edit: KeyEdit {
+            expires_at: Some(Some(now() + Duration::days(5))),
+            ..KeyEdit::default()
+        },
+        ..KeyUpdate::default()
+    };
+    store
+        .update_key(&soon.client_id, &moved, &ctx())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .warn_expiring(now(), now() + week)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // 25 days on, the other key's turn; none once past expiry.
+    let on = now() + Duration::days(25);
+    let warned = store.warn_expiring(on, on + week).await.unwrap();
+    assert_eq!(warned.len(), 1);
+    assert_eq!(warned[0].client_id, later.client_id);
+    let past = now() + Duration::days(40);
+    assert!(
+        store
+            .warn_expiring(past, past + week)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -66,6 +66,7 @@ mod feed_tests {
         expired_keys_are_disabled_and_audited,
         a_revocation_is_audited_once_with_its_target_and_operator,
         instances_see_the_other_public_urls_served_on_the_database,
+        expiry_warnings_are_written_once_per_expiry,
     );
 }
 
