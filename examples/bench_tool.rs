@@ -6,6 +6,7 @@
 //! - `seed DATABASE_URL N FROM cheap` — the same, but the shared secret's stored hash uses
 //!   the smallest argon2id parameters (8 KiB, one pass), so warming 100,000 keys takes
 //!   seconds: for measuring what the cache holds per key, never the hashing cost.
+//!   With `SEED_ALLOWED_IPS=CIDR,CIDR...`, every key gets that IP allow-list.
 //! - `warm BASE_URL SECRET N [FROM]` — one token request per key `FROM+1..=FROM+N`
 //!   (fills the cache).
 //! - `ceiling SECONDS` — argon2id verifications per second on all cores.
@@ -105,6 +106,14 @@ async fn seed(url: &str, n: u64, from: u64, cheap: bool) -> Result<(), Error> {
         None
     };
     const CHEAPEN: &str = "UPDATE api_keys SET secret_hash = $1 WHERE client_id = $2";
+    const ALLOW: &str = "UPDATE api_keys SET allowed_ips = $1";
+    let allowed = match std::env::var("SEED_ALLOWED_IPS") {
+        Ok(list) => {
+            let nets: Vec<&str> = list.split(',').collect();
+            keymint::domain::AllowedIps::parse(&nets)?.to_stored()
+        }
+        Err(_) => None,
+    };
     let columns = "id, client_id, secret_hash, secret_check, environment, owner_id, permissions, enabled, etag, created_at, updated_at";
     if url.starts_with("postgres") {
         let mut conn = sqlx::PgConnection::connect(url).await?;
@@ -124,6 +133,9 @@ async fn seed(url: &str, n: u64, from: u64, cheap: bool) -> Result<(), Error> {
             .bind(from as i64)
             .execute(&mut conn)
             .await?;
+        if let Some(list) = &allowed {
+            sqlx::query(ALLOW).bind(list).execute(&mut conn).await?;
+        }
     } else {
         let mut conn = sqlx::SqliteConnection::connect(url).await?;
         if let Some(hash) = &cheap_hash {
@@ -142,6 +154,9 @@ async fn seed(url: &str, n: u64, from: u64, cheap: bool) -> Result<(), Error> {
             .bind(from as i64)
             .execute(&mut conn)
             .await?;
+        if let Some(list) = &allowed {
+            sqlx::query(ALLOW).bind(list).execute(&mut conn).await?;
+        }
     }
     println!("{}", template.secret.as_ref().unwrap().expose());
     Ok(())
