@@ -12,9 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
-use super::sign;
+use super::{WebhookSecret, sign};
 use crate::clock::Clock;
-use crate::config::EventsConfig;
 use crate::store::{OutboxEvent, Store};
 
 /// How long a claimed event is held: longer than a send can take.
@@ -44,17 +43,21 @@ pub struct DeliveryStats {
 pub struct Deliverer {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    config: EventsConfig,
+    /// `KEYMINT_EVENTS_URL`.
+    url: String,
+    /// `KEYMINT_EVENTS_SECRET`.
+    secret: WebhookSecret,
     http: reqwest::Client,
     stats: Arc<DeliveryStats>,
 }
 
 impl Deliverer {
-    /// A deliverer to `config`'s endpoint, counting into `stats`.
+    /// A deliverer to `url`, signing with `secret`, counting into `stats`.
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        config: EventsConfig,
+        url: String,
+        secret: WebhookSecret,
         stats: Arc<DeliveryStats>,
     ) -> Self {
         let http = reqwest::Client::builder()
@@ -66,7 +69,8 @@ impl Deliverer {
         Self {
             store,
             clock,
-            config,
+            url,
+            secret,
             http,
             stats,
         }
@@ -132,14 +136,14 @@ impl Deliverer {
         // their own clock.
         let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
         let signature = sign(
-            &self.config.secret,
+            &self.secret,
             &event.id,
             timestamp,
             event.body.as_bytes(),
         );
         let response = self
             .http
-            .post(&self.config.url)
+            .post(&self.url)
             .header("content-type", "application/json")
             .header("webhook-id", &event.id)
             .header("webhook-timestamp", timestamp.to_string())

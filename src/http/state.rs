@@ -251,7 +251,8 @@ impl AppState {
         Some(Arc::new(crate::events::delivery::Deliverer::new(
             Arc::clone(&self.store),
             Arc::clone(&self.clock),
-            events,
+            events.url,
+            events.secret,
             Arc::clone(&self.metrics.delivery),
         )))
     }
