@@ -135,12 +135,7 @@ impl Deliverer {
         // The signing time is when it is sent (wall time): receivers check it against
         // their own clock.
         let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
-        let signature = sign(
-            &self.secret,
-            &event.id,
-            timestamp,
-            event.body.as_bytes(),
-        );
+        let signature = sign(&self.secret, &event.id, timestamp, event.body.as_bytes());
         let response = self
             .http
             .post(&self.url)
