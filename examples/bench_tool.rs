@@ -114,7 +114,10 @@ async fn seed(url: &str, n: u64, from: u64, cheap: bool) -> Result<(), Error> {
         }
         Err(_) => None,
     };
-    let columns = "id, client_id, secret_hash, secret_check, environment, owner_id, permissions, enabled, etag, created_at, updated_at";
+    let columns = "id, client_id, secret_hash, secret_check, environment, owner_id, permissions, enabled, etag, created_at, updated_at, status_index";
+    // Seeded keys take the next status indexes of the environment, as created ones would.
+    const STATUS: &str = "(SELECT next_index FROM status_list_counters c WHERE c.environment = api_keys.environment) - 1";
+    const RESERVE: &str = "UPDATE status_list_counters SET next_index = next_index + $1 WHERE environment = (SELECT environment FROM api_keys WHERE client_id = $2)";
     if url.starts_with("postgres") {
         let mut conn = sqlx::PgConnection::connect(url).await?;
         if let Some(hash) = &cheap_hash {
@@ -125,12 +128,17 @@ async fn seed(url: &str, n: u64, from: u64, cheap: bool) -> Result<(), Error> {
                 .await?;
         }
         let sql = format!(
-            "INSERT INTO api_keys ({columns}) SELECT 'key_bench' || g, 'kmc_bench' || lpad(g::text, 8, '0'), secret_hash, secret_check, environment, owner_id, permissions, enabled, etag, created_at, updated_at FROM api_keys, generate_series($3 + 1, $3 + $1) g WHERE client_id = $2"
+            "INSERT INTO api_keys ({columns}) SELECT 'key_bench' || g, 'kmc_bench' || lpad(g::text, 8, '0'), secret_hash, secret_check, environment, owner_id, permissions, enabled, etag, created_at, updated_at, {STATUS} + g - $3 FROM api_keys, generate_series($3 + 1, $3 + $1) g WHERE client_id = $2"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(n as i64)
             .bind(template.key.client_id.as_str())
             .bind(from as i64)
+            .execute(&mut conn)
+            .await?;
+        sqlx::query(RESERVE)
+            .bind(n as i64)
+            .bind(template.key.client_id.as_str())
             .execute(&mut conn)
             .await?;
         if let Some(list) = &allowed {
@@ -146,12 +154,17 @@ async fn seed(url: &str, n: u64, from: u64, cheap: bool) -> Result<(), Error> {
                 .await?;
         }
         let sql = format!(
-            "WITH RECURSIVE g(x) AS (SELECT $3 + 1 UNION ALL SELECT x + 1 FROM g WHERE x < $3 + $1) INSERT INTO api_keys ({columns}) SELECT 'key_bench' || x, 'kmc_bench' || printf('%08d', x), secret_hash, secret_check, environment, owner_id, permissions, enabled, etag, created_at, updated_at FROM api_keys, g WHERE client_id = $2"
+            "WITH RECURSIVE g(x) AS (SELECT $3 + 1 UNION ALL SELECT x + 1 FROM g WHERE x < $3 + $1) INSERT INTO api_keys ({columns}) SELECT 'key_bench' || x, 'kmc_bench' || printf('%08d', x), secret_hash, secret_check, environment, owner_id, permissions, enabled, etag, created_at, updated_at, {STATUS} + x - $3 FROM api_keys, g WHERE client_id = $2"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(n as i64)
             .bind(template.key.client_id.as_str())
             .bind(from as i64)
+            .execute(&mut conn)
+            .await?;
+        sqlx::query(RESERVE)
+            .bind(n as i64)
+            .bind(template.key.client_id.as_str())
             .execute(&mut conn)
             .await?;
         if let Some(list) = &allowed {

@@ -56,6 +56,10 @@ async fn main() {
                 permissions: permissions.clone(),
                 env: "production",
                 sv: Some("c2VjcmV0dmVy"),
+                status: keymint::status_list::StatusClaim::new(
+                    "https://keymint.example/production",
+                    i as u32,
+                ),
             };
             let started = Instant::now();
             let token = sign_jwt(&key, &claims).expect("sign");

@@ -37,12 +37,14 @@ fn creds(key: usize) -> KeyCredentials {
             secret_hint: None,
             auth: keymint::domain::KeyAuth::Secret,
             allowed_ips: keymint::domain::AllowedIps::any(),
+            status_index: 0,
         },
         secret: StoredSecret {
             hash: "h".into(),
             check: None,
         },
         previous_secret: None,
+        previous_status_index: None,
         owner_active: true,
     }
 }

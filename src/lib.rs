@@ -39,6 +39,7 @@ pub mod random;
 pub mod scim;
 pub mod secrets;
 pub mod signing;
+pub mod status_list;
 pub mod store;
 pub mod sync;
 pub mod verifier;

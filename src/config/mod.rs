@@ -80,6 +80,9 @@ pub struct Config {
     /// `KEYMINT_MAX_STALENESS`: past this long without confirming the change feed, memory
     /// stops deciding requests and the database answers (default 10 s).
     pub max_staleness: Duration,
+    /// `KEYMINT_STATUS_LIST_TTL`: the `ttl` of status lists, seconds a reader may cache
+    /// one (1 to 60, default 60).
+    pub status_list_ttl: Duration,
     /// Token fast path and argon2 admission (`KEYMINT_CACHE_*`, `KEYMINT_HASH_*`).
     pub performance: PerformanceConfig,
     /// `KEYMINT_USER_TOKEN_ISSUER` + `KEYMINT_USER_TOKEN_JWKS_URL` +

@@ -136,6 +136,11 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "seconds an instance may go without confirming the change feed before its memory stops deciding requests (1 to 3600); see *Every instance agrees*",
     },
     Variable {
+        names: &["KEYMINT_STATUS_LIST_TTL"],
+        default: "`60`",
+        meaning: "seconds a gateway may cache a token status list (`ttl`, 1 to 60); a disabled key's tokens are refused by a gateway reading the list within this plus its fetch interval",
+    },
+    Variable {
         names: &["KEYMINT_HASH_THREADS"],
         default: "one per core",
         meaning: "argon2id threads (Keymint's addition)",

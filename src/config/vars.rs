@@ -148,6 +148,11 @@ impl Config {
                 crate::changes::DEFAULT_MAX_STALENESS.as_secs(),
                 1..=3600,
             )?),
+            status_list_ttl: Duration::from_secs(vars.number(
+                "KEYMINT_STATUS_LIST_TTL",
+                60,
+                1..=60,
+            )?),
             performance: performance(&vars)?,
             user_tokens: user_tokens(&vars)?,
             console_oidc: console_oidc(&vars)?,

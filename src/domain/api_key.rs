@@ -95,6 +95,9 @@ pub struct ApiKey {
     pub auth: super::KeyAuth,
     /// The networks its token requests may come from (empty: any).
     pub allowed_ips: super::AllowedIps,
+    /// The index of its current credential (secret, or registration) in its environment's
+    /// token status list (draft-ietf-oauth-status-list); tokens name it.
+    pub status_index: u32,
 }
 
 impl ApiKey {
@@ -125,6 +128,8 @@ pub struct KeyCredentials {
     pub secret: StoredSecret,
     /// The secret before the last rotation and until when it is still accepted.
     pub previous_secret: Option<(StoredSecret, OffsetDateTime)>,
+    /// The previous secret's status-list index (its tokens name it).
+    pub previous_status_index: Option<u32>,
     /// Whether the owner is active now.
     pub owner_active: bool,
 }
@@ -159,6 +164,15 @@ impl KeyCredentials {
         self.in_grace(now)
             .filter(|(s, _)| s.hash == hash)
             .map(|(_, until)| Some(*until))
+    }
+
+    /// The status-list index tokens minted with the stored secret `hash` name: the
+    /// current credential's, or the previous secret's.
+    pub fn status_index_of(&self, hash: &str) -> u32 {
+        match self.previous_status_index {
+            Some(previous) if self.secret.hash != hash => previous,
+            _ => self.key.status_index,
+        }
     }
 
     /// The previous secret while its grace period lasts.

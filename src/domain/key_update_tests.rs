@@ -38,9 +38,11 @@ fn credentials(enabled: bool, owner_active: bool) -> KeyCredentials {
             secret_hint: None,
             auth: KeyAuth::Secret,
             allowed_ips: AllowedIps::any(),
+            status_index: 0,
         },
         secret: stored("old"),
         previous_secret: None,
+        previous_status_index: None,
         owner_active,
     }
 }

@@ -56,12 +56,14 @@ pub(crate) mod fixtures {
                 secret_hint: None,
                 auth: KeyAuth::Secret,
                 allowed_ips: AllowedIps::any(),
+                status_index: 0,
             },
             secret: StoredSecret {
                 hash: "h".into(),
                 check: None,
             },
             previous_secret: None,
+            previous_status_index: None,
             owner_active: true,
         }
     }

@@ -110,6 +110,22 @@ pub fn jwks(env: &Value) -> Value {
     })
 }
 
+/// `status_list`.
+pub fn status_list(env: &Value) -> Value {
+    let mut parameters = env.as_array().cloned().unwrap_or_default();
+    parameters.push(json!({"name": "n", "in": "path", "required": true,
+        "description": "the list's number, from 1 (tokens name it in status.status_list.uri)",
+        "schema": {"type": "integer", "minimum": 1}}));
+    json!({
+        "tags": ["discovery"], "summary": "Token status list (draft-ietf-oauth-status-list): one bit per key credential, 1 = no longer valid",
+        "parameters": parameters,
+        "responses": {"200": {"description": "a statuslist+jwt, signed with the environment's keys (JWKS)",
+                              "content": {"application/statuslist+jwt": {"schema": {"type": "string"}}}},
+                      "404": oauth_error("unknown environment or list"),
+                      "503": oauth_error("the list cannot be confirmed current (store unreachable); retry")},
+    })
+}
+
 /// `explorer`.
 pub fn explorer(env: &Value) -> Value {
     json!({

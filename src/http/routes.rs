@@ -61,6 +61,12 @@ pub fn table() -> Vec<Route> {
         ),
         route(
             "GET",
+            "/{env}/statuslists/{n}",
+            get(crate::status_list::route::status_list),
+            openapi::status_list(&env),
+        ),
+        route(
+            "GET",
             "/.well-known/oauth-authorization-server/{env}",
             get(oauth::metadata),
             openapi::metadata(&env),

@@ -22,6 +22,7 @@ use crate::random::{Random, SystemRandom};
 use crate::scim::ScimState;
 use crate::secrets::SecretHasher;
 use crate::signing::{KeyRing, RotationPolicy, Schedule};
+use crate::status_list::StatusLists;
 use crate::store::{self, Store, WriteContext};
 use crate::sync::{SyncStatus, SyncTask};
 use crate::verifier::UserTokenVerifier;
@@ -77,6 +78,8 @@ pub struct AppParts {
     pub console: Arc<ConsoleState>,
     /// The OpenAPI document.
     pub openapi: Arc<ApiDocument>,
+    /// The token status lists.
+    pub status_lists: Arc<StatusLists>,
 }
 
 /// The collaborators a state is built with; tests inject a clock or a seeded random.
@@ -152,6 +155,13 @@ impl AppState {
             None => None,
         };
         let requests = Arc::new(RequestMetrics::default());
+        let status_lists = StatusLists::new(
+            &config,
+            Arc::clone(&store),
+            Arc::clone(&keys),
+            Arc::clone(&changes),
+            Arc::clone(&clock),
+        );
         let config = Arc::new(config);
         let management = Management::new(
             Arc::clone(&store),
@@ -238,6 +248,7 @@ impl AppState {
             scim,
             console,
             openapi,
+            status_lists,
         }));
         // Events written while this instance was down take effect before it serves.
         crate::sync::catch_up(&state.sync_task()).await?;
@@ -318,4 +329,5 @@ part!(
     scim: Arc<ScimState>,
     console: Arc<ConsoleState>,
     openapi: Arc<ApiDocument>,
+    status_lists: Arc<StatusLists>,
 );

@@ -22,3 +22,21 @@ pub fn sign_jwt(key: &SigningKey, claims: &impl Serialize) -> Result<String, ser
     URL_SAFE_NO_PAD.encode_string(signature, &mut token);
     Ok(token)
 }
+
+/// Signs `claims` as a JWT with header `{"alg", "typ": typ, "kid"}`: for documents other
+/// than access tokens (a status list is `statuslist+jwt`), built rarely, so the header is
+/// encoded per call.
+pub fn sign_typed_jwt(
+    key: &SigningKey,
+    typ: &str,
+    claims: &impl Serialize,
+) -> Result<String, serde_json::Error> {
+    let header = serde_json::json!({"alg": key.alg().as_str(), "typ": typ, "kid": key.kid()});
+    let mut token = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(claims)?, &mut token);
+    let signature = key.sign(token.as_bytes());
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+    Ok(token)
+}

@@ -8,6 +8,7 @@ mod rows;
 mod scim_types;
 mod sql;
 mod sqlite;
+mod status;
 mod types;
 
 use async_trait::async_trait;
@@ -27,6 +28,7 @@ pub use scim_types::{
     ScimUserRecord, ScimWrite,
 };
 pub use sqlite::SqliteStore;
+pub use status::{StatusEntry, StatusScope, StatusSnapshot};
 pub use types::{
     AuditQuery, ChangeRecord, ConsoleSession, Dedupe, EventOutcome, InsertWhen, KeyPage, KeyQuery,
     KeyUpdate, KeyUse, NewApiKey, NewAssertion, NewConsoleSession, OidcLogin, OutboxEvent,
@@ -380,6 +382,13 @@ pub trait Store: Send + Sync + 'static {
         set_aside_only: bool,
         limit: u32,
     ) -> Result<Vec<OutboxEvent>, StoreError>;
+
+    /// The status-list counter of `environment`, then the entries of `scope`.
+    async fn status_snapshot(
+        &self,
+        environment: &EnvironmentName,
+        scope: StatusScope<'_>,
+    ) -> Result<StatusSnapshot, StoreError>;
 
     /// Counts of the outbox.
     async fn outbox_state(&self) -> Result<OutboxState, StoreError>;

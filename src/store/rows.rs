@@ -65,6 +65,7 @@ pub(super) struct KeyRow {
     jwks: Option<String>,
     federation: Option<String>,
     allowed_ips: Option<String>,
+    status_index: i64,
 }
 
 impl TryFrom<KeyRow> for ApiKey {
@@ -96,6 +97,8 @@ impl TryFrom<KeyRow> for ApiKey {
                 .ok_or_else(|| corrupt("api_keys.auth_method"))?,
             allowed_ips: AllowedIps::from_stored(r.allowed_ips.as_deref())
                 .map_err(|_| corrupt("api_keys.allowed_ips"))?,
+            status_index: u32::try_from(r.status_index)
+                .map_err(|_| corrupt("api_keys.status_index"))?,
         })
     }
 }
@@ -110,6 +113,7 @@ pub(super) struct CredentialsRow {
     previous_secret_hash: Option<String>,
     previous_secret_check: Option<String>,
     previous_secret_expires_at: Option<OffsetDateTime>,
+    previous_status_index: Option<i64>,
     owner_active: bool,
 }
 
@@ -130,6 +134,11 @@ impl TryFrom<CredentialsRow> for KeyCredentials {
                     let check = r.previous_secret_check;
                     (StoredSecret { hash, check }, until)
                 }),
+            previous_status_index: r
+                .previous_status_index
+                .map(u32::try_from)
+                .transpose()
+                .map_err(|_| corrupt("api_keys.previous_status_index"))?,
             owner_active: r.owner_active,
         })
     }

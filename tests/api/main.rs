@@ -43,6 +43,7 @@ mod scim_groups;
 mod secretless_lifecycle;
 mod session_tokens;
 mod signing_keys;
+mod status_list;
 mod token;
 mod token_errors;
 mod verifier;

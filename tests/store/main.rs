@@ -9,6 +9,7 @@ mod fixtures;
 mod keys;
 mod secrets;
 mod signing_keys;
+mod status_indexes;
 mod users;
 
 mod users_tests {
@@ -74,5 +75,17 @@ mod assertions_tests {
     crate::support::both_backends!(store assertions:
         each_assertion_is_new_once_and_forgotten_after_it_expires,
         a_batch_past_one_statement_answers_every_row,
+    );
+}
+
+mod status_indexes_tests {
+    crate::support::both_backends!(store status_indexes:
+        indexes_are_allocated_once_and_never_reused,
+    );
+}
+
+mod status_migration_tests {
+    crate::support::both_backends!(status_indexes:
+        keys_from_before_the_migration_get_distinct_indexes,
     );
 }

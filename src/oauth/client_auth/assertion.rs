@@ -170,6 +170,7 @@ impl AssertionAuthenticator {
                     Ok(()) => Ok(Authenticated {
                         key: Arc::new(creds.key.clone()),
                         secret_version: None,
+                        status_index: creds.key.status_index,
                     }),
                     Err(reason) => fail(reason),
                 };
@@ -216,6 +217,7 @@ impl AssertionAuthenticator {
         Ok(Authenticated {
             key: Arc::new(creds.key.clone()),
             secret_version: None,
+            status_index: creds.key.status_index,
         })
     }
 

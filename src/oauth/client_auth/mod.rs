@@ -116,6 +116,8 @@ pub struct Authenticated {
     /// Fingerprint of the stored secret that matched (the `sv` claim); `None` for a
     /// client that signed an assertion.
     pub secret_version: Option<Arc<str>>,
+    /// The status-list index of the credential that authenticated (tokens name it).
+    pub status_index: u32,
 }
 
 /// Verifies every kind of [`Credentials`]; built once, shared by the endpoints.

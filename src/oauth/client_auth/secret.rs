@@ -65,6 +65,7 @@ impl SecretAuthenticator {
                 .map(|()| Authenticated {
                     key: hit.key,
                     secret_version: Some(hit.secret_version),
+                    status_index: hit.status_index,
                 })
                 .map_err(|reason| refused(environment, &client_id, reason));
         }
@@ -142,6 +143,7 @@ impl SecretAuthenticator {
             return Ok(Err(Refusal::WrongSecret));
         };
         let secret_version: Arc<str> = secret_version(&stored.hash).into();
+        let status_index = fresh.status_index_of(&stored.hash);
         let outcome = check_state(
             environment,
             &fresh.key,
@@ -161,6 +163,7 @@ impl SecretAuthenticator {
         Ok(outcome.map(|()| Authenticated {
             key: Arc::new(fresh.key),
             secret_version: Some(secret_version),
+            status_index,
         }))
     }
 

@@ -25,6 +25,7 @@ struct Entry {
     key: Arc<ApiKey>,
     owner_active: bool,
     secret_version: Arc<str>,
+    status_index: u32,
     /// Set when the secret is the previous one, accepted only during its grace period.
     secret_valid_until: Option<OffsetDateTime>,
 }
@@ -38,6 +39,8 @@ pub struct CachedKey {
     pub owner_active: bool,
     /// Fingerprint of the stored secret that was verified.
     pub secret_version: Arc<str>,
+    /// The status-list index of that secret.
+    pub status_index: u32,
 }
 
 /// Counters for `/metrics`.
@@ -95,6 +98,7 @@ impl VerifiedCache {
                     key: Arc::clone(&e.key),
                     owner_active: e.owner_active,
                     secret_version: Arc::clone(&e.secret_version),
+                    status_index: e.status_index,
                 })
             }
             None => {
@@ -122,6 +126,13 @@ impl VerifiedCache {
             key: Arc::new(creds.key.clone()),
             owner_active: creds.owner_active,
             secret_version: Arc::clone(secret_version),
+            // A secret accepted until a time is the previous one.
+            status_index: match secret_valid_until {
+                Some(_) => creds
+                    .previous_status_index
+                    .unwrap_or(creds.key.status_index),
+                None => creds.key.status_index,
+            },
             secret_valid_until,
         };
         let concerns = [

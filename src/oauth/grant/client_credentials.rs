@@ -82,6 +82,7 @@ impl ClientCredentialsGrant {
                 granted,
                 audience,
                 secret_version: client.secret_version.as_deref(),
+                status_index: client.status_index,
                 source: source.0,
             },
         )

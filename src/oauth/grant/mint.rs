@@ -8,6 +8,7 @@ use crate::config::EnvironmentConfig;
 use crate::domain::{ApiKey, EnvironmentName, Permissions};
 use crate::oauth::{Limit, OAuthState, TokenError};
 use crate::signing::sign_jwt;
+use crate::status_list::StatusClaim;
 
 /// A minted token. `Debug` leaves the token out: it is a bearer credential.
 pub struct IssuedToken {
@@ -59,6 +60,9 @@ pub struct AccessTokenClaims<'a> {
     /// that signed an assertion.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sv: Option<&'a str>,
+    /// Where the credential's bit is (draft-ietf-oauth-status-list §6.1): gateways
+    /// reading the list refuse the token once the key can no longer mint.
+    pub status: StatusClaim,
 }
 
 /// What a grant decided to issue.
@@ -77,6 +81,8 @@ pub struct Mint<'a> {
     pub secret_version: Option<&'a str>,
     /// The client's address, noted as the key's last.
     pub source: Option<std::net::IpAddr>,
+    /// The status-list index of the credential that authenticated.
+    pub status_index: u32,
 }
 
 /// Takes one token from the key's quota, signs the token and notes the key's use.
@@ -89,6 +95,7 @@ pub fn mint(ctx: &OAuthState, mint: Mint<'_>) -> Result<IssuedToken, TokenError>
         audience,
         secret_version,
         source,
+        status_index,
     } = mint;
     let keys = ctx.keys_of(environment)?;
     if let Err(retry_after) = ctx.quota.take(key.client_id.as_str(), ctx.clock.now()) {
@@ -115,6 +122,7 @@ pub fn mint(ctx: &OAuthState, mint: Mint<'_>) -> Result<IssuedToken, TokenError>
         permissions: granted.iter().collect(),
         env: environment.as_str(),
         sv: secret_version,
+        status: StatusClaim::new(&served.issuer, status_index),
     };
     let access_token =
         sign_jwt(&keys.active, &claims).map_err(|_| TokenError::TemporarilyUnavailable)?;

@@ -8,7 +8,7 @@ use super::super::rows::{CredentialsRow, KeyRow, UserRow};
 use super::super::{KeyPage, KeyQuery, KeyUpdate, KeyUse, NewApiKey, StoreError, WriteContext};
 use super::journal::AuditRecord;
 use super::queries as q;
-use super::{Backend, Journal, SqlStore, locked};
+use super::{Backend, Journal, SqlStore, locked, status_lists};
 use crate::domain::lifecycle_event::key_expiring;
 use crate::domain::{
     Actor, ApiKey, AuditAction, ChangeSource, ClientId, KeyCredentials, UpdateRefused, User,
@@ -28,6 +28,7 @@ where
     for<'e> i64: Encode<'e, DB> + Type<DB>,
     for<'e> OffsetDateTime: Encode<'e, DB> + Type<DB>,
     for<'e> Option<OffsetDateTime>: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
     for<'e> String: Encode<'e, DB> + Type<DB>,
     for<'r> (String,): FromRow<'r, DB::Row>,
     for<'r> (i64,): FromRow<'r, DB::Row>,
@@ -56,6 +57,7 @@ where
             .map_err(StoreError::NotHeld)?;
         let federation = key.auth.federation_json();
         let allowed_ips = key.allowed_ips.to_stored();
+        let status_index = status_lists::allocate::<DB>(&mut tx, &key.environment).await?;
         let row: KeyRow = sqlx::query_as(q::INSERT_KEY)
             .bind(key.id.as_str())
             .bind(key.client_id.as_str())
@@ -74,6 +76,7 @@ where
             .bind(key.auth.jwks())
             .bind(federation.as_deref())
             .bind(allowed_ips.as_deref())
+            .bind(status_index)
             .fetch_one(&mut *tx)
             .await?;
         let created: ApiKey = row.try_into()?;
@@ -182,6 +185,16 @@ where
         })?;
         let previous = plan.previous_secret.as_ref();
         let allowed_ips = plan.allowed_ips.to_stored();
+        // A new secret takes a new status index; the old one stays the previous secret's
+        // for its grace period, and without one its tokens' bit is set at once.
+        let (status_index, previous_index) = if update.secret.is_some() {
+            let fresh = status_lists::allocate::<DB>(&mut tx, &current.key.environment).await?;
+            let kept = previous.map(|_| i64::from(current.key.status_index));
+            (fresh, kept)
+        } else {
+            let kept = current.previous_status_index.map(i64::from);
+            (i64::from(current.key.status_index), kept)
+        };
         let row: Option<KeyRow> = sqlx::query_as(q::UPDATE_KEY)
             .bind(client_id.as_str())
             .bind(plan.enabled)
@@ -200,6 +213,8 @@ where
             .bind(plan.auth.jwks_uri())
             .bind(plan.auth.jwks())
             .bind(allowed_ips.as_deref())
+            .bind(status_index)
+            .bind(previous_index)
             .fetch_optional(&mut *tx)
             .await?;
         let key: ApiKey = row.ok_or(StoreError::Conflict)?.try_into()?;

@@ -23,6 +23,7 @@ pub(super) mod queries;
 mod records;
 mod scim;
 mod signing_keys;
+mod status_lists;
 mod store_impl;
 
 use sqlx::{Database, Pool, Transaction};

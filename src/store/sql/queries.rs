@@ -14,7 +14,7 @@ macro_rules! key_columns {
     () => {
         "seq, id, client_id, environment, owner_id, permissions, enabled, disabled_reason, \
          name, expires_at, last_used_at, last_used_ip, etag, created_at, updated_at, \
-         secret_hint, auth_method, jwks_uri, jwks, federation, allowed_ips"
+         secret_hint, auth_method, jwks_uri, jwks, federation, allowed_ips, status_index"
     };
 }
 
@@ -23,7 +23,7 @@ pub const CREDENTIALS_BY_CLIENT_ID: &str = concat!(
     "SELECT ",
     key_columns!(),
     ", secret_hash, secret_check, previous_secret_hash, previous_secret_check, \
-     previous_secret_expires_at, \
+     previous_secret_expires_at, previous_status_index, \
      (SELECT active FROM users WHERE users.id = api_keys.owner_id) AS owner_active \
      FROM api_keys WHERE client_id = $1"
 );
@@ -97,9 +97,9 @@ pub const INSERT_WEBHOOK_ID: &str = "INSERT INTO processed_webhooks (id, receive
 pub const INSERT_KEY: &str = concat!(
     "INSERT INTO api_keys (id, client_id, secret_hash, secret_check, environment, owner_id, \
      permissions, enabled, disabled_reason, name, expires_at, etag, created_at, updated_at, \
-     secret_hint, auth_method, jwks_uri, jwks, federation, allowed_ips) \
+     secret_hint, auth_method, jwks_uri, jwks, federation, allowed_ips, status_index) \
      VALUES ($1, $2, $3, $11, $4, $5, $6, TRUE, NULL, $7, $8, $9, $10, $10, $12, $13, $14, $15, $16, \
-     $17) \
+     $17, $18) \
      RETURNING ",
     key_columns!()
 );
@@ -127,7 +127,8 @@ pub const UPDATE_KEY: &str = concat!(
      etag = $5, updated_at = $6, previous_secret_hash = $8, previous_secret_expires_at = $9, \
      secret_check = $10, previous_secret_check = $11, name = $12, expires_at = $13, \
      secret_hint = CASE WHEN CAST($14 AS TEXT) IS NULL THEN secret_hint ELSE $14 END, \
-     jwks_uri = $15, jwks = $16, allowed_ips = $17, \
+     jwks_uri = $15, jwks = $16, allowed_ips = $17, status_index = $18, \
+     previous_status_index = $19, \
      expiring_warned_at = CASE WHEN expires_at = $13 THEN expiring_warned_at ELSE NULL END \
      WHERE client_id = $1 AND etag = $7 RETURNING ",
     key_columns!()

@@ -17,8 +17,9 @@ use super::super::{
     AuditQuery, ChangeRecord, ConsoleSession, Dedupe, EventOutcome, GroupMapping, InsertWhen,
     KeyPage, KeyQuery, KeyUpdate, KeyUse, NewApiKey, NewAssertion, NewConsoleSession, OidcLogin,
     OutboxEvent, OutboxState, PoolUsage, ScimGroupRecord, ScimGroupWrite, ScimOutcome, ScimQuery,
-    ScimUserRecord, ScimWrite, SigningKeyRecord, Store, StoreError, TableEventOutcome,
-    TokenRevocation, UserActivation, UserQuery, UserSummary, Wakeup, WriteContext,
+    ScimUserRecord, ScimWrite, SigningKeyRecord, StatusScope, StatusSnapshot, Store, StoreError,
+    TableEventOutcome, TokenRevocation, UserActivation, UserQuery, UserSummary, Wakeup,
+    WriteContext,
 };
 use super::{Backend, Journal, SqlStore};
 use crate::domain::{
@@ -43,6 +44,7 @@ where
     for<'e> String: Encode<'e, DB> + Type<DB>,
     for<'e> OffsetDateTime: Encode<'e, DB> + Type<DB>,
     for<'e> Option<OffsetDateTime>: Encode<'e, DB> + Type<DB>,
+    for<'e> Option<i64>: Encode<'e, DB> + Type<DB>,
     for<'r> (i64,): FromRow<'r, DB::Row>,
     for<'r> (String,): FromRow<'r, DB::Row>,
     for<'r> (Option<i64>,): FromRow<'r, DB::Row>,
@@ -51,6 +53,7 @@ where
     for<'r> (String, String): FromRow<'r, DB::Row>,
     for<'r> (String, i64): FromRow<'r, DB::Row>,
     for<'r> super::key_events::EventRow: FromRow<'r, DB::Row>,
+    for<'r> super::status_lists::StatusRow: FromRow<'r, DB::Row>,
     for<'r> (String, OffsetDateTime): FromRow<'r, DB::Row>,
     for<'r> (OffsetDateTime, String): FromRow<'r, DB::Row>,
     for<'r> (String, String, OffsetDateTime): FromRow<'r, DB::Row>,
@@ -374,6 +377,13 @@ where
         limit: u32,
     ) -> Result<Vec<OutboxEvent>, StoreError> {
         SqlStore::<DB>::list_events(self, set_aside_only, limit).await
+    }
+    async fn status_snapshot(
+        &self,
+        environment: &EnvironmentName,
+        scope: StatusScope<'_>,
+    ) -> Result<StatusSnapshot, StoreError> {
+        SqlStore::<DB>::status_snapshot(self, environment, scope).await
     }
     async fn outbox_state(&self) -> Result<OutboxState, StoreError> {
         SqlStore::<DB>::outbox_state(self).await
