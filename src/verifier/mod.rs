@@ -3,11 +3,14 @@
 //! the JWKS through [`jwks`] (for its `max-age`, so a withdrawn key stops
 //! verifying; refetching on an unknown `kid`, at most every 10 s), and validates Keymint
 //! access tokens as a gateway should: `typ`, signature, `iss`, `aud`, `exp`/`nbf` with a
-//! small leeway, and `env`. [`layer`] turns it into an axum middleware that requires a
-//! permission on a route.
+//! small leeway, and `env`; a token naming a status list is refused once its bit is set
+//! ([`status`]: the list fetched, verified and cached for its `ttl`, failing closed past a
+//! bound). [`layer`] turns it into an axum middleware that requires a permission on a
+//! route.
 
 pub mod jwks;
 pub mod layer;
+pub mod status;
 mod user_tokens;
 
 pub use user_tokens::{IdpClaims, UserTokenVerifier};
@@ -56,6 +59,9 @@ pub struct VerifiedToken {
     /// Granted permissions.
     #[serde(default)]
     permissions: Vec<String>,
+    /// Where the token's status is (draft-ietf-oauth-status-list §6.1).
+    #[serde(default)]
+    status: Option<status::StatusClaim>,
 }
 
 impl VerifiedToken {
@@ -77,6 +83,8 @@ pub struct Verifier {
     env: String,
     audience: String,
     jwks: JwksClient,
+    status: status::StatusReader,
+    clock: Arc<dyn Clock>,
 }
 
 impl Verifier {
@@ -119,7 +127,7 @@ impl Verifier {
                 metadata.issuer
             )));
         }
-        let jwks = JwksClient::new(&metadata.jwks_uri, clock)
+        let jwks = JwksClient::new(&metadata.jwks_uri, Arc::clone(&clock))
             .map_err(|e| VerifyError::Unavailable(e.to_string()))?;
         jwks.prefetch()
             .await
@@ -127,9 +135,23 @@ impl Verifier {
         Ok(Self {
             audience: audience.unwrap_or(&issuer).to_owned(),
             env: env.to_owned(),
+            status: status::StatusReader::new(
+                &issuer,
+                Arc::clone(&clock),
+                status::DEFAULT_STATUS_BOUND,
+            ),
+            clock,
             issuer,
             jwks,
         })
+    }
+
+    /// How long a status list that cannot be fetched keeps deciding past its last
+    /// successful fetch (default five minutes); after it, tokens naming the list are
+    /// refused as unverifiable (503 from the layer).
+    pub fn with_status_bound(mut self, bound: Duration) -> Self {
+        self.status = status::StatusReader::new(&self.issuer, Arc::clone(&self.clock), bound);
+        self
     }
 
     /// The issuer this verifier trusts.
@@ -169,6 +191,9 @@ impl Verifier {
             .claims;
         if claims.env != self.env {
             return Err(invalid("token of another environment"));
+        }
+        if let Some(status) = &claims.status {
+            self.status.check(&status.status_list, &self.jwks).await?;
         }
         Ok(claims)
     }

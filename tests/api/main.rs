@@ -47,5 +47,6 @@ mod status_list;
 mod token;
 mod token_errors;
 mod verifier;
+mod verifier_status;
 
 pub(crate) use support::both_backends;
