@@ -7,6 +7,9 @@
 //! - openid-client (Node, `tests/clients/openid_client_private_key_jwt.mjs`, P-256, with
 //!   discovery of the environment's issuer), installed with oidc-provider
 //!   (KEYMINT_TEST_OIDC_PROVIDER).
+//!
+//! And the gateway recipe's status-list script (`examples/status_list_check.py`, joserfc
+//! from the same virtualenv) against a token before and after its key is disabled.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -38,6 +41,13 @@ async fn openid_client(args: Vec<String>) -> String {
 
 async fn run(program: String, script: &str, args: Vec<String>) -> String {
     let script = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
+    let (success, stdout, stderr) = run_path(program, script, args).await;
+    assert!(success, "{stdout}\n{stderr}");
+    stdout
+}
+
+/// Runs `script` (a path) with `args`: whether it succeeded, its stdout and stderr.
+async fn run_path(program: String, script: String, args: Vec<String>) -> (bool, String, String) {
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(&program)
             .arg(&script)
@@ -47,13 +57,11 @@ async fn run(program: String, script: &str, args: Vec<String>) -> String {
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
+    (
         out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Registers `jwks` as the keys of a new `private_key_jwt` key of `ci-bot`.
@@ -167,4 +175,47 @@ async fn openid_client_private_key_jwt_on_sqlite() {
 )]
 async fn openid_client_private_key_jwt_on_postgres() {
     openid_client_gets_tokens_with_its_own_key(Backend::Postgres).await;
+}
+
+/// The gateway recipe's script (`examples/status_list_check.py`, joserfc and zlib: an
+/// implementation of the draft independent of Keymint's) accepts a token of a key in good
+/// standing and refuses it once the key is disabled, through the status list.
+async fn the_status_list_script_refuses_a_disabled_keys_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user("alice", &["runs:read"]).await;
+    let key = app.key("alice", "production").await;
+    let token = app.access_token("production", &key).await;
+    let python = std::env::var("KEYMINT_TEST_SCIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = format!(
+        "{}/examples/status_list_check.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let issuer = app.url("/production");
+    let args = vec![issuer.clone(), issuer, token];
+    let (ok, stdout, stderr) = run_path(python.clone(), script.clone(), args.clone()).await;
+    assert!(ok, "{stdout}\n{stderr}");
+    let claims: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(claims["client_id"], key.client_id.as_str());
+    app.disable(&key).await;
+    let (ok, stdout, _) = run_path(python, script, args).await;
+    assert!(!ok, "a disabled key's token passed: {stdout}");
+    assert!(stdout.contains("status list"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(keymint_gateway),
+    ignore = "set KEYMINT_TEST_GATEWAY=1 and KEYMINT_TEST_SCIM_PYTHON (.ci/run installs joserfc with authlib)"
+)]
+async fn status_list_script_on_sqlite() {
+    the_status_list_script_refuses_a_disabled_keys_token(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(keymint_gateway, keymint_pg)),
+    ignore = "set KEYMINT_TEST_GATEWAY=1, KEYMINT_TEST_SCIM_PYTHON and KEYMINT_TEST_POSTGRES_URL"
+)]
+async fn status_list_script_on_postgres() {
+    the_status_list_script_refuses_a_disabled_keys_token(Backend::Postgres).await;
 }
