@@ -107,6 +107,7 @@ async fn losing_the_database_gives_503s_and_service_resumes_by_itself() {
 /// (503: B cannot reach the database to learn more), its token is no longer `active`,
 /// every answer comes within 5 s, and `/readyz` says why. When the link returns, B
 /// applies what it missed before trusting its caches again: the key is 401, others 200.
+/// Its status list answers 503 past the bound and shows the disable once back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[cfg_attr(
     not(keymint_pg),
@@ -154,6 +155,9 @@ async fn a_cut_off_instance_stops_trusting_its_memory_within_the_bound() {
         assert_eq!((status, &body["active"]), (200, &serde_json::json!(true)));
     }
     b.settle().await;
+    // B serves the status list from what it holds; the doomed token's bit is 0.
+    let doomed_claims = a.verify("production", &doomed_token).await.unwrap();
+    assert!(!crate::status_list::bit(&b, "production", &doomed_claims).await);
 
     relay.darken();
     a.disable(&doomed).await;
@@ -209,6 +213,18 @@ async fn a_cut_off_instance_stops_trusting_its_memory_within_the_bound() {
     let staleness = b.metric("keymint_feed_staleness_seconds").await;
     assert!(staleness > 2.0, "staleness gauge {staleness}");
     assert_eq!(b.metric("keymint_feed_trusted").await, 0.0);
+    // Its status list too stops being served from memory: 503, readers keep their copy
+    // until their own bound (and then fail closed).
+    let started = Instant::now();
+    let list = b
+        .http
+        .get(b.url("/production/statuslists/1"))
+        .send()
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(list.status(), 503);
+    assert!(list.headers().contains_key("retry-after"));
 
     relay.restore();
     let caught_up = TestApp::eventually(Duration::from_secs(15), || async {
@@ -220,6 +236,18 @@ async fn a_cut_off_instance_stops_trusting_its_memory_within_the_bound() {
         "B did not learn of the disable when the link returned"
     );
     assert_eq!(b.token_status("production", &kept).await, 200);
+    let listed = TestApp::eventually(Duration::from_secs(5), || async {
+        b.http
+            .get(b.url("/production/statuslists/1"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+    })
+    .await;
+    assert!(listed.is_some(), "B's status list did not come back");
+    assert!(crate::status_list::bit(&b, "production", &doomed_claims).await);
     let (status, body) = introspect(doomed_token).await;
     assert_eq!(
         (status, &body),
