@@ -41,6 +41,8 @@ pub struct MetricsSources {
     pub outside_token_hits: Arc<std::sync::atomic::AtomicU64>,
     /// Lifecycle events this instance delivered or failed to.
     pub delivery: Arc<crate::events::delivery::DeliveryStats>,
+    /// The token status lists.
+    pub status_lists: Arc<crate::status_list::StatusLists>,
 }
 
 /// Renders the metrics.
@@ -236,6 +238,27 @@ pub async fn metrics(State(state): State<Arc<MetricsSources>>) -> impl IntoRespo
     ]);
     families.extend(state.requests.families());
     families.extend(events_families(&state).await);
+    let lists = state.status_lists.stats();
+    families.extend([
+        Family::single(
+            "keymint_status_list_builds_total",
+            "counter",
+            "Status lists rendered and signed by this instance (after a change, an expiry, or half their ttl).",
+            lists.builds.load(Relaxed) as f64,
+        ),
+        Family::single(
+            "keymint_status_list_build_seconds",
+            "gauge",
+            "How long the last status list build took to render, compress and sign.",
+            lists.last_build_us.load(Relaxed) as f64 / 1e6,
+        ),
+        Family::single(
+            "keymint_status_list_token_bytes",
+            "gauge",
+            "Size of the largest status list token of the last build.",
+            lists.last_token_bytes.load(Relaxed) as f64,
+        ),
+    ]);
     let pool = state.store.pool_usage();
     families.push(Family {
         name: "keymint_db_connections",

@@ -221,6 +221,7 @@ impl AppState {
             webhook: Arc::clone(&webhook),
             outside_token_hits: oauth.client_auth.assertions.remembered_outside_tokens(),
             delivery: Arc::default(),
+            status_lists: Arc::clone(&status_lists),
         });
         let operations = super::routes::table()
             .into_iter()
