@@ -14,6 +14,7 @@
 //! - Past `KEYMINT_MAX_STALENESS` without confirming the feed, memory may miss a disable:
 //!   the list answers 503 and readers keep their copy until their own bound.
 
+use axum::body::Bytes;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -51,7 +52,7 @@ struct Noted {
 }
 
 struct Published {
-    lists: Vec<Arc<str>>,
+    lists: Vec<Bytes>,
     /// Served while `now < fresh_until` and nothing is noted.
     fresh_until: i64,
 }
@@ -188,8 +189,9 @@ impl StatusLists {
         self.ttl
     }
 
-    /// The signed list `n` (from 1) of environment `env`.
-    pub async fn list(&self, env: &str, n: usize) -> Result<Arc<str>, ListError> {
+    /// The signed list `n` (from 1) of environment `env` (a shared buffer: serving it copies
+    /// nothing).
+    pub async fn list(&self, env: &str, n: usize) -> Result<Bytes, ListError> {
         let lists = EnvironmentName::parse(env)
             .ok()
             .and_then(|name| self.envs.get(&name))
@@ -240,7 +242,7 @@ impl StatusLists {
         // the async workers.
         let (held, signed) = tokio::task::spawn_blocking(move || {
             let rendered = held.render(now);
-            let signed: Result<Vec<Arc<str>>, _> = (1..=rendered.lists())
+            let signed: Result<Vec<Bytes>, _> = (1..=rendered.lists())
                 .map(|n| {
                     let uri = encode::list_uri(&issuer, u32::try_from(n).unwrap_or(u32::MAX));
                     let token = ListToken {
@@ -251,7 +253,7 @@ impl StatusLists {
                         ttl,
                     };
                     let bytes = rendered.list(n).unwrap_or_default();
-                    encode::sign(&keys.active, &token, bytes).map(Arc::from)
+                    encode::sign(&keys.active, &token, bytes).map(Bytes::from)
                 })
                 .collect();
             (held, signed.map(|s| (s, rendered.next_change)))

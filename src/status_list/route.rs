@@ -37,7 +37,7 @@ pub async fn status_list(
                             .unwrap_or(HeaderValue::from_static("no-cache")),
                     ),
                 ],
-                token.to_string(),
+                token,
             )
                 .into_response()
         }
