@@ -13,6 +13,7 @@ crate::both_backends!(openapi:
 const CONTRACT_ROUTES: &[(&str, &str)] = &[
     ("post", "/{env}/oauth2/token"),
     ("get", "/{env}/.well-known/jwks.json"),
+    ("get", "/{env}/statuslists/{n}"),
     ("get", "/.well-known/oauth-authorization-server/{env}"),
     ("get", "/{env}/.well-known/oauth-authorization-server"),
     ("get", "/{env}/.well-known/openid-configuration"),
@@ -86,7 +87,8 @@ pub async fn the_document_lists_every_route_and_only_served_ones(backend: Backen
                 &path
                     .replace("{env}", "production")
                     .replace("{id}", "x")
-                    .replace("{name}", "User"),
+                    .replace("{name}", "User")
+                    .replace("{n}", "1"),
             );
             let request = match method.as_str() {
                 "get" => app.http.get(&url),
