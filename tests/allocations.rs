@@ -14,7 +14,6 @@ use base64::Engine;
 use tower::ServiceExt;
 
 #[path = "support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 struct Counting;
