@@ -101,8 +101,26 @@ impl Ledger {
     /// Every key of the environment, read after the counter.
     pub fn load(snapshot: StatusSnapshot) -> Self {
         let mut ledger = Self::default();
-        ledger.apply(snapshot, &[]);
+        ledger.extend(snapshot.entries);
+        ledger.raise_floor(snapshot.next_index);
         ledger
+    }
+
+    /// Adds keys not seen before (a page of a full read): nothing to invalidate.
+    pub fn extend(&mut self, entries: Vec<StatusEntry>) {
+        for entry in &entries {
+            let owner = owner_hash(&entry.client_id);
+            self.set(entry.index, until_of(entry, None), owner);
+            if let Some((index, grace)) = entry.previous {
+                self.set(index, until_of(entry, Some(grace)), owner);
+            }
+        }
+    }
+
+    /// Every index below `next_index` was committed before the entries applied since
+    /// were read.
+    pub fn raise_floor(&mut self, next_index: u32) {
+        self.floor = self.floor.max(next_index.min(MAX_INDEX));
     }
 
     /// The counter read with the last snapshot.
@@ -147,7 +165,7 @@ impl Ledger {
                 }
             }
         }
-        self.floor = self.floor.max(snapshot.next_index.min(MAX_INDEX));
+        self.raise_floor(snapshot.next_index);
     }
 
     fn set(&mut self, index: u32, until: i64, owner: u64) -> Option<u32> {

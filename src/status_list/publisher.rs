@@ -10,7 +10,9 @@
 //! - Otherwise one request per environment (the others wait for it) reads what changed —
 //!   the counter, the keys created since the last read, each key and user noted — applies
 //!   it, renders and signs. The first request, a lagged feed and a failed read load every
-//!   key of the environment.
+//!   key of the environment, 65,536 indexes per query. A build runs in its own task, so
+//!   a first load longer than a request's deadline (seconds, at a million keys) is
+//!   finished for the next request, not thrown away.
 //! - Past `KEYMINT_MAX_STALENESS` without confirming the feed, memory may miss a disable:
 //!   the list answers 503 and readers keep their copy until their own bound.
 
@@ -34,6 +36,8 @@ use crate::store::{StatusScope, Store, StoreError};
 pub const LIST_LIFETIME: i64 = 600;
 /// Past this many keys or users noted, the next build reloads the environment instead.
 const MAX_NOTED: usize = 4096;
+/// Indexes read per query of a full load.
+const PAGE: u32 = 65_536;
 
 /// Why a list cannot be served.
 #[derive(Debug, PartialEq, Eq)]
@@ -191,7 +195,7 @@ impl StatusLists {
 
     /// The signed list `n` (from 1) of environment `env` (a shared buffer: serving it copies
     /// nothing).
-    pub async fn list(&self, env: &str, n: usize) -> Result<Bytes, ListError> {
+    pub async fn list(self: &Arc<Self>, env: &str, n: usize) -> Result<Bytes, ListError> {
         let lists = EnvironmentName::parse(env)
             .ok()
             .and_then(|name| self.envs.get(&name))
@@ -208,12 +212,18 @@ impl StatusLists {
         if let Some(published) = lists.current(self.clock.now().unix_timestamp()) {
             return pick(&published);
         }
-        let mut ledger = lists.ledger.lock().await;
-        // Another request may have built while this one waited.
-        if let Some(published) = lists.current(self.clock.now().unix_timestamp()) {
-            return pick(&published);
-        }
-        let published = self.build(lists, &mut ledger).await?;
+        // The build runs in its own task: a first read of a million keys may outlast this
+        // request's deadline, and is not thrown away with it.
+        let (this, lists) = (Arc::clone(self), Arc::clone(lists));
+        let build = tokio::spawn(async move {
+            let mut ledger = lists.ledger.lock().await;
+            // Another request may have built while this one waited.
+            if let Some(published) = lists.current(this.clock.now().unix_timestamp()) {
+                return Ok(published);
+            }
+            this.build(&lists, &mut ledger).await
+        });
+        let published = build.await.map_err(|_| ListError::Unavailable)??;
         pick(&published)
     }
 
@@ -278,6 +288,29 @@ impl StatusLists {
         Ok(published)
     }
 
+    /// Every key of `env`, in pages of [`PAGE`] indexes after one counter read.
+    async fn load(&self, env: &EnvironmentName) -> Result<Ledger, StoreError> {
+        let first = self
+            .store
+            .status_snapshot(env, StatusScope::Range(0, PAGE))
+            .await?;
+        let next = first.next_index;
+        let mut ledger = Ledger::default();
+        ledger.extend(first.entries);
+        let mut from = PAGE;
+        while from < next {
+            let to = from.saturating_add(PAGE);
+            let page = self
+                .store
+                .status_snapshot(env, StatusScope::Range(from, to))
+                .await?;
+            ledger.extend(page.entries);
+            from = to;
+        }
+        ledger.raise_floor(next);
+        Ok(ledger)
+    }
+
     /// Brings `ledger` up to date with the store: everything, or what was noted and the
     /// keys created since the last read.
     async fn read(
@@ -290,8 +323,7 @@ impl StatusLists {
         let held = match ledger.as_mut() {
             Some(held) if !noted.everything => held,
             _ => {
-                let all = self.store.status_snapshot(env, StatusScope::All).await?;
-                *ledger = Some(Ledger::load(all));
+                *ledger = Some(self.load(env).await?);
                 return Ok(());
             }
         };

@@ -10,6 +10,9 @@ use crate::domain::{ClientId, UserId};
 pub enum StatusScope<'a> {
     /// Every key.
     All,
+    /// Keys whose current index is in `[from, to)`: a full read in pages, so a million
+    /// keys never sit in memory as rows at once.
+    Range(u32, u32),
     /// Keys whose current index is at least this (created or rotated since).
     From(u32),
     /// One key.

@@ -47,6 +47,10 @@ pub async fn indexes_are_allocated_once_and_never_reused(store: Arc<dyn Store>) 
             "dense and distinct per environment"
         );
     }
+    let page = snapshot(&store, "production", StatusScope::Range(5, 10)).await;
+    let mut paged: Vec<u32> = page.entries.iter().map(|e| e.index).collect();
+    paged.sort_unstable();
+    assert_eq!(paged, [5, 6, 7, 8, 9], "a page of a full read");
     let all = snapshot(&store, "production", StatusScope::All).await;
     assert_eq!(all.next_index, 20);
     assert_eq!(all.entries.len(), 20);

@@ -27,6 +27,7 @@ macro_rules! status_select {
 }
 const ALL: &str = status_select!("$2 = $2");
 const FROM: &str = status_select!("k.status_index >= $2");
+const RANGE: &str = status_select!("k.status_index >= $2 AND k.status_index < $3");
 const KEY: &str = status_select!("k.client_id = $2");
 const OWNER: &str = status_select!("k.owner_id = $2");
 
@@ -108,6 +109,10 @@ where
         let query = match scope {
             StatusScope::All => sqlx::query_as(ALL).bind(env).bind(0_i64),
             StatusScope::From(from) => sqlx::query_as(FROM).bind(env).bind(i64::from(from)),
+            StatusScope::Range(from, to) => sqlx::query_as(RANGE)
+                .bind(env)
+                .bind(i64::from(from))
+                .bind(i64::from(to)),
             StatusScope::Key(id) => sqlx::query_as(KEY).bind(env).bind(id.as_str()),
             StatusScope::Owner(id) => sqlx::query_as(OWNER).bind(env).bind(id.as_str()),
         };
