@@ -33,13 +33,19 @@ async fn main() {
     }
     println!("argon2id verify (m=19456,t=2,p=1): {}", summary(verify));
 
+    let config = keymint::config::Config::from_lookup(|name| {
+        (name == "KEYMINT_PUBLIC_URL").then(|| "https://keymint.example".to_owned())
+    })
+    .expect("config");
+    let production = &config.environments[0];
     for (alg, runs) in [
         (SigningAlg::Es256, 5000),
         (SigningAlg::Rs256, 1000),
         (SigningAlg::EdDsa, 5000),
     ] {
         let (key, _) = SigningKey::generate(alg).expect("generate");
-        let permissions = vec!["runs:read", "runs:write"];
+        let permissions =
+            keymint::domain::Permissions::parse(["runs:read", "runs:write"]).expect("permissions");
         let mut samples = Vec::with_capacity(runs);
         for i in 0..runs {
             let jti = format!("jti-{i}");
@@ -53,13 +59,10 @@ async fn main() {
                 jti: &jti,
                 client_id: "kmc_AAAAAAAAAAAAAAAAAAAAAA",
                 scope: "runs:read runs:write",
-                permissions: permissions.clone(),
+                permissions: &permissions,
                 env: "production",
                 sv: Some("c2VjcmV0dmVy"),
-                status: keymint::status_list::StatusClaim::new(
-                    "https://keymint.example/production",
-                    i as u32,
-                ),
+                status: keymint::status_list::StatusClaim::new(production, i as u32),
             };
             let started = Instant::now();
             let token = sign_jwt(&key, &claims).expect("sign");

@@ -55,8 +55,11 @@ fn allocations() -> u64 {
 
 /// Allocations (and reallocations) of one warm client-credentials request, from the
 /// request's parsing to its answer's body, today. A change that needs more raises it here
-/// with the reason in its commit.
-const BUDGET: u64 = 82;
+/// with the reason in its commit. History: 82 when first counted; 75 after the `jti`
+/// drawn on the stack from a per-thread block, the first list's URI borrowed, the
+/// permissions serialised from the key's set, the scope built in one allocation and
+/// the ECDSA signature kept on the stack.
+const BUDGET: u64 = 75;
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_warm_token_request_allocates_within_its_budget() {

@@ -16,6 +16,13 @@ pub struct EnvironmentConfig {
     pub issuer: String,
     /// Audiences its tokens may carry, the default first ([`super::Config::audiences`]).
     pub audiences: Vec<String>,
+    /// The URI of its first token status list (the one almost every token names).
+    pub first_status_list: String,
+}
+
+/// The URI of status list `n` of the environment whose issuer is `issuer`.
+pub fn status_list_uri(issuer: &str, n: u32) -> String {
+    format!("{issuer}/statuslists/{n}")
 }
 
 /// `KEYMINT_ENVIRONMENTS` is a comma-separated list; `KEYMINT_SIGNING_ALG` is either one
@@ -54,6 +61,7 @@ pub(super) fn parse_environments(
             alg,
             issuer: String::new(),
             audiences: Vec::new(),
+            first_status_list: String::new(),
         });
     }
     if out.is_empty() {

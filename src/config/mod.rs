@@ -19,7 +19,7 @@ use crate::domain::EnvironmentName;
 use crate::events::WebhookSecret;
 
 pub use database_url::DatabaseUrl;
-pub use environments::EnvironmentConfig;
+pub use environments::{EnvironmentConfig, status_list_uri};
 pub use events::EventsConfig;
 
 /// Longest access-token lifetime the contract allows.
@@ -203,6 +203,8 @@ impl Config {
             let name = self.environments[i].name.clone();
             self.environments[i].issuer = self.issuer(&name);
             self.environments[i].audiences = self.audiences(&name);
+            self.environments[i].first_status_list =
+                environments::status_list_uri(&self.environments[i].issuer, 1);
         }
     }
 

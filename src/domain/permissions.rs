@@ -105,7 +105,16 @@ impl Permissions {
 
     /// The space-separated scope string.
     pub fn to_scope(&self) -> String {
-        self.iter().collect::<Vec<_>>().join(" ")
+        // One allocation of the exact size (a token request makes one per token).
+        let len = self.0.iter().map(String::len).sum::<usize>() + self.0.len().saturating_sub(1);
+        let mut scope = String::with_capacity(len);
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                scope.push(' ');
+            }
+            scope.push_str(p);
+        }
+        scope
     }
 
     /// JSON array text, the storage format.

@@ -115,21 +115,45 @@ impl SigningKey {
         &self.jwk
     }
 
-    /// Signs `message`, returning the raw JWS signature (fixed r||s for ECDSA, RFC 7518 §3.4).
-    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+    /// Signs `message`: the raw JWS signature (fixed r||s for ECDSA, RFC 7518 §3.4).
+    /// ECDSA and EdDSA signatures stay on the stack; only RSA's needs a buffer.
+    pub fn sign(&self, message: &[u8]) -> Signature {
         // aws-lc signing only fails on an internal error with a key it already accepted.
+        let fixed = |sig: &[u8]| {
+            let mut bytes = [0u8; 64];
+            bytes[..sig.len()].copy_from_slice(sig);
+            Signature::Fixed(bytes, sig.len())
+        };
         match &self.pair {
-            Pair::Es256(k) => k
-                .sign(&self.rng, message)
-                .map(|s| s.as_ref().to_vec())
-                .expect("ECDSA signing with a loaded key"),
+            Pair::Es256(k) => fixed(
+                k.sign(&self.rng, message)
+                    .expect("ECDSA signing with a loaded key")
+                    .as_ref(),
+            ),
             Pair::Rs256(k) => {
                 let mut sig = vec![0; k.public_modulus_len()];
                 k.sign(&RSA_PKCS1_SHA256, &self.rng, message, &mut sig)
                     .expect("RSA signing with a loaded key");
-                sig
+                Signature::Rsa(sig)
             }
-            Pair::EdDsa(k) => k.sign(message).as_ref().to_vec(),
+            Pair::EdDsa(k) => fixed(k.sign(message).as_ref()),
+        }
+    }
+}
+
+/// A JWS signature: 64 bytes on the stack for ES256 and EdDSA, a buffer for RSA.
+pub enum Signature {
+    /// ECDSA P-256 (r||s) or Ed25519: the bytes and how many are used.
+    Fixed([u8; 64], usize),
+    /// RSA: as long as the modulus.
+    Rsa(Vec<u8>),
+}
+
+impl AsRef<[u8]> for Signature {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Self::Fixed(bytes, len) => &bytes[..*len],
+            Self::Rsa(bytes) => bytes,
         }
     }
 }

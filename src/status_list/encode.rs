@@ -7,7 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use flate2::Compression;
 use flate2::write::ZlibEncoder;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::io::Write;
+
+use crate::config::EnvironmentConfig;
 
 use crate::signing::{SigningKey, sign_typed_jwt};
 
@@ -76,36 +79,38 @@ pub fn sign(
     sign_typed_jwt(key, TYP, &claims)
 }
 
-/// The `status` claim of an access token naming global `index` of the environment whose
-/// issuer is `issuer` (§6.1): list `index / LIST_SIZE + 1`, position `index % LIST_SIZE`.
+/// The `status` claim of an access token naming global `index` of an environment (§6.1):
+/// list `index / LIST_SIZE + 1`, position `index % LIST_SIZE`.
 #[derive(Debug, Serialize)]
-pub struct StatusClaim {
-    status_list: StatusReference,
+pub struct StatusClaim<'a> {
+    status_list: StatusReference<'a>,
 }
 
 #[derive(Debug, Serialize)]
-struct StatusReference {
+struct StatusReference<'a> {
     idx: u32,
-    uri: String,
+    uri: Cow<'a, str>,
 }
 
-impl StatusClaim {
-    /// The claim for `index` in the environment of `issuer`.
-    pub fn new(issuer: &str, index: u32) -> Self {
-        let size = super::LIST_SIZE;
+impl<'a> StatusClaim<'a> {
+    /// The claim for `index` in `environment`: its first list's URI is borrowed (no
+    /// allocation per token until an environment passes 1,048,576 credentials).
+    pub fn new(environment: &'a EnvironmentConfig, index: u32) -> Self {
+        let (size, list) = (super::LIST_SIZE, index / super::LIST_SIZE + 1);
+        let uri = match list {
+            1 => Cow::Borrowed(environment.first_status_list.as_str()),
+            n => Cow::Owned(list_uri(&environment.issuer, n)),
+        };
         Self {
             status_list: StatusReference {
                 idx: index % size,
-                uri: list_uri(issuer, index / size + 1),
+                uri,
             },
         }
     }
 }
 
-/// The URI of list `n` of the environment whose issuer is `issuer`.
-pub fn list_uri(issuer: &str, n: u32) -> String {
-    format!("{issuer}/statuslists/{n}")
-}
+pub use crate::config::status_list_uri as list_uri;
 
 #[cfg(test)]
 mod tests {
@@ -137,12 +142,17 @@ mod tests {
 
     #[test]
     fn a_token_names_the_list_and_position_of_its_index() {
-        let claim = serde_json::to_value(StatusClaim::new("https://i/production", 5)).unwrap();
+        let config = crate::config::Config::from_lookup(|name| {
+            (name == "KEYMINT_PUBLIC_URL").then(|| "https://i".to_owned())
+        })
+        .unwrap();
+        let production = &config.environments[0];
+        let claim = serde_json::to_value(StatusClaim::new(production, 5)).unwrap();
         assert_eq!(
             claim,
             serde_json::json!({"status_list": {"idx": 5, "uri": "https://i/production/statuslists/1"}})
         );
-        let later = StatusClaim::new("https://i/production", super::super::LIST_SIZE + 7);
+        let later = StatusClaim::new(production, super::super::LIST_SIZE + 7);
         assert_eq!(later.status_list.idx, 7);
         assert!(later.status_list.uri.ends_with("/statuslists/2"));
     }

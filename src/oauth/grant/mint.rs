@@ -52,7 +52,7 @@ pub struct AccessTokenClaims<'a> {
     /// Granted scope, space-separated.
     pub scope: &'a str,
     /// Granted permissions.
-    pub permissions: Vec<&'a str>,
+    pub permissions: &'a Permissions,
     /// Environment name.
     pub env: &'a str,
     /// Fingerprint of the key's secret that minted the token: introspection refuses
@@ -62,7 +62,7 @@ pub struct AccessTokenClaims<'a> {
     pub sv: Option<&'a str>,
     /// Where the credential's bit is (draft-ietf-oauth-status-list §6.1): gateways
     /// reading the list refuse the token once the key can no longer mint.
-    pub status: StatusClaim,
+    pub status: StatusClaim<'a>,
 }
 
 /// What a grant decided to issue.
@@ -119,10 +119,10 @@ pub fn mint(ctx: &OAuthState, mint: Mint<'_>) -> Result<IssuedToken, TokenError>
         jti: &jti,
         client_id: key.client_id.as_str(),
         scope: &scope,
-        permissions: granted.iter().collect(),
+        permissions: granted,
         env: environment.as_str(),
         sv: secret_version,
-        status: StatusClaim::new(&served.issuer, status_index),
+        status: StatusClaim::new(served, status_index),
     };
     let access_token =
         sign_jwt(&keys.active, &claims).map_err(|_| TokenError::TemporarilyUnavailable)?;
