@@ -29,12 +29,7 @@ pub use scim_types::{
 };
 pub use sqlite::SqliteStore;
 pub use status::{StatusEntry, StatusScope, StatusSnapshot};
-pub use types::{
-    AuditQuery, ChangeRecord, ConsoleSession, Dedupe, EventOutcome, InsertWhen, KeyPage, KeyQuery,
-    KeyUpdate, KeyUse, NewApiKey, NewAssertion, NewConsoleSession, OidcLogin, OutboxEvent,
-    OutboxState, PoolUsage, SigningKeyRecord, TableEventOutcome, TokenRevocation, UserActivation,
-    UserQuery, UserSummary, Wakeup, WriteContext,
-};
+pub use types::*;
 
 /// Keymint's persistence. Every method that changes something runs in one transaction
 /// that also appends the audit entries and change-feed rows of that change.
