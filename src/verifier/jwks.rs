@@ -53,14 +53,7 @@ impl JwksClient {
                 "{url} must be an https:// URL (plain http only on loopback)"
             )));
         }
-        // GET only, no redirects (a JWKS URL a key registers must not bounce Keymint to
-        // an address its owner could not name directly), a short timeout.
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(3))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+        let http = outbound_client();
         Ok(Self {
             url: url.to_owned(),
             http,
@@ -170,6 +163,18 @@ fn max_age(headers: &reqwest::header::HeaderMap) -> time::Duration {
         Some(s) => time::Duration::seconds(s.max(0)).min(LONGEST_MAX_AGE),
         None => DEFAULT_MAX_AGE,
     }
+}
+
+/// The client of every fetch of keys or lists made on a key's or a token's word: no
+/// redirects (a URL a key registers must not bounce Keymint to an address its owner
+/// could not name directly), short timeouts.
+pub(crate) fn outbound_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(3))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
 }
 
 /// The body of `what`, refused past `limit` bytes without reading further.

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::VerifyError;
-use super::jwks::{JwksClient, read_capped};
+use super::jwks::{JwksClient, outbound_client, read_capped};
 use crate::clock::Clock;
 
 /// How long a list that cannot be refreshed keeps deciding, unless configured.
@@ -90,15 +90,9 @@ impl StatusReader {
     /// A reader of the lists under `issuer`, failing closed `bound` after a list's last
     /// successful fetch.
     pub fn new(issuer: &str, clock: Arc<dyn Clock>, bound: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(3))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
         Self {
             issuer: issuer.to_owned(),
-            http,
+            http: outbound_client(),
             clock,
             bound,
             lists: Mutex::default(),

@@ -76,12 +76,7 @@ impl FederatedTokens {
     /// A verifier fetching with the same limits as the JWKS client: GET, no redirects,
     /// short timeouts, a size cap.
     pub fn new(config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(3))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+        let http = crate::verifier::jwks::outbound_client();
         Self {
             config,
             clock,
