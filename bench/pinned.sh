@@ -1,30 +1,44 @@
 #!/usr/bin/env bash
-# Per-core cost of a warm token, A/B: each build serves 1,000 seeded keys on its own
-# SQLite file with the server pinned to CPU 0 and wrk pinned to CPU 1 (1 thread, 16
-# connections), so the server's core is the bottleneck and the figures are per-core.
-# Rounds interleave A B A B; per round, /healthz then warm tokens (1,000 keys
-# round-robin). Prints requests/s, µs per request (1e6 / rps) and µs per token beyond
-# /healthz, per build, averaged over the rounds, beside the ES256 signature's own cost
-# (bench/crypto.sh measures it).
+# Per-core cost of a warm token, A/B, measured as the server's CPU time per answer.
+#
+# Method: each build serves 1,000 seeded keys on its own SQLite file, the server and all
+# its threads pinned to CPU 0; the load client (examples/pinned_client.rs) is pinned to
+# CPU 1 and keeps 16 requests in flight over 16 connections, polling its non-blocking
+# sockets without ever sleeping. So the server always has a request waiting, and its
+# answers never pay for waking a sleeping client on the other CPU (a cross-CPU wake-up,
+# several µs of the server's kernel time on a VM, is the benchmark's cost: with wrk,
+# which sleeps between answers, it had inflated a token's cost and not /healthz's). The
+# client reads the server's CPU time (user + system, all threads) from /proc/PID/stat
+# before and after each 10 s interval: µs per answer is that time over the answers.
+# Rounds interleave A B A B; per round /healthz, then warm tokens (1,000 keys
+# round-robin, client_secret_post). Also measures, pinned to CPU 0 with no server load,
+# one ES256 signature with Keymint's key (the part of a token nothing can take out), and
+# prints µs per token beyond /healthz and beyond /healthz + signature.
 #
 # Usage: bench/pinned.sh BIN_A [BIN_B]   (BIN_B defaults to this checkout's release build)
+#        TOOL_A=path/to/A/bench_tool bench/pinned.sh BIN_A   when A's migrations differ from B's
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 DUR=${DUR:-10}
 KEYS=${KEYS:-1000}
 ROUNDS=${ROUNDS:-3}
-cargo build --release --quiet --bin keymint --example bench_tool
+cargo build --release --quiet --bin keymint --example bench_tool --example pinned_client
 A=$(realpath "${1:?usage: bench/pinned.sh BIN_A [BIN_B]}")
 B=$(realpath "${2:-${CARGO_TARGET_DIR:-$ROOT/target}/release/keymint}")
 TOOL="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bench_tool"
+TOOL_A=${TOOL_A:-$TOOL}
+TOOL_B=$TOOL
+CLIENT="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/pinned_client"
 source "$ROOT/bench/lib.sh"
-pinned_wrk() { # url script keys secret -> "rps p50 p99 requests errors"
-  KEYS=$3 SECRET=$4 taskset -c 1 wrk -t1 -c16 -d"${DUR}s" --timeout 5s -s "$ROOT/bench/$2" "$1" 2>&1 |
+pinned() { # url path pid kind... -> "rps cpu_us busy requests errors"
+  local url=$1 path=$2 pid=$3; shift 3
+  taskset -c 1 "$CLIENT" "$url" "$path" "$DUR" "$pid" "$@" |
     awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); printf "%s ", kv[2] } print "" }'
 }
 for build in A B; do
-  printf -v "SECRET_$build" '%s' "$("$TOOL" seed "sqlite://$WORK/$build.db" "$KEYS")"
+  tool="TOOL_$build"
+  printf -v "SECRET_$build" '%s' "$("${!tool}" seed "sqlite://$WORK/$build.db" "$KEYS")"
   # The server and all its threads on CPU 0 (the runtime sizes itself to that one core).
   printf '#!/bin/sh\nexec taskset -c 0 %s "$@"\n' "${!build}" > "$WORK/pinned_$build"
   chmod +x "$WORK/pinned_$build"
@@ -33,25 +47,28 @@ done
 echo "warming $KEYS keys on each build..." >&2
 for build in A B; do url="URL_$build"; secret="SECRET_$build"; "$TOOL" warm "${!url}" "${!secret}" "$KEYS"; done
 declare -A R
+SIGN=()
 for round in $(seq 1 "$ROUNDS"); do
   for build in A B; do
-    url="URL_$build"; secret="SECRET_$build"
-    R[$build,healthz,$round]=$(pinned_wrk "${!url}/healthz" healthz.lua 1 x)
-    R[$build,warm,$round]=$(pinned_wrk "${!url}" token.lua "$KEYS" "${!secret}")
+    url="URL_$build"; secret="SECRET_$build"; pid="PID_$build"
+    R[$build,healthz,$round]=$(pinned "${!url}" /healthz "${!pid}" healthz)
+    R[$build,warm,$round]=$(pinned "${!url}" /production/oauth2/token "${!pid}" post "$KEYS" "${!secret}")
     echo "round $round $build: healthz ${R[$build,healthz,$round]}| warm ${R[$build,warm,$round]}" >&2
   done
+  SIGN+=("$(taskset -c 0 "$CLIENT" sign 3 | awk '/^RESULT/ { split($2, kv, "="); print kv[2] }')")
 done
-avg() { for r in $(seq 1 "$ROUNDS"); do field "${R[$1,$2,$r]}" "$3"; done | mean; }
-avg2() { for r in $(seq 1 "$ROUNDS"); do field "${R[$1,$2,$r]}" "$3"; done | awk '{ s += $1 } END { printf "%.2f", s / NR }'; }
+sign=$(printf '%s\n' "${SIGN[@]}" | awk '{ s += $1 } END { printf "%.2f", s / NR }')
+avg() { for r in $(seq 1 "$ROUNDS"); do field "${R[$1,$2,$r]}" "$3"; done | awk '{ s += $1 } END { printf "%.2f", s / NR }'; }
 echo
 echo "A = $A"
 echo "B = $B"
+echo "one ES256 signature, CPU 0, idle server: $sign µs (per round: ${SIGN[*]})"
 echo
-echo "| build | /healthz req/s | µs | warm tokens/s | µs | p99 ms | µs per token beyond /healthz | errors |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| build | /healthz req/s | /healthz µs CPU | warm tokens/s | token µs CPU | beyond /healthz | beyond /healthz + signature | server busy | errors |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for build in A B; do
-  h=$(avg $build healthz 1); w=$(avg $build warm 1)
-  errors=$(for r in $(seq 1 "$ROUNDS"); do field "${R[$build,warm,$r]}" 5; done | paste -sd+ | bc)
-  awk -v b="$build" -v h="$h" -v w="$w" -v p="$(avg2 $build warm 3)" -v e="$errors" 'BEGIN {
-    printf "| %s | %.0f | %.1f | %.0f | %.1f | %s | %.1f | %s |\n", b, h, 1e6 / h, w, 1e6 / w, p, 1e6 / w - 1e6 / h, e }'
+  errors=$(for r in $(seq 1 "$ROUNDS"); do field "${R[$build,warm,$r]}" 5; field "${R[$build,healthz,$r]}" 5; done | paste -sd+ | bc)
+  awk -v b="$build" -v hr="$(avg $build healthz 1)" -v h="$(avg $build healthz 2)" -v wr="$(avg $build warm 1)" \
+    -v w="$(avg $build warm 2)" -v busy="$(avg $build warm 3)" -v s="$sign" -v e="$errors" 'BEGIN {
+    printf "| %s | %.0f | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | %s |\n", b, hr, h, wr, w, w - h, w - h - s, busy, e }'
 done

@@ -3,7 +3,7 @@
 local keys = tonumber(os.getenv("KEYS") or "1")
 local secret = os.getenv("SECRET")
 local counter = 0
-local thread_offset = 0
+thread_offset = 0 -- global: setup() sets it in each thread's own state
 
 function setup(thread)
   thread:set("thread_offset", thread_offset)
