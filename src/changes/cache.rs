@@ -14,6 +14,7 @@
 //! - **Bounded.** At most `capacity` entries (the oldest of a full shard is evicted, in
 //!   amortised constant time), each kept at most `ttl`; capacity 0 turns the cache off.
 
+use std::borrow::Borrow;
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, Hash};
@@ -168,8 +169,12 @@ impl<K: Hash + Eq + Clone, V> ShardedCache<K, V> {
         }
     }
 
-    /// The value under `key`, if there and younger than the TTL.
-    pub fn get(&self, key: &K) -> Option<Arc<V>> {
+    /// The value under `key` (or a borrowed form of it), if there and younger than the TTL.
+    pub fn get<Q>(&self, key: &Q) -> Option<Arc<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.shard(key)
             .entries
             .get(key)
@@ -223,7 +228,7 @@ impl<K: Hash + Eq + Clone, V> ShardedCache<K, V> {
         self.len() == 0
     }
 
-    fn shard(&self, key: &K) -> MutexGuard<'_, Shard<K, V>> {
+    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> MutexGuard<'_, Shard<K, V>> {
         let hash = self.hasher.hash_one(key);
         lock(&self.shards[(hash % SHARDS as u64) as usize])
     }

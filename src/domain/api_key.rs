@@ -20,6 +20,13 @@ impl ClientId {
     }
 }
 
+/// A borrowed `&str` finds a `ClientId` in a map: both hash as the string.
+impl std::borrow::Borrow<str> for ClientId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for ClientId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

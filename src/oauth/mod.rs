@@ -5,10 +5,12 @@
 //! - [`request`] and [`params`]: every endpoint's request, parsed once at the edge;
 //! - [`client_auth`]: how a client proves who it is (one [`client_auth::Credentials`]);
 //! - [`grant`]: how a client gets a token (one [`grant::Grant`]), and minting;
+//! - [`claims`]: what a token says, and the template a cached key writes them from;
 //! - [`tokens`]: issued tokens: checking, introspection, revocation, their caches;
 //! - [`discovery`]: metadata and JWKS, listing methods and grants from those enums;
 //! - [`state`]: [`OAuthState`], built once.
 
+pub mod claims;
 pub mod client_auth;
 pub mod discovery;
 mod error;
@@ -18,6 +20,7 @@ pub mod request;
 mod state;
 pub mod tokens;
 
+pub use claims::{AccessTokenClaims, ClaimsTemplate, FixedClaims};
 pub use client_auth::{
     ADDRESS_THRESHOLD, AuthLimiter, Authenticated, CacheStats, CachedKey, Credentials,
     LimiterStats, SIGN_IN_THRESHOLD, VerifiedCache, parse_basic,
@@ -25,7 +28,7 @@ pub use client_auth::{
 pub use discovery::{jwks, metadata};
 pub use error::{Limit, RefusalReason, TokenError};
 pub use grant::endpoint::token;
-pub use grant::{AccessTokenClaims, IssuedToken, TokenQuota, UsageTracker};
+pub use grant::{IssuedToken, TokenQuota, UsageTracker};
 pub use params::{Param, TokenParams, parse_token_body};
 pub use request::OAuthRequest;
 pub use state::{OAuthParts, OAuthState};

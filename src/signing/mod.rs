@@ -18,7 +18,7 @@ mod schedule;
 pub use algorithm::{SigningAlg, UnknownAlgorithm};
 pub use bootstrap::{encryption_keys, start};
 pub use encryption::{EncryptionKeys, InvalidKeys, KeyLabel, OpenError, Sealed};
-pub use jwt::{sign_jwt, sign_typed_jwt};
+pub use jwt::{sign_encoded, sign_jwt, sign_typed_jwt};
 pub use key::SigningKey;
 pub use legacy::KeyFileError;
 pub use ring::{

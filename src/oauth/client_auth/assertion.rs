@@ -171,6 +171,7 @@ impl AssertionAuthenticator {
                         key: Arc::new(creds.key.clone()),
                         secret_version: None,
                         status_index: creds.key.status_index,
+                        template: None,
                     }),
                     Err(reason) => fail(reason),
                 };
@@ -218,6 +219,7 @@ impl AssertionAuthenticator {
             key: Arc::new(creds.key.clone()),
             secret_version: None,
             status_index: creds.key.status_index,
+            template: None,
         })
     }
 

@@ -26,6 +26,7 @@ pub use limits::{ADDRESS_THRESHOLD, AuthLimiter, LimiterStats, SIGN_IN_THRESHOLD
 pub use secret::{SecretAuthenticator, is_well_formed_client_id};
 pub use verified_cache::{CacheStats, CachedKey, VerifiedCache};
 
+use super::claims::TemplateSlot;
 use super::params::{Param, TokenParams};
 use super::{RefusalReason, TokenError};
 use crate::domain::{ApiKey, EnvironmentName};
@@ -118,6 +119,9 @@ pub struct Authenticated {
     pub secret_version: Option<Arc<str>>,
     /// The status-list index of the credential that authenticated (tokens name it).
     pub status_index: u32,
+    /// The claims template of this credential's usual token, kept with its cache entry
+    /// (`None` when it was not a cache hit).
+    pub template: Option<Arc<TemplateSlot>>,
 }
 
 /// Verifies every kind of [`Credentials`]; built once, shared by the endpoints.

@@ -50,25 +50,27 @@ impl SecretAuthenticator {
         secret: &ClientSecret,
         source: Option<IpAddr>,
     ) -> Result<Authenticated, TokenError> {
-        let client_id = ClientId::new(client_id.to_owned());
         let now = self.clock.now();
         // Past KEYMINT_MAX_STALENESS without confirming the change feed, a cached
         // verification may predate a disable this instance has not heard of: the
         // database decides (and answers 503 when it cannot be reached).
         let hit = if self.changes.trusted() {
-            self.cache.lookup(&client_id, secret, now)
+            self.cache.lookup(client_id, secret, now)
         } else {
             None
         };
         if let Some(hit) = hit {
-            return check_state(environment, &hit.key, hit.owner_active, now)
-                .map(|()| Authenticated {
+            return match check_state(environment, &hit.key, hit.owner_active, now) {
+                Ok(()) => Ok(Authenticated {
                     key: hit.key,
                     secret_version: Some(hit.secret_version),
                     status_index: hit.status_index,
-                })
-                .map_err(|reason| refused(environment, &client_id, reason));
+                    template: Some(hit.template),
+                }),
+                Err(reason) => Err(refused(environment, &hit.key.client_id, reason)),
+            };
         }
+        let client_id = ClientId::new(client_id.to_owned());
         let reason = match self
             .authenticate_cold(environment, secret, &client_id)
             .await?
@@ -164,6 +166,7 @@ impl SecretAuthenticator {
             key: Arc::new(fresh.key),
             secret_version: Some(secret_version),
             status_index,
+            template: None,
         }))
     }
 

@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 
 use crate::changes::{Change, Concern, ShardedCache};
 use crate::domain::{ApiKey, ClientId, KeyCredentials};
+use crate::oauth::claims::{TemplateSlot, template_slot};
 use crate::secrets::ClientSecret;
 
 struct Entry {
@@ -28,6 +29,8 @@ struct Entry {
     status_index: u32,
     /// Set when the secret is the previous one, accepted only during its grace period.
     secret_valid_until: Option<OffsetDateTime>,
+    /// The claims template of this credential's tokens, written by the first hit's token.
+    template: Arc<TemplateSlot>,
 }
 
 /// A cache hit: the key as it was when its secret was last verified.
@@ -41,6 +44,8 @@ pub struct CachedKey {
     pub secret_version: Arc<str>,
     /// The status-list index of that secret.
     pub status_index: u32,
+    /// The entry's claims template (dropped with the entry on any change).
+    pub template: Arc<TemplateSlot>,
 }
 
 /// Counters for `/metrics`.
@@ -81,7 +86,7 @@ impl VerifiedCache {
     /// The cached key if `secret` is the one verified for `client_id`, still fresh.
     pub fn lookup(
         &self,
-        client_id: &ClientId,
+        client_id: &str,
         secret: &ClientSecret,
         now: OffsetDateTime,
     ) -> Option<CachedKey> {
@@ -99,6 +104,7 @@ impl VerifiedCache {
                     owner_active: e.owner_active,
                     secret_version: Arc::clone(&e.secret_version),
                     status_index: e.status_index,
+                    template: Arc::clone(&e.template),
                 })
             }
             None => {
@@ -122,7 +128,7 @@ impl VerifiedCache {
     ) {
         let client_id = &creds.key.client_id;
         let entry = Entry {
-            mac: self.mac(client_id, secret),
+            mac: self.mac(client_id.as_str(), secret),
             key: Arc::new(creds.key.clone()),
             owner_active: creds.owner_active,
             secret_version: Arc::clone(secret_version),
@@ -134,6 +140,7 @@ impl VerifiedCache {
                 None => creds.key.status_index,
             },
             secret_valid_until,
+            template: template_slot(),
         };
         let concerns = [
             Concern::Key(client_id.clone()),
@@ -166,9 +173,9 @@ impl VerifiedCache {
         self.entries.is_empty()
     }
 
-    fn mac(&self, client_id: &ClientId, secret: &ClientSecret) -> [u8; 32] {
+    fn mac(&self, client_id: &str, secret: &ClientSecret) -> [u8; 32] {
         let mut ctx = hmac::Context::with_key(&self.mac_key);
-        ctx.update(client_id.as_str().as_bytes());
+        ctx.update(client_id.as_bytes());
         ctx.update(&[0]);
         ctx.update(secret.expose().as_bytes());
         let mut out = [0u8; 32];

@@ -64,9 +64,12 @@ impl ClientCredentialsGrant {
             .client_auth
             .authenticate(environment, credentials, source.0)
             .await?;
-        let granted = match &self.scope {
-            None => &client.key.permissions,
-            Some(scope) if scope.is_subset(&client.key.permissions) => scope,
+        // The key's whole set (asked for or not) towards the default audience is what a
+        // credential usually mints: its cached claims template writes it.
+        let (granted, usual) = match &self.scope {
+            None => (&client.key.permissions, true),
+            Some(scope) if *scope == client.key.permissions => (&client.key.permissions, true),
+            Some(scope) if scope.is_subset(&client.key.permissions) => (scope, false),
             Some(_) => {
                 return Err(TokenError::InvalidScope(
                     "the requested scope exceeds the key's permissions".into(),
@@ -84,6 +87,10 @@ impl ClientCredentialsGrant {
                 secret_version: client.secret_version.as_deref(),
                 status_index: client.status_index,
                 source: source.0,
+                template: client
+                    .template
+                    .as_deref()
+                    .filter(|_| usual && audience == served.audiences[0]),
             },
         )
     }

@@ -72,7 +72,7 @@ fn token_response(issued: &IssuedToken) -> Response {
     // Writing into a Vec cannot fail.
     let _ = write!(body, "{}", issued.expires_in);
     body.extend_from_slice(br#","scope":"#);
-    let _ = serde_json::to_writer(&mut body, issued.scope.as_str());
+    let _ = serde_json::to_writer(&mut body, &*issued.scope);
     body.extend_from_slice(br#","token_type":"Bearer"}"#);
     (
         [

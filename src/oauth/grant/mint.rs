@@ -2,12 +2,14 @@
 //! quota, the claims, the signature with the environment's active key, and the key's
 //! last use.
 
-use serde::Serialize;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::sync::Arc;
 
 use crate::config::EnvironmentConfig;
 use crate::domain::{ApiKey, EnvironmentName, Permissions};
+use crate::oauth::claims::{ClaimsTemplate, FixedClaims, TemplateSlot};
 use crate::oauth::{Limit, OAuthState, TokenError};
-use crate::signing::sign_jwt;
 use crate::status_list::StatusClaim;
 
 /// A minted token. `Debug` leaves the token out: it is a bearer credential.
@@ -17,7 +19,7 @@ pub struct IssuedToken {
     /// Lifetime in seconds.
     pub expires_in: u64,
     /// Granted scope.
-    pub scope: String,
+    pub scope: Arc<str>,
 }
 
 impl std::fmt::Debug for IssuedToken {
@@ -28,41 +30,6 @@ impl std::fmt::Debug for IssuedToken {
             .field("scope", &self.scope)
             .finish()
     }
-}
-
-/// Claims of a Keymint access token (RFC 9068 §2.2 plus `permissions` and `env`).
-#[derive(Debug, Serialize)]
-pub struct AccessTokenClaims<'a> {
-    /// Issuer of the environment.
-    pub iss: &'a str,
-    /// Owner of the key.
-    pub sub: &'a str,
-    /// Audience.
-    pub aud: &'a str,
-    /// Expiry (seconds since epoch).
-    pub exp: i64,
-    /// Issued at.
-    pub iat: i64,
-    /// Not before.
-    pub nbf: i64,
-    /// Unique token id.
-    pub jti: &'a str,
-    /// The key's client id.
-    pub client_id: &'a str,
-    /// Granted scope, space-separated.
-    pub scope: &'a str,
-    /// Granted permissions.
-    pub permissions: &'a Permissions,
-    /// Environment name.
-    pub env: &'a str,
-    /// Fingerprint of the key's secret that minted the token: introspection refuses
-    /// tokens minted with a secret since replaced (Keymint's claim). Absent for a client
-    /// that signed an assertion.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sv: Option<&'a str>,
-    /// Where the credential's bit is (draft-ietf-oauth-status-list §6.1): gateways
-    /// reading the list refuse the token once the key can no longer mint.
-    pub status: StatusClaim<'a>,
 }
 
 /// What a grant decided to issue.
@@ -83,6 +50,10 @@ pub struct Mint<'a> {
     pub source: Option<std::net::IpAddr>,
     /// The status-list index of the credential that authenticated.
     pub status_index: u32,
+    /// Where the credential keeps its claims template, when the token is the one it
+    /// usually mints (the key's permissions, the default audience); `None` writes the
+    /// claims for this token alone.
+    pub template: Option<&'a TemplateSlot>,
 }
 
 /// Takes one token from the key's quota, signs the token and notes the key's use.
@@ -96,43 +67,58 @@ pub fn mint(ctx: &OAuthState, mint: Mint<'_>) -> Result<IssuedToken, TokenError>
         secret_version,
         source,
         status_index,
+        template,
     } = mint;
     let keys = ctx.keys_of(environment)?;
-    if let Err(retry_after) = ctx.quota.take(key.client_id.as_str(), ctx.clock.now()) {
+    let at = ctx.clock.now();
+    if let Err(retry_after) = ctx.quota.take(key.client_id.as_str(), at) {
         tracing::info!(env = %environment, client_id = %key.client_id, "token quota exceeded");
         return Err(TokenError::TooManyRequests {
             limit: Limit::TokenQuota,
             retry_after,
         });
     }
-    let now = ctx.clock.now().unix_timestamp();
-    let ttl = ctx.config.token_ttl.as_secs();
-    let jti = ctx.random.token(16);
-    let scope = granted.to_scope();
-    let claims = AccessTokenClaims {
-        iss: &served.issuer,
-        sub: key.owner_id.as_str(),
-        aud: audience,
-        exp: now + i64::try_from(ttl).unwrap_or(3600),
-        iat: now,
-        nbf: now,
-        jti: &jti,
-        client_id: key.client_id.as_str(),
-        scope: &scope,
-        permissions: granted,
-        env: environment.as_str(),
-        sv: secret_version,
-        status: StatusClaim::new(served, status_index),
+    let build = || {
+        let scope = granted.to_scope();
+        ClaimsTemplate::new(&FixedClaims {
+            iss: &served.issuer,
+            sub: key.owner_id.as_str(),
+            aud: audience,
+            client_id: key.client_id.as_str(),
+            scope: &scope,
+            permissions: granted,
+            env: environment.as_str(),
+            sv: secret_version,
+            status: StatusClaim::new(served, status_index),
+        })
     };
-    let access_token =
-        sign_jwt(&keys.active, &claims).map_err(|_| TokenError::TemporarilyUnavailable)?;
-    ctx.usage.touch(&key.client_id, ctx.clock.now(), source);
+    let written;
+    let template = match template {
+        Some(slot) => slot.get_or_init(build),
+        None => {
+            written = build();
+            &written
+        }
+    };
+    let now = at.unix_timestamp();
+    let ttl = ctx.config.token_ttl.as_secs();
+    // RFC 9068 §2.2 / RFC 7519 §4.1.7: a unique `jti`, 128 random bits, on the stack.
+    let mut id = [0u8; 16];
+    ctx.random.fill(&mut id);
+    let mut jti = [0u8; 22];
+    let written_len = URL_SAFE_NO_PAD
+        .encode_slice(id, &mut jti)
+        .expect("16 bytes encode to 22 characters");
+    let jti = std::str::from_utf8(&jti[..written_len]).expect("base64url is ASCII");
+    let exp = now + i64::try_from(ttl).unwrap_or(3600);
+    let access_token = template.sign(&keys.active, now, exp, jti);
+    ctx.usage.touch(&key.client_id, at, source);
     // Debug, not info: at tens of thousands of tokens per second a line per token is a
     // write per request. Refusals stay at info.
     tracing::debug!(env = %environment, client_id = %key.client_id, sub = %key.owner_id, jti = %jti, "token issued");
     Ok(IssuedToken {
         access_token,
         expires_in: ttl,
-        scope,
+        scope: Arc::clone(template.scope()),
     })
 }

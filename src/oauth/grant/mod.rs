@@ -10,7 +10,7 @@ mod quota;
 mod usage;
 
 pub use client_credentials::ClientCredentialsGrant;
-pub use mint::{AccessTokenClaims, IssuedToken, Mint, mint};
+pub use mint::{IssuedToken, Mint, mint};
 pub use quota::TokenQuota;
 pub use usage::UsageTracker;
 
