@@ -39,13 +39,20 @@ pub async fn guard(
         method = %request.method(),
         path = %request.uri().path()
     );
-    request.extensions_mut().insert(RequestId(id.clone()));
+    let echoed = request_id::header(&id);
+    request.extensions_mut().insert(RequestId(id));
     let mut response = limits(request, next).instrument(span).await;
-    request_id::echo(&mut response, &id);
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let elapsed = started.elapsed();
     requests.observe(route, elapsed.as_secs_f64());
+    let id = echoed
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     tracing::debug!(request_id = %id, status = response.status().as_u16(), latency_us = elapsed.as_micros() as u64, "answered");
+    if let Some(value) = echoed {
+        request_id::echo(&mut response, value);
+    }
     response
 }
 

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
+use std::borrow::Cow;
 use std::fmt;
 
 use super::TokenError;
@@ -175,13 +176,17 @@ pub fn parse_token_body(
 ) -> Result<TokenParams, TokenError> {
     let mime = content_type
         .and_then(|ct| ct.split(';').next())
-        .map(|m| m.trim().to_ascii_lowercase());
-    match mime.as_deref() {
-        Some("application/x-www-form-urlencoded") => parse_form(body),
-        Some("application/json") => parse_json(body),
-        _ => Err(invalid(
+        .map(str::trim)
+        .unwrap_or_default();
+    // Media types are case-insensitive (RFC 9110 §8.3.1).
+    if mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        parse_form(body)
+    } else if mime.eq_ignore_ascii_case("application/json") {
+        parse_json(body)
+    } else {
+        Err(invalid(
             "Content-Type must be application/x-www-form-urlencoded or application/json",
-        )),
+        ))
     }
 }
 
@@ -200,20 +205,19 @@ fn parse_form(body: &[u8]) -> Result<TokenParams, TokenError> {
         let Some(param) = Param::from_name(&name) else {
             continue;
         };
-        let value = form_decode(value).ok_or_else(not_form)?;
+        let value = form_decode(value).ok_or_else(not_form)?.into_owned();
         seen.set(&mut params, param, value)?;
     }
     Ok(params)
 }
 
 /// Decodes one `application/x-www-form-urlencoded` component; `None` if not UTF-8.
-pub(crate) fn form_decode(raw: &[u8]) -> Option<String> {
-    let plus_as_space: Vec<u8> = raw
-        .iter()
-        .map(|&b| if b == b'+' { b' ' } else { b })
-        .collect();
-    let bytes: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
-    String::from_utf8(bytes).ok()
+/// Borrowed when there is nothing to decode.
+pub(crate) fn form_decode(raw: &[u8]) -> Option<Cow<'_, str>> {
+    match crate::web::form::decode(raw) {
+        Cow::Borrowed(bytes) => std::str::from_utf8(bytes).ok().map(Cow::Borrowed),
+        Cow::Owned(bytes) => String::from_utf8(bytes).ok().map(Cow::Owned),
+    }
 }
 
 fn parse_json(body: &[u8]) -> Result<TokenParams, TokenError> {

@@ -23,9 +23,9 @@ pub fn parse_basic(header: &str) -> Result<Option<(String, String)>, &'static st
         .iter()
         .position(|&b| b == b':')
         .ok_or("malformed Basic authorization header: no ':' between client id and secret")?;
-    let id = form_decode(&raw[..colon]).ok_or("malformed Basic authorization header: not UTF-8")?;
-    let secret =
-        form_decode(&raw[colon + 1..]).ok_or("malformed Basic authorization header: not UTF-8")?;
+    let not_utf8 = "malformed Basic authorization header: not UTF-8";
+    let id = form_decode(&raw[..colon]).ok_or(not_utf8)?.into_owned();
+    let secret = form_decode(&raw[colon + 1..]).ok_or(not_utf8)?.into_owned();
     if id.is_empty() {
         return Err("malformed Basic authorization header: empty client id");
     }
