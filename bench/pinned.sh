@@ -9,20 +9,23 @@
 # several µs of the server's kernel time on a VM, is the benchmark's cost: with wrk,
 # which sleeps between answers, it had inflated a token's cost and not /healthz's). The
 # client reads the server's CPU time (user + system, all threads) from /proc/PID/stat
-# before and after each 10 s interval: µs per answer is that time over the answers.
-# Rounds interleave A B A B; per round /healthz, then warm tokens (1,000 keys
-# round-robin, client_secret_post). Also measures, pinned to CPU 0 with no server load,
-# one ES256 signature with Keymint's key (the part of a token nothing can take out), and
-# prints µs per token beyond /healthz and beyond /healthz + signature.
+# before and after each interval: µs per answer is that time over the answers.
+# Rounds interleave A B A B (8 rounds of 4 s by default); per round /healthz, then warm
+# tokens (1,000 keys round-robin, client_secret_post). This machine is a VM whose
+# neighbours slow it by up to a fifth for seconds at a time, so each figure is the
+# median of the rounds, and each round's B/A ratio of token cost is printed too. Also
+# measures, pinned to CPU 0 with no server load, one ES256 signature with Keymint's key
+# (the part of a token nothing can take out), and prints µs per token beyond /healthz
+# and beyond /healthz + signature.
 #
 # Usage: bench/pinned.sh BIN_A [BIN_B]   (BIN_B defaults to this checkout's release build)
 #        TOOL_A=path/to/A/bench_tool bench/pinned.sh BIN_A   when A's migrations differ from B's
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-DUR=${DUR:-10}
+DUR=${DUR:-4}
 KEYS=${KEYS:-1000}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-8}
 cargo build --release --quiet --bin keymint --example bench_tool --example pinned_client
 A=$(realpath "${1:?usage: bench/pinned.sh BIN_A [BIN_B]}")
 B=$(realpath "${2:-${CARGO_TARGET_DIR:-$ROOT/target}/release/keymint}")
@@ -55,14 +58,20 @@ for round in $(seq 1 "$ROUNDS"); do
     R[$build,warm,$round]=$(pinned "${!url}" /production/oauth2/token "${!pid}" post "$KEYS" "${!secret}")
     echo "round $round $build: healthz ${R[$build,healthz,$round]}| warm ${R[$build,warm,$round]}" >&2
   done
-  SIGN+=("$(taskset -c 0 "$CLIENT" sign 3 | awk '/^RESULT/ { split($2, kv, "="); print kv[2] }')")
+  SIGN+=("$(taskset -c 0 "$CLIENT" sign 2 | awk '/^RESULT/ { split($2, kv, "="); print kv[2] }')")
 done
-sign=$(printf '%s\n' "${SIGN[@]}" | awk '{ s += $1 } END { printf "%.2f", s / NR }')
-avg() { for r in $(seq 1 "$ROUNDS"); do field "${R[$1,$2,$r]}" "$3"; done | awk '{ s += $1 } END { printf "%.2f", s / NR }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+sign=$(printf '%s\n' "${SIGN[@]}" | median)
+avg() { for r in $(seq 1 "$ROUNDS"); do field "${R[$1,$2,$r]}" "$3"; done | median; }
+ratios=$(for r in $(seq 1 "$ROUNDS"); do
+  awk -v a="$(field "${R[A,warm,$r]}" 2)" -v b="$(field "${R[B,warm,$r]}" 2)" 'BEGIN { printf "%.2f ", b / a }'
+done)
 echo
 echo "A = $A"
 echo "B = $B"
-echo "one ES256 signature, CPU 0, idle server: $sign µs (per round: ${SIGN[*]})"
+echo "one ES256 signature, CPU 0, idle server: $sign µs (median; per round: ${SIGN[*]})"
+echo "token µs CPU, B / A, per round: $ratios"
+echo "(medians of $ROUNDS rounds of ${DUR} s)"
 echo
 echo "| build | /healthz req/s | /healthz µs CPU | warm tokens/s | token µs CPU | beyond /healthz | beyond /healthz + signature | server busy | errors |"
 echo "|---|---|---|---|---|---|---|---|---|"

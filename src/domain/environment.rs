@@ -1,6 +1,7 @@
 //! Environment names (`production`, `sandbox`, ...).
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Route segments an environment may not be named after.
 const RESERVED: &[&str] = &["hooks", "healthz", "readyz", "metrics", "openapi.json"];
@@ -12,9 +13,10 @@ const RESERVED: &[&str] = &["hooks", "healthz", "readyz", "metrics", "openapi.js
 )]
 pub struct InvalidEnvironmentName(pub String);
 
-/// A validated environment name; safe in URLs and file paths.
+/// A validated environment name; safe in URLs and file paths. Shared, so a request
+/// naming its environment copies a pointer, not the name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EnvironmentName(String);
+pub struct EnvironmentName(Arc<str>);
 
 impl EnvironmentName {
     /// Validates `name`.
@@ -29,7 +31,7 @@ impl EnvironmentName {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
             && !RESERVED.contains(&name);
         if ok {
-            Ok(Self(name.to_owned()))
+            Ok(Self(Arc::from(name)))
         } else {
             Err(InvalidEnvironmentName(name.chars().take(40).collect()))
         }

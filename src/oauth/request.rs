@@ -4,8 +4,8 @@
 //! its parameters, so a malformed request is refused before any authentication work.
 
 use axum::body::Bytes;
-use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request};
-use axum::http::{StatusCode, header};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
@@ -20,17 +20,20 @@ pub struct OAuthRequest {
     pub environment: EnvironmentName,
     /// The body's parameters.
     pub params: TokenParams,
-    authorization: Option<String>,
+    /// The `Authorization` header (its bytes shared with the request's, not copied).
+    authorization: Option<HeaderValue>,
 }
 
 impl OAuthRequest {
     /// The client's credentials (RFC 6749 §2.3: exactly one method).
     pub fn credentials(&self) -> Result<Credentials, TokenError> {
-        parse_credentials(
-            self.authorization.as_deref(),
-            &self.params,
-            self.environment.as_str(),
-        )
+        let authorization = match &self.authorization {
+            Some(value) => Some(value.to_str().map_err(|_| {
+                TokenError::InvalidRequest("Authorization header is not ASCII".into())
+            })?),
+            None => None,
+        };
+        parse_credentials(authorization, &self.params, self.environment.as_str())
     }
 }
 
@@ -64,12 +67,14 @@ where
             error: TokenError::UnknownEnvironment,
             environment: None,
         };
-        let Path(env) = Path::<String>::from_request_parts(&mut parts, state)
+        // The routes' one parameter, `{env}`, read without copying it.
+        let params = RawPathParams::from_request_parts(&mut parts, state)
             .await
             .map_err(|_| unknown())?;
-        let environment = oauth
-            .config
-            .environment(&env)
+        let environment = params
+            .iter()
+            .next()
+            .and_then(|(_, env)| oauth.config.environment(env))
             .map(|e| e.name.clone())
             .ok_or_else(unknown)?;
         let rejected = |error| Rejected {
@@ -77,7 +82,7 @@ where
             environment: Some(environment.clone()),
         };
         // The body extractor reads the limits from the extensions, not the headers.
-        let headers = std::mem::take(&mut parts.headers);
+        let mut headers = std::mem::take(&mut parts.headers);
         let request = Request::from_parts(parts, body);
         let body = Bytes::from_request(request, state).await.map_err(|e| {
             rejected(if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -93,14 +98,7 @@ where
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
         let params = parse_token_body(content_type, &body).map_err(rejected)?;
-        let authorization = match headers.get(header::AUTHORIZATION) {
-            Some(v) => Some(v.to_str().map(str::to_owned).map_err(|_| {
-                rejected(TokenError::InvalidRequest(
-                    "Authorization header is not ASCII".into(),
-                ))
-            })?),
-            None => None,
-        };
+        let authorization = headers.remove(header::AUTHORIZATION);
         Ok(Self {
             environment,
             params,

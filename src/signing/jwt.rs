@@ -18,7 +18,10 @@ pub fn sign_jwt(key: &SigningKey, claims: &impl Serialize) -> Result<String, ser
 /// `header.prefix+BASE64URL(tail).signature` (RFC 7515 §7.1). The header is encoded once
 /// per signing key; the token is written into one buffer.
 pub fn sign_encoded(key: &SigningKey, encoded_prefix: &str, payload_tail: &[u8]) -> String {
-    debug_assert!(encoded_prefix.len().is_multiple_of(4), "whole base64 groups");
+    debug_assert!(
+        encoded_prefix.len().is_multiple_of(4),
+        "whole base64 groups"
+    );
     let header = key.encoded_header();
     // Header, payload and an ECDSA signature, base64url; RSA's is longer and reallocates.
     let mut token = String::with_capacity(

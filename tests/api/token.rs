@@ -134,22 +134,35 @@ pub async fn scope_narrows_the_granted_permissions(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.user("alice", &["a", "b", "c"]).await;
     let key = app.key("alice", "production").await;
-    let response = app
-        .token_basic(
-            "production",
-            &key,
-            &[("grant_type", "client_credentials"), ("scope", "c a")],
-        )
-        .await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["scope"], "a c");
-    let claims = app
-        .verify("production", body["access_token"].as_str().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(claims["permissions"], json!(["a", "c"]));
-    assert_eq!(claims["scope"], "a c");
+    // The key's whole set twice (the second from the verified cache, which then keeps
+    // its claims template), then narrowed, asked in full, and whole again: a narrowed
+    // token is never written from the cached key's template, nor the whole set from a
+    // narrowed one.
+    let cases = [
+        (None, "a b c"),
+        (None, "a b c"),
+        (Some("c a"), "a c"),
+        (Some("b c a"), "a b c"),
+        (Some("b"), "b"),
+        (None, "a b c"),
+    ];
+    for (scope, granted) in cases {
+        let mut form = vec![("grant_type", "client_credentials")];
+        form.extend(scope.map(|s| ("scope", s)));
+        let response = app.token_basic("production", &key, &form).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["scope"], granted, "{scope:?}");
+        let claims = app
+            .verify("production", body["access_token"].as_str().unwrap())
+            .await
+            .unwrap();
+        let permissions: Vec<&str> = granted.split(' ').collect();
+        assert_eq!(claims["permissions"], json!(permissions), "{scope:?}");
+        assert_eq!(claims["scope"], granted, "{scope:?}");
+        assert_eq!(claims["sub"], "alice");
+        assert_eq!(claims["client_id"], key.client_id.as_str());
+    }
 }
 
 pub async fn audience_and_resource_pick_a_configured_audience(backend: Backend) {
@@ -163,7 +176,10 @@ pub async fn audience_and_resource_pick_a_configured_audience(backend: Backend) 
     .await;
     app.user("alice", &["a"]).await;
     let key = app.key("alice", "production").await;
+    // The default twice (the second from the verified cache and its claims template),
+    // the other audience, and the default again.
     let cases = [
+        (vec![], "https://api.example"),
         (vec![], "https://api.example"),
         (
             vec![("audience", "https://erp.example")],
@@ -173,6 +189,11 @@ pub async fn audience_and_resource_pick_a_configured_audience(backend: Backend) 
             vec![("resource", "https://erp.example")],
             "https://erp.example",
         ),
+        (
+            vec![("audience", "https://api.example")],
+            "https://api.example",
+        ),
+        (vec![], "https://api.example"),
     ];
     for (extra, expected) in cases {
         let mut form = vec![("grant_type", "client_credentials")];

@@ -45,10 +45,19 @@ impl TokenQuota {
             buckets
                 .retain(|_, b| b.tokens + (now - b.last).as_seconds_f64() * per_second < capacity);
         }
-        let bucket = buckets.entry(client_id.to_owned()).or_insert(Bucket {
-            tokens: capacity,
-            last: now,
-        });
+        // Looked up borrowed: only a client's first token allocates its bucket's id.
+        if !buckets.contains_key(client_id) {
+            buckets.insert(
+                client_id.to_owned(),
+                Bucket {
+                    tokens: capacity,
+                    last: now,
+                },
+            );
+        }
+        let Some(bucket) = buckets.get_mut(client_id) else {
+            return Ok(());
+        };
         let elapsed = (now - bucket.last).as_seconds_f64().max(0.0);
         bucket.tokens = (bucket.tokens + elapsed * per_second).min(capacity);
         bucket.last = now;
