@@ -20,7 +20,7 @@ pub mod request;
 mod state;
 pub mod tokens;
 
-pub use claims::{AccessTokenClaims, ClaimsTemplate, FixedClaims};
+pub use claims::{ClaimsTemplate, FixedClaims};
 pub use client_auth::{
     ADDRESS_THRESHOLD, AuthLimiter, Authenticated, CacheStats, CachedKey, Credentials,
     LimiterStats, SIGN_IN_THRESHOLD, VerifiedCache, parse_basic,
