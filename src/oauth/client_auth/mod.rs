@@ -155,9 +155,12 @@ impl ClientAuth {
                 client_id,
                 assertion,
             } => {
-                self.assertions
-                    .authenticate(environment, client_id.as_deref(), assertion)
-                    .await
+                // Boxed, so a secret's future is not the size of an assertion's.
+                Box::pin(
+                    self.assertions
+                        .authenticate(environment, client_id.as_deref(), assertion),
+                )
+                .await
             }
         }?;
         // Checked once the credentials are known good, so a refusal here means someone

@@ -71,9 +71,9 @@ impl SecretAuthenticator {
             };
         }
         let client_id = ClientId::new(client_id.to_owned());
-        let reason = match self
-            .authenticate_cold(environment, secret, &client_id)
-            .await?
+        // Boxed: the cold path's state (store queries, argon2) would otherwise size, and be
+        // copied with, every warm request's future.
+        let reason = match Box::pin(self.authenticate_cold(environment, secret, &client_id)).await?
         {
             Ok(authenticated) => return Ok(authenticated),
             Err(reason) => reason,
