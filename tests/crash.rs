@@ -7,8 +7,6 @@
 mod support;
 
 use serde_json::{Value, json};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,8 +15,8 @@ use keymint::domain::{ClientId, EnvironmentName, UserId};
 use keymint::events::{WebhookSecret, sign};
 use keymint::store::{AuditQuery, KeyQuery, Store};
 use support::TestDb;
+use support::binary::{cli, serve};
 
-const BIN: &str = env!("CARGO_BIN_EXE_keymint");
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OWNERS: usize = 6;
 
@@ -43,58 +41,6 @@ struct Acked {
     disabled: Vec<String>,
     upserted: Vec<String>,
     deactivated: Vec<String>,
-}
-
-fn cli(dir: &Path, url: &str, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("DATABASE_URL", url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-async fn start(dir: &Path, url: &str) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .current_dir(dir)
-        .env_clear()
-        .env("DATABASE_URL", url)
-        .env("KEYMINT_LISTEN", "127.0.0.1:0")
-        .env("KEYMINT_WEBHOOK_SECRET", SECRET)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Reads (and keeps draining) stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
-            if line.contains("keymint serving")
-                && let Some(rest) = line.split("address=").nth(1)
-            {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-            }
-        }
-    });
-    let address = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)))
-        .await
-        .unwrap()
-        .expect("the server announced its address");
-    (child, format!("http://{address}"))
 }
 
 async fn graphql(
@@ -172,7 +118,7 @@ async fn kill_9_under_load(db: TestDb) {
             key["clientSecret"].as_str().unwrap().to_owned(),
         ));
     }
-    let (mut server, base) = start(dir.path(), &url).await;
+    let (mut server, base) = serve(dir.path(), &url, &[("KEYMINT_WEBHOOK_SECRET", SECRET)]).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -311,7 +257,7 @@ async fn kill_9_under_load(db: TestDb) {
     assert_consistent(store.as_ref()).await;
 
     // The same database serves again, and a surviving key mints.
-    let (mut server, base) = start(dir.path(), &url).await;
+    let (mut server, base) = serve(dir.path(), &url, &[("KEYMINT_WEBHOOK_SECRET", SECRET)]).await;
     let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     let (_, id, secret) = &seeds[OWNERS - 1];

@@ -5,65 +5,24 @@
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use crate::receiver::{Receiver, SECRET};
 use crate::support::TestDb;
-
-const BIN: &str = env!("CARGO_BIN_EXE_keymint");
-
-fn cli(dir: &Path, url: &str, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("DATABASE_URL", url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::support::binary::{self, cli};
 
 /// `keymint serve` delivering to `receiver`; its base URL.
 async fn serve(dir: &Path, url: &str, receiver: &Receiver) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .current_dir(dir)
-        .env_clear()
-        .env("DATABASE_URL", url)
-        .env("KEYMINT_LISTEN", "127.0.0.1:0")
-        .env("KEYMINT_EVENTS_URL", &receiver.url)
-        .env("KEYMINT_EVENTS_SECRET", SECRET)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
-            if line.contains("keymint serving")
-                && let Some(rest) = line.split("address=").nth(1)
-            {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-            }
-        }
-    });
-    let address = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)))
-        .await
-        .unwrap()
-        .expect("the server announced its address");
-    (child, format!("http://{address}"))
+    binary::serve(
+        dir,
+        url,
+        &[
+            ("KEYMINT_EVENTS_URL", &receiver.url),
+            ("KEYMINT_EVENTS_SECRET", SECRET),
+        ],
+    )
+    .await
 }
 
 async fn failed_deliveries(base: &str) -> f64 {

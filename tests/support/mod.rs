@@ -3,6 +3,7 @@
 //! each test creates its own database there and drops it afterwards.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod proxy;
 
 use sqlx::Connection;
