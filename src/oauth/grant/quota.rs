@@ -55,9 +55,9 @@ impl TokenQuota {
                 },
             );
         }
-        let Some(bucket) = buckets.get_mut(client_id) else {
-            return Ok(());
-        };
+        let bucket = buckets
+            .get_mut(client_id)
+            .expect("the bucket was inserted above, under the same lock");
         let elapsed = (now - bucket.last).as_seconds_f64().max(0.0);
         bucket.tokens = (bucket.tokens + elapsed * per_second).min(capacity);
         bucket.last = now;
