@@ -6,7 +6,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteQueryResult,
     SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Connection, Sqlite, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -91,8 +91,54 @@ impl SqlStore<Sqlite> {
             .max_connections(8)
             // Within the request deadline (4.5 s), so a dark database answers 503 in time.
             .acquire_timeout(Duration::from_secs(3))
+            // A COMMIT that fails on a full disk is rolled back by SQLite itself, while
+            // sqlx still counts the transaction open (its own rollback then fails): every
+            // later `BEGIN IMMEDIATE` on that connection would fail, until a restart,
+            // even once space is freed. Such a connection is closed instead of reused.
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .connect_with(options)
             .await?;
         Ok(Self::new(pool))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection left counted as in a transaction that SQLite has ended (what a COMMIT
+    /// failing on a full disk leaves) is not handed to the next writer.
+    #[tokio::test]
+    async fn a_connection_whose_transaction_sqlite_ended_is_not_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("k.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        {
+            let mut tx = Sqlite::begin_write(&store.pool).await.unwrap();
+            // SQLite ends the transaction; sqlx's rollback on drop then finds none to end.
+            sqlx::query("ROLLBACK").execute(&mut *tx).await.unwrap();
+        }
+        // The connection's return to the pool runs in a task of its own.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for n in 0..20 {
+            let mut tx = Sqlite::begin_write(&store.pool)
+                .await
+                .unwrap_or_else(|e| panic!("write {n}: {e}"));
+            sqlx::query("CREATE TABLE IF NOT EXISTS t (n INTEGER)")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO t (n) VALUES (?)")
+                .bind(n)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(count, 20);
     }
 }
