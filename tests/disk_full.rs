@@ -65,6 +65,8 @@ async fn sqlite_on_a_full_disk_refuses_writes_keeps_minting_and_recovers() {
     ];
     let admin: Value = serde_json::from_str(&cli(dir, &url, &create)).unwrap();
     let bystander: Value = serde_json::from_str(&cli(dir, &url, &create)).unwrap();
+    // First used while the disk is full.
+    let quiet: Value = serde_json::from_str(&cli(dir, &url, &create)).unwrap();
     let (mut server, base_url) = serve(dir, &url, &[]).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -84,7 +86,7 @@ async fn sqlite_on_a_full_disk_refuses_writes_keeps_minting_and_recovers() {
     assert!(available_bytes(dir) < 64 * 1024, "the filesystem is full");
 
     // Warm keys keep minting, and their tokens verify as a gateway checks them.
-    for key in [&admin, &bystander] {
+    for key in [&admin, &bystander, &quiet] {
         let (status, body) = token(&http, &base_url, key).await;
         assert_eq!(status, 200, "minting on a full disk: {body}");
         let minted = body["access_token"].as_str().unwrap();
@@ -135,6 +137,13 @@ async fn sqlite_on_a_full_disk_refuses_writes_keeps_minting_and_recovers() {
     );
     let (status, body) = token(&http, &base_url, &bystander).await;
     assert_eq!(status, 401, "a disabled key: {body}");
+    // A clean stop writes the last uses noted meanwhile, the full disk's among them.
+    let stopped = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    assert!(server.wait().unwrap().success());
     // Nothing of the refused writes was left behind.
     let keys: Value = serde_json::from_str(&cli(
         dir,
@@ -143,12 +152,15 @@ async fn sqlite_on_a_full_disk_refuses_writes_keeps_minting_and_recovers() {
     ))
     .unwrap();
     let listed = keys.as_array().unwrap();
-    assert_eq!(listed.len(), 2 + created.len(), "{keys}");
+    assert_eq!(listed.len(), 3 + created.len(), "{keys}");
     for id in &created {
         assert!(listed.iter().any(|k| k["clientId"] == id.as_str()));
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    let quiet = listed
+        .iter()
+        .find(|k| k["clientId"] == quiet["clientId"])
+        .unwrap();
+    assert!(quiet["lastUsedAt"].is_string(), "{quiet}");
 }
 
 const CREATE: &str = "mutation { createApiKey { apikey { clientId } } }";
