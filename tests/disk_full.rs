@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use keymint::verifier::Verifier;
@@ -21,20 +21,17 @@ use support::binary::{BIN, cli, serve};
 /// Larger than a test filesystem needs to be: past it, the test refuses to fill it.
 const MAX_FILL_BYTES: u64 = 256 * 1024 * 1024;
 
+/// The tests share the filesystem: one fills it at a time.
+static DISK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(keymint_disk_full),
     ignore = "set KEYMINT_TEST_DISK_FULL_DIR to a small filesystem of its own (.ci/run mounts a tmpfs) to run the disk-full test"
 )]
 async fn sqlite_on_a_full_disk_refuses_writes_keeps_minting_and_recovers() {
-    let base = std::env::var("KEYMINT_TEST_DISK_FULL_DIR")
-        .expect("KEYMINT_TEST_DISK_FULL_DIR names a small filesystem of its own");
-    let free = available_bytes(Path::new(&base));
-    assert!(
-        free < MAX_FILL_BYTES,
-        "{base} has {free} bytes free: give the test a small filesystem of its own"
-    );
-    let work = tempfile::tempdir_in(&base).unwrap();
+    let _disk = DISK.lock().await;
+    let work = work_dir();
     let dir = work.path();
     let url = format!("sqlite://{}", dir.join("keymint.db").display());
     cli(
@@ -67,7 +64,8 @@ async fn sqlite_on_a_full_disk_refuses_writes_keeps_minting_and_recovers() {
     let bystander: Value = serde_json::from_str(&cli(dir, &url, &create)).unwrap();
     // First used while the disk is full.
     let quiet: Value = serde_json::from_str(&cli(dir, &url, &create)).unwrap();
-    let (mut server, base_url) = serve(dir, &url, &[]).await;
+    let (server, base_url) = serve(dir, &url, &[]).await;
+    let mut server = Stopped(server);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -139,11 +137,11 @@ async fn sqlite_on_a_full_disk_refuses_writes_keeps_minting_and_recovers() {
     assert_eq!(status, 401, "a disabled key: {body}");
     // A clean stop writes the last uses noted meanwhile, the full disk's among them.
     let stopped = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status()
         .unwrap();
     assert!(stopped.success());
-    assert!(server.wait().unwrap().success());
+    assert!(server.0.wait().unwrap().success());
     // Nothing of the refused writes was left behind.
     let keys: Value = serde_json::from_str(&cli(
         dir,
@@ -161,6 +159,98 @@ async fn sqlite_on_a_full_disk_refuses_writes_keeps_minting_and_recovers() {
         .find(|k| k["clientId"] == quiet["clientId"])
         .unwrap();
     assert!(quiet["lastUsedAt"].is_string(), "{quiet}");
+}
+
+/// A first start whose keys folder is on a full disk fails with the reason and leaves no
+/// half-written encryption-key file behind, so the next start, once there is space,
+/// generates one. (The database is elsewhere: on a full disk it would not open at all,
+/// and start-up would wait for it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(keymint_disk_full),
+    ignore = "set KEYMINT_TEST_DISK_FULL_DIR to a small filesystem of its own (.ci/run mounts a tmpfs) to run the disk-full test"
+)]
+async fn a_first_start_on_a_full_disk_leaves_no_broken_key_file() {
+    let _disk = DISK.lock().await;
+    let work = work_dir();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let dir = elsewhere.path();
+    let url = format!("sqlite://{}", dir.join("keymint.db").display());
+    let keys_dir = work.path().join("keys");
+    let keys = keys_dir.display().to_string();
+    let vars = [("KEYMINT_KEYS_DIR", keys.as_str())];
+    let filler = work.path().join("filler");
+    fill(&filler);
+    let mut start = Command::new(BIN);
+    start
+        .arg("serve")
+        .current_dir(dir)
+        .env_clear()
+        .env("DATABASE_URL", &url)
+        .env("KEYMINT_LISTEN", "127.0.0.1:0")
+        .envs(vars);
+    let (code, stderr) = run_to_end(start, Duration::from_secs(30)).await;
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    let key_file = keys_dir.join("encryption-keys");
+    assert!(!key_file.exists(), "a key file was left behind: {stderr}");
+
+    std::fs::remove_file(&filler).unwrap();
+    let (server, base_url) = serve(dir, &url, &vars).await;
+    let _server = Stopped(server);
+    let ready = reqwest::get(format!("{base_url}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let text = std::fs::read_to_string(&key_file).unwrap();
+    assert!(text.starts_with("ek_"), "the generated key file");
+    assert_eq!(std::fs::read_dir(&keys_dir).unwrap().count(), 1);
+}
+
+/// Runs `command` to its end (killed past `limit`): its exit code and standard error.
+async fn run_to_end(mut command: Command, limit: Duration) -> (Option<i32>, String) {
+    tokio::task::spawn_blocking(move || {
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + limit;
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// A served instance, stopped when the test ends, however it ends.
+struct Stopped(Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A fresh folder on the small filesystem of `KEYMINT_TEST_DISK_FULL_DIR`.
+fn work_dir() -> tempfile::TempDir {
+    let base = std::env::var("KEYMINT_TEST_DISK_FULL_DIR")
+        .expect("KEYMINT_TEST_DISK_FULL_DIR names a small filesystem of its own");
+    let free = available_bytes(Path::new(&base));
+    assert!(
+        free < MAX_FILL_BYTES,
+        "{base} has {free} bytes free: give the test a small filesystem of its own"
+    );
+    tempfile::tempdir_in(&base).unwrap()
 }
 
 const CREATE: &str = "mutation { createApiKey { apikey { clientId } } }";

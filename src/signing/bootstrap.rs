@@ -56,23 +56,37 @@ fn create_key_file(keys_dir: &Path, path: &Path) -> anyhow::Result<()> {
     fs::set_permissions(keys_dir, fs::Permissions::from_mode(0o700))
         .with_context(|| keys_dir.display().to_string())?;
     let entry = zeroize::Zeroizing::new(format!("{}\n", EncryptionKeys::generate_entry()));
-    // Instances sharing the folder race here: one creates, the others read its file.
-    match fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(mut file) => {
-            file.write_all(entry.as_bytes())
-                .and_then(|()| file.sync_all())
-                .with_context(|| path.display().to_string())?;
+    // Written whole under a name of its own, then linked into place: the key file exists
+    // complete or not at all, whatever fails midway (a full disk, a kill), and of the
+    // instances sharing the folder that race here one links, the others read its file.
+    let temp = keys_dir.join(format!(
+        ".{FILE_NAME}.{}.tmp",
+        crate::secrets::random_token(9)
+    ));
+    let linked = write_synced(&temp, entry.as_bytes()).and_then(|()| fs::hard_link(&temp, path));
+    let _ = fs::remove_file(&temp);
+    match linked {
+        Ok(()) => {
+            fs::File::open(keys_dir)
+                .and_then(|dir| dir.sync_all())
+                .with_context(|| keys_dir.display().to_string())?;
             tracing::info!(path = %path.display(), "encryption key generated; back it up with the database");
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e).with_context(|| path.display().to_string()),
     }
+}
+
+/// A new file at `path` (owner-only) holding `bytes`, flushed to the disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 fn read_key_file(path: &Path) -> anyhow::Result<EncryptionKeys> {
@@ -128,4 +142,34 @@ pub async fn start(
     }
     ring.reload_all(ctx.now).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Instances sharing a folder start at once: every one reads the same whole key file,
+    /// and nothing else is left in the folder.
+    #[test]
+    fn racing_first_starts_all_read_one_whole_key_file() {
+        for _ in 0..50 {
+            let dir = tempfile::tempdir().unwrap();
+            let keys_dir = dir.path().join("keys");
+            let path = keys_dir.join(FILE_NAME);
+            let read: Vec<String> = std::thread::scope(|s| {
+                let starts: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            create_key_file(&keys_dir, &path).unwrap();
+                            fs::read_to_string(&path).unwrap()
+                        })
+                    })
+                    .collect();
+                starts.into_iter().map(|t| t.join().unwrap()).collect()
+            });
+            assert!(read.iter().all(|text| text == &read[0]));
+            assert!(read_key_file(&path).is_ok());
+            assert_eq!(fs::read_dir(&keys_dir).unwrap().count(), 1);
+        }
+    }
 }
