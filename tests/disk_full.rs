@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use keymint::verifier::Verifier;
@@ -64,8 +64,7 @@ async fn sqlite_on_a_full_disk_refuses_writes_keeps_minting_and_recovers() {
     let bystander: Value = serde_json::from_str(&cli(dir, &url, &create)).unwrap();
     // First used while the disk is full.
     let quiet: Value = serde_json::from_str(&cli(dir, &url, &create)).unwrap();
-    let (server, base_url) = serve(dir, &url, &[]).await;
-    let mut server = Stopped(server);
+    let (mut server, base_url) = serve(dir, &url, &[]).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -137,11 +136,11 @@ async fn sqlite_on_a_full_disk_refuses_writes_keeps_minting_and_recovers() {
     assert_eq!(status, 401, "a disabled key: {body}");
     // A clean stop writes the last uses noted meanwhile, the full disk's among them.
     let stopped = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
+        .args(["-TERM", &server.id().to_string()])
         .status()
         .unwrap();
     assert!(stopped.success());
-    assert!(server.0.wait().unwrap().success());
+    assert!(server.wait().unwrap().success());
     // Nothing of the refused writes was left behind.
     let keys: Value = serde_json::from_str(&cli(
         dir,
@@ -196,8 +195,7 @@ async fn a_first_start_on_a_full_disk_leaves_no_broken_key_file() {
     assert!(!key_file.exists(), "a key file was left behind: {stderr}");
 
     std::fs::remove_file(&filler).unwrap();
-    let (server, base_url) = serve(dir, &url, &vars).await;
-    let _server = Stopped(server);
+    let (_server, base_url) = serve(dir, &url, &vars).await;
     let ready = reqwest::get(format!("{base_url}/readyz")).await.unwrap();
     assert_eq!(ready.status(), 200);
     let text = std::fs::read_to_string(&key_file).unwrap();
@@ -229,16 +227,6 @@ async fn run_to_end(mut command: Command, limit: Duration) -> (Option<i32>, Stri
     })
     .await
     .unwrap()
-}
-
-/// A served instance, stopped when the test ends, however it ends.
-struct Stopped(Child);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A fresh folder on the small filesystem of `KEYMINT_TEST_DISK_FULL_DIR`.

@@ -5,7 +5,6 @@
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::Child;
 use std::time::Duration;
 
 use crate::receiver::{Receiver, SECRET};
@@ -13,7 +12,7 @@ use crate::support::TestDb;
 use crate::support::binary::{self, cli};
 
 /// `keymint serve` delivering to `receiver`; its base URL.
-async fn serve(dir: &Path, url: &str, receiver: &Receiver) -> (Child, String) {
+async fn serve(dir: &Path, url: &str, receiver: &Receiver) -> (binary::Served, String) {
     binary::serve(
         dir,
         url,

@@ -1,5 +1,6 @@
 //! The real `keymint` binary in tests: one CLI command, or `serve` on a free port.
 
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -25,10 +26,34 @@ pub fn cli(dir: &Path, url: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A served instance: the child process, killed when this is dropped, so a test that
+/// fails midway leaves no server running.
+pub struct Served(Child);
+
+impl Deref for Served {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl DerefMut for Served {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `keymint serve` in `dir` against `url` on a free loopback port, with only
-/// `vars` added to its environment; the child and its base URL, once it announced its
+/// `vars` added to its environment; the instance and its base URL, once it announced its
 /// address.
-pub async fn serve(dir: &Path, url: &str, vars: &[(&str, &str)]) -> (Child, String) {
+pub async fn serve(dir: &Path, url: &str, vars: &[(&str, &str)]) -> (Served, String) {
     let mut child = Command::new(BIN)
         .arg("serve")
         .current_dir(dir)
@@ -61,5 +86,5 @@ pub async fn serve(dir: &Path, url: &str, vars: &[(&str, &str)]) -> (Child, Stri
         .await
         .unwrap()
         .expect("the server announced its address");
-    (child, format!("http://{address}"))
+    (Served(child), format!("http://{address}"))
 }
